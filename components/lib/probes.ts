@@ -1,0 +1,62 @@
+import type * as k8s from "@pulumi/kubernetes";
+
+type Probe = k8s.types.input.core.v1.Probe;
+type Handler = Pick<Probe, "httpGet" | "tcpSocket" | "exec" | "grpc">;
+
+/** How a probe handler is reached: small factories instead of repeated object literals. */
+export const check = {
+  /** An HTTP GET that must answer 2xx or 3xx. */
+  http(path: string, port: number | string): Handler {
+    return { httpGet: { path, port } };
+  },
+  /** A TCP connect to the port. */
+  tcp(port: number | string): Handler {
+    return { tcpSocket: { port } };
+  },
+  /** A command run in the container that must exit 0. */
+  exec(...command: string[]): Handler {
+    return { exec: { command } };
+  },
+};
+
+/**
+ * Readiness answers "send me traffic" and reacts fast; liveness answers "restart me" and waits
+ * long, so a slow dependency makes a pod unready instead of restarting it in a loop.
+ */
+export const PROBE_TIMING = {
+  readiness: { periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3, successThreshold: 1 },
+  liveness: { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6, successThreshold: 1 },
+  startup: { periodSeconds: 5, timeoutSeconds: 3, successThreshold: 1 },
+} as const;
+
+/** The probes of one long-running container. */
+export interface ContainerProbes {
+  readinessProbe: Probe;
+  livenessProbe: Probe;
+  startupProbe?: Probe;
+}
+
+/**
+ * Readiness and liveness from one handler (or a separate, cheaper one for liveness) and, for
+ * slow starters, a startup probe that holds liveness off for up to `startupSeconds`.
+ */
+export function probesFor(
+  readiness: Handler,
+  options: { liveness?: Handler; startupSeconds?: number } = {},
+): ContainerProbes {
+  const liveness = options.liveness ?? readiness;
+  const startupSeconds = options.startupSeconds;
+  return {
+    readinessProbe: { ...readiness, ...PROBE_TIMING.readiness },
+    livenessProbe: { ...liveness, ...PROBE_TIMING.liveness },
+    ...(startupSeconds
+      ? {
+          startupProbe: {
+            ...liveness,
+            ...PROBE_TIMING.startup,
+            failureThreshold: Math.ceil(startupSeconds / PROBE_TIMING.startup.periodSeconds),
+          },
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,136 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import { labelsFor, selectorFor, type WorkloadIdentity } from "./labels";
+import type { ContainerProbes } from "./probes";
+import { resourceRequirements, type ResourceSpec } from "./resources";
+import {
+  containerSecurityContext,
+  podSecurityContext,
+  type PodSecurityOptions,
+} from "./security";
+
+type Container = k8s.types.input.core.v1.Container;
+
+/** Everything a container needs; the security context and resources follow the baseline. */
+export interface ContainerArgs {
+  /** Container name. */
+  name: string;
+  /** Image reference (from the catalogue or the stack config). */
+  image: pulumi.Input<string>;
+  /** Entrypoint override. @default the image's */
+  command?: pulumi.Input<string>[];
+  /** Arguments. @default the image's */
+  args?: pulumi.Input<string>[];
+  /** Named container ports. @default none */
+  ports?: { name: string; containerPort: number; protocol?: "TCP" | "UDP" }[];
+  /** Environment; credentials only via `SecretKey.env`. @default none */
+  env?: pulumi.Input<k8s.types.input.core.v1.EnvVar>[];
+  /** Requests and limits. */
+  resources: ResourceSpec;
+  /** Readiness/liveness/startup probes; required for anything long-running. @default none */
+  probes?: ContainerProbes;
+  /** Volume mounts. @default none */
+  volumeMounts?: pulumi.Input<k8s.types.input.core.v1.VolumeMount>[];
+  /** Read-only root filesystem; writable paths as emptyDir mounts. @default true */
+  readOnlyRootFilesystem?: boolean;
+  /** Lifecycle hooks (e.g. a preStop delay for graceful shutdown). @default none */
+  lifecycle?: k8s.types.input.core.v1.Lifecycle;
+}
+
+/** A container with the baseline security context, resources and probes. */
+export function container(args: ContainerArgs): Container {
+  return {
+    name: args.name,
+    image: args.image,
+    imagePullPolicy: "IfNotPresent",
+    ...(args.command ? { command: args.command } : {}),
+    ...(args.args ? { args: args.args } : {}),
+    ...(args.ports ? { ports: args.ports.map((port) => ({ protocol: "TCP", ...port })) } : {}),
+    ...(args.env ? { env: args.env } : {}),
+    ...(args.volumeMounts ? { volumeMounts: args.volumeMounts } : {}),
+    ...(args.lifecycle ? { lifecycle: args.lifecycle } : {}),
+    ...(args.probes ?? {}),
+    resources: resourceRequirements(args.resources),
+    securityContext: containerSecurityContext({
+      readOnlyRootFilesystem: args.readOnlyRootFilesystem,
+    }),
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  };
+}
+
+/** The pod-level parts of a workload. */
+export interface PodArgs {
+  /** Main containers. */
+  containers: Container[];
+  /** Init containers. @default none */
+  initContainers?: Container[];
+  /** Volumes. @default none */
+  volumes?: pulumi.Input<k8s.types.input.core.v1.Volume>[];
+  /** UID/GID of the image's user. @default see `podSecurityContext` */
+  security?: PodSecurityOptions;
+  /** Service account. @default the namespace's `default`, with no token mounted */
+  serviceAccountName?: pulumi.Input<string>;
+  /** Mount an API token: only for workloads that call the Kubernetes API. @default false */
+  automountServiceAccountToken?: boolean;
+  /** Grace period for shutdown. @default 30 */
+  terminationGracePeriodSeconds?: number;
+  /** `Always` for long-running workloads, `OnFailure`/`Never` for Jobs. @default Always */
+  restartPolicy?: "Always" | "OnFailure" | "Never";
+  /** Spread replicas across nodes (for workloads with more than one replica). @default false */
+  spreadAcrossNodes?: boolean;
+}
+
+/** A pod template: labels from the identity, the baseline pod security context. */
+export function podTemplate(
+  identity: WorkloadIdentity,
+  pod: PodArgs,
+  annotations?: pulumi.Input<Record<string, pulumi.Input<string>>>,
+): k8s.types.input.core.v1.PodTemplateSpec {
+  return {
+    metadata: { labels: labelsFor(identity), ...(annotations ? { annotations } : {}) },
+    spec: {
+      containers: pod.containers,
+      ...(pod.initContainers ? { initContainers: pod.initContainers } : {}),
+      ...(pod.volumes ? { volumes: pod.volumes } : {}),
+      ...(pod.serviceAccountName ? { serviceAccountName: pod.serviceAccountName } : {}),
+      automountServiceAccountToken: pod.automountServiceAccountToken ?? false,
+      securityContext: podSecurityContext(pod.security),
+      terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds ?? 30,
+      restartPolicy: pod.restartPolicy ?? "Always",
+      enableServiceLinks: false,
+      ...(pod.spreadAcrossNodes
+        ? {
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: "kubernetes.io/hostname",
+                // ScheduleAnyway: a one-node cluster must still schedule every replica.
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: selectorFor(identity) },
+              },
+            ],
+          }
+        : {}),
+    },
+  };
+}
+
+/** Metadata of a namespaced object belonging to a workload. */
+export function objectMeta(
+  name: string,
+  namespace: pulumi.Input<string>,
+  identity: WorkloadIdentity,
+  annotations?: Record<string, string>,
+): k8s.types.input.meta.v1.ObjectMeta {
+  return {
+    name,
+    namespace,
+    labels: labelsFor(identity),
+    ...(annotations ? { annotations } : {}),
+  };
+}
+
+/** A size-limited emptyDir volume: the writable paths of a read-only root filesystem. */
+export function emptyDir(name: string, sizeLimit = "64Mi"): k8s.types.input.core.v1.Volume {
+  return { name, emptyDir: { sizeLimit } };
+}

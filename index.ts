@@ -1,0 +1,18 @@
+import * as k8s from "@pulumi/kubernetes";
+import { loadConfig } from "./config";
+import { Platform } from "./components/platform";
+
+// Config first: a bad value fails here, before any resource (even the provider) is registered.
+const { kubernetes, ...platformArgs } = loadConfig();
+
+// One explicit provider, so no resource ever falls back to whatever kubeconfig happens to be ambient
+// unless the stack says so by leaving kubernetes.kubeconfig and kubernetes.context unset.
+const provider = new k8s.Provider("k3s", {
+  kubeconfig: kubernetes.kubeconfig,
+  context: kubernetes.context,
+  enableServerSideApply: true,
+});
+
+const platform = new Platform("platform", platformArgs, { provider });
+
+export const namespace = platform.namespace;

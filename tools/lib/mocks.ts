@@ -1,0 +1,35 @@
+import type * as pulumi from "@pulumi/pulumi";
+
+/** Every generated secret under mocks starts with this, so a leak is easy to search for. */
+export const MOCK_SECRET_PREFIX = "MOCK-SECRET-";
+
+type MockArgs = pulumi.runtime.MockResourceArgs;
+type MockResult = pulumi.runtime.MockResourceResult;
+
+/**
+ * Resource mocks that stand in for the engine and the providers: deterministic, recognisable
+ * values for generated secrets, and for Kubernetes objects the state the API server would echo
+ * back (the inputs, with the name defaulted). Shared by the engine-less tools and the tests.
+ */
+export class PlatformMocks implements pulumi.runtime.Mocks {
+  /** Every secret value the mocks generated, for redaction and leak checks. */
+  readonly generatedSecrets = new Set<string>();
+
+  newResource(args: MockArgs): MockResult {
+    if (args.type === "random:index/randomPassword:RandomPassword") {
+      const value = `${MOCK_SECRET_PREFIX}${args.name}`;
+      this.generatedSecrets.add(value);
+      return { id: args.name, state: { ...args.inputs, result: value } };
+    }
+    if (args.type.startsWith("kubernetes:") && args.inputs.metadata !== undefined) {
+      const metadata = { name: args.name, ...args.inputs.metadata };
+      const id = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
+      return { id, state: { ...args.inputs, metadata } };
+    }
+    return { id: `${args.name}-id`, state: args.inputs };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    return args.inputs;
+  }
+}

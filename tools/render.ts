@@ -1,0 +1,56 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { parseCommandLine, runTool, usage } from "./lib/cli";
+import { renderStack, REPOSITORY_ROOT, type RenderResult } from "./lib/engine";
+import { manifestFiles } from "./lib/manifests";
+
+/**
+ * `npm run render -- <stack> [--out <dir>] [--stack-file <file>]`: writes every Kubernetes
+ * manifest the stack would apply to `out/<stack>/manifests/`, plus `plan.json` (the resource
+ * graph) and `outputs.json`, every secret value redacted. On any error nothing is written.
+ */
+runTool(async () => {
+  const { positional, options } = parseCommandLine(process.argv.slice(2));
+  const stack = positional[0] ?? usage("npm run render -- <stack> [--out <dir>] [--stack-file <file>]");
+  const outDir = path.resolve(options.out ?? path.join(REPOSITORY_ROOT, "out", stack));
+  const result = await renderStack({ stack, stackFile: options["stack-file"] });
+  const written = writeRender(result, outDir);
+  console.log(`rendered ${stack}: ${written} manifests and plan.json in ${path.relative(process.cwd(), outDir) || "."}`);
+  return 0;
+});
+
+/** Writes into a temp dir and swaps it in, so a failed render never leaves half an output. */
+function writeRender(result: RenderResult, outDir: string): number {
+  const staging = fs.mkdtempSync(path.join(os.tmpdir(), `render-${result.stack}-`));
+  const manifestsDir = path.join(staging, "manifests");
+  fs.mkdirSync(manifestsDir);
+  const files = manifestFiles(result.resources);
+  for (const { file, manifest } of files) {
+    fs.writeFileSync(path.join(manifestsDir, file), stringify(manifest, { lineWidth: 0 }));
+  }
+  const plan = result.resources.map(({ props: _props, ...entry }) => entry);
+  fs.writeFileSync(path.join(staging, "plan.json"), JSON.stringify({ stack: result.stack, resources: plan }, null, 2) + "\n");
+  fs.writeFileSync(path.join(staging, "outputs.json"), JSON.stringify(result.outputs, null, 2) + "\n");
+  assertNoSecretWritten(staging, result.secretValues);
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(outDir), { recursive: true });
+  fs.cpSync(staging, outDir, { recursive: true });
+  fs.rmSync(staging, { recursive: true, force: true });
+  return files.length;
+}
+
+/** The last line of defence: no known secret value may be in any file about to be published. */
+function assertNoSecretWritten(dir: string, secretValues: string[]): void {
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const text = fs.readFileSync(file, "utf8");
+    const leaked = secretValues.find((secret) => secret.length >= 8 && text.includes(secret));
+    if (leaked) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw new Error(`refusing to write ${entry.name}: it contains a secret value in plain text`);
+    }
+  }
+}
