@@ -17,3 +17,13 @@ export function setupMocks(stack = "test"): PlatformMocks {
 export function unwrap<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
 }
+
+/** Resolved inputs of every registered resource of a type, once registrations have settled. */
+export async function registeredOfType(
+  mocks: PlatformMocks,
+  type: string,
+): Promise<{ name: string; inputs: Record<string, unknown> }[]> {
+  // Registrations resolve asynchronously; let the queued ones reach the mocks first.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return mocks.registered.filter((resource) => resource.type === type);
+}

@@ -14,8 +14,11 @@ type MockResult = pulumi.runtime.MockResourceResult;
 export class PlatformMocks implements pulumi.runtime.Mocks {
   /** Every secret value the mocks generated, for redaction and leak checks. */
   readonly generatedSecrets = new Set<string>();
+  /** Every resource registered, with its resolved inputs, in order: what tests assert on. */
+  readonly registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 
   newResource(args: MockArgs): MockResult {
+    this.registered.push({ type: args.type, name: args.name, inputs: args.inputs });
     if (args.type === "random:index/randomPassword:RandomPassword") {
       const value = `${MOCK_SECRET_PREFIX}${args.name}`;
       this.generatedSecrets.add(value);

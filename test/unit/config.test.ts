@@ -1,0 +1,154 @@
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  parseConfig,
+  pgbouncerServerConnections,
+  postgresPoolBudget,
+  PROFILE_DEFAULTS,
+} from "../../config";
+import { readStackConfig } from "../../tools/lib/stack-file";
+
+const root = path.resolve(__dirname, "..", "..");
+const stackConfig = (stack: string) => readStackConfig(path.join(root, `Pulumi.${stack}.yaml`)).values;
+
+/** Raw config as the engine passes it: structured values as JSON text. */
+function raw(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [
+      `k3s-platform:${key}`,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
+  );
+}
+
+function issuesOf(values: Record<string, unknown>): ConfigError["issues"] {
+  try {
+    parseConfig(raw(values));
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("the shipped stacks", () => {
+  it("Pulumi.dev.yaml is valid and uses the dev profile", () => {
+    const config = parseConfig(stackConfig("dev"));
+    expect(config.profile).toBe("dev");
+    expect(config.protectStateful).toBe(false);
+    expect(config.pgbouncer.replicas).toBe(1);
+    expect(config.postgres.backup.enabled).toBe(false);
+  });
+
+  it("Pulumi.prod.yaml is valid, protected, HA and backed up", () => {
+    const config = parseConfig(stackConfig("prod"));
+    expect(config.profile).toBe("prod");
+    expect(config.protectStateful).toBe(true);
+    expect(config.pgbouncer.replicas).toBeGreaterThanOrEqual(2);
+    expect(config.postgres.backup.enabled).toBe(true);
+  });
+});
+
+describe("profile defaults", () => {
+  it("a stack that sets only the profile gets that profile's defaults", () => {
+    for (const profile of ["dev", "prod"] as const) {
+      const config = parseConfig(raw({ profile }));
+      expect(config.protectStateful).toBe(PROFILE_DEFAULTS[profile].protectStateful);
+      expect(config.postgres.maxConnections).toBe(PROFILE_DEFAULTS[profile].postgres?.maxConnections);
+    }
+  });
+
+  it("PgBouncer defaults to 1000 clients over a 25-connection pool", () => {
+    const config = parseConfig(raw({ profile: "dev" }));
+    expect(config.pgbouncer.maxClientConn).toBe(1000);
+    expect(config.pgbouncer.defaultPoolSize).toBe(25);
+  });
+
+  it("a nested key overrides only itself and keeps its siblings' defaults", () => {
+    const config = parseConfig(raw({ profile: "dev", postgres: { backup: { retain: 30 } } }));
+    expect(config.postgres.backup.retain).toBe(30);
+    expect(config.postgres.backup.schedule).toBe("0 3 * * *");
+    expect(config.postgres.storageSize).toBe("5Gi");
+  });
+
+  it("a resource preset expands to requests and limits", () => {
+    const config = parseConfig(raw({ profile: "dev", objectStore: { resources: "medium" } }));
+    expect(config.objectStore.resources).toEqual({
+      cpu: "500m",
+      memory: "1Gi",
+      cpuLimit: "2",
+      memoryLimit: "2Gi",
+    });
+  });
+
+  it("both shipped profiles fit PgBouncer's pools under Postgres max_connections", () => {
+    for (const stack of ["dev", "prod"]) {
+      const config = parseConfig(stackConfig(stack));
+      expect(pgbouncerServerConnections(config)).toBeLessThanOrEqual(postgresPoolBudget(config));
+    }
+  });
+
+  it("keys of other namespaces (the provider's own) are not ours to judge", () => {
+    const config = parseConfig({ ...raw({ profile: "dev" }), "kubernetes:context": "k3s" });
+    expect(config.profile).toBe("dev");
+  });
+});
+
+/** Each bad config, the key its error must name, and a fragment of the reason. */
+const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
+  ["no profile", {}, "k3s-platform:profile", /required/],
+  ["an unknown profile", { profile: "staging" }, "k3s-platform:profile", /"dev" or "prod"/],
+  ["a misspelled top-level key", { profile: "dev", postgress: {} }, "k3s-platform:postgress", /did you mean "postgres"/],
+  ["a misspelled nested key", { profile: "dev", postgres: { storageSiz: "1Gi" } }, "k3s-platform:postgres.storageSiz", /did you mean "storageSize"/],
+  ["a misspelled deep key", { profile: "dev", postgres: { backup: { retian: 3 } } }, "k3s-platform:postgres.backup.retian", /did you mean "retain"/],
+  ["an unknown key far from any known one", { profile: "dev", cluster: { flavour: "x" } }, "k3s-platform:cluster.flavour", /known keys here: domain/],
+  ["a negative size", { profile: "dev", postgres: { storageSize: "-5Gi" } }, "k3s-platform:postgres.storageSize", /non-negative/],
+  ["a zero size", { profile: "dev", dragonfly: { storageSize: "0Gi" } }, "k3s-platform:dragonfly.storageSize", /greater than zero/],
+  ["a size without a unit that is not a number", { profile: "dev", objectStore: { storageSize: "big" } }, "k3s-platform:objectStore.storageSize", /quantity/],
+  ["a number where a size string is expected", { profile: "dev", postgres: { storageSize: 5 } }, "k3s-platform:postgres.storageSize", /quantity/],
+  ["a string where a number is expected", { profile: "dev", pgbouncer: { replicas: "two" } }, "k3s-platform:pgbouncer.replicas", /number/],
+  ["a fractional replica count", { profile: "dev", pgbouncer: { replicas: 1.5 } }, "k3s-platform:pgbouncer.replicas", /whole number/],
+  ["zero replicas", { profile: "dev", pgbouncer: { replicas: 0 } }, "k3s-platform:pgbouncer.replicas", /./],
+  ["a string where a boolean is expected", { profile: "dev", protectStateful: "yes" }, "k3s-platform:protectStateful", /true or false/],
+  ["an unknown resource preset", { profile: "dev", postgres: { resources: "huge" } }, "k3s-platform:postgres.resources", /preset/],
+  ["a memory limit below the request", { profile: "dev", postgres: { resources: { cpu: "1", memory: "2Gi", memoryLimit: "1Gi" } } }, "k3s-platform:postgres.resources.memoryLimit", /at least the memory request/],
+  ["a cpu limit below the request", { profile: "dev", pgbouncer: { resources: { cpu: "2", memory: "64Mi", cpuLimit: "1" } } }, "k3s-platform:pgbouncer.resources.cpuLimit", /at least the cpu request/],
+  ["a misspelled resources field", { profile: "dev", dragonfly: { resources: { cpu: "1", memory: "1Gi", memoryLimt: "1Gi" } } }, "k3s-platform:dragonfly.resources.memoryLimt", /did you mean "memoryLimit"/],
+  ["a namespace that is not a DNS label", { profile: "dev", namespace: "My_Platform" }, "k3s-platform:namespace", /DNS label/],
+  ["a domain with uppercase letters", { profile: "dev", cluster: { domain: "Platform.Example.com" } }, "k3s-platform:cluster.domain", /DNS name/],
+  ["a pod CIDR that is not a CIDR", { profile: "dev", cluster: { podCidr: "10.42.0.0" } }, "k3s-platform:cluster.podCidr", /CIDR/],
+  ["a PgBouncer pool larger than Postgres can hold", { profile: "dev", pgbouncer: { defaultPoolSize: 200 } }, "k3s-platform:pgbouncer.defaultPoolSize", /≤ postgres.maxConnections − reserved \(got 1 × \(200 \+ 5\) = 205 > 57\)/],
+  ["prod replicas multiplying the pool past max_connections", { profile: "prod", pgbouncer: { replicas: 6 } }, "k3s-platform:pgbouncer.defaultPoolSize", /6 × \(25 \+ 5\) = 180 > 137/],
+  ["direct connections eating every slot", { profile: "dev", postgres: { directConnections: 97 } }, "k3s-platform:postgres.directConnections", /leaves no connections for PgBouncer/],
+  ["too little memory for Dragonfly's threads", { profile: "dev", dragonfly: { proactorThreads: 4 } }, "k3s-platform:dragonfly.resources.memoryLimit", /256 MiB per thread/],
+  ["threads derived from the CPU limit without the memory for them", { profile: "dev", dragonfly: { resources: { cpu: "1", memory: "512Mi", cpuLimit: "4" } } }, "k3s-platform:dragonfly.resources.memoryLimit", /for 4 thread\(s\)/],
+  ["a bucket name S3 rejects", { profile: "dev", objectStore: { buckets: { app: "My_Bucket" } } }, "k3s-platform:objectStore.buckets.app", /lowercase letters/],
+  ["a bucket name that is too short", { profile: "dev", objectStore: { buckets: { backups: "bk" } } }, "k3s-platform:objectStore.buckets.backups", /3 to 63/],
+  ["a bucket name shaped like an IP", { profile: "dev", objectStore: { buckets: { loki: "10.0.0.1" } } }, "k3s-platform:objectStore.buckets.loki", /IP address/],
+  ["a backup schedule that is not cron", { profile: "prod", postgres: { backup: { schedule: "nightly" } } }, "k3s-platform:postgres.backup.schedule", /cron/],
+  ["a backup retention of zero", { profile: "prod", postgres: { backup: { retain: 0 } } }, "k3s-platform:postgres.backup.retain", /at least one/],
+  ["max_connections too small to run anything", { profile: "dev", postgres: { maxConnections: 5 } }, "k3s-platform:postgres.maxConnections", /at least 20/],
+];
+
+describe("invalid configs are refused with the key and the reason", () => {
+  it.each(INVALID)("%s", (_name, values, key, reason) => {
+    const issues = issuesOf(values);
+    const issue = issues.find((candidate) => candidate.key === key);
+    expect(issue, `issues were: ${JSON.stringify(issues)}`).toBeDefined();
+    expect(issue?.message).toMatch(reason);
+  });
+
+  it("reports every problem at once, not only the first", () => {
+    const issues = issuesOf({ profile: "dev", namespace: "Bad", postgres: { storageSize: "-1Gi" } });
+    expect(issues.map((issue) => issue.key)).toEqual(
+      expect.arrayContaining(["k3s-platform:namespace", "k3s-platform:postgres.storageSize"]),
+    );
+  });
+
+  it("the error message lists each key with its reason", () => {
+    expect(() => parseConfig(raw({ profile: "dev", postgres: { storageSiz: "1Gi" } }))).toThrow(
+      /k3s-platform:postgres\.storageSiz: is not a known key; did you mean "storageSize"\?/,
+    );
+  });
+});

@@ -1,0 +1,115 @@
+import * as path from "node:path";
+import { ConfigError, parseConfig, type Profile } from "../config";
+import { runPolicyPack, type PolicyViolation } from "../policy/run";
+import { validateMigrationDir } from "./lib/atlas-sum";
+import { validateSchemas } from "./lib/checks/schema";
+import { secretLeaks } from "./lib/checks/secrets";
+import { parseCommandLine, runTool, usage } from "./lib/cli";
+import { renderStack, REPOSITORY_ROOT } from "./lib/engine";
+import { manifestFiles } from "./lib/manifests";
+import { readStackConfig, stackFilePath } from "./lib/stack-file";
+
+/**
+ * `npm run check -- <stack> [--stack-file <file>]`: config validation, then the rendered stack
+ * against the Kubernetes schemas, the policy pack (per-resource and whole-stack rules), the
+ * migration directory's `atlas.sum`, and a leak scan. Prints a report; exits 1 on any mandatory
+ * finding. Writes nothing.
+ */
+
+interface Section {
+  title: string;
+  failures: string[];
+  notes: string[];
+  summary: string;
+}
+
+runTool(async () => {
+  const { positional, options } = parseCommandLine(process.argv.slice(2));
+  const stack = positional[0] ?? usage("npm run check -- <stack> [--stack-file <file>]");
+  const stackFile = options["stack-file"] ?? stackFilePath(REPOSITORY_ROOT, stack);
+
+  const { section: config, profile } = configSection(stackFile);
+  if (!profile) return report(stack, [config]);
+
+  const result = await renderStack({ stack, stackFile });
+  const files = manifestFiles(result.resources);
+  const sections = [
+    config,
+    await schemaSection(files),
+    policySection(await runPolicyPack(result.resources, { profile })),
+    migrationsSection(),
+    leakSection(secretLeaks(result.resources, result.secretValues)),
+  ];
+  return report(stack, sections);
+});
+
+/** The config on its own first: with a bad config nothing else is worth running. */
+function configSection(stackFile: string): { section: Section; profile?: Profile } {
+  const title = "config";
+  try {
+    const { profile } = parseConfig(readStackConfig(stackFile).values);
+    const summary = `${path.basename(stackFile)} is valid (profile ${profile})`;
+    return { section: { title, failures: [], notes: [], summary }, profile };
+  } catch (error) {
+    const failures =
+      error instanceof ConfigError
+        ? error.issues.map((issue) => `${issue.key}: ${issue.message}`)
+        : [(error as Error).message];
+    return { section: { title, failures, notes: [], summary: `${path.basename(stackFile)} is invalid` } };
+  }
+}
+
+async function schemaSection(files: ReturnType<typeof manifestFiles>): Promise<Section> {
+  const findings = await validateSchemas(files);
+  return {
+    title: "schema",
+    failures: findings.flatMap((finding) => finding.errors.map((error) => `${finding.object} (${finding.file}): ${error}`)),
+    notes: [],
+    summary: `${files.length - findings.length} of ${files.length} manifests valid`,
+  };
+}
+
+function policySection(violations: PolicyViolation[]): Section {
+  const line = (violation: PolicyViolation) => `[${violation.policy}] ${violation.message}`;
+  const mandatory = violations.filter((violation) => violation.level === "mandatory");
+  const advisory = violations.filter((violation) => violation.level === "advisory");
+  return {
+    title: "policy",
+    failures: mandatory.map(line),
+    notes: advisory.map(line),
+    summary: `${mandatory.length} mandatory, ${advisory.length} advisory`,
+  };
+}
+
+function migrationsSection(): Section {
+  const dir = path.join(REPOSITORY_ROOT, "atlas", "migrations");
+  const { findings } = validateMigrationDir(dir);
+  return {
+    title: "migrations",
+    failures: findings,
+    notes: [],
+    summary: findings.length === 0 ? "atlas.sum matches atlas/migrations" : "atlas.sum does not match",
+  };
+}
+
+function leakSection(findings: string[]): Section {
+  return {
+    title: "secrets",
+    failures: findings,
+    notes: [],
+    summary: findings.length === 0 ? "no secret value in any manifest" : "secrets in plain text",
+  };
+}
+
+function report(stack: string, sections: Section[]): number {
+  console.log(`check ${stack}`);
+  for (const section of sections) {
+    const mark = section.failures.length > 0 ? "FAIL" : "ok";
+    console.log(`  ${section.title.padEnd(11, ".")} ${mark.padEnd(5)}${section.summary}`);
+    for (const failure of section.failures) console.log(`      ✗ ${failure}`);
+    for (const note of section.notes) console.log(`      · ${note}`);
+  }
+  const failures = sections.reduce((count, section) => count + section.failures.length, 0);
+  console.log(failures === 0 ? `check ${stack}: passed` : `check ${stack}: ${failures} finding(s)`);
+  return failures === 0 ? 0 : 1;
+}
