@@ -27,3 +27,8 @@ export async function registeredOfType(
   await new Promise((resolve) => setTimeout(resolve, 50));
   return mocks.registered.filter((resource) => resource.type === type);
 }
+
+/** Whether an Output is marked secret (`isSecret` is internal to the SDK's Output class). */
+export function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
+  return (output as unknown as { isSecret: Promise<boolean> }).isSecret;
+}

@@ -37,6 +37,42 @@ export const IMAGES = {
   /** MinIO's community images stopped being published in late 2025: the stack config can replace it. */
   minio: { repository: "quay.io/minio/minio", tag: "RELEASE.2025-04-22T22-12-26Z", uid: 1000 },
   minioClient: { repository: "quay.io/minio/mc", tag: "RELEASE.2025-04-16T18-13-26Z", uid: 1000 },
+  /**
+   * Atlas CLI, community (Apache-2.0) build of the same `ariga.io/atlas` engine the integration
+   * tests run. Entrypoint `atlas`; a static binary that runs as any UID, so the pod picks one.
+   */
+  atlas: { repository: "docker.io/arigaio/atlas", tag: "1.3.3-community", uid: 65532 },
+  /**
+   * OpenTelemetry Collector, contrib distribution (k8sattributes, filelog). 0.165.0 is the release
+   * whose core modules the integration tests build with the collector builder (issue 14).
+   */
+  otelCollector: {
+    repository: "docker.io/otel/opentelemetry-collector-contrib",
+    tag: "0.165.0",
+    uid: 10001,
+  },
+  /** Tempo 3 in monolithic mode (no Kafka; the distributor feeds the live-store in process). */
+  tempo: { repository: "docker.io/grafana/tempo", tag: "3.0.3", uid: 10001 },
+  /** Loki 3 single binary: schema v13 + tsdb, OTLP ingest at `/otlp`. */
+  loki: { repository: "docker.io/grafana/loki", tag: "3.7.8", uid: 10001 },
+  /** Prometheus 3 (Go module `github.com/prometheus/prometheus` v0.316.0 for promtool). */
+  prometheus: { repository: "docker.io/prom/prometheus", tag: "v3.16.0", uid: 65534 },
+  grafana: { repository: "docker.io/grafana/grafana", tag: "13.1.3", uid: 472 },
+  /**
+   * Temporal server (`temporal-server`, user `temporal` 1000). Its tag is the Go module version of
+   * `go.temporal.io/server` the integration tests build; keep it equal to `temporalAdminTools`.
+   */
+  temporalServer: { repository: "docker.io/temporalio/server", tag: "1.32.1", uid: 1000 },
+  /** `temporal-sql-tool` (schemas embedded) and the `temporal` CLI of the same release. */
+  temporalAdminTools: { repository: "docker.io/temporalio/admin-tools", tag: "1.32.1", uid: 1000 },
+  temporalUi: { repository: "docker.io/temporalio/ui", tag: "2.53.3", uid: 1000 },
+  /**
+   * Ollama runs as root with HOME=/root upstream and has no user of its own; we run it as this
+   * UID with HOME and the models on its PVC (see components/ollama.ts).
+   */
+  ollama: { repository: "docker.io/ollama/ollama", tag: "0.32.6", uid: 65532 },
+  /** curl and a busybox shell, for small HTTP Jobs (user `curl_user`, 100). */
+  curl: { repository: "docker.io/curlimages/curl", tag: "8.11.1", uid: 100 },
 } as const satisfies Record<string, CatalogueImage>;
 
 export type ImageName = keyof typeof IMAGES;

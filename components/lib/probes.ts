@@ -17,6 +17,13 @@ export const check = {
   exec(...command: string[]): Handler {
     return { exec: { command } };
   },
+  /**
+   * A gRPC health check (`grpc.health.v1.Health/Check`) of `service`, or of the server as a whole
+   * when omitted. The port must be a number: Kubernetes' grpc probe does not take port names.
+   */
+  grpc(port: number, service?: string): Handler {
+    return { grpc: { port, ...(service ? { service } : {}) } };
+  },
 };
 
 /**

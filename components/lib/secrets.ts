@@ -15,6 +15,8 @@ export class SecretKey {
     readonly secretName: pulumi.Input<string>,
     /** The key inside the Secret. */
     readonly key: string,
+    /** All data of the Secret when its owner knows it, for the config hash of consumers' pods. */
+    readonly content?: pulumi.Output<Record<string, string>>,
   ) {}
 
   /** An environment variable whose value comes from this key. */
@@ -66,7 +68,7 @@ export class PlatformSecret {
     if (!this.keys.has(key)) {
       throw new Error(`Secret has no key "${key}"; it holds: ${[...this.keys].join(", ")}`);
     }
-    return new SecretKey(this.name, key);
+    return new SecretKey(this.name, key, this.content);
   }
 
   /** A pod volume that mounts the Secret (all keys, or only `items`), readable by its owner only. */

@@ -3,11 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { labelsFor, selectorFor, type WorkloadIdentity } from "./labels";
 import type { ContainerProbes } from "./probes";
 import { resourceRequirements, type ResourceSpec } from "./resources";
-import {
-  containerSecurityContext,
-  podSecurityContext,
-  type PodSecurityOptions,
-} from "./security";
+import { containerSecurityContext, podSecurityContext, type PodSecurityOptions } from "./security";
 
 type Container = k8s.types.input.core.v1.Container;
 
@@ -78,6 +74,8 @@ export interface PodArgs {
   restartPolicy?: "Always" | "OnFailure" | "Never";
   /** Spread replicas across nodes (for workloads with more than one replica). @default false */
   spreadAcrossNodes?: boolean;
+  /** RuntimeClass of the pod, e.g. `nvidia` for GPUs. @default the node's default runtime */
+  runtimeClassName?: string;
 }
 
 /** A pod template: labels from the identity, the baseline pod security context. */
@@ -98,6 +96,7 @@ export function podTemplate(
       terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds ?? 30,
       restartPolicy: pod.restartPolicy ?? "Always",
       enableServiceLinks: false,
+      ...(pod.runtimeClassName ? { runtimeClassName: pod.runtimeClassName } : {}),
       ...(pod.spreadAcrossNodes
         ? {
             topologySpreadConstraints: [
@@ -130,7 +129,14 @@ export function objectMeta(
   };
 }
 
-/** A size-limited emptyDir volume: the writable paths of a read-only root filesystem. */
-export function emptyDir(name: string, sizeLimit = "64Mi"): k8s.types.input.core.v1.Volume {
-  return { name, emptyDir: { sizeLimit } };
+/**
+ * A size-limited emptyDir volume: the writable paths of a read-only root filesystem. `Memory`
+ * backs it with tmpfs (counted against the pod's memory), e.g. for a larger `/dev/shm`.
+ */
+export function emptyDir(
+  name: string,
+  sizeLimit = "64Mi",
+  medium?: "Memory",
+): k8s.types.input.core.v1.Volume {
+  return { name, emptyDir: { sizeLimit, ...(medium ? { medium } : {}) } };
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 
 /** Every generated secret under mocks starts with this, so a leak is easy to search for. */
@@ -24,6 +25,9 @@ export class PlatformMocks implements pulumi.runtime.Mocks {
       this.generatedSecrets.add(value);
       return { id: args.name, state: { ...args.inputs, result: value } };
     }
+    if (args.type === DOCKER_IMAGE_TYPE) {
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...mockImageOutputs(args) } };
+    }
     if (args.type.startsWith("kubernetes:") && args.inputs.metadata !== undefined) {
       const metadata = { name: args.name, ...args.inputs.metadata };
       const id = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
@@ -35,4 +39,21 @@ export class PlatformMocks implements pulumi.runtime.Mocks {
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
     return args.inputs;
   }
+}
+
+/** Type token of `@pulumi/docker`'s `Image` (v4 and v5). */
+export const DOCKER_IMAGE_TYPE = "docker:index/image:Image";
+
+/**
+ * What a build-and-push would report: `repoDigest` as `<registry>/<repository>@sha256:<64 hex>`,
+ * the repository taken from `imageName` without its tag and the digest from the resource name, so
+ * it is deterministic and recognisably fake.
+ */
+function mockImageOutputs(args: MockArgs): Record<string, string> {
+  const imageName = typeof args.inputs.imageName === "string" ? args.inputs.imageName : args.name;
+  const lastSlash = imageName.lastIndexOf("/");
+  const tagColon = imageName.lastIndexOf(":");
+  const repository = tagColon > lastSlash ? imageName.slice(0, tagColon) : imageName;
+  const digest = createHash("sha256").update(args.name).digest("hex");
+  return { imageName, baseImageName: imageName, repoDigest: `${repository}@sha256:${digest}` };
 }

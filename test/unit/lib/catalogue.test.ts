@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { configHashAnnotation, CONFIG_HASH_ANNOTATION, contentHash, hashedName } from "../../../components/lib/hash";
 import { IMAGES, imageRef, tagOf } from "../../../components/lib/images";
 import { scrapeAnnotations } from "../../../components/lib/scrape";
-import { setupMocks, unwrap } from "../../mocks";
+import { isSecret, setupMocks, unwrap } from "../../mocks";
 
 setupMocks();
 
@@ -41,8 +41,7 @@ describe("content hashes", () => {
     const second = await unwrap(configHashAnnotation({ conf: "a" }, secret("password-2")));
     expect(first[CONFIG_HASH_ANNOTATION]).toMatch(/^[0-9a-f]{16}$/);
     expect(first[CONFIG_HASH_ANNOTATION]).not.toBe(second[CONFIG_HASH_ANNOTATION]);
-    const isSecret = await configHashAnnotation(secret("x")).isSecret;
-    expect(isSecret).toBe(false);
+    expect(await isSecret(configHashAnnotation(secret("x")))).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MOCK_SECRET_PREFIX, setupMocks, unwrap } from "../../mocks";
+import { isSecret, MOCK_SECRET_PREFIX, setupMocks, unwrap } from "../../mocks";
 
 setupMocks();
 
@@ -7,7 +7,7 @@ describe("secret helpers", () => {
   it("a generated password is a secret output", async () => {
     const { generatedPassword } = await import("../../../components/lib/secrets");
     const password = generatedPassword("db-password", {});
-    expect(await password.isSecret).toBe(true);
+    expect(await isSecret(password)).toBe(true);
     expect(await unwrap(password)).toBe(`${MOCK_SECRET_PREFIX}db-password`);
   });
 

@@ -83,7 +83,7 @@ describe("labels", () => {
 
   it("pod templates carry the full labels so Services, PDBs and policies can select them", () => {
     const template = podTemplate(identity, { containers: [] });
-    expect(template.metadata?.labels).toEqual(labelsFor(identity));
+    expect(template.metadata).toMatchObject({ labels: labelsFor(identity) });
   });
 });
 

@@ -1,0 +1,95 @@
+import type {
+  PolicyConfigSchema,
+  ResourceValidation,
+  ResourceValidationArgs,
+  StackValidation,
+  StackValidationArgs,
+} from "@pulumi/policy";
+import type { KubeObject, ResourceFacts } from "./k8s";
+import { toKubeObject } from "./k8s";
+import type { StackIndex } from "./stack";
+import { indexStack } from "./stack";
+import type { Workload } from "./workloads";
+import { workloadOf } from "./workloads";
+
+/*
+ * Adapters from @pulumi/policy's callbacks to the rule bodies. Every message starts with the
+ * resource (`Deployment/platform/web: ...`), so a rule only writes what is wrong, where and the fix.
+ */
+
+/** Reports one finding about the object being checked. */
+export type Report = (detail: string) => void;
+
+/** Reports one finding about an object of the stack. */
+export type StackReport = (object: KubeObject, detail: string) => void;
+
+/** Stack profiles; rules marked "in prod" only run in `prod`. */
+export type Profile = "dev" | "prod";
+
+/** Configuration every rule may read through `getConfig()`. */
+export interface RuleConfig {
+  profile?: Profile;
+  /** The configured StorageClass (`storage-refs`). */
+  storageClassName?: string;
+}
+
+/** Config schema of the rules that only apply in prod. */
+export const PROFILE_CONFIG_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    profile: {
+      type: "string",
+      enum: ["dev", "prod"],
+      description: "The stack profile; prod-only rules skip unless this is prod.",
+    },
+  },
+};
+
+/** True only when the run says the stack is prod; an unknown profile skips prod-only rules. */
+export function isProd(args: { getConfig<T extends object>(): T }): boolean {
+  return args.getConfig<RuleConfig>().profile === "prod";
+}
+
+function facts(args: ResourceValidationArgs): ResourceFacts {
+  // The in-process runner adds `retainOnDelete`, which @pulumi/policy's options type lacks.
+  const opts = args.opts as ResourceValidationArgs["opts"] & { retainOnDelete?: boolean };
+  return { type: args.type, urn: args.urn, name: args.name, props: args.props, opts };
+}
+
+/** A resource check run on every plain Kubernetes object. */
+export function validateKube(
+  check: (object: KubeObject, report: Report, args: ResourceValidationArgs) => void,
+): ResourceValidation {
+  return (args, reportViolation) => {
+    const object = toKubeObject(facts(args));
+    if (object === undefined) return;
+    check(object, (detail) => reportViolation(`${object.id}: ${detail}`), args);
+  };
+}
+
+/** A resource check run on every workload's pod template. */
+export function validateWorkload(
+  check: (workload: Workload, report: Report, args: ResourceValidationArgs) => void,
+): ResourceValidation {
+  return validateKube((object, report, args) => {
+    const workload = workloadOf(object);
+    if (workload !== undefined) check(workload, report, args);
+  });
+}
+
+/** A whole-stack check over the indexed Kubernetes objects. */
+export function validateKubeStack(
+  check: (stack: StackIndex, report: StackReport, args: StackValidationArgs) => void,
+): StackValidation {
+  return (args, reportViolation) => {
+    const stack = indexStack(
+      args.resources.map((resource) => ({
+        type: resource.type,
+        urn: resource.urn,
+        name: resource.name,
+        props: resource.props,
+        opts: resource.opts,
+      })),
+    );
+    check(stack, (object, detail) => reportViolation(`${object.id}: ${detail}`, object.urn), args);
+  };
+}

@@ -1,0 +1,48 @@
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import type { Deployment } from "../lib/k8s";
+import { asArray, view } from "../lib/k8s";
+import { isProd, PROFILE_CONFIG_SCHEMA, validateWorkload } from "../lib/rule";
+import type { Workload } from "../lib/workloads";
+import { runningContainersOf } from "../lib/workloads";
+
+function servesTraffic(workload: Workload): boolean {
+  return runningContainersOf(workload).some((ref) => asArray(ref.container.ports).length > 0);
+}
+
+function isSpread(workload: Workload): boolean {
+  const antiAffinity = workload.spec.affinity?.podAntiAffinity;
+  return (
+    asArray(workload.spec.topologySpreadConstraints).length > 0 ||
+    asArray(antiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).length > 0 ||
+    asArray(antiAffinity?.preferredDuringSchedulingIgnoredDuringExecution).length > 0
+  );
+}
+
+/** One replica, or two on the same node, is an outage at every node drain or K3s upgrade. */
+export const haReplicasProd: ResourceValidationPolicy = {
+  name: "ha-replicas-prod",
+  description:
+    "In prod, Deployments that serve traffic (declare a container port) run at least 2 " +
+    "replicas with a spread: pod anti-affinity or topology spread constraints.",
+  enforcementLevel: "mandatory",
+  configSchema: PROFILE_CONFIG_SCHEMA,
+  remediationSteps:
+    "Set replicas ≥ 2 (or leave replicas to an HPA with minReplicas ≥ 2) and spreadAcrossNodes " +
+    "in the pod args, which adds a topology spread constraint on kubernetes.io/hostname.",
+  validateResource: validateWorkload((workload, report, args) => {
+    if (!isProd(args) || workload.kind !== "Deployment" || !servesTraffic(workload)) return;
+    // Absent replicas are left to an HPA (hpa-consistency and ha-has-pdb check that one).
+    const replicas = view<Deployment>(workload.object).spec?.replicas;
+    if (typeof replicas === "number" && replicas < 2) {
+      report(
+        `serves traffic with ${replicas} replica(s) (spec.replicas); set replicas ≥ 2 in prod`,
+      );
+    }
+    if (!isSpread(workload)) {
+      report(
+        `has no spread across nodes (${workload.path}.spec.topologySpreadConstraints or ` +
+          `.affinity.podAntiAffinity); add a topology spread constraint on kubernetes.io/hostname`,
+      );
+    }
+  }),
+};

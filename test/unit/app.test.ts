@@ -1,0 +1,438 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import type * as AppModule from "../../components/app";
+import type { AppArgs } from "../../components/app";
+import { literalCredential } from "../../policy/lib/credentials";
+import { DOCKER_IMAGE_TYPE } from "../../tools/lib/mocks";
+import { registeredOfType, setupMocks, unwrap } from "../mocks";
+
+const mocks = setupMocks();
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+/** Pulumi's wire marker of a secret value, as the mocks receive it. */
+const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+}
+interface DeploymentInputs {
+  metadata: { name: string };
+  spec: {
+    replicas?: number;
+    selector: { matchLabels: Record<string, string> };
+    template: {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      spec: {
+        automountServiceAccountToken: boolean;
+        serviceAccountName?: string;
+        terminationGracePeriodSeconds: number;
+        containers: {
+          image: string;
+          env: EnvVar[];
+          lifecycle?: { preStop: { sleep: { seconds: number } } };
+          readinessProbe: unknown;
+          livenessProbe: unknown;
+        }[];
+      };
+    };
+  };
+}
+
+/** The platform's Secrets the app reads, as their owners would hand them over. */
+async function platformSecrets(prefix: string, redisPassword = "redis-pw") {
+  const { PlatformSecret } = await import("../../components/lib/secrets");
+  const secret = (name: string, data: Record<string, string>) =>
+    new PlatformSecret(`${prefix}-${name}`, { namespace: "platform", labels: {}, data }, {});
+  const pgbouncer = secret("pgbouncer", { url: "postgres://app:pw@pgbouncer:6432/app" });
+  const postgres = secret("postgres", { url: "postgres://app:pw@postgres:5432/app" });
+  const redis = secret("dragonfly", { url: `redis://:${redisPassword}@dragonfly:6379` });
+  const s3 = secret("s3", { accessKey: "app", secretKey: "s3-secret" });
+  return {
+    databaseUrl: pgbouncer.key("url"),
+    databaseDirectUrl: postgres.key("url"),
+    redisUrl: redis.key("url"),
+    accessKeyId: s3.key("accessKey"),
+    secretAccessKey: s3.key("secretKey"),
+  };
+}
+
+/** An App with realistic wiring; `overrides` replace top-level args. */
+async function makeApp(name: string, overrides: Partial<AppArgs> = {}, redisPassword?: string) {
+  const app: typeof AppModule = await import("../../components/app");
+  const k8s = await import("@pulumi/kubernetes");
+  const secrets = await platformSecrets(name, redisPassword);
+  const migrationsJob = new k8s.batch.v1.Job(`${name}-migrations`, {
+    metadata: { name: `${name}-migrations`, namespace: "platform" },
+    spec: { template: { spec: { containers: [], restartPolicy: "Never" } } },
+  });
+  const modelPull = new k8s.batch.v1.Job(`${name}-model-pull`, {
+    metadata: { name: `${name}-model-pull`, namespace: "platform" },
+    spec: { template: { spec: { containers: [], restartPolicy: "Never" } } },
+  });
+  const args: AppArgs = {
+    namespace: "platform",
+    profile: "dev",
+    image: "registry.example.com/acme/app:1.4.0",
+    ingress: { host: "platform.example.com", tlsSecretName: "platform-tls" },
+    databaseUrl: secrets.databaseUrl,
+    databaseDirectUrl: secrets.databaseDirectUrl,
+    redisUrl: secrets.redisUrl,
+    otlpEndpoint: "http://otel-collector.platform.svc:4318",
+    temporal: { address: "temporal-frontend.platform.svc:7233" },
+    s3: {
+      endpoint: "http://minio.platform.svc:9000",
+      bucket: "app",
+      accessKeyId: secrets.accessKeyId,
+      secretAccessKey: secrets.secretAccessKey,
+    },
+    ollamaHost: "http://ollama.platform.svc:11434",
+    arcjetKey: pulumi.secret("ajkey_live_0123456789"),
+    migrationsJob,
+    workerDependsOn: [modelPull],
+    ...overrides,
+  };
+  return { component: new app.App(name, args), migrationsJob, modelPull, secrets, module: app };
+}
+
+async function deployment(name: string): Promise<DeploymentInputs> {
+  const found = (await registeredOfType(mocks, "kubernetes:apps/v1:Deployment")).find(
+    (r) => r.name === name,
+  );
+  if (!found) throw new Error(`no Deployment ${name}`);
+  return found.inputs as unknown as DeploymentInputs;
+}
+
+function envOf(d: DeploymentInputs): EnvVar[] {
+  return d.spec.template.spec.containers[0].env;
+}
+
+describe("the app's environment contract", () => {
+  it("web and worker both get every variable of the contract, credentials only via secretKeyRef", async () => {
+    const { module } = await makeApp("contract");
+    const credentials = module.APP_ENV_VARIABLES.filter((v) => v.credential).map((v) => v.name);
+    for (const name of ["contract-web", "contract-worker"]) {
+      const env = envOf(await deployment(name));
+      const names = env.map((e) => e.name);
+      expect(names).toEqual(expect.arrayContaining(module.contractFor(false)));
+      for (const variable of credentials.filter((v) => names.includes(v))) {
+        const entry = env.find((e) => e.name === variable);
+        expect(entry?.value, `${name} ${variable}`).toBeUndefined();
+        expect(entry?.valueFrom?.secretKeyRef?.name, `${name} ${variable}`).toBeTruthy();
+      }
+      for (const entry of env.filter((e) => e.value !== undefined)) {
+        expect(
+          literalCredential(entry.name, entry.value ?? ""),
+          `${name} ${entry.name}`,
+        ).toBeUndefined();
+      }
+    }
+  });
+
+  it("the contract is DESIGN.md's list (plus AWS_REGION), the names the README documents", async () => {
+    const { APP_ENV_CONTRACT } = await import("../../components/app");
+    expect(APP_ENV_CONTRACT).toEqual([
+      "DATABASE_URL",
+      "DATABASE_DIRECT_URL",
+      "REDIS_URL",
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTEL_SERVICE_NAME",
+      "OTEL_RESOURCE_ATTRIBUTES",
+      "TEMPORAL_ADDRESS",
+      "TEMPORAL_NAMESPACE",
+      "S3_ENDPOINT",
+      "S3_BUCKET",
+      "AWS_ACCESS_KEY_ID",
+      "AWS_SECRET_ACCESS_KEY",
+      "AWS_REGION",
+      "OLLAMA_HOST",
+      "ARCJET_KEY",
+    ]);
+  });
+
+  it("the app never connects to Postgres directly unless direct access is turned on", async () => {
+    await makeApp("pooled");
+    const { secrets } = await makeApp("direct", { directDatabaseAccess: true });
+    for (const name of ["pooled-web", "pooled-worker"]) {
+      expect(envOf(await deployment(name)).map((e) => e.name)).not.toContain("DATABASE_DIRECT_URL");
+    }
+    const directName = await unwrap(pulumi.output(secrets.databaseDirectUrl.secretName));
+    for (const name of ["direct-web", "direct-worker"]) {
+      const entry = envOf(await deployment(name)).find((e) => e.name === "DATABASE_DIRECT_URL");
+      expect(entry?.valueFrom?.secretKeyRef).toEqual({ name: directName, key: "url" });
+    }
+    const pooled = envOf(await deployment("pooled-web")).find((e) => e.name === "DATABASE_URL");
+    expect(pooled?.valueFrom?.secretKeyRef?.name).toBe("pooled-pgbouncer");
+  });
+
+  it("OTel resource attributes name the profile, the service and the pod (downward API)", async () => {
+    await makeApp("otel");
+    const env = envOf(await deployment("otel-worker"));
+    const get = (n: string) => env.find((e) => e.name === n);
+    expect(get("OTEL_SERVICE_NAME")?.value).toBe("worker");
+    const attributes = get("OTEL_RESOURCE_ATTRIBUTES")?.value ?? "";
+    expect(attributes).toContain("deployment.environment=dev");
+    expect(attributes).toContain("service.namespace=otel");
+    expect(attributes).toContain("k8s.pod.name=$(K8S_POD_NAME)");
+    // $(VAR) expands only to variables defined earlier in the list.
+    const index = (n: string) => env.findIndex((e) => e.name === n);
+    expect(index("K8S_POD_NAME")).toBeLessThan(index("OTEL_RESOURCE_ATTRIBUTES"));
+    expect(get("K8S_POD_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
+  });
+
+  it("ARCJET_KEY comes from the app's own Secret, filled from the Pulumi secret", async () => {
+    await makeApp("arcjet");
+    const secret = (await registeredOfType(mocks, "kubernetes:core/v1:Secret")).find(
+      (r) => r.name === "arcjet-arcjet",
+    );
+    expect(secret).toBeDefined();
+    const entry = envOf(await deployment("arcjet-web")).find((e) => e.name === "ARCJET_KEY");
+    expect(entry?.valueFrom?.secretKeyRef).toEqual({ name: "arcjet-arcjet", key: "key" });
+  });
+
+  it("a changed credential changes the config hash of both pod templates", async () => {
+    await makeApp("hash-a", {}, "first-password");
+    await makeApp("hash-b", {}, "second-password");
+    const hash = async (name: string) =>
+      (await deployment(name)).spec.template.metadata.annotations["k3s-platform/config-hash"];
+    expect(await hash("hash-a-web")).toMatch(/^[0-9a-f]{16}$/);
+    expect(await hash("hash-a-web")).not.toBe(await hash("hash-b-web"));
+    expect(await hash("hash-a-worker")).not.toBe(await hash("hash-b-worker"));
+    const annotations = (await deployment("hash-a-web")).spec.template.metadata.annotations;
+    expect(annotations).toMatchObject({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "9464",
+    });
+  });
+});
+
+describe("the app image", () => {
+  it("prod refuses a tag-only image; a digest, or a build, is accepted", async () => {
+    const { validateAppImage } = await import("../../components/app");
+    const tagOnly = validateAppImage("prod", "registry.example.com/acme/app:1.4.0", undefined);
+    expect(tagOnly).toEqual([
+      expect.objectContaining({ path: "image", message: expect.stringMatching(/digest in prod/) }),
+    ]);
+    expect(
+      validateAppImage("prod", `registry.example.com/acme/app:1.4.0@${DIGEST}`, undefined),
+    ).toEqual([]);
+    expect(validateAppImage("dev", "registry.example.com/acme/app:1.4.0", undefined)).toEqual([]);
+    expect(validateAppImage("dev", "registry.example.com/acme/app:latest", undefined)).toHaveLength(
+      1,
+    );
+    expect(validateAppImage("dev", "registry:5000/acme/app", undefined)).toHaveLength(1);
+    const build = { registry: { server: "ghcr.io" }, repository: "acme/app" };
+    expect(validateAppImage("prod", undefined, build)).toEqual([]);
+    expect(validateAppImage("prod", "x:1", build)).toEqual([
+      expect.objectContaining({ path: "image" }),
+    ]);
+    expect(validateAppImage("prod", undefined, undefined)).toHaveLength(1);
+    expect(
+      validateAppImage("dev", undefined, {
+        registry: { server: "https://ghcr.io" },
+        repository: "acme/app",
+      }),
+    ).toEqual([expect.objectContaining({ path: "build.registry.server" })]);
+  });
+
+  it("the component refuses a tag-only image in prod before creating any of its resources", async () => {
+    await expect(
+      makeApp("prod-tag", {
+        profile: "prod",
+        image: "registry.example.com/acme/app:1.4.0",
+        web: { minReplicas: 2 },
+      }),
+    ).rejects.toThrow(/digest in prod/);
+  });
+
+  it("a built image is deployed by its repo digest", async () => {
+    const { component } = await makeApp("built", {
+      image: undefined,
+      profile: "prod",
+      build: {
+        context: "app",
+        registry: {
+          server: "registry.example.com",
+          username: "ci",
+          password: pulumi.secret("token"),
+        },
+        repository: "acme/app",
+      },
+    });
+    const reference = await unwrap(component.image);
+    expect(reference).toMatch(/^registry\.example\.com\/acme\/app@sha256:[0-9a-f]{64}$/);
+    for (const name of ["built-web", "built-worker"]) {
+      expect((await deployment(name)).spec.template.spec.containers[0].image).toBe(reference);
+    }
+    const [image] = (await registeredOfType(mocks, DOCKER_IMAGE_TYPE)).filter(
+      (r) => r.name === "built-image",
+    );
+    expect(image.inputs).toMatchObject({
+      imageName: "registry.example.com/acme/app:test",
+      build: { context: "app", dockerfile: "app/Dockerfile", platform: "linux/amd64" },
+    });
+    // The registry block carries the password, so the whole block travels as a Pulumi secret.
+    expect(image.inputs.registry).toMatchObject({
+      [SECRET_SIGNATURE_KEY]: SECRET_SIGNATURE,
+      value: { server: "registry.example.com", username: "ci", password: "token" },
+    });
+  });
+});
+
+describe("web: Ingress, scaling, termination", () => {
+  it("the Ingress routes /api and /trpc to the web Service, with Traefik's SSE-safe router settings", async () => {
+    const { component, module } = await makeApp("ingress");
+    const service = await unwrap(component.webService);
+    const [ingress] = (
+      await registeredOfType(mocks, "kubernetes:networking.k8s.io/v1:Ingress")
+    ).filter((r) => r.name === "ingress");
+    const inputs = ingress.inputs as {
+      metadata: { annotations: Record<string, string> };
+      spec: {
+        ingressClassName: string;
+        tls: { hosts: string[]; secretName: string }[];
+        rules: {
+          host: string;
+          http: { paths: { path: string; pathType: string; backend: unknown }[] };
+        }[];
+      };
+    };
+    expect(inputs.spec.ingressClassName).toBe("traefik");
+    expect(inputs.spec.tls).toEqual([
+      { hosts: ["platform.example.com"], secretName: "platform-tls" },
+    ]);
+    const paths = inputs.spec.rules[0].http.paths;
+    expect(paths.map((p) => [p.path, p.pathType])).toEqual([
+      ["/api", "Prefix"],
+      ["/trpc", "Prefix"],
+    ]);
+    for (const p of paths) {
+      expect(p.backend).toEqual({ service: { name: service, port: { name: "http" } } });
+    }
+    expect(inputs.metadata.annotations).toEqual({
+      "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+      "traefik.ingress.kubernetes.io/router.tls": "true",
+      [module.STREAMING_PATHS_ANNOTATION]: "/trpc",
+    });
+    // No middleware at all: a buffering or compress middleware would hold SSE frames back.
+    expect(Object.keys(inputs.metadata.annotations)).not.toContain(
+      "traefik.ingress.kubernetes.io/router.middlewares",
+    );
+    expect(module.TRAEFIK_SSE_HELM_CHART_CONFIG).toMatch(/websecure:[\s\S]*readTimeout: 3600s/);
+    expect(await unwrap(component.url)).toBe("https://platform.example.com");
+  });
+
+  it("the HPA's minReplicas keeps the PDB satisfiable, and the Deployment leaves replicas to it", async () => {
+    await makeApp("scale", { profile: "dev", web: { minReplicas: 1, maxReplicas: 4 } });
+    const [hpa] = (
+      await registeredOfType(mocks, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    ).filter((r) => r.name === "scale-web");
+    const spec = hpa.inputs.spec as {
+      minReplicas: number;
+      maxReplicas: number;
+      scaleTargetRef: { name: string };
+    };
+    expect(spec).toMatchObject({
+      minReplicas: 1,
+      maxReplicas: 4,
+      scaleTargetRef: { name: "scale-web" },
+    });
+    const pdbs = await registeredOfType(mocks, "kubernetes:policy/v1:PodDisruptionBudget");
+    const pdb = pdbs.find((r) => r.name === "scale-web")?.inputs.spec as {
+      maxUnavailable?: number;
+      minAvailable?: number;
+      selector: { matchLabels: Record<string, string> };
+    };
+    // Evictions allowed at the HPA's floor: at least one, or a drain would hang.
+    const allowed = pdb.maxUnavailable ?? spec.minReplicas - (pdb.minAvailable ?? spec.minReplicas);
+    expect(allowed).toBeGreaterThanOrEqual(1);
+    const web = await deployment("scale-web");
+    expect(pdb.selector.matchLabels).toEqual(web.spec.selector.matchLabels);
+    expect(web.spec.replicas).toBeUndefined();
+  });
+
+  it("terminates gracefully: preStop sleep, then a grace period long enough to drain", async () => {
+    await makeApp("grace", { web: { preStopSeconds: 15, terminationGracePeriodSeconds: 60 } });
+    const web = await deployment("grace-web");
+    expect(web.spec.template.spec.containers[0].lifecycle).toEqual({
+      preStop: { sleep: { seconds: 15 } },
+    });
+    expect(web.spec.template.spec.terminationGracePeriodSeconds).toBe(60);
+    const { resolveApp } = await import("../../components/app");
+    const args = await baseArgs();
+    expect(() =>
+      resolveApp({ ...args, web: { preStopSeconds: 30, terminationGracePeriodSeconds: 30 } }),
+    ).toThrow(/must exceed web.preStopSeconds/);
+  });
+});
+
+describe("rollout order", () => {
+  it("both Deployments wait for the migrations Job; the worker also for its own dependencies", async () => {
+    const { component, migrationsJob, modelPull } = await makeApp("order");
+    expect(component.rollout.web).toContain(migrationsJob);
+    expect(component.rollout.worker).toContain(migrationsJob);
+    expect(component.rollout.worker).toContain(modelPull);
+    expect(component.rollout.web).not.toContain(modelPull);
+  });
+
+  it("the engine is told so: the Deployments' dependsOn holds the migrations Job", async () => {
+    // Mocks never see resource options; a stack transformation does (DESIGN.md section 5).
+    const dependsOn = new Map<string, unknown[]>();
+    let made: Awaited<ReturnType<typeof makeApp>> | undefined;
+    await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((resource) => {
+        const deps = resource.opts.dependsOn;
+        dependsOn.set(`${resource.type}::${resource.name}`, Array.isArray(deps) ? deps : []);
+        return undefined;
+      });
+      made = await makeApp("graph");
+      return {};
+    });
+    const web = dependsOn.get("kubernetes:apps/v1:Deployment::graph-web");
+    const worker = dependsOn.get("kubernetes:apps/v1:Deployment::graph-worker");
+    expect(web).toContain(made?.migrationsJob);
+    expect(worker).toContain(made?.migrationsJob);
+    expect(worker).toContain(made?.modelPull);
+  });
+
+  it("the worker mounts an API token only with its own ServiceAccount, and has no Service", async () => {
+    await makeApp("plain");
+    await makeApp("deployer", { workerServiceAccountName: "deployer-worker" });
+    expect((await deployment("plain-worker")).spec.template.spec.automountServiceAccountToken).toBe(
+      false,
+    );
+    const worker = (await deployment("deployer-worker")).spec.template.spec;
+    expect(worker).toMatchObject({
+      serviceAccountName: "deployer-worker",
+      automountServiceAccountToken: true,
+    });
+    const services = await registeredOfType(mocks, "kubernetes:core/v1:Service");
+    expect(services.map((s) => s.name).filter((n) => n.includes("worker"))).toEqual([]);
+  });
+});
+
+/** Minimal valid args for the pure resolver. */
+async function baseArgs(): Promise<AppArgs> {
+  const secrets = await platformSecrets("base");
+  return {
+    namespace: "platform",
+    profile: "dev",
+    image: "registry.example.com/acme/app:1.4.0",
+    ingress: { host: "platform.example.com" },
+    databaseUrl: secrets.databaseUrl,
+    redisUrl: secrets.redisUrl,
+    otlpEndpoint: "http://otel:4318",
+    temporal: { address: "temporal:7233" },
+    s3: {
+      endpoint: "http://minio:9000",
+      bucket: "app",
+      accessKeyId: secrets.accessKeyId,
+      secretAccessKey: secrets.secretAccessKey,
+    },
+    ollamaHost: "http://ollama:11434",
+    arcjetKey: pulumi.secret("k"),
+    migrationsJob: new pulumi.ComponentResource("test:index:Stub", "base-migrations"),
+  };
+}
