@@ -1,0 +1,460 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Postgres, PostgresArgs } from "../../components/postgres";
+import { memoryCeiling } from "../../components/lib/resources";
+import { backupDumpScript, backupUploadScript } from "../../components/postgres/backup";
+import { memorySettings, pgHbaConf, postgresqlConf } from "../../components/postgres/config";
+import { APP_ROLE, initSql, platformRoles, TEMPORAL_ROLE } from "../../components/postgres/init";
+import { MOCK_SECRET_PREFIX, setupMocks, unwrap } from "../mocks";
+import { optionRecorder, pick, registeredUnder, type Recorded } from "./recorded";
+
+const mocks = setupMocks();
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- container specs are plain JSON here
+type Json = any;
+
+const conf = (overrides: Partial<Parameters<typeof postgresqlConf>[0]> = {}) =>
+  postgresqlConf({
+    maxConnections: 100,
+    superuserReservedConnections: 3,
+    memoryLimit: "1Gi",
+    hbaFile: "/etc/postgresql/pg_hba.conf",
+    ...overrides,
+  });
+
+describe("postgresql.conf", () => {
+  it("shared_buffers is a quarter of the memory limit, effective_cache_size three quarters", () => {
+    const text = conf({ memoryLimit: "4Gi" });
+    expect(text).toMatch(/^shared_buffers = '1024MB'$/m);
+    expect(text).toMatch(/^effective_cache_size = '3072MB'$/m);
+  });
+
+  it("work_mem leaves room for two sorts per connection beside shared_buffers", () => {
+    // (1024 − 256) MiB over 2 × 100 connections.
+    expect(memorySettings("1Gi", 100).workMemMiB).toBe(3);
+    expect(memorySettings("4Gi", 200).workMemMiB).toBe(7);
+    expect(memorySettings("256Mi", 1000).workMemMiB).toBe(1);
+  });
+
+  it("listens on every address, stores SCRAM verifiers and logs to stderr", () => {
+    const text = conf();
+    expect(text).toMatch(/^listen_addresses = '\*'$/m);
+    expect(text).toMatch(/^password_encryption = 'scram-sha-256'$/m);
+    expect(text).toMatch(/^logging_collector = off$/m);
+    expect(text).toMatch(/^log_destination = 'stderr'$/m);
+    expect(text).toMatch(/^hba_file = '\/etc\/postgresql\/pg_hba.conf'$/m);
+  });
+
+  it("max_connections and the superuser reserve come from the args", () => {
+    const text = conf({ maxConnections: 200, superuserReservedConnections: 5 });
+    expect(text).toMatch(/^max_connections = 200$/m);
+    expect(text).toMatch(/^superuser_reserved_connections = 5$/m);
+  });
+
+  it("extra settings win over derived ones", () => {
+    const text = conf({ settings: { work_mem: "16MB", jit: false } });
+    expect(text).toMatch(/^work_mem = '16MB'$/m);
+    expect(text).not.toMatch(/^work_mem = '3MB'$/m);
+    expect(text).toMatch(/^jit = off$/m);
+  });
+
+  it("a superuser reserve as large as max_connections is refused", () => {
+    expect(() => conf({ maxConnections: 20, superuserReservedConnections: 20 })).toThrow(
+      /superuserReservedConnections \(20\) must be below maxConnections \(20\)/,
+    );
+  });
+});
+
+describe("pg_hba.conf", () => {
+  it("admits every network client by SCRAM only: no trust, no md5, no password", () => {
+    const rules = pgHbaConf()
+      .split("\n")
+      .filter((line) => line.trim() !== "" && !line.startsWith("#"));
+    expect(rules.filter((r) => r.startsWith("host"))).toHaveLength(2);
+    for (const rule of rules.filter((r) => r.startsWith("host"))) {
+      expect(rule).toMatch(/scram-sha-256$/);
+    }
+    expect(pgHbaConf()).not.toMatch(/\b(trust|md5|password)\b/);
+  });
+});
+
+describe("init SQL", () => {
+  const sql = initSql(platformRoles(), "/etc/postgresql-roles");
+
+  it("the app role owns only the app database", () => {
+    expect(sql.match(/OWNER app\b/g)).toHaveLength(1);
+    expect(sql).toMatch(/CREATE DATABASE app OWNER app'/);
+    expect(APP_ROLE.owns).toEqual(["app"]);
+  });
+
+  it("the temporal role owns temporal and temporal_visibility", () => {
+    expect(TEMPORAL_ROLE.owns).toEqual(["temporal", "temporal_visibility"]);
+    expect(sql).toMatch(/ALTER DATABASE temporal OWNER TO temporal;/);
+    expect(sql).toMatch(/ALTER DATABASE temporal_visibility OWNER TO temporal;/);
+  });
+
+  it("the app role cannot connect to the temporal databases", () => {
+    for (const db of ["temporal", "temporal_visibility", "postgres"]) {
+      expect(sql).toContain(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC;`);
+      expect(sql).not.toMatch(new RegExp(`GRANT CONNECT ON DATABASE ${db} TO app;`));
+    }
+  });
+
+  it("holds no password: each verifier is read from the role's mounted Secret file", () => {
+    for (const role of ["app", "temporal", "exporter", "backup"]) {
+      expect(sql).toContain(
+        `\\set ${role}_verifier \`cat /etc/postgresql-roles/${role}/scramVerifier\``,
+      );
+      expect(sql).toMatch(
+        new RegExp(`ALTER ROLE ${role} WITH LOGIN .* PASSWORD :'${role}_verifier';`),
+      );
+    }
+    expect(sql).not.toMatch(/SCRAM-SHA-256\$/);
+    expect(sql).not.toMatch(/PASSWORD '/);
+  });
+
+  it("every CREATE is guarded, so the file can run again on an initialised server", () => {
+    const creates = sql.split("\n").filter((line) => /CREATE (ROLE|DATABASE)/.test(line));
+    expect(creates.length).toBe(7);
+    for (const line of creates) expect(line).toMatch(/WHERE NOT EXISTS .*\\gexec$/);
+  });
+
+  it("monitoring and backup roles get predefined roles, not ownership", () => {
+    expect(sql).toContain("GRANT pg_monitor TO exporter;");
+    expect(sql).toContain("GRANT pg_read_all_data TO backup;");
+    expect(sql).toMatch(
+      /ALTER ROLE app WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION/,
+    );
+  });
+
+  it("names that would need quoting are refused", () => {
+    expect(() => initSql([{ name: "App; DROP", owns: ["x"] }], "/r")).toThrow(/role name/);
+    expect(() =>
+      initSql(
+        [
+          { name: "a", owns: ["b"] },
+          { name: "c", owns: ["b"] },
+        ],
+        "/r",
+      ),
+    ).toThrow(/two owners/);
+  });
+});
+
+describe("backup scripts", () => {
+  it("dump every database that allows connections, compressed, in custom format", () => {
+    const script = backupDumpScript();
+    expect(script).toMatch(/^set -euo pipefail$/m);
+    expect(script).toContain("WHERE datallowconn AND NOT datistemplate");
+    expect(script).toMatch(/pg_dump --format=custom --compress=6/);
+    expect(script).toMatch(/pg_restore --list/);
+  });
+
+  it("the upload deletes all but the newest BACKUP_RETAIN backups, and only stamped folders", () => {
+    const script = backupUploadScript();
+    expect(script).toContain("excess=$((count - BACKUP_RETAIN))");
+    expect(script).toContain(
+      "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z/)",
+    );
+    expect(script).toMatch(/mc rm --recursive --force/);
+    // Credentials come from the environment (secretKeyRef), never from the script.
+    expect(script).toContain('"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"');
+  });
+});
+
+/** What Platform passes for each profile (the profile defaults of the stack config). */
+function postgresArgs(profile: "dev" | "prod"): PostgresArgs {
+  const dev = profile === "dev";
+  return {
+    namespace: "platform",
+    storageSize: dev ? "5Gi" : "50Gi",
+    storageClass: "local-path",
+    resources: dev
+      ? { cpu: "250m", memory: "512Mi", memoryLimit: "1Gi" }
+      : { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },
+    maxConnections: dev ? 100 : 200,
+    superuserReservedConnections: 3,
+    protect: !dev,
+  };
+}
+
+const containersOf = (podSpec: Json): Json[] => [
+  ...(podSpec.initContainers ?? []),
+  ...podSpec.containers,
+];
+
+describe("Postgres (dev)", () => {
+  let resources: Recorded[];
+  let component: Postgres;
+  let sts: Json;
+  let pod: Json;
+
+  beforeAll(async () => {
+    const { Postgres } = await import("../../components/postgres");
+    const recorder = optionRecorder();
+    component = new Postgres("pg-dev", postgresArgs("dev"), {
+      transformations: recorder.transformations,
+    });
+    await unwrap(component.directUrl);
+    resources = await registeredUnder(mocks, "pg-dev", recorder.opts);
+    sts = pick(resources, "StatefulSet", "pg-dev").inputs;
+    pod = sts.spec.template.spec;
+  });
+
+  it("every object has an explicit name and the namespace from the args", () => {
+    for (const r of resources.filter((r) => r.type.startsWith("kubernetes:"))) {
+      expect(r.inputs.metadata.name, r.name).toBe(r.name);
+      expect(r.inputs.metadata.namespace, r.name).toBe("platform");
+    }
+  });
+
+  it("no password appears in any ConfigMap", () => {
+    const configMaps = resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap");
+    expect(configMaps.map((c) => c.name).sort()).toEqual(["pg-dev-config", "pg-dev-init"]);
+    const text = JSON.stringify(configMaps.map((c) => c.inputs));
+    expect(text).not.toContain(MOCK_SECRET_PREFIX);
+    expect(text).not.toMatch(/SCRAM-SHA-256\$/);
+  });
+
+  it("every credential reaches a container through secretKeyRef or a mounted Secret", () => {
+    for (const c of containersOf(pod)) {
+      for (const env of c.env ?? []) {
+        expect(JSON.stringify(env), `${c.name} ${env.name}`).not.toContain(MOCK_SECRET_PREFIX);
+        if (/PASS/.test(env.name) && !env.name.endsWith("_FILE"))
+          expect(env.valueFrom?.secretKeyRef).toBeDefined();
+      }
+    }
+    expect(pod.containers[0].env.find((e: Json) => e.name === "POSTGRES_PASSWORD_FILE").value).toBe(
+      "/etc/postgresql-superuser/password",
+    );
+  });
+
+  it("each consumer role has its own Secret with username, password and a ready url", () => {
+    for (const [role, db] of [
+      ["app", "app"],
+      ["temporal", "temporal"],
+    ]) {
+      const data = pick(resources, "Secret", `pg-dev-${role}`).inputs.stringData;
+      expect(data).toMatchObject({ username: role, database: db });
+      expect(data.password).toBe(`${MOCK_SECRET_PREFIX}pg-dev-${role}-password`);
+      expect(data.url).toBe(
+        `postgres://${role}:${data.password}@pg-dev.platform.svc.cluster.local:5432/${db}`,
+      );
+    }
+  });
+
+  it("the role Secrets' verifiers are what the database is given at first start", async () => {
+    const app = pick(resources, "Secret", "pg-dev-app").inputs.stringData;
+    const credentials = await unwrap(component.appCredentials);
+    expect(credentials.scramVerifier).toBe(app.scramVerifier);
+    expect(app.scramVerifier).toMatch(/^SCRAM-SHA-256\$4096:/);
+    const volume = pod.volumes.find((v: Json) => v.name === "role-app");
+    expect(volume.secret).toMatchObject({
+      secretName: "pg-dev-app",
+      items: [{ key: "scramVerifier", path: "scramVerifier" }],
+    });
+  });
+
+  it("host is the client Service's DNS name and directUrl, a secret, connects as app to app", async () => {
+    expect(await unwrap(component.host)).toBe("pg-dev.platform.svc.cluster.local");
+    expect(await unwrap(component.headlessHost)).toBe("pg-dev-headless.platform.svc.cluster.local");
+    expect(await unwrap(component.port)).toBe(5432);
+    expect(await pulumi.isSecret(component.directUrl)).toBe(true);
+    expect(await unwrap(component.directUrl)).toBe(
+      `postgres://app:${MOCK_SECRET_PREFIX}pg-dev-app-password@pg-dev.platform.svc.cluster.local:5432/app`,
+    );
+  });
+
+  it("the data volume uses the storage class and size from the args; PGDATA is a subdirectory", () => {
+    const [claim] = sts.spec.volumeClaimTemplates;
+    expect(claim.spec).toMatchObject({
+      storageClassName: "local-path",
+      resources: { requests: { storage: "5Gi" } },
+    });
+    const postgres = pod.containers[0];
+    const mount = postgres.volumeMounts.find((m: Json) => m.name === claim.metadata.name);
+    const pgdata = postgres.env.find((e: Json) => e.name === "PGDATA").value;
+    expect(pgdata.startsWith(`${mount.mountPath}/`)).toBe(true);
+  });
+
+  it("runs as the image's postgres user with a read-only root; socket and /tmp are emptyDirs", () => {
+    expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsNonRoot: true });
+    const postgres = pod.containers[0];
+    expect(postgres.securityContext.readOnlyRootFilesystem).toBe(true);
+    for (const path of ["/var/run/postgresql", "/tmp", "/dev/shm"]) {
+      const mount = postgres.volumeMounts.find((m: Json) => m.mountPath === path);
+      expect(pod.volumes.find((v: Json) => v.name === mount.name).emptyDir, path).toBeDefined();
+    }
+  });
+
+  it("the config file and the init SQL are mounted where the server and the entrypoint read them", () => {
+    const postgres = pod.containers[0];
+    expect(postgres.args).toEqual([
+      "postgres",
+      "-c",
+      "config_file=/etc/postgresql/postgresql.conf",
+    ]);
+    const init = postgres.volumeMounts.find((m: Json) => m.name === "init");
+    expect(init.mountPath).toBe("/docker-entrypoint-initdb.d");
+    expect(pod.volumes.find((v: Json) => v.name === "init").configMap.name).toBe("pg-dev-init");
+  });
+
+  it("probes run pg_isready: readiness over TCP, liveness over the socket", () => {
+    const { readinessProbe, livenessProbe, startupProbe } = pod.containers[0];
+    expect(readinessProbe.exec.command).toEqual([
+      "pg_isready",
+      "--quiet",
+      "--host=127.0.0.1",
+      "--port=5432",
+    ]);
+    expect(livenessProbe.exec.command[0]).toBe("pg_isready");
+    expect(livenessProbe.exec.command).toContain("--host=/var/run/postgresql");
+    expect(startupProbe).toBeDefined();
+  });
+
+  it("the exporter sidecar is scraped on 9187 and logs in as the pg_monitor role", () => {
+    const exporter = pod.containers.find((c: Json) => c.name === "exporter");
+    expect(exporter.ports).toEqual([{ name: "metrics", containerPort: 9187, protocol: "TCP" }]);
+    expect(sts.spec.template.metadata.annotations).toMatchObject({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "9187",
+    });
+    const pass = exporter.env.find((e: Json) => e.name === "DATA_SOURCE_PASS");
+    expect(pass.valueFrom.secretKeyRef).toEqual({ name: "pg-dev-exporter", key: "password" });
+  });
+
+  it("the exporter sidecar gets the nano preset unless told otherwise", () => {
+    const exporter = pod.containers.find((c: Json) => c.name === "exporter");
+    expect(exporter.resources).toEqual({
+      requests: { cpu: "25m", memory: "64Mi" },
+      limits: { cpu: "250m", memory: "128Mi" },
+    });
+  });
+
+  it("the pod template carries a config hash, so a config change rolls the pod", () => {
+    expect(sts.spec.template.metadata.annotations["k3s-platform/config-hash"]).toMatch(
+      /^[0-9a-f]{16}$/,
+    );
+  });
+
+  it("the headless Service is the StatefulSet's serviceName and publishes not-ready pods", () => {
+    const headless = pick(resources, "Service", "pg-dev-headless").inputs;
+    expect(sts.spec.serviceName).toBe("pg-dev-headless");
+    expect(headless.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
+    expect(headless.spec.selector).toEqual(sts.spec.selector.matchLabels);
+    expect(pick(resources, "Service", "pg-dev").inputs.spec.ports).toEqual([
+      { name: "postgres", port: 5432, targetPort: "postgres", protocol: "TCP" },
+    ]);
+  });
+
+  it("dev StatefulSet is not protected, and dev has no backup CronJob", () => {
+    expect(pick(resources, "StatefulSet", "pg-dev").opts.protect).toBeFalsy();
+    expect(resources.some((r) => r.type.endsWith(":CronJob"))).toBe(false);
+  });
+
+  it("shared_buffers in the rendered ConfigMap follows the container's memory limit", () => {
+    const rendered = pick(resources, "ConfigMap", "pg-dev-config").inputs.data["postgresql.conf"];
+    expect(memoryCeiling(postgresArgs("dev").resources)).toBe("1Gi");
+    expect(rendered).toMatch(/^shared_buffers = '256MB'$/m);
+    expect(rendered).toMatch(/^max_connections = 100$/m);
+  });
+});
+
+describe("Postgres (prod)", () => {
+  let resources: Recorded[];
+
+  beforeAll(async () => {
+    const { Postgres } = await import("../../components/postgres");
+    const { SecretKey } = await import("../../components/lib/secrets");
+    const recorder = optionRecorder();
+    const component = new Postgres(
+      "pg-prod",
+      {
+        ...postgresArgs("prod"),
+        backup: {
+          schedule: "0 3 * * *",
+          retain: 14,
+          bucket: "backups",
+          endpoint: "http://minio.platform.svc.cluster.local:9000",
+          accessKey: new SecretKey("minio-backups", "accessKey"),
+          secretKey: new SecretKey("minio-backups", "secretKey"),
+        },
+      },
+      { transformations: recorder.transformations },
+    );
+    await unwrap(component.directUrl);
+    resources = await registeredUnder(mocks, "pg-prod", recorder.opts);
+  });
+
+  it("prod StatefulSet is protected and retained on delete", () => {
+    expect(pick(resources, "StatefulSet", "pg-prod").opts).toMatchObject({
+      protect: true,
+      retainOnDelete: true,
+    });
+  });
+
+  it("prod generated passwords are protected: the database keeps them after its first start", () => {
+    const passwords = resources.filter((r) => r.type.endsWith(":RandomPassword"));
+    expect(passwords.length).toBeGreaterThan(0);
+    for (const password of passwords) expect(password.opts.protect, password.name).toBe(true);
+  });
+
+  it("the backup CronJob never overlaps itself and keeps a short history", () => {
+    const spec = pick(resources, "CronJob", "pg-prod-backup").inputs.spec;
+    expect(spec).toMatchObject({
+      schedule: "0 3 * * *",
+      concurrencyPolicy: "Forbid",
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+    });
+    const pod = spec.jobTemplate.spec.template.spec;
+    expect(pod.restartPolicy).toBe("Never");
+    expect(pod.initContainers[0].image).toMatch(/postgres:15/);
+    expect(pod.containers[0].image).toMatch(/minio\/mc:/);
+    for (const c of containersOf(pod)) {
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
+    }
+  });
+
+  it("backups go under the `postgres/` prefix, through a 10Gi scratch folder, by default", () => {
+    const pod = pick(resources, "CronJob", "pg-prod-backup").inputs.spec.jobTemplate.spec.template
+      .spec;
+    const upload = pod.containers[0];
+    expect(upload.env.find((e: Json) => e.name === "S3_PREFIX").value).toBe("postgres");
+    expect(pod.volumes.find((v: Json) => v.name === "backup").emptyDir.sizeLimit).toBe("10Gi");
+    expect(upload.resources).toEqual({
+      requests: { cpu: "100m", memory: "256Mi" },
+      limits: { cpu: "1", memory: "512Mi" },
+    });
+  });
+
+  it("backup credentials come from the object store's keys and the backup role by secretKeyRef", () => {
+    const pod = pick(resources, "CronJob", "pg-prod-backup").inputs.spec.jobTemplate.spec.template
+      .spec;
+    const env = (c: Json, name: string) => c.env.find((e: Json) => e.name === name);
+    expect(env(pod.initContainers[0], "PGPASSWORD").valueFrom.secretKeyRef).toEqual({
+      name: "pg-prod-backup",
+      key: "password",
+    });
+    expect(env(pod.containers[0], "AWS_SECRET_ACCESS_KEY").valueFrom.secretKeyRef).toEqual({
+      name: "minio-backups",
+      key: "secretKey",
+    });
+    expect(env(pod.containers[0], "BACKUP_RETAIN").value).toBe("14");
+  });
+});
+
+describe("Postgres args", () => {
+  it("a storage size that is not a quantity is refused, naming the field", async () => {
+    const { Postgres } = await import("../../components/postgres");
+    expect(() => new Postgres("pg-bad", { ...postgresArgs("dev"), storageSize: "5 GB" })).toThrow(
+      expect.objectContaining({
+        propertyPath: "storageSize",
+        reason: expect.stringMatching(/5Gi/),
+      }),
+    );
+  });
+});
