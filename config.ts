@@ -1,8 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { distance } from "fastest-levenshtein";
 import { z } from "zod";
-import { parseQuantity, QUANTITY_PATTERN } from "./components/lib/quantity";
-import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "./components/lib/resources";
+import { parseQuantity } from "./components/lib/quantity";
+import { memoryCeiling, type ResourceSpec } from "./components/lib/resources";
+import { validateAppImage } from "./components/app/args";
+import { gpuProblem } from "./components/ollama";
+import { shardChangeProblem } from "./components/temporal/config";
+import { COMMON_DEFAULTS, PROFILE_DEFAULTS } from "./stack-config/defaults";
+import { schema } from "./stack-config/schema";
+
+export { PROFILE_DEFAULTS } from "./stack-config/defaults";
 
 /**
  * The stack configuration: one zod schema for every `k3s-platform:*` key, defaults per profile,
@@ -18,238 +25,16 @@ export const DRAGONFLY_MIB_PER_THREAD = 256;
 /** Share of the Dragonfly container's memory ceiling given to `--maxmemory`; the rest is overhead. */
 export const DRAGONFLY_MAXMEMORY_FRACTION = 0.8;
 
-const quantity = z
-  .string({ error: "must be a Kubernetes quantity string such as 512Mi, 2Gi, 500m or 2" })
-  .regex(QUANTITY_PATTERN, {
-    error: (issue) =>
-      `must be a non-negative Kubernetes quantity such as 512Mi, 2Gi, 500m or 2 (got "${String(issue.input)}")`,
-  })
-  // A value the pattern already refused is reported once, by the pattern.
-  .refine((value) => !QUANTITY_PATTERN.test(value) || parseQuantity(value) > 0, {
-    error: "must be greater than zero",
-  });
-
-/** `limit` is below `request`, when both are well-formed quantities. */
-function below(limit: string | undefined, request: string): boolean {
-  if (!limit || !QUANTITY_PATTERN.test(limit) || !QUANTITY_PATTERN.test(request)) return false;
-  return parseQuantity(limit) < parseQuantity(request);
-}
-
-const dnsLabel = z
-  .string()
-  .max(63, { error: "must be at most 63 characters" })
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
-    error: "must be a DNS label: lowercase letters, digits and '-', starting and ending alphanumeric",
-  });
-
-const hostname = z
-  .string()
-  .max(253)
-  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
-    error: "must be a lowercase DNS name such as platform.example.com",
-  });
-
-const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, {
-  error: "must be an IPv4 CIDR such as 10.42.0.0/16",
-});
-
-const positiveInt = z.number({ error: "must be a number" }).int({ error: "must be a whole number" });
-
-const cronSchedule = z.string().regex(/^(\S+\s+){4}\S+$/, {
-  error: 'must be a five-field cron schedule such as "0 3 * * *"',
-});
-
-/** S3's bucket naming rules, so a bad name fails here and not in the bucket Job at 3 a.m. */
-const bucketName = z
-  .string()
-  .min(3, { error: "bucket names need 3 to 63 characters" })
-  .max(63, { error: "bucket names need 3 to 63 characters" })
-  .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, {
-    error: "bucket names use lowercase letters, digits, '.' and '-', starting and ending alphanumeric",
-  })
-  .refine((name) => !name.includes(".."), { error: "bucket names may not contain '..'" })
-  .refine((name) => !/^\d+\.\d+\.\d+\.\d+$/.test(name), {
-    error: "bucket names may not look like an IP address",
-  });
-
-const presetNames = Object.keys(RESOURCE_PRESETS).join(", ");
-
-/** A preset name or explicit requests and limits; presets expand before validation. */
-const resources = z.preprocess(
-  (value) =>
-    typeof value === "string" && value in RESOURCE_PRESETS
-      ? { ...RESOURCE_PRESETS[value as keyof typeof RESOURCE_PRESETS] }
-      : value,
-  z
-    .strictObject(
-      {
-        cpu: quantity,
-        memory: quantity,
-        cpuLimit: quantity.optional(),
-        memoryLimit: quantity.optional(),
-      },
-      {
-        error: (issue) =>
-          issue.code === "invalid_type"
-            ? `must be a preset (${presetNames}) or an object {cpu, memory, cpuLimit?, memoryLimit?}`
-            : undefined,
-      },
-    )
-    .check((ctx) => {
-      const spec = ctx.value;
-      if (below(spec.memoryLimit, spec.memory)) {
-        ctx.issues.push({
-          code: "custom",
-          input: spec,
-          path: ["memoryLimit"],
-          message: `must be at least the memory request (${spec.memoryLimit} < ${spec.memory})`,
-        });
-      }
-      if (below(spec.cpuLimit, spec.cpu)) {
-        ctx.issues.push({
-          code: "custom",
-          input: spec,
-          path: ["cpuLimit"],
-          message: `must be at least the cpu request (${spec.cpuLimit} < ${spec.cpu})`,
-        });
-      }
-    }),
-);
-
-const schema = z.strictObject({
-  profile: z.enum(["dev", "prod"], { error: 'must be "dev" or "prod"' }),
-  namespace: dnsLabel,
-  protectStateful: z.boolean({ error: "must be true or false" }),
-  kubernetes: z.strictObject({
-    kubeconfig: z.string().min(1).optional(),
-    context: z.string().min(1).optional(),
-  }),
-  cluster: z.strictObject({
-    domain: hostname,
-    podCidr: cidr,
-    serviceCidr: cidr,
-    storageClass: dnsLabel,
-    ingressClass: dnsLabel,
-  }),
-  postgres: z.strictObject({
-    storageSize: quantity,
-    storageClass: dnsLabel.optional(),
-    resources,
-    maxConnections: positiveInt.min(20, { error: "must be at least 20" }).max(10000),
-    superuserReservedConnections: positiveInt.min(1).max(50),
-    directConnections: positiveInt.min(0),
-    backup: z.strictObject({
-      enabled: z.boolean(),
-      schedule: cronSchedule,
-      retain: positiveInt.min(1, { error: "must keep at least one backup" }).max(365),
-    }),
-  }),
-  pgbouncer: z.strictObject({
-    replicas: positiveInt.min(1).max(20),
-    maxClientConn: positiveInt.min(1).max(100000),
-    defaultPoolSize: positiveInt.min(1),
-    minPoolSize: positiveInt.min(0),
-    reservePoolSize: positiveInt.min(0),
-    reservePoolTimeoutSeconds: positiveInt.min(0),
-    serverIdleTimeoutSeconds: positiveInt.min(0),
-    serverLifetimeSeconds: positiveInt.min(0),
-    queryWaitTimeoutSeconds: positiveInt.min(0),
-    maxPreparedStatements: positiveInt.min(0),
-    resources,
-  }),
-  dragonfly: z.strictObject({
-    storageSize: quantity,
-    resources,
-    proactorThreads: positiveInt.min(1).max(64).optional(),
-    snapshotCron: cronSchedule,
-  }),
-  objectStore: z.strictObject({
-    image: z.string().min(1).optional(),
-    clientImage: z.string().min(1).optional(),
-    storageSize: quantity,
-    resources,
-    buckets: z.strictObject({
-      app: bucketName,
-      backups: bucketName,
-      loki: bucketName,
-      tempo: bucketName,
-    }),
-  }),
-});
+/** Keys whose values are secrets: read as secret outputs, refused when stored in plain text. */
+const SECRET_KEYS = ["arcjetKey", "registryPassword"] as const;
+type SecretKeyName = (typeof SECRET_KEYS)[number];
 
 /** The validated stack configuration that `index.ts` hands to the Platform. */
-export type PlatformConfig = z.output<typeof schema>;
+export type PlatformConfig = Omit<z.output<typeof schema>, SecretKeyName> & {
+  /** The secret keys, as secret outputs (never plain strings). */
+  secrets: Partial<Record<SecretKeyName, pulumi.Output<string>>>;
+};
 export type Profile = PlatformConfig["profile"];
-
-/** Input shape of a profile's defaults: everything but the profile itself, all optional. */
-type DeepPartial<T> = T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
-type Defaults = DeepPartial<Omit<z.input<typeof schema>, "profile">>;
-
-const COMMON_DEFAULTS: Defaults = {
-  namespace: "platform",
-  kubernetes: {},
-  cluster: {
-    domain: "platform.localhost",
-    podCidr: "10.42.0.0/16",
-    serviceCidr: "10.43.0.0/16",
-    storageClass: "local-path",
-    ingressClass: "traefik",
-  },
-  postgres: {
-    superuserReservedConnections: 3,
-    backup: { schedule: "0 3 * * *", retain: 7 },
-  },
-  pgbouncer: {
-    maxClientConn: 1000,
-    defaultPoolSize: 25,
-    minPoolSize: 0,
-    reservePoolSize: 5,
-    reservePoolTimeoutSeconds: 3,
-    serverIdleTimeoutSeconds: 600,
-    serverLifetimeSeconds: 3600,
-    queryWaitTimeoutSeconds: 120,
-    maxPreparedStatements: 200,
-    resources: "nano",
-  },
-  dragonfly: { snapshotCron: "*/30 * * * *" },
-  objectStore: { buckets: { app: "app", backups: "backups", loki: "loki", tempo: "tempo" } },
-};
-
-/** Per-profile defaults: dev is one small node; prod is HA, protected and backed up. */
-export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
-  dev: {
-    protectStateful: false,
-    postgres: {
-      storageSize: "5Gi",
-      resources: { cpu: "250m", memory: "512Mi", memoryLimit: "1Gi" },
-      maxConnections: 100,
-      directConnections: 40,
-      backup: { enabled: false },
-    },
-    pgbouncer: { replicas: 1 },
-    dragonfly: {
-      storageSize: "1Gi",
-      resources: { cpu: "100m", memory: "512Mi", cpuLimit: "1", memoryLimit: "512Mi" },
-    },
-    objectStore: { storageSize: "10Gi", resources: "small" },
-  },
-  prod: {
-    protectStateful: true,
-    postgres: {
-      storageSize: "50Gi",
-      resources: { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },
-      maxConnections: 200,
-      directConnections: 60,
-      backup: { enabled: true },
-    },
-    pgbouncer: { replicas: 2 },
-    dragonfly: {
-      storageSize: "10Gi",
-      resources: { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "2Gi" },
-    },
-    objectStore: { storageSize: "100Gi", resources: "medium" },
-  },
-};
 
 /** One problem with the stack config: the full key (`k3s-platform:a.b`) and what is wrong. */
 export interface ConfigIssue {
@@ -272,7 +57,10 @@ export class ConfigError extends pulumi.RunError {
  * Parses raw Pulumi config (`{"k3s-platform:postgres": "{...json...}"}`, as the engine and our
  * engine-less tools supply it) into the typed config, or throws a {@link ConfigError}.
  */
-export function parseConfig(raw: Record<string, string>): PlatformConfig {
+export function parseConfig(
+  raw: Record<string, string>,
+  secretKeys: readonly string[] = [],
+): PlatformConfig {
   const values = projectValues(raw);
   const profile = values.profile;
   if (profile !== "dev" && profile !== "prod") {
@@ -291,16 +79,44 @@ export function parseConfig(raw: Record<string, string>): PlatformConfig {
   if (!result.success) {
     throw new ConfigError(result.error.issues.flatMap(describeIssue));
   }
-  const issues = crossFieldIssues(result.data);
+  const { arcjetKey, registryPassword, ...config } = result.data;
+  const issues = [...plainSecretIssues(raw, secretKeys), ...crossFieldIssues(config)];
   if (issues.length > 0) {
     throw new ConfigError(issues);
   }
-  return result.data;
+  return { ...config, secrets: secretOutputs({ arcjetKey, registryPassword }) };
 }
 
 /** Reads the current stack's config from the Pulumi runtime. */
 export function loadConfig(): PlatformConfig {
-  return parseConfig(pulumi.runtime.allConfig());
+  const raw = pulumi.runtime.allConfig();
+  return parseConfig(raw, Object.keys(raw).filter(isConfigSecret));
+}
+
+/** Whether the engine marked a key secret; the SDK exports this without a public type. */
+function isConfigSecret(key: string): boolean {
+  const runtime = pulumi.runtime as unknown as { isConfigSecret(k: string): boolean };
+  return runtime.isConfigSecret(key);
+}
+
+/** A secret typed into the stack file in plain text is already leaked: refuse it. */
+function plainSecretIssues(raw: Record<string, string>, secretKeys: readonly string[]): ConfigIssue[] {
+  return SECRET_KEYS.map((name) => `${PROJECT}:${name}`)
+    .filter((key) => key in raw && !secretKeys.includes(key))
+    .map((key) => ({
+      key,
+      message: `must be stored as a secret: run \`pulumi config set --secret ${key} <value>\` (and rotate the value that was in plain text)`,
+    }));
+}
+
+function secretOutputs(
+  values: Partial<Record<SecretKeyName, string>>,
+): PlatformConfig["secrets"] {
+  return Object.fromEntries(
+    Object.entries(values)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [name, pulumi.secret(value as string)]),
+  );
 }
 
 /** `k3s-platform:*` entries with the prefix removed and structured values decoded. */
@@ -389,24 +205,70 @@ function suggestion(unknownKey: string, known: string[]): string {
   return known.length > 0 ? `; known keys here: ${known.join(", ")}` : "";
 }
 
+type ValidatedConfig = Omit<PlatformConfig, "secrets">;
+
 /** Rules that involve more than one key. */
-function crossFieldIssues(config: PlatformConfig): ConfigIssue[] {
-  return [...connectionBudgetIssues(config), ...dragonflyMemoryIssues(config)];
+function crossFieldIssues(config: ValidatedConfig): ConfigIssue[] {
+  return [
+    ...connectionBudgetIssues(config),
+    ...dragonflyMemoryIssues(config),
+    ...productionIssues(config),
+    ...validateAppImage(config.profile, config.app.image, config.app.build).map((issue) => ({
+      key: keyOf(["app", ...issue.path.split(".")]),
+      message: issue.message,
+    })),
+    ...optionalIssue(["ollama", "gpu"], gpuProblem(config.ollama.gpu)),
+    ...optionalIssue(
+      ["temporal", "numHistoryShards"],
+      shardChangeProblem(config.temporal.recordedNumHistoryShards, config.temporal.numHistoryShards),
+    ),
+    ...optionalIssue(
+      ["app", "web", "maxReplicas"],
+      config.app.web.maxReplicas < config.app.web.minReplicas
+        ? `must be at least app.web.minReplicas (${config.app.web.maxReplicas} < ${config.app.web.minReplicas})`
+        : undefined,
+    ),
+  ];
 }
 
-/** Server connections PgBouncer may open against Postgres, across all of its replicas. */
-export function pgbouncerServerConnections(config: PlatformConfig): number {
+function optionalIssue(path: string[], message: string | undefined): ConfigIssue[] {
+  return message ? [{ key: keyOf(path), message }] : [];
+}
+
+/** What prod needs to stay up through a node drain and to serve over TLS. */
+function productionIssues(config: ValidatedConfig): ConfigIssue[] {
+  if (config.profile !== "prod") return [];
+  const ha = "prod runs at least 2 so a node drain or a rollout never takes it down";
+  return [
+    ...optionalIssue(
+      ["cluster", "tlsSecretName"],
+      config.cluster.tlsSecretName
+        ? undefined
+        : "is required in prod: the TLS Secret (e.g. from cert-manager) that every Ingress host uses",
+    ),
+    ...optionalIssue(["pgbouncer", "replicas"], config.pgbouncer.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined),
+    ...optionalIssue(["app", "web", "minReplicas"], config.app.web.minReplicas < 2 ? `must be ≥ 2: ${ha}` : undefined),
+    ...optionalIssue(["temporal", "replicas"], config.temporal.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined),
+  ];
+}
+
+/**
+ * Server connections PgBouncer may open against Postgres: every replica's pool and reserve,
+ * plus one more replica's worth, because a rolling update surges one new pod before an old one
+ * goes and the surge pod fills its pool under load too.
+ */
+export function pgbouncerServerConnections(config: ValidatedConfig): number {
   const { replicas, defaultPoolSize, reservePoolSize } = config.pgbouncer;
-  return replicas * (defaultPoolSize + reservePoolSize);
+  return (replicas + 1) * (defaultPoolSize + reservePoolSize);
 }
 
 /** Connections Postgres has for PgBouncer once superuser slots and direct clients are set aside. */
-export function postgresPoolBudget(config: PlatformConfig): number {
+export function postgresPoolBudget(config: ValidatedConfig): number {
   const { maxConnections, superuserReservedConnections, directConnections } = config.postgres;
   return maxConnections - superuserReservedConnections - directConnections;
 }
 
-function connectionBudgetIssues(config: PlatformConfig): ConfigIssue[] {
+function connectionBudgetIssues(config: ValidatedConfig): ConfigIssue[] {
   const budget = postgresPoolBudget(config);
   if (budget < 1) {
     return [
@@ -426,16 +288,16 @@ function connectionBudgetIssues(config: PlatformConfig): ConfigIssue[] {
     {
       key: keyOf(["pgbouncer", "defaultPoolSize"]),
       message:
-        `pgbouncer.replicas × (defaultPoolSize + reservePoolSize) must be ≤ postgres.maxConnections − reserved ` +
-        `(got ${replicas} × (${defaultPoolSize} + ${reservePoolSize}) = ${needed} > ${budget}); ` +
+        `(pgbouncer.replicas + 1 rollout surge) × (defaultPoolSize + reservePoolSize) must be ≤ ` +
+        `postgres.maxConnections − reserved (got (${replicas} + 1) × (${defaultPoolSize} + ${reservePoolSize}) = ${needed} > ${budget}); ` +
         `lower the pool or raise postgres.maxConnections`,
     },
   ];
 }
 
 /** Threads Dragonfly runs: the configured count, else one per whole CPU of its limit. */
-export function dragonflyThreads(config: PlatformConfig): number {
-  const { proactorThreads, resources: spec } = config.dragonfly;
+export function dragonflyThreads(dragonfly: ValidatedConfig["dragonfly"]): number {
+  const { proactorThreads, resources: spec } = dragonfly;
   if (proactorThreads) return proactorThreads;
   return Math.max(1, Math.floor(parseQuantity(spec.cpuLimit ?? spec.cpu)));
 }
@@ -445,8 +307,8 @@ export function dragonflyMaxMemoryMiB(spec: ResourceSpec): number {
   return Math.floor((parseQuantity(memoryCeiling(spec)) / 2 ** 20) * DRAGONFLY_MAXMEMORY_FRACTION);
 }
 
-function dragonflyMemoryIssues(config: PlatformConfig): ConfigIssue[] {
-  const threads = dragonflyThreads(config);
+function dragonflyMemoryIssues(config: ValidatedConfig): ConfigIssue[] {
+  const threads = dragonflyThreads(config.dragonfly);
   const maxMemory = dragonflyMaxMemoryMiB(config.dragonfly.resources);
   const needed = threads * DRAGONFLY_MIB_PER_THREAD;
   if (maxMemory >= needed) return [];

@@ -227,6 +227,8 @@ export class PgBouncer extends pulumi.ComponentResource {
   public readonly service: k8s.core.v1.Service;
   /** The Deployment, for `dependsOn`. */
   public readonly deployment: k8s.apps.v1.Deployment;
+  /** Labels of the PgBouncer pods, for network policies. */
+  public readonly identity: WorkloadIdentity;
 
   constructor(name: string, args: PgBouncerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:data:PgBouncer", name, {}, opts);
@@ -245,6 +247,7 @@ export class PgBouncer extends pulumi.ComponentResource {
       instance: args.instance ?? name,
       version: typeof image === "string" ? tagOf(image) : undefined,
     };
+    this.identity = identity;
     const ns = args.namespace;
     const labels = labelsFor(identity);
     const childOpts = { parent: this };

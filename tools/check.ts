@@ -1,6 +1,7 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, parseConfig, type Profile } from "../config";
-import { runPolicyPack, type PolicyViolation } from "../policy/run";
+import { runPolicyPack, type EnforcementOverride, type PolicyViolation } from "../policy/run";
 import { validateMigrationDir } from "./lib/atlas-sum";
 import { validateSchemas } from "./lib/checks/schema";
 import { secretLeaks } from "./lib/checks/secrets";
@@ -36,7 +37,9 @@ runTool(async () => {
   const sections = [
     config,
     await schemaSection(files),
-    policySection(await runPolicyPack(result.resources, { profile })),
+    policySection(
+      await runPolicyPack(result.resources, { profile, enforcement: policyEnforcement(stack) }),
+    ),
     migrationsSection(),
     leakSection(secretLeaks(result.resources, result.secretValues)),
   ];
@@ -44,6 +47,21 @@ runTool(async () => {
 });
 
 /** The config on its own first: with a bad config nothing else is worth running. */
+/**
+ * Enforcement levels from `policy/config/<stack>.json`, the file `pulumi preview --policy-pack
+ * policy --policy-pack-config` reads too, so the engine-less check and the real preview agree.
+ */
+function policyEnforcement(stack: string): Record<string, EnforcementOverride> {
+  const file = path.join(REPOSITORY_ROOT, "policy", "config", `${stack}.json`);
+  if (!fs.existsSync(file)) return {};
+  const settings = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, { enforcementLevel?: EnforcementOverride }>;
+  return Object.fromEntries(
+    Object.entries(settings)
+      .filter(([, setting]) => setting.enforcementLevel !== undefined)
+      .map(([policy, setting]) => [policy, setting.enforcementLevel as EnforcementOverride]),
+  );
+}
+
 function configSection(stackFile: string): { section: Section; profile?: Profile } {
   const title = "config";
   try {

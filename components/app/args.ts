@@ -142,8 +142,11 @@ export interface AppArgs {
   s3: S3Args;
   /** Ollama base URL (`OLLAMA_HOST`), e.g. `http://ollama:11434`. */
   ollamaHost: pulumi.Input<string>;
-  /** Arcjet key (`ARCJET_KEY`), a Pulumi secret; the App keeps it in its own Secret. */
-  arcjetKey: pulumi.Input<string>;
+  /**
+   * Arcjet key (`ARCJET_KEY`), a Pulumi secret; the App keeps it in its own Secret.
+   * @default none: no `ARCJET_KEY`, and the app makes no Arcjet calls
+   */
+  arcjetKey?: pulumi.Input<string>;
   /** The migrations Job: both Deployments wait for it, so a failed migration stops the rollout. */
   migrationsJob: pulumi.Resource;
   /** More for the worker to wait for, e.g. the Ollama model pull Job. @default none */

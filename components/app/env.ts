@@ -12,6 +12,8 @@ export interface AppEnvVariable {
   credential: boolean;
   /** Set only when `directDatabaseAccess` is on. */
   onlyWithDirectDatabaseAccess?: boolean;
+  /** Set only when the stack has an Arcjet key. */
+  onlyWithArcjetKey?: boolean;
   description: string;
 }
 
@@ -51,16 +53,23 @@ export const APP_ENV_VARIABLES: readonly AppEnvVariable[] = [
   { name: "AWS_SECRET_ACCESS_KEY", credential: true, description: "S3 secret access key" },
   { name: "AWS_REGION", credential: false, description: "S3 region (any value for MinIO)" },
   { name: "OLLAMA_HOST", credential: false, description: "Ollama base URL" },
-  { name: "ARCJET_KEY", credential: true, description: "Arcjet site key" },
+  {
+    name: "ARCJET_KEY",
+    credential: true,
+    onlyWithArcjetKey: true,
+    description: "Arcjet site key; only when the stack sets `arcjetKey` (without it, no Arcjet egress)",
+  },
 ];
 
 /** The contract's variable names, in order. */
 export const APP_ENV_CONTRACT: readonly string[] = APP_ENV_VARIABLES.map((v) => v.name);
 
-/** The variables a pod gets for the given `directDatabaseAccess`. */
-export function contractFor(directDatabaseAccess: boolean): string[] {
+/** The variables a pod gets for the given `directDatabaseAccess` and Arcjet key. */
+export function contractFor(directDatabaseAccess: boolean, arcjetKey = true): string[] {
   return APP_ENV_VARIABLES.filter(
-    (v) => directDatabaseAccess || !v.onlyWithDirectDatabaseAccess,
+    (v) =>
+      (directDatabaseAccess || !v.onlyWithDirectDatabaseAccess) &&
+      (arcjetKey || !v.onlyWithArcjetKey),
   ).map((v) => v.name);
 }
 
@@ -95,7 +104,8 @@ export interface AppEnvSpec {
   accessKeyId: SecretKey;
   secretAccessKey: SecretKey;
   ollamaHost: pulumi.Input<string>;
-  arcjetKey: SecretKey;
+  /** Present only when the stack has an Arcjet key. */
+  arcjetKey?: SecretKey;
 }
 
 /**
@@ -141,7 +151,7 @@ export function appEnv(spec: AppEnvSpec): EnvVar[] {
     spec.secretAccessKey.env("AWS_SECRET_ACCESS_KEY"),
     value("AWS_REGION", spec.s3Region),
     value("OLLAMA_HOST", spec.ollamaHost),
-    spec.arcjetKey.env("ARCJET_KEY"),
+    ...(spec.arcjetKey ? [spec.arcjetKey.env("ARCJET_KEY")] : []),
   ];
 }
 

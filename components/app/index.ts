@@ -197,22 +197,25 @@ export class App extends pulumi.ComponentResource {
       : pulumi.output(args.image ?? "");
     this.image = image;
 
-    const arcjet = new PlatformSecret(
-      `${name}-arcjet`,
-      {
-        namespace: args.namespace,
-        labels: labelsFor({ name, component: "app", instance }),
-        data: { key: args.arcjetKey },
-      },
-      { parent: this },
-    );
+    const arcjet =
+      args.arcjetKey === undefined
+        ? undefined
+        : new PlatformSecret(
+            `${name}-arcjet`,
+            {
+              namespace: args.namespace,
+              labels: labelsFor({ name, component: "app", instance }),
+              data: { key: args.arcjetKey },
+            },
+            { parent: this },
+          );
     const secrets: SecretKey[] = [
       args.databaseUrl,
       ...(resolved.directDatabaseAccess && args.databaseDirectUrl ? [args.databaseDirectUrl] : []),
       args.redisUrl,
       args.s3.accessKeyId,
       args.s3.secretAccessKey,
-      arcjet.key("key"),
+      ...(arcjet ? [arcjet.key("key")] : []),
     ];
     const configHash = configHashAnnotation(...secretHashInputs(secrets));
     const envSpec = (serviceName: string, deploymentName: string): AppEnvSpec => ({
@@ -233,7 +236,7 @@ export class App extends pulumi.ComponentResource {
       accessKeyId: args.s3.accessKeyId,
       secretAccessKey: args.s3.secretAccessKey,
       ollamaHost: args.ollamaHost,
-      arcjetKey: arcjet.key("key"),
+      arcjetKey: arcjet?.key("key"),
     });
     this.rollout = rolloutDependencies(args);
     const common = {
@@ -254,7 +257,7 @@ export class App extends pulumi.ComponentResource {
         env: appEnv(envSpec("web", webName)),
         web: resolved.web,
       }),
-      { parent: this, dependsOn: [arcjet.resource, ...this.rollout.web] },
+      { parent: this, dependsOn: [...(arcjet ? [arcjet.resource] : []), ...this.rollout.web] },
     );
     const workerName = `${name}-worker`;
     this.workerDeployment = new k8s.apps.v1.Deployment(
@@ -267,7 +270,7 @@ export class App extends pulumi.ComponentResource {
         worker: resolved.worker,
         serviceAccountName: args.workerServiceAccountName,
       }),
-      { parent: this, dependsOn: [arcjet.resource, ...this.rollout.worker] },
+      { parent: this, dependsOn: [...(arcjet ? [arcjet.resource] : []), ...this.rollout.worker] },
     );
 
     const service = new k8s.core.v1.Service(

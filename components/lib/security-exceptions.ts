@@ -144,8 +144,8 @@ export const KUBERNETES_API_USERS: readonly ComponentAllowance[] = [
   {
     component: "telemetry-gateway",
     why:
-      "the OTel Collector's k8sattributes processor reads pods, namespaces and replicasets to " +
-      "label telemetry with the workload that sent it",
+      "the OTel Collector's k8sattributes processor reads pods and namespaces to label " +
+      "telemetry with the workload that sent it",
   },
   {
     component: "worker",
@@ -173,6 +173,21 @@ export const SECRET_READERS: readonly ComponentAllowance[] = [
  * for its writable paths (`read-only-root`). None is known today: writable paths are mounted.
  */
 export const WRITABLE_ROOT_FILESYSTEMS: readonly ComponentAllowance[] = [];
+
+/**
+ * Workloads that serve traffic from a single replica even in prod (`ha-replicas-prod`), because a
+ * second one cannot share their state.
+ */
+export const SINGLE_REPLICA_WORKLOADS: readonly ComponentAllowance[] = [
+  {
+    component: "llm",
+    why:
+      "Ollama keeps its models on one ReadWriteOnce volume (K3s's local-path has no ReadWriteMany); " +
+      "a second replica would need its own copy of every model, tens of GiB, pulled separately. One " +
+      "replica restarts in seconds with the models already on disk, and the app treats the LLM as " +
+      "optional while it does",
+  },
+];
 
 /** True when the component is in the allowance list. */
 export function isAllowed(

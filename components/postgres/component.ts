@@ -102,6 +102,10 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly directUrl: pulumi.Output<string>;
   /** The StatefulSet, for `dependsOn`: Pulumi waits until its pod is ready. */
   public readonly statefulSet: k8s.apps.v1.StatefulSet;
+  /** Labels of the database pods, for network policies. */
+  public readonly identity: WorkloadIdentity;
+  /** Labels of the backup CronJob's pods, for network policies. */
+  public readonly backupIdentity: WorkloadIdentity;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:data:Postgres", name, {}, opts);
@@ -114,6 +118,8 @@ export class Postgres extends pulumi.ComponentResource {
       instance: args.instance ?? name,
       version: typeof image === "string" ? tagOf(image) : undefined,
     };
+    this.identity = identity;
+    this.backupIdentity = { name: `${name}-backup`, component: "database-backup", instance: identity.instance };
     const ns = args.namespace;
     const domain = args.clusterDomain ?? "cluster.local";
     const dataOpts = { parent: this, ...keepData(args.protect ?? false) };
@@ -324,11 +330,7 @@ export class Postgres extends pulumi.ComponentResource {
     );
 
     if (args.backup) {
-      const backupIdentity: WorkloadIdentity = {
-        name: `${name}-backup`,
-        component: "database-backup",
-        instance: identity.instance,
-      };
+      const backupIdentity = this.backupIdentity;
       const backupSecret = roleSecret("backup");
       new k8s.batch.v1.CronJob(
         `${name}-backup`,

@@ -1,4 +1,9 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import {
+  COMPONENT_LABEL,
+  isAllowed,
+  SINGLE_REPLICA_WORKLOADS,
+} from "../../components/lib/security-exceptions";
 import type { Deployment } from "../lib/k8s";
 import { asArray, view } from "../lib/k8s";
 import { isProd, PROFILE_CONFIG_SCHEMA, validateWorkload } from "../lib/rule";
@@ -31,6 +36,8 @@ export const haReplicasProd: ResourceValidationPolicy = {
     "in the pod args, which adds a topology spread constraint on kubernetes.io/hostname.",
   validateResource: validateWorkload((workload, report, args) => {
     if (!isProd(args) || workload.kind !== "Deployment" || !servesTraffic(workload)) return;
+    const component = workload.labels[COMPONENT_LABEL];
+    if (isAllowed(SINGLE_REPLICA_WORKLOADS, component)) return;
     // Absent replicas are left to an HPA (hpa-consistency and ha-has-pdb check that one).
     const replicas = view<Deployment>(workload.object).spec?.replicas;
     if (typeof replicas === "number" && replicas < 2) {

@@ -12,14 +12,36 @@ import { readStackConfig } from "../../tools/lib/stack-file";
 const root = path.resolve(__dirname, "..", "..");
 const stackConfig = (stack: string) => readStackConfig(path.join(root, `Pulumi.${stack}.yaml`)).values;
 
-/** Raw config as the engine passes it: structured values as JSON text. */
+/** What every stack must set besides its profile: the app image (and, in prod, TLS). */
+const REQUIRED: Record<string, Record<string, unknown>> = {
+  dev: { app: { image: "registry.example.com/app:1.0.0" } },
+  prod: {
+    app: { image: `registry.example.com/app@sha256:${"a".repeat(64)}` },
+    cluster: { tlsSecretName: "platform-tls" },
+  },
+};
+
+/** Raw config as the engine passes it: structured values as JSON text, required keys filled in. */
 function raw(values: Record<string, unknown>): Record<string, string> {
+  const required = REQUIRED[String(values.profile)] ?? {};
+  const merged = Object.fromEntries(
+    [...new Set([...Object.keys(required), ...Object.keys(values)])].map((key) => [
+      key,
+      isObject(required[key]) && isObject(values[key])
+        ? { ...(required[key] as object), ...(values[key] as object) }
+        : (values[key] ?? required[key]),
+    ]),
+  );
   return Object.fromEntries(
-    Object.entries(values).map(([key, value]) => [
+    Object.entries(merged).map(([key, value]) => [
       `k3s-platform:${key}`,
       typeof value === "string" ? value : JSON.stringify(value),
     ]),
   );
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function issuesOf(values: Record<string, unknown>): ConfigError["issues"] {
@@ -89,6 +111,17 @@ describe("profile defaults", () => {
     }
   });
 
+  it("secret keys set as secrets become secret outputs, never plain strings", async () => {
+    const config = parseConfig(
+      { ...raw({ profile: "dev" }), "k3s-platform:arcjetKey": "ajkey_live_123" },
+      ["k3s-platform:arcjetKey"],
+    );
+    expect(config).not.toHaveProperty("arcjetKey");
+    const arcjetKey = config.secrets.arcjetKey;
+    expect(arcjetKey).toBeDefined();
+    expect(await (arcjetKey as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(true);
+  });
+
   it("keys of other namespaces (the provider's own) are not ours to judge", () => {
     const config = parseConfig({ ...raw({ profile: "dev" }), "kubernetes:context": "k3s" });
     expect(config.profile).toBe("dev");
@@ -118,8 +151,8 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
   ["a namespace that is not a DNS label", { profile: "dev", namespace: "My_Platform" }, "k3s-platform:namespace", /DNS label/],
   ["a domain with uppercase letters", { profile: "dev", cluster: { domain: "Platform.Example.com" } }, "k3s-platform:cluster.domain", /DNS name/],
   ["a pod CIDR that is not a CIDR", { profile: "dev", cluster: { podCidr: "10.42.0.0" } }, "k3s-platform:cluster.podCidr", /CIDR/],
-  ["a PgBouncer pool larger than Postgres can hold", { profile: "dev", pgbouncer: { defaultPoolSize: 200 } }, "k3s-platform:pgbouncer.defaultPoolSize", /≤ postgres.maxConnections − reserved \(got 1 × \(200 \+ 5\) = 205 > 57\)/],
-  ["prod replicas multiplying the pool past max_connections", { profile: "prod", pgbouncer: { replicas: 6 } }, "k3s-platform:pgbouncer.defaultPoolSize", /6 × \(25 \+ 5\) = 180 > 137/],
+  ["a PgBouncer pool larger than Postgres can hold", { profile: "dev", pgbouncer: { defaultPoolSize: 200 } }, "k3s-platform:pgbouncer.defaultPoolSize", /≤ postgres.maxConnections − reserved \(got \(1 \+ 1\) × \(200 \+ 5\) = 410 > 67\)/],
+  ["prod replicas multiplying the pool past max_connections", { profile: "prod", pgbouncer: { replicas: 6 } }, "k3s-platform:pgbouncer.defaultPoolSize", /\(6 \+ 1\) × \(25 \+ 5\) = 210 > 137/],
   ["direct connections eating every slot", { profile: "dev", postgres: { directConnections: 97 } }, "k3s-platform:postgres.directConnections", /leaves no connections for PgBouncer/],
   ["too little memory for Dragonfly's threads", { profile: "dev", dragonfly: { proactorThreads: 4 } }, "k3s-platform:dragonfly.resources.memoryLimit", /256 MiB per thread/],
   ["threads derived from the CPU limit without the memory for them", { profile: "dev", dragonfly: { resources: { cpu: "1", memory: "512Mi", cpuLimit: "4" } } }, "k3s-platform:dragonfly.resources.memoryLimit", /for 4 thread\(s\)/],
@@ -128,6 +161,16 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
   ["a bucket name shaped like an IP", { profile: "dev", objectStore: { buckets: { loki: "10.0.0.1" } } }, "k3s-platform:objectStore.buckets.loki", /IP address/],
   ["a backup schedule that is not cron", { profile: "prod", postgres: { backup: { schedule: "nightly" } } }, "k3s-platform:postgres.backup.schedule", /cron/],
   ["a backup retention of zero", { profile: "prod", postgres: { backup: { retain: 0 } } }, "k3s-platform:postgres.backup.retain", /at least one/],
+  ["prod without a TLS Secret for its Ingress hosts", { profile: "prod", cluster: { tlsSecretName: undefined } }, "k3s-platform:cluster.tlsSecretName", /required in prod/],
+  ["prod with a tag-only app image", { profile: "prod", app: { image: "registry.example.com/app:1.0.0" } }, "k3s-platform:app.image", /sha256/],
+  ["an app with neither image nor build", { profile: "dev", app: { image: undefined } }, "k3s-platform:app.image", /required/],
+  ["prod with a single PgBouncer", { profile: "prod", pgbouncer: { replicas: 1 } }, "k3s-platform:pgbouncer.replicas", /≥ 2/],
+  ["an HPA whose maximum is below its minimum", { profile: "dev", app: { web: { minReplicas: 3, maxReplicas: 2 } } }, "k3s-platform:app.web.maxReplicas", /at least app.web.minReplicas/],
+  ["a GPU without a runtime class", { profile: "dev", ollama: { gpu: { count: 1 } } }, "k3s-platform:ollama.gpu", /runtimeClassName/],
+  ["a changed Temporal shard count", { profile: "dev", temporal: { numHistoryShards: 1024, recordedNumHistoryShards: 512 } }, "k3s-platform:temporal.numHistoryShards", /cannot change from 512 to 1024/],
+  ["a retention that is not a duration", { profile: "dev", observability: { retention: { logs: "a week" } } }, "k3s-platform:observability.retention.logs", /duration/],
+  ["a model name Ollama cannot pull", { profile: "dev", ollama: { models: ["Not A Model!"] } }, "k3s-platform:ollama.models.0", /Ollama model name/],
+  ["a secret stored in plain text", { profile: "dev", arcjetKey: "ajkey_live_123" }, "k3s-platform:arcjetKey", /pulumi config set --secret/],
   ["max_connections too small to run anything", { profile: "dev", postgres: { maxConnections: 5 } }, "k3s-platform:postgres.maxConnections", /at least 20/],
 ];
 

@@ -87,7 +87,7 @@ export async function renderStack(options: RenderOptions): Promise<RenderResult>
   for (const key of stackConfig.secretKeys) secretValues.add(stackConfig.values[key]);
   const unwrapped = registrations.map(({ inputs, ...registration }) => ({
     registration,
-    props: unwrapSecrets(inputs, secretValues),
+    props: unwrapSecrets(inputs),
   }));
   const redact = redactor([...secretValues]);
   const resources = unwrapped.map(({ registration, props }) => ({
@@ -97,7 +97,7 @@ export async function renderStack(options: RenderOptions): Promise<RenderResult>
   return {
     stack: options.stack,
     resources,
-    outputs: redact(unwrapSecrets(outputs ?? {}, secretValues)) as Record<string, unknown>,
+    outputs: redact(unwrapSecrets(outputs ?? {})) as Record<string, unknown>,
     secretValues: [...secretValues],
   };
 }
@@ -152,27 +152,30 @@ function isSecretEnvelope(value: unknown): value is { value: unknown } {
   );
 }
 
-/** Replaces every secret envelope by the redaction marker, remembering the secret's strings. */
-function unwrapSecrets(value: unknown, secretValues: Set<string>): unknown {
-  if (isSecretEnvelope(value)) {
-    collectStrings(value.value, secretValues);
-    return REDACTED;
-  }
-  if (Array.isArray(value)) return value.map((item) => unwrapSecrets(item, secretValues));
+/**
+ * Replaces every secret envelope by the redaction marker. The strings inside an envelope are not
+ * searched for elsewhere: secretness propagates through interpolation, so a value derived from a
+ * secret arrives as an envelope itself, and an envelope may also hold plain words (a role's name
+ * beside its password) that must not be redacted from every manifest.
+ */
+function unwrapSecrets(value: unknown): unknown {
+  if (isSecretEnvelope(value)) return redactLeaves(value.value);
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (typeof value === "object" && value !== null) {
     return Object.fromEntries(
-      Object.entries(value).map(([key, inner]) => [key, unwrapSecrets(inner, secretValues)]),
+      Object.entries(value).map(([key, inner]) => [key, unwrapSecrets(inner)]),
     );
   }
   return value;
 }
 
-function collectStrings(value: unknown, into: Set<string>): void {
-  if (typeof value === "string") into.add(value);
-  else if (Array.isArray(value)) value.forEach((item) => collectStrings(item, into));
-  else if (typeof value === "object" && value !== null) {
-    Object.values(value).forEach((item) => collectStrings(item, into));
+/** Every string and number of a secret value redacted, its shape (the keys a check needs) kept. */
+function redactLeaves(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactLeaves);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, redactLeaves(inner)]));
   }
+  return value === undefined || value === null ? value : REDACTED;
 }
 
 /** A Kubernetes Secret's values are secret whatever the program marked. */

@@ -1,0 +1,158 @@
+import type { PlatformArgs } from "./platform";
+import { APP_DEFAULTS, type App } from "./app";
+import type { Dragonfly } from "./dragonfly";
+import { DRAGONFLY_PORT } from "./dragonfly";
+import type { WorkloadIdentity } from "./lib/labels";
+import { edge, peer, port, type Edge, type Peer } from "./lib/network";
+import { nodeLogsNamespace } from "./lib/security-exceptions";
+import type { Migrations } from "./migrations";
+import { OBJECT_STORE_API_PORT, type ObjectStore } from "./object-store";
+import { PORTS as OBS, type Observability } from "./observability";
+import { OLLAMA_PORT, type Ollama } from "./ollama";
+import { PGBOUNCER_EXPORTER_PORT, PGBOUNCER_PORT, type PgBouncer } from "./pgbouncer";
+import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, type Postgres } from "./postgres";
+import { FRONTEND_HTTP_PORT } from "./temporal/config";
+import {
+  TEMPORAL_METRICS_PORT,
+  TEMPORAL_PORTS,
+  TEMPORAL_UI_PORT,
+  type Temporal,
+} from "./temporal";
+
+/** The components whose pods the wiring table connects. */
+export interface WiredComponents {
+  postgres: Postgres;
+  pgbouncer: PgBouncer;
+  dragonfly: Dragonfly;
+  objectStore: ObjectStore;
+  observability: Observability;
+  temporal: Temporal;
+  ollama: Ollama;
+  migrations: Migrations;
+  app: App;
+}
+
+/**
+ * The wiring table of DESIGN.md section 3 as declared edges: exactly the connections the
+ * platform needs, from which the NetworkPolicies are derived and against which the reachability
+ * check compares the rendered policies. Ports are container ports (K3s judges traffic after the
+ * Service's address translation).
+ */
+export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
+  const at = (identity: WorkloadIdentity): Peer => peer.workload(identity, args.namespace);
+  const obs = c.observability.identities;
+  const web = at(c.app.webIdentity);
+  const worker = at(c.app.workerIdentity);
+  const appPods = [web, worker];
+  const temporalServers = c.temporal.identities.server.map(at);
+  const frontend = at(c.temporal.identities.frontend);
+  const postgres = at(c.postgres.identity);
+  const objectStore = at(c.objectStore.identity);
+  const collector = at(obs.collector);
+  const prometheus = at(obs.prometheus);
+  const loki = at(obs.loki);
+  const tempo = at(obs.tempo);
+  const grafana = at(obs.grafana);
+  const each = (froms: Peer[], to: Peer, ports: number[], why: string) =>
+    froms.map((from) => edge(from, to, ports.map(port.tcp), why));
+
+  return [
+    // Ingress controller → what the platform serves.
+    edge(peer.ingressController(), web, [port.tcp(APP_DEFAULTS.web.port)], "Traefik serves the app (/api, /trpc)"),
+    edge(peer.ingressController(), grafana, [port.tcp(OBS.grafanaHttp)], "Traefik serves Grafana"),
+    edge(peer.ingressController(), at(c.temporal.identities.ui), [port.tcp(TEMPORAL_UI_PORT)], "Traefik serves the Temporal UI"),
+
+    // The app and its data.
+    ...each(appPods, at(c.pgbouncer.identity), [PGBOUNCER_PORT], "queries through the pooler"),
+    ...(args.app.directDatabaseAccess
+      ? each(appPods, postgres, [POSTGRES_PORT], "session features (DATABASE_DIRECT_URL)")
+      : []),
+    ...each(appPods, at(c.dragonfly.identity), [DRAGONFLY_PORT], "cache and BullMQ queues"),
+    ...each(appPods, frontend, [TEMPORAL_PORTS.frontend.grpc], "Temporal clients and workers"),
+    ...each(appPods, objectStore, [OBJECT_STORE_API_PORT], "the app's bucket"),
+    ...each(appPods, at(c.ollama.identities.server), [OLLAMA_PORT], "local LLM"),
+    ...each(appPods, collector, [OBS.otlpGrpc, OBS.otlpHttp], "traces, metrics, logs (OTLP)"),
+    edge(worker, peer.kubernetesApi(), [port.tcp(6443)], "deploys users' services to the target namespaces"),
+    ...(args.app.egress.arcjet && args.secrets.arcjetKey
+      ? [edge(web, internet(args), [port.tcp(443)], "Arcjet's API")]
+      : []),
+
+    // Postgres and who reaches it directly.
+    edge(at(c.pgbouncer.identity), postgres, [port.tcp(POSTGRES_PORT)], "the pool's server connections"),
+    edge(at(c.migrations.identity), postgres, [port.tcp(POSTGRES_PORT)], "Atlas migrations (session advisory lock)"),
+    ...each([...temporalServers, at(c.temporal.identities.schemaJob)], postgres, [POSTGRES_PORT], "Temporal persistence, directly"),
+    ...(args.postgres.backup.enabled
+      ? [
+          edge(at(c.postgres.backupIdentity), postgres, [port.tcp(POSTGRES_PORT)], "pg_dump"),
+          edge(at(c.postgres.backupIdentity), objectStore, [port.tcp(OBJECT_STORE_API_PORT)], "uploads the dump"),
+        ]
+      : []),
+    edge(at(c.objectStore.bucketJobIdentity), objectStore, [port.tcp(OBJECT_STORE_API_PORT)], "creates buckets and users"),
+
+    // Temporal's own cluster: every service reaches every other's gRPC and membership ports.
+    ...temporalServers.flatMap((from) =>
+      temporalServers.map((to) => edge(from, to, temporalServerPorts(), "Temporal membership and RPC")),
+    ),
+    edge(at(c.temporal.identities.ui), frontend, [port.tcp(TEMPORAL_PORTS.frontend.grpc)], "the UI's API calls"),
+    edge(at(c.temporal.identities.namespaceJob), frontend, [port.tcp(TEMPORAL_PORTS.frontend.grpc)], "registers the app's namespace"),
+
+    // Ollama's model pull.
+    edge(at(c.ollama.identities.pullJob), at(c.ollama.identities.server), [port.tcp(OLLAMA_PORT)], "asks Ollama to pull the models"),
+    ...(args.app.egress.modelRegistry
+      ? [edge(at(c.ollama.identities.server), internet(args), [port.tcp(443)], "downloads models from the Ollama registry")]
+      : []),
+
+    // Telemetry.
+    ...(args.observability.nodeLogs
+      ? [edge(peer.workload(obs.nodeLogCollector, nodeLogsNamespace(args.namespace)), collector, [port.tcp(OBS.otlpGrpc)], "container logs from every node")]
+      : []),
+    edge(collector, tempo, [port.tcp(OBS.otlpGrpc)], "traces"),
+    edge(collector, loki, [port.tcp(OBS.lokiHttp)], "logs (OTLP)"),
+    edge(collector, prometheus, [port.tcp(OBS.prometheusHttp)], "metrics (OTLP receiver)"),
+    edge(tempo, prometheus, [port.tcp(OBS.prometheusHttp)], "span metrics and service graphs (remote write)"),
+    edge(grafana, prometheus, [port.tcp(OBS.prometheusHttp)], "datasource"),
+    edge(grafana, loki, [port.tcp(OBS.lokiHttp)], "datasource"),
+    edge(grafana, tempo, [port.tcp(OBS.tempoHttp)], "datasource"),
+    edge(prometheus, peer.kubernetesApi(), [port.tcp(6443), port.tcp(OBS.kubelet)], "pod discovery and kubelet volume stats"),
+    ...scrapeEdges(prometheus, at, c, temporalServers),
+    ...(args.observability.objectStorage
+      ? each([loki, tempo], objectStore, [OBJECT_STORE_API_PORT], "chunks and blocks in the object store")
+      : []),
+  ];
+}
+
+/** Prometheus → every pod it scrapes, on the port of its scrape annotation. */
+function scrapeEdges(
+  prometheus: Peer,
+  at: (identity: WorkloadIdentity) => Peer,
+  c: WiredComponents,
+  temporalServers: Peer[],
+): Edge[] {
+  const obs = c.observability.identities;
+  const targets: [Peer, number][] = [
+    [at(c.postgres.identity), POSTGRES_EXPORTER_PORT],
+    [at(c.pgbouncer.identity), PGBOUNCER_EXPORTER_PORT],
+    [at(c.dragonfly.identity), DRAGONFLY_PORT],
+    [at(c.app.webIdentity), APP_DEFAULTS.metrics.port],
+    [at(c.app.workerIdentity), APP_DEFAULTS.metrics.port],
+    [at(obs.collector), OBS.collectorMetrics],
+    [at(obs.loki), OBS.lokiHttp],
+    [at(obs.tempo), OBS.tempoHttp],
+    [at(obs.grafana), OBS.grafanaHttp],
+    ...temporalServers.map((server): [Peer, number] => [server, TEMPORAL_METRICS_PORT]),
+  ];
+  return targets.map(([target, metricsPort]) => edge(prometheus, target, [port.tcp(metricsPort)], "scrapes metrics"));
+}
+
+function temporalServerPorts() {
+  return [
+    ...Object.values(TEMPORAL_PORTS).flatMap(({ grpc, membership }) => [port.tcp(grpc), port.tcp(membership)]),
+    // The system worker calls the frontend's HTTP API (Nexus callbacks).
+    port.tcp(FRONTEND_HTTP_PORT),
+  ];
+}
+
+/** Anything outside the cluster, never the cluster's own pod and service ranges. */
+function internet(args: PlatformArgs): Peer {
+  return peer.internet({ except: [args.cluster.podCidr, args.cluster.serviceCidr] });
+}

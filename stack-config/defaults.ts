@@ -1,0 +1,137 @@
+import type { z } from "zod";
+import type { schema } from "./schema";
+
+/**
+ * Defaults of every key, per profile: dev is one small node with nothing protected; prod is HA
+ * where a component supports it, protected and retained, backed up, with no anonymous access.
+ * The README's config reference is generated from these and the schema (`npm run docs`).
+ */
+
+export type Profile = "dev" | "prod";
+
+/** Input shape of a profile's defaults: everything but the profile itself, all optional. */
+type DeepPartial<T> = T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+export type Defaults = DeepPartial<Omit<z.input<typeof schema>, "profile">>;
+
+export const COMMON_DEFAULTS: Defaults = {
+  namespace: "platform",
+  kubernetes: {},
+  cluster: {
+    domain: "platform.localhost",
+    podCidr: "10.42.0.0/16",
+    serviceCidr: "10.43.0.0/16",
+    storageClass: "local-path",
+    ingressClass: "traefik",
+  },
+  postgres: {
+    superuserReservedConnections: 3,
+    backup: { schedule: "0 3 * * *", retain: 7 },
+  },
+  pgbouncer: {
+    maxClientConn: 1000,
+    defaultPoolSize: 25,
+    minPoolSize: 0,
+    reservePoolSize: 5,
+    reservePoolTimeoutSeconds: 3,
+    serverIdleTimeoutSeconds: 600,
+    serverLifetimeSeconds: 3600,
+    queryWaitTimeoutSeconds: 120,
+    maxPreparedStatements: 200,
+    resources: "nano",
+  },
+  dragonfly: { snapshotCron: "*/30 * * * *" },
+  objectStore: { buckets: { app: "app", backups: "backups", loki: "loki", tempo: "tempo" } },
+  observability: { nodeLogs: true, grafana: {} },
+  temporal: {
+    // Fixed forever at creation: 512 leaves room to grow without the overhead of thousands.
+    numHistoryShards: 512,
+    ui: {},
+    namespace: { name: "app" },
+  },
+  ollama: { keepAlive: "5m" },
+  app: {
+    directDatabaseAccess: false,
+    egress: { arcjet: true, modelRegistry: true },
+  },
+};
+
+export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
+  dev: {
+    protectStateful: false,
+    postgres: {
+      storageSize: "5Gi",
+      resources: { cpu: "250m", memory: "512Mi", memoryLimit: "1Gi" },
+      maxConnections: 100,
+      directConnections: 30,
+      backup: { enabled: false },
+    },
+    pgbouncer: { replicas: 1 },
+    dragonfly: {
+      storageSize: "1Gi",
+      resources: { cpu: "100m", memory: "512Mi", cpuLimit: "1", memoryLimit: "512Mi" },
+    },
+    objectStore: { storageSize: "10Gi", resources: "small" },
+    observability: {
+      collectorReplicas: 1,
+      objectStorage: false,
+      retention: { metrics: "7d", logs: "72h", traces: "72h" },
+      storage: { prometheus: "10Gi", loki: "5Gi", tempo: "5Gi", grafana: "1Gi" },
+      grafana: { anonymousViewer: true },
+    },
+    temporal: {
+      separateServices: false,
+      replicas: 1,
+      resources: "small",
+      namespace: { retentionDays: 3 },
+    },
+    ollama: {
+      models: ["qwen2.5:0.5b"],
+      storageSize: "10Gi",
+      resources: { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "4Gi" },
+      numParallel: 1,
+    },
+    app: {
+      web: { minReplicas: 1, maxReplicas: 3, resources: "small" },
+      worker: { replicas: 1, resources: "small" },
+    },
+  },
+  prod: {
+    protectStateful: true,
+    postgres: {
+      storageSize: "50Gi",
+      resources: { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },
+      maxConnections: 200,
+      directConnections: 60,
+      backup: { enabled: true },
+    },
+    pgbouncer: { replicas: 2 },
+    dragonfly: {
+      storageSize: "10Gi",
+      resources: { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "2Gi" },
+    },
+    objectStore: { storageSize: "100Gi", resources: "medium" },
+    observability: {
+      collectorReplicas: 2,
+      objectStorage: true,
+      retention: { metrics: "30d", logs: "720h", traces: "336h" },
+      storage: { prometheus: "100Gi", loki: "20Gi", tempo: "20Gi", grafana: "5Gi" },
+      grafana: { anonymousViewer: false },
+    },
+    temporal: {
+      separateServices: true,
+      replicas: 2,
+      resources: "medium",
+      namespace: { retentionDays: 30 },
+    },
+    ollama: {
+      models: ["llama3.2:3b"],
+      storageSize: "50Gi",
+      resources: { cpu: "2", memory: "8Gi", cpuLimit: "8", memoryLimit: "12Gi" },
+      numParallel: 4,
+    },
+    app: {
+      web: { minReplicas: 2, maxReplicas: 10, resources: "medium" },
+      worker: { replicas: 2, resources: "medium" },
+    },
+  },
+};

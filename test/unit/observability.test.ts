@@ -1,0 +1,420 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { securityExceptionFor } from "../../components/lib/security-exceptions";
+import { SecretKey } from "../../components/lib/secrets";
+import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
+
+const mocks = setupMocks();
+const load = () => import("../../components/observability");
+const ROOT = path.resolve(__dirname, "..", "..");
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- resolved mock inputs
+const WORKLOAD_TYPES = [
+  "kubernetes:apps/v1:Deployment",
+  "kubernetes:apps/v1:StatefulSet",
+  "kubernetes:apps/v1:DaemonSet",
+];
+
+/** Records the options every child was created with (mocks do not see them). */
+const seenOptions: { type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
+const recordOptions: pulumi.ResourceTransformation = ({ type, name, opts }) => {
+  seenOptions.push({ type, name, opts });
+  return undefined;
+};
+
+let stack: Awaited<ReturnType<typeof load>>["Observability"]["prototype"];
+
+beforeAll(async () => {
+  const { Observability } = await load();
+  stack = new Observability(
+    "observability",
+    {
+      namespace: "platform",
+      storageClass: "local-path",
+      protect: true,
+      grafana: { host: "grafana.platform.localhost", anonymousViewer: true },
+    },
+    { transformations: [recordOptions] },
+  );
+  await unwrap(stack.grafanaUrl);
+});
+
+async function all(type: string): Promise<Obj[]> {
+  return (await registeredOfType(mocks, type)).map((resource) => resource.inputs as Obj);
+}
+
+async function one(type: string, name: string): Promise<Obj> {
+  const found = (await all(type)).find((inputs) => inputs.metadata?.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}`);
+  return found;
+}
+
+async function configOf(configMap: string, key: string): Promise<Obj> {
+  return parse((await one("kubernetes:core/v1:ConfigMap", configMap)).data[key]) as Obj;
+}
+
+/** Every workload and its pod template. */
+async function workloads(): Promise<{ kind: string; object: Obj; pod: Obj }[]> {
+  const found = [];
+  for (const type of WORKLOAD_TYPES) {
+    for (const object of await all(type)) {
+      found.push({ kind: type.split(":").at(-1) as string, object, pod: object.spec.template });
+    }
+  }
+  return found;
+}
+
+describe("the Observability stack", () => {
+  it("exports the OTLP endpoints of the collector Service and where Grafana and Prometheus are", async () => {
+    expect(await unwrap(stack.otlpGrpcEndpoint)).toBe("http://otel-collector.platform.svc:4317");
+    expect(await unwrap(stack.otlpHttpEndpoint)).toBe("http://otel-collector.platform.svc:4318");
+    expect(await unwrap(stack.grafanaUrl)).toBe("http://grafana.platform.localhost");
+    expect(await unwrap(stack.prometheusUrl)).toBe("http://prometheus.platform.svc:9090");
+  });
+
+  it("the collector exports to the Services the stack creates", async () => {
+    const services = await all("kubernetes:core/v1:Service");
+    const exists = (hostPort: string) => {
+      const [host, port] = hostPort
+        .replace(/^https?:\/\//, "")
+        .split("/")[0]
+        .split(":");
+      const [name, namespace] = host.split(".");
+      return services.some(
+        (svc) =>
+          svc.metadata.name === name &&
+          svc.metadata.namespace === namespace &&
+          !svc.spec.clusterIP &&
+          (svc.spec.ports as Obj[]).some((p) => p.port === Number(port)),
+      );
+    };
+    const config = await configOf("otel-collector-config", "config.yaml");
+    const endpoints = Object.values(config.exporters as Obj).map((e) => e.endpoint as string);
+    expect(endpoints).toHaveLength(3);
+    for (const endpoint of endpoints) expect(exists(endpoint), endpoint).toBe(true);
+    const nodeConfig = await configOf("node-log-collector-config", "config.yaml");
+    expect(nodeConfig.exporters["otlp_grpc/gateway"].endpoint).toBe(
+      "otel-collector.platform.svc:4317",
+    );
+    expect(exists(nodeConfig.exporters["otlp_grpc/gateway"].endpoint)).toBe(true);
+    const tempo = await configOf("tempo-config", "tempo.yaml");
+    expect(exists(tempo.metrics_generator.storage.remote_write[0].url)).toBe(true);
+  });
+
+  it("Grafana's datasources point at the Services the stack creates", async () => {
+    const text = (await one("kubernetes:core/v1:ConfigMap", "grafana-config")).data[
+      "datasources.yaml"
+    ];
+    const urls = (parse(text).datasources as Obj[]).map((ds) => ds.url);
+    expect(urls).toEqual([
+      "http://prometheus.platform.svc:9090",
+      "http://tempo.platform.svc:3200",
+      "http://loki.platform.svc:3100",
+    ]);
+  });
+
+  it("exposes each workload's identity for network policies, matching its pod labels", async () => {
+    for (const { pod } of await workloads()) {
+      const identity = Object.values(stack.identities).find(
+        (id) => id.name === pod.metadata.labels["app.kubernetes.io/name"],
+      );
+      expect(identity, pod.metadata.labels["app.kubernetes.io/name"]).toBeDefined();
+      expect(pod.metadata.labels["app.kubernetes.io/component"]).toBe(identity?.component);
+    }
+    expect(Object.keys(stack.identities).sort()).toEqual(
+      ["collector", "grafana", "loki", "nodeLogCollector", "prometheus", "tempo"].sort(),
+    );
+  });
+
+  it("every workload has probes, requests and limits, a config hash and scrape annotations", async () => {
+    const found = await workloads();
+    expect(found).toHaveLength(6);
+    for (const { object, pod } of found) {
+      const name = object.metadata.name;
+      expect(pod.metadata.annotations["k3s-platform/config-hash"], name).toMatch(/^[0-9a-f]{16}$/);
+      expect(pod.metadata.annotations["prometheus.io/scrape"], name).toBe("true");
+      for (const container of pod.spec.containers as Obj[]) {
+        expect(container.readinessProbe, name).toBeDefined();
+        expect(container.livenessProbe, name).toBeDefined();
+        expect(container.resources.requests.memory, name).toBeDefined();
+        expect(container.resources.limits.memory, name).toBeDefined();
+        expect(container.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        });
+        const metricsPort = Number(pod.metadata.annotations["prometheus.io/port"]);
+        expect(
+          (container.ports as Obj[]).map((p) => p.containerPort),
+          name,
+        ).toContain(metricsPort);
+      }
+    }
+  });
+
+  it("only Prometheus and the collector gateway mount a service-account token", async () => {
+    const withToken = (await workloads())
+      .filter(({ pod }) => pod.spec.automountServiceAccountToken !== false)
+      .map(({ object }) => object.metadata.name)
+      .sort();
+    expect(withToken).toEqual(["otel-collector", "prometheus"]);
+  });
+
+  it("every workload but the node log collector runs as non-root in the platform namespace", async () => {
+    for (const { object, pod } of await workloads()) {
+      if (object.metadata.name === "node-log-collector") continue;
+      expect(object.metadata.namespace).toBe("platform");
+      expect(pod.spec.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(pod.spec.securityContext.runAsUser).toBeGreaterThan(0);
+    }
+  });
+
+  it("the node log collector runs alone in a privileged namespace, as the named exception allows", async () => {
+    const namespace = await one("kubernetes:core/v1:Namespace", "platform-node-logs");
+    expect(namespace.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    const daemonSet = await one("kubernetes:apps/v1:DaemonSet", "node-log-collector");
+    expect(daemonSet.metadata.namespace).toBe("platform-node-logs");
+    const pod = daemonSet.spec.template;
+    const exception = securityExceptionFor({
+      kind: "DaemonSet",
+      namespace: daemonSet.metadata.namespace,
+      labels: pod.metadata.labels,
+    });
+    expect(exception?.id).toBe("node-log-collector");
+    expect(pod.metadata.labels["app.kubernetes.io/component"]).toBe("node-log-collector");
+    expect(pod.spec.volumes).toContainEqual({
+      name: "pod-logs",
+      hostPath: { path: "/var/log/pods", type: "Directory" },
+    });
+    const [container] = pod.spec.containers as Obj[];
+    expect(container.volumeMounts).toContainEqual({
+      name: "pod-logs",
+      mountPath: "/var/log/pods",
+      readOnly: true,
+    });
+    expect(container.securityContext).toMatchObject({
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(container.securityContext.capabilities.add).toBeUndefined();
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    const others = (await workloads()).filter(
+      ({ object }) => object.metadata.namespace === "platform-node-logs",
+    );
+    expect(others).toHaveLength(1);
+  });
+
+  it("RBAC grants get/list/watch only, never Secrets, and pod discovery per namespace", async () => {
+    for (const type of [
+      "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    ]) {
+      for (const role of await all(type)) {
+        for (const rule of role.rules as Obj[]) {
+          expect(["get", "list", "watch"]).toEqual(expect.arrayContaining(rule.verbs));
+          expect(rule.resources).not.toContain("secrets");
+          expect(rule.resources).not.toContain("*");
+        }
+      }
+    }
+    const roles = await all("kubernetes:rbac.authorization.k8s.io/v1:Role");
+    expect(roles.map((role) => role.metadata.namespace).sort()).toEqual([
+      "platform",
+      "platform-node-logs",
+    ]);
+    const bindings = await all("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
+    expect(bindings.map((b) => b.subjects[0].name).sort()).toEqual([
+      "otel-collector",
+      "prometheus",
+    ]);
+  });
+
+  it("the Grafana admin password is only in a Secret", async () => {
+    const grafana = await one("kubernetes:apps/v1:StatefulSet", "grafana");
+    const env = grafana.spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({
+      name: "GF_SECURITY_ADMIN_PASSWORD",
+      valueFrom: { secretKeyRef: { name: "grafana-admin", key: "admin-password" } },
+    });
+    const password = `${MOCK_SECRET_PREFIX}grafana-admin-password`;
+    const secret = await one("kubernetes:core/v1:Secret", "grafana-admin");
+    expect(JSON.stringify(secret)).toContain(password);
+    const elsewhere = [
+      ...(await all("kubernetes:core/v1:ConfigMap")),
+      ...(await workloads()).map((w) => w.object),
+    ];
+    for (const object of elsewhere) expect(JSON.stringify(object)).not.toContain(password);
+  });
+
+  it("anonymous visitors get Viewer when the args ask for it", async () => {
+    const ini = (await one("kubernetes:core/v1:ConfigMap", "grafana-config")).data[
+      "grafana.ini"
+    ] as string;
+    expect(ini).toContain("[auth.anonymous]\nenabled = true\norg_role = Viewer\n");
+  });
+
+  it("Grafana keeps anonymous access off unless asked, and serves TLS when asked", async () => {
+    const { Grafana } = await load();
+    new Grafana("grafana-default", {
+      namespace: "platform",
+      host: "grafana.example.com",
+      tls: { secretName: "grafana-tls" },
+      datasources: { prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l" },
+    });
+    const config = await one("kubernetes:core/v1:ConfigMap", "grafana-default-config");
+    expect(config.data["grafana.ini"]).toContain("[auth.anonymous]\nenabled = false\n");
+    const ingress = await one("kubernetes:networking.k8s.io/v1:Ingress", "grafana-default");
+    expect(ingress.spec.tls).toEqual([
+      { hosts: ["grafana.example.com"], secretName: "grafana-tls" },
+    ]);
+  });
+
+  it("Grafana is reached at its host through the ingress controller", async () => {
+    const ingress = await one("kubernetes:networking.k8s.io/v1:Ingress", "grafana");
+    expect(ingress.spec).toMatchObject({
+      ingressClassName: "traefik",
+      rules: [
+        {
+          host: "grafana.platform.localhost",
+          http: {
+            paths: [
+              { path: "/", backend: { service: { name: "grafana", port: { name: "http" } } } },
+            ],
+          },
+        },
+      ],
+    });
+    expect(ingress.spec.tls).toBeUndefined();
+  });
+
+  it("provisions every dashboard of charts/dashboards and loads every rule file of charts/alerts", async () => {
+    const dashboards = await one("kubernetes:core/v1:ConfigMap", "grafana-dashboards");
+    const dashboardFiles = fs
+      .readdirSync(path.join(ROOT, "charts/dashboards"))
+      .filter((f) => f.endsWith(".json"));
+    expect(Object.keys(dashboards.data).sort()).toEqual(dashboardFiles.sort());
+    const rules = await one("kubernetes:core/v1:ConfigMap", "prometheus-rules");
+    const ruleFiles = fs
+      .readdirSync(path.join(ROOT, "charts/alerts"))
+      .filter((f) => f.endsWith(".yaml"));
+    expect(Object.keys(rules.data).sort()).toEqual(ruleFiles.sort());
+    const prometheus = await configOf("prometheus-config", "prometheus.yml");
+    expect(prometheus.rule_files).toHaveLength(ruleFiles.length);
+  });
+
+  it("keeps the documented defaults: 168h of traces and logs, 15d of metrics", async () => {
+    const tempo = await configOf("tempo-config", "tempo.yaml");
+    expect(tempo.backend_worker.compaction.block_retention).toBe("168h");
+    const loki = await configOf("loki-config", "loki.yaml");
+    expect(loki.limits_config.retention_period).toBe("168h");
+    const prometheus = await configOf("prometheus-config", "prometheus.yml");
+    expect(prometheus.storage.tsdb.retention).toEqual({ time: "360h", size: "17408MB" });
+    expect(prometheus.global.scrape_interval).toBe("30s");
+    const collector = await one("kubernetes:apps/v1:Deployment", "otel-collector");
+    expect(collector.spec.replicas).toBe(1);
+  });
+
+  it("dev Loki and Tempo keep their data on their volumes", async () => {
+    expect((await configOf("tempo-config", "tempo.yaml")).storage.trace.backend).toBe("local");
+    expect((await configOf("loki-config", "loki.yaml")).common.storage.filesystem).toBeDefined();
+  });
+
+  it("protects the stateful pieces and retains them on delete when asked", async () => {
+    const protectedSets = seenOptions
+      .filter((entry) => entry.type === "kubernetes:apps/v1:StatefulSet")
+      .filter((entry) => entry.opts.protect === true && entry.opts.retainOnDelete === true)
+      .map((entry) => entry.name)
+      .sort();
+    expect(protectedSets).toEqual(["grafana", "loki", "prometheus", "tempo"]);
+  });
+});
+
+describe("the collector gateway in prod", () => {
+  it("two or more replicas are spread across nodes and kept available by a PDB", async () => {
+    const { OtelCollector } = await load();
+    new OtelCollector("collector-ha", {
+      namespace: "platform",
+      replicas: 2,
+      exporters: {
+        tempoOtlpGrpc: "t:4317",
+        lokiOtlpHttp: "http://l/otlp",
+        prometheusOtlpHttp: "http://p",
+      },
+    });
+    const deployment = await one("kubernetes:apps/v1:Deployment", "collector-ha");
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.template.spec.topologySpreadConstraints).toHaveLength(1);
+    const pdb = await one("kubernetes:policy/v1:PodDisruptionBudget", "collector-ha");
+    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: deployment.spec.selector });
+  });
+});
+
+describe("Loki and Tempo on object storage (prod)", () => {
+  it("prod Loki and Tempo use the object store, with the key pair from secretKeyRef", async () => {
+    const { Loki, Tempo } = await load();
+    const keys = (bucket: string) => ({
+      bucket,
+      credentials: {
+        accessKey: new SecretKey(`store-${bucket}-credentials`, "accessKey"),
+        secretKey: new SecretKey(`store-${bucket}-credentials`, "secretKey"),
+      },
+    });
+    const endpoint = { hostPort: "minio.platform.svc:9000", insecure: true };
+    new Loki("prod-loki", {
+      namespace: "platform",
+      objectStorage: { ...keys("loki"), endpoint, region: "us-east-1" },
+    });
+    new Tempo("prod-tempo", {
+      namespace: "platform",
+      prometheusRemoteWriteUrl: "http://prometheus.platform.svc:9090/api/v1/write",
+      objectStorage: { ...keys("tempo"), endpoint, region: "us-east-1" },
+    });
+    const loki = await configOf("prod-loki-config", "loki.yaml");
+    expect(loki.common.storage.s3).toMatchObject({
+      endpoint: "minio.platform.svc:9000",
+      bucketnames: "loki",
+    });
+    const tempo = await configOf("prod-tempo-config", "tempo.yaml");
+    expect(tempo.storage.trace.s3).toMatchObject({
+      endpoint: "minio.platform.svc:9000",
+      bucket: "tempo",
+    });
+    for (const [name, bucket] of [
+      ["prod-loki", "loki"],
+      ["prod-tempo", "tempo"],
+    ]) {
+      const set = await one("kubernetes:apps/v1:StatefulSet", name);
+      const [container] = set.spec.template.spec.containers as Obj[];
+      expect(container.args).toContain("-config.expand-env=true");
+      expect(container.env).toEqual([
+        {
+          name: "S3_ACCESS_KEY_ID",
+          valueFrom: { secretKeyRef: { name: `store-${bucket}-credentials`, key: "accessKey" } },
+        },
+        {
+          name: "S3_SECRET_ACCESS_KEY",
+          valueFrom: { secretKeyRef: { name: `store-${bucket}-credentials`, key: "secretKey" } },
+        },
+      ]);
+    }
+  });
+
+  it("refuses an S3 endpoint that is not http(s)://host:port", async () => {
+    const { parseS3Endpoint } = await load();
+    expect(parseS3Endpoint("https://s3.example.com")).toEqual({
+      hostPort: "s3.example.com",
+      insecure: false,
+    });
+    expect(() => parseS3Endpoint("minio:9000")).toThrow(
+      expect.objectContaining({ propertyPath: "objectStorage.endpoint" }),
+    );
+  });
+});

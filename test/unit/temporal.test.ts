@@ -1,0 +1,507 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import type { TemporalArgs } from "../../components/temporal";
+import { registeredOfType, setupMocks, unwrap } from "../mocks";
+
+const mocks = setupMocks();
+
+const PG_HOST = "platform-postgres.platform.svc";
+const PASSWORD = "temporal-role-password-value";
+
+type Inputs = Record<string, unknown>;
+// Parsed YAML, asserted field by field against the server's config structs.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Yaml = Record<string, any>;
+interface Recorded {
+  type: string;
+  name: string;
+  opts: pulumi.ResourceOptions;
+}
+
+const temporal = () => import("../../components/temporal");
+
+/** Args as the Platform passes them, with the Temporal role's Secret made here. */
+async function argsFor(overrides: Partial<TemporalArgs> = {}): Promise<TemporalArgs> {
+  const { SecretKey } = await import("../../components/lib/secrets");
+  return {
+    namespace: "platform",
+    instance: "platform",
+    postgres: {
+      host: PG_HOST,
+      port: 5432,
+      user: new SecretKey("postgres-temporal", "username"),
+      password: new SecretKey("postgres-temporal", "password"),
+      database: "temporal",
+      visibilityDatabase: "temporal_visibility",
+    },
+    numHistoryShards: 4,
+    resources: { cpu: "250m", memory: "512Mi" },
+    ui: { host: "temporal.platform.localhost", ingressClass: "traefik" },
+    appNamespace: { name: "app", retentionDays: 3 },
+    ...overrides,
+  };
+}
+
+/** Creates the component and records every child's type, name and resource options. */
+async function create(name: string, overrides: Partial<TemporalArgs> = {}) {
+  const { Temporal } = await temporal();
+  const recorded: Recorded[] = [];
+  const component = new Temporal(name, await argsFor(overrides), {
+    transformations: [
+      (child) => {
+        recorded.push({ type: child.type, name: child.name, opts: child.opts });
+        return undefined;
+      },
+    ],
+  });
+  return { component, recorded };
+}
+
+function dependsOn(recorded: Recorded[], type: string, name: string): unknown[] {
+  const entry = recorded.find((child) => child.type === type && child.name === name);
+  if (!entry) throw new Error(`no ${type} named ${name}`);
+  const deps = entry.opts.dependsOn;
+  return Array.isArray(deps) ? deps : [deps];
+}
+
+async function registered(type: string, name: string): Promise<Inputs> {
+  const found = (await registeredOfType(mocks, type)).find((resource) => resource.name === name);
+  if (!found) throw new Error(`no ${type} named ${name} registered`);
+  return found.inputs;
+}
+
+/** The pod spec of a registered workload. */
+function podSpec(workload: Inputs): Inputs {
+  const spec = workload.spec as { template: { spec: Inputs } };
+  return spec.template.spec;
+}
+
+function firstContainer(workload: Inputs): Inputs {
+  return (podSpec(workload).containers as Inputs[])[0];
+}
+
+/** The static config as the server sees it after rendering its templates. */
+async function renderedConfig(overrides: Partial<TemporalArgs> = {}) {
+  const { temporalServerConfig, renderConfigTemplate } = await temporal();
+  const args = await argsFor(overrides);
+  const text = temporalServerConfig({
+    numHistoryShards: args.numHistoryShards,
+    postgres: {
+      host: PG_HOST,
+      port: 5432,
+      database: "temporal",
+      visibilityDatabase: "temporal_visibility",
+    },
+    frontendAddress: "platform-temporal-frontend.platform.svc:7233",
+  });
+  const env = { SQL_USER: "temporal", SQL_PASSWORD: PASSWORD, POD_IP: "10.42.0.7" };
+  return { text, config: parse(renderConfigTemplate(text, env)) as Yaml };
+}
+
+describe("Temporal rollout order", () => {
+  it("runs the schema Job before the server and registers the namespace after the frontend", async () => {
+    const { component, recorded } = await create("order");
+    const deployment = "kubernetes:apps/v1:Deployment";
+    expect(dependsOn(recorded, deployment, "order-server")).toContain(component.schemaJob);
+    const namespaceJob = await unwrap(component.namespaceJob.metadata.name);
+    expect(dependsOn(recorded, "kubernetes:batch/v1:Job", namespaceJob)).toContain(
+      component.frontend,
+    );
+    expect(component.frontend).toBe(component.deployments[0]);
+  });
+
+  it("in prod every service waits for the schema Job, the namespace Job for the frontend", async () => {
+    const { component, recorded } = await create("ordered", { separateServices: true });
+    for (const service of ["frontend", "history", "matching", "worker"]) {
+      expect(dependsOn(recorded, "kubernetes:apps/v1:Deployment", `ordered-${service}`)).toContain(
+        component.schemaJob,
+      );
+    }
+    const frontend = await unwrap(component.frontend.metadata.name);
+    expect(frontend).toBe("ordered-frontend");
+    const namespaceJob = await unwrap(component.namespaceJob.metadata.name);
+    expect(dependsOn(recorded, "kubernetes:batch/v1:Job", namespaceJob)).toEqual([
+      component.frontend,
+    ]);
+  });
+
+  it("the schema Job waits for what the data tier says, and is retried when it failed", async () => {
+    const { component, recorded } = await create("retry");
+    const name = await unwrap(component.schemaJob.metadata.name);
+    const job = recorded.find((child) => child.name === name)!;
+    expect((job.opts as pulumi.CustomResourceOptions).deleteBeforeReplace).toBe(true);
+    const inputs = await registered("kubernetes:batch/v1:Job", name);
+    expect(inputs).toMatchObject({
+      metadata: { annotations: { "pulumi.com/replaceUnready": "true" } },
+      spec: { backoffLimit: expect.any(Number), activeDeadlineSeconds: expect.any(Number) },
+    });
+  });
+});
+
+describe("Temporal and Postgres", () => {
+  it("Temporal connects to Postgres directly, never through PgBouncer", async () => {
+    const { component } = await create("direct");
+    const config = await registered("kubernetes:core/v1:ConfigMap", "direct-config");
+    const text = (config.data as Record<string, string>)["config.yaml"];
+    const stores = (parse(text.replace(/\{\{[^}]*\}\}/g, "x")) as Yaml).persistence.datastores;
+    for (const store of Object.values(stores) as { sql: { connectAddr: string } }[]) {
+      expect(store.sql.connectAddr).toBe(`${PG_HOST}:5432`);
+    }
+    const job = await registered(
+      "kubernetes:batch/v1:Job",
+      await unwrap(component.schemaJob.metadata.name),
+    );
+    const script = (firstContainer(job).command as string[]).join(" ");
+    expect(script).toContain(`--ep ${PG_HOST} --port 5432`);
+    expect(`${text}\n${script}`).not.toMatch(/pgbouncer|6432/i);
+  });
+
+  it("the schema Job is renamed when the Temporal version changes", async () => {
+    const same = async (name: string, version: string) => {
+      const images = {
+        server: `docker.io/temporalio/server:${version}`,
+        adminTools: `docker.io/temporalio/admin-tools:${version}`,
+      };
+      const { component } = await create(name, { images });
+      return (await unwrap(component.schemaJob.metadata.name)).replace(name, "x");
+    };
+    const current = await same("v1", "1.32.1");
+    expect(await same("v2", "1.32.1")).toBe(current);
+    expect(await same("v3", "1.32.2")).not.toBe(current);
+    expect(current).toMatch(/^x-schema-[0-9a-f]{8}$/);
+  });
+
+  it("refuses admin-tools of another release than the server", async () => {
+    await expect(
+      create("mismatch", { images: { adminTools: "docker.io/temporalio/admin-tools:1.31.0" } }),
+    ).rejects.toThrow(
+      /images\.adminTools must be the server's release \(server 1\.32\.1, admin-tools 1\.31\.0\)/,
+    );
+  });
+
+  it("sets up both schemas idempotently: version tables, then versioned updates", async () => {
+    const { temporalSchemaScript } = await temporal();
+    const script = temporalSchemaScript({
+      host: PG_HOST,
+      port: 5432,
+      database: "temporal",
+      visibilityDatabase: "temporal_visibility",
+    });
+    const tool = `temporal-sql-tool --plugin postgres12 --ep ${PG_HOST} --port 5432`;
+    for (const [db, schema] of [
+      ["temporal", "postgresql/v12/temporal"],
+      ["temporal_visibility", "postgresql/v12/visibility"],
+    ]) {
+      const setup = script.indexOf(`if ! ${tool} --db ${db} setup-schema -v 0.0; then`);
+      const create = script.indexOf(`  ${tool} --db ${db} create-database\n`);
+      const update = script.indexOf(`\n${tool} --db ${db} update-schema --schema-name ${schema}\n`);
+      expect(setup).toBeGreaterThanOrEqual(0);
+      expect(create).toBeGreaterThan(setup);
+      expect(update).toBeGreaterThan(create);
+    }
+    expect(script.startsWith("set -eu\n")).toBe(true);
+    // No credential on a command line: the tool reads SQL_USER and SQL_PASSWORD.
+    expect(script).not.toMatch(/--user|--password|--pw\b|-u /);
+  });
+});
+
+describe("Temporal credentials", () => {
+  it("no password in the Temporal ConfigMap", async () => {
+    const { PlatformSecret } = await import("../../components/lib/secrets");
+    const secret = new PlatformSecret(
+      "creds-temporal",
+      { namespace: "platform", labels: {}, data: { username: "temporal", password: PASSWORD } },
+      {},
+    );
+    const { Temporal } = await temporal();
+    const args = await argsFor();
+    new Temporal("secret", {
+      ...args,
+      postgres: {
+        ...args.postgres,
+        user: secret.key("username"),
+        password: secret.key("password"),
+      },
+    });
+    const config = await registered("kubernetes:core/v1:ConfigMap", "secret-config");
+    const text = JSON.stringify(config.data);
+    expect(text).not.toContain(PASSWORD);
+    expect(text).toContain('password: {{ env \\"SQL_PASSWORD\\" | quote }}');
+    const server = firstContainer(
+      await registered("kubernetes:apps/v1:Deployment", "secret-server"),
+    );
+    expect(server.env).toContainEqual({
+      name: "SQL_PASSWORD",
+      valueFrom: { secretKeyRef: { name: "creds-temporal", key: "password" } },
+    });
+  });
+});
+
+describe("Temporal server layout", () => {
+  it("dev runs all four services in one Deployment", async () => {
+    await create("dev");
+    const server = firstContainer(await registered("kubernetes:apps/v1:Deployment", "dev-server"));
+    expect(server.command).toEqual([
+      "temporal-server",
+      "--config-file",
+      "/etc/temporal/config/config.yaml",
+      "--allow-no-auth",
+      "start",
+      ...["frontend", "history", "matching", "worker"].flatMap((s) => ["--service", s]),
+    ]);
+  });
+
+  it("prod runs each service in its own Deployment with a PDB", async () => {
+    const replicas = { frontend: 2, history: 2, matching: 2, worker: 2 };
+    await create("prod", { separateServices: true, replicas });
+    const pdbs = await registeredOfType(mocks, "kubernetes:policy/v1:PodDisruptionBudget");
+    for (const service of Object.keys(replicas)) {
+      const deployment = await registered("kubernetes:apps/v1:Deployment", `prod-${service}`);
+      const command = firstContainer(deployment).command as string[];
+      expect(command.slice(-2)).toEqual(["--service", service]);
+      expect(command.filter((word) => word === "--service")).toHaveLength(1);
+      const spec = deployment.spec as { replicas: number; selector: { matchLabels: Inputs } };
+      expect(spec.replicas).toBe(2);
+      expect(podSpec(deployment).topologySpreadConstraints).toBeDefined();
+      const pdb = pdbs.find((budget) => budget.name === `prod-${service}`);
+      expect(pdb?.inputs.spec).toEqual({
+        maxUnavailable: 1,
+        selector: { matchLabels: spec.selector.matchLabels },
+      });
+    }
+    expect(pdbs.some((budget) => budget.name === "prod-server")).toBe(false);
+  });
+
+  it("the frontend Service is the clients' address, and Prometheus scrapes every server pod", async () => {
+    const { component } = await create("addr", { separateServices: true });
+    expect(await unwrap(component.frontendAddress)).toBe("addr-frontend.platform.svc:7233");
+    const service = await registered("kubernetes:core/v1:Service", "addr-frontend");
+    expect(service.spec).toMatchObject({
+      ports: [{ port: 7233, targetPort: "grpc-frontend" }],
+      selector: { "app.kubernetes.io/component": "temporal-frontend" },
+    });
+    for (const service of ["frontend", "history", "matching", "worker"]) {
+      const members = await registered("kubernetes:core/v1:Service", `addr-${service}-members`);
+      expect(members.spec).toMatchObject({
+        clusterIP: "None",
+        publishNotReadyAddresses: true,
+        selector: { "app.kubernetes.io/component": `temporal-${service}` },
+        ports: [{ targetPort: `grpc-${service}` }, { targetPort: `memb-${service}` }],
+      });
+      const deployment = await registered("kubernetes:apps/v1:Deployment", `addr-${service}`);
+      const template = (deployment.spec as { template: { metadata: Inputs } }).template;
+      expect(template.metadata.annotations).toMatchObject({
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9090",
+      });
+    }
+  });
+
+  it("probes the frontend over gRPC health and runs as the image's non-root user", async () => {
+    await create("probe");
+    const deployment = await registered("kubernetes:apps/v1:Deployment", "probe-server");
+    const server = firstContainer(deployment);
+    expect(server.readinessProbe).toMatchObject({
+      grpc: { port: 7233, service: "temporal.api.workflowservice.v1.WorkflowService" },
+    });
+    expect(server.livenessProbe).toMatchObject({ tcpSocket: { port: "grpc-frontend" } });
+    expect(podSpec(deployment).securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+    });
+    expect(server.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+  });
+});
+
+describe("Temporal static config", () => {
+  it("the static config has numHistoryShards and membership ports below 32768", async () => {
+    const { config } = await renderedConfig({ numHistoryShards: 8 });
+    expect(config.persistence.numHistoryShards).toBe(8);
+    const services = config.services as Record<string, { rpc: { membershipPort: number } }>;
+    expect(Object.keys(services).sort()).toEqual(["frontend", "history", "matching", "worker"]);
+    for (const { rpc } of Object.values(services)) {
+      expect(rpc.membershipPort).toBeGreaterThan(0);
+      expect(rpc.membershipPort).toBeLessThan(32768);
+    }
+  });
+
+  it("has every field the pinned server (1.32) requires, and only keys it knows", async () => {
+    const { text, config } = await renderedConfig();
+    // Templating is on only when this comment is within the file's first KiB (config/loader.go).
+    expect(text.slice(0, 1024).split("\n")).toContain("# enable-template");
+    // The only template expressions are env lookups, which renderConfigTemplate mirrors.
+    expect(text.replace(/\{\{ env "[A-Z_]+" \| quote \}\}/g, "")).not.toContain("{{");
+    // Top-level keys of config.Config (common/config/config.go).
+    const known = [
+      "global",
+      "persistence",
+      "log",
+      "clusterMetadata",
+      "dcRedirectionPolicy",
+      "services",
+      "archival",
+      "publicClient",
+      "dynamicConfigClient",
+      "namespaceDefaults",
+      "otel",
+      "visibility",
+    ];
+    expect(known).toEqual(expect.arrayContaining(Object.keys(config)));
+
+    // persistence: nonzero defaultStore and numHistoryShards, stores that exist, SQL fields.
+    const { persistence } = config;
+    expect(persistence.numHistoryShards).toBe(4);
+    const stores = persistence.datastores as Record<string, { sql: Record<string, unknown> }>;
+    expect(Object.keys(stores).sort()).toEqual(
+      [persistence.defaultStore, persistence.visibilityStore].sort(),
+    );
+    for (const [store, database] of [
+      [persistence.defaultStore, "temporal"],
+      [persistence.visibilityStore, "temporal_visibility"],
+    ]) {
+      expect(stores[store].sql).toMatchObject({
+        pluginName: "postgres12",
+        databaseName: database,
+        connectAddr: `${PG_HOST}:5432`,
+        connectProtocol: "tcp",
+        user: "temporal",
+        password: PASSWORD,
+        maxConns: expect.any(Number),
+        maxIdleConns: expect.any(Number),
+        maxConnLifetime: "1h",
+      });
+    }
+
+    // global: membership broadcasts the pod IP; Prometheus metrics on all interfaces.
+    expect(config.global.membership).toEqual({
+      maxJoinDuration: "30s",
+      broadcastAddress: "10.42.0.7",
+    });
+    expect(config.global.metrics.prometheus.listenAddress).toBe("0.0.0.0:9090");
+
+    // services: each binds all interfaces on Temporal's ports; the frontend also serves HTTP.
+    const ports = {
+      frontend: [7233, 6933],
+      history: [7234, 6934],
+      matching: [7235, 6935],
+      worker: [7239, 6939],
+    };
+    for (const [service, [grpc, membership]] of Object.entries(ports)) {
+      expect(config.services[service].rpc).toMatchObject({
+        grpcPort: grpc,
+        membershipPort: membership,
+        bindOnIP: "0.0.0.0",
+      });
+    }
+    expect(config.services.frontend.rpc.httpPort).toBe(7243);
+
+    // clusterMetadata: the current cluster is described, enabled, with an RPC address.
+    const cluster = config.clusterMetadata;
+    expect(cluster.masterClusterName).toBe(cluster.currentClusterName);
+    expect(cluster.clusterInformation[cluster.currentClusterName]).toMatchObject({
+      enabled: true,
+      initialFailoverVersion: 1,
+      rpcName: "frontend",
+      rpcAddress: "platform-temporal-frontend.platform.svc:7233",
+    });
+    expect(config.dcRedirectionPolicy).toEqual({ policy: "noop" });
+
+    // archival off as the validator requires: not enabled, no reads, no provider, no URI.
+    for (const kind of ["history", "visibility"]) {
+      expect(config.archival[kind]).toEqual({ state: "disabled", enableRead: false });
+      expect(config.namespaceDefaults.archival[kind]).toEqual({ state: "disabled" });
+    }
+    expect(config.dynamicConfigClient).toEqual({
+      filepath: "/etc/temporal/config/dynamic-config.yaml",
+      pollInterval: "60s",
+    });
+    // No publicClient: the worker service finds the frontend through membership.
+    expect(config.publicClient).toBeUndefined();
+  });
+
+  it("the dynamic config keeps IDs within the visibility schema's VARCHAR(255)", async () => {
+    const { temporalDynamicConfig } = await temporal();
+    expect(parse(temporalDynamicConfig())).toEqual({
+      "limit.maxIDLength": [{ value: 255, constraints: {} }],
+    });
+  });
+
+  it("numHistoryShards can never change, and the refusal says why", async () => {
+    const { assertShardsUnchanged } = await temporal();
+    expect(() => assertShardsUnchanged(undefined, 4)).not.toThrow();
+    expect(() => assertShardsUnchanged(4, 4)).not.toThrow();
+    expect(() => assertShardsUnchanged(4, 8)).toThrow(
+      /cannot change from 4 to 8: .*hashing its ID with that count.*only logs a warning/s,
+    );
+  });
+
+  it("counts the Postgres connections the server may hold, per service and pod", async () => {
+    const { temporalConnectionCount } = await temporal();
+    const dev = { frontend: 1, history: 1, matching: 1, worker: 1 };
+    expect(temporalConnectionCount(dev)).toBe(4 * (5 + 2));
+    const prod = { frontend: 2, history: 2, matching: 2, worker: 1 };
+    expect(temporalConnectionCount(prod, { maxConns: 10, visibilityMaxConns: 4 })).toBe(7 * 14);
+  });
+
+  it("refuses a shard count that is not a positive whole number", async () => {
+    await expect(create("shards", { numHistoryShards: 0 })).rejects.toThrow(/numHistoryShards/);
+    await expect(create("shards2", { numHistoryShards: 2.5 })).rejects.toThrow(/whole number/);
+  });
+});
+
+describe("Temporal namespace and UI", () => {
+  it("registers the app's namespace idempotently, with its retention", async () => {
+    const { namespaceScript } = await temporal();
+    const script = namespaceScript({ name: "app", retentionDays: 3 });
+    const describeAt = script.indexOf("temporal operator namespace describe --namespace app");
+    expect(describeAt).toBeGreaterThan(script.indexOf("temporal operator cluster health"));
+    expect(script).toContain("temporal operator namespace update --namespace app --retention 72h");
+    expect(script).toContain("temporal operator namespace create --namespace app --retention 72h");
+    expect(script.indexOf("namespace create")).toBeGreaterThan(describeAt);
+  });
+
+  it("the namespace output resolves to the app's namespace", async () => {
+    const { component } = await create("nsout");
+    expect(await unwrap(component.namespaceName)).toBe("app");
+    const job = await registered(
+      "kubernetes:batch/v1:Job",
+      await unwrap(component.namespaceJob.metadata.name),
+    );
+    expect(firstContainer(job).env).toContainEqual({
+      name: "TEMPORAL_ADDRESS",
+      value: "nsout-frontend.platform.svc:7233",
+    });
+  });
+
+  it("serves the UI on 8080 behind an Ingress for the configured host and class", async () => {
+    const { component } = await create("web", {
+      ui: { host: "temporal.example.com", ingressClass: "traefik", tlsSecretName: "temporal-tls" },
+    });
+    expect(await unwrap(component.uiUrl)).toBe("https://temporal.example.com");
+    const ingress = await registered("kubernetes:networking.k8s.io/v1:Ingress", "web-ui");
+    expect(ingress.spec).toMatchObject({
+      ingressClassName: "traefik",
+      rules: [{ host: "temporal.example.com" }],
+      tls: [{ hosts: ["temporal.example.com"], secretName: "temporal-tls" }],
+    });
+    const service = await registered("kubernetes:core/v1:Service", "web-ui");
+    expect(service.spec).toMatchObject({ ports: [{ port: 8080, targetPort: "http" }] });
+    const ui = firstContainer(await registered("kubernetes:apps/v1:Deployment", "web-ui"));
+    expect(ui.env).toEqual(
+      expect.arrayContaining([
+        { name: "TEMPORAL_ADDRESS", value: "web-frontend.platform.svc:7233" },
+        { name: "TEMPORAL_UI_PORT", value: "8080" },
+        { name: "TEMPORAL_CSRF_COOKIE_INSECURE", value: "false" },
+      ]),
+    );
+  });
+});
+
+describe("Temporal images", () => {
+  it("pins the server and admin-tools to the same release", async () => {
+    const { IMAGES } = await import("../../components/lib/images");
+    expect(IMAGES.temporalServer.tag).toBe(IMAGES.temporalAdminTools.tag);
+    expect(IMAGES.temporalServer.tag).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
