@@ -100,7 +100,10 @@ function isConfigSecret(key: string): boolean {
 }
 
 /** A secret typed into the stack file in plain text is already leaked: refuse it. */
-function plainSecretIssues(raw: Record<string, string>, secretKeys: readonly string[]): ConfigIssue[] {
+function plainSecretIssues(
+  raw: Record<string, string>,
+  secretKeys: readonly string[],
+): ConfigIssue[] {
   return SECRET_KEYS.map((name) => `${PROJECT}:${name}`)
     .filter((key) => key in raw && !secretKeys.includes(key))
     .map((key) => ({
@@ -109,9 +112,7 @@ function plainSecretIssues(raw: Record<string, string>, secretKeys: readonly str
     }));
 }
 
-function secretOutputs(
-  values: Partial<Record<SecretKeyName, string>>,
-): PlatformConfig["secrets"] {
+function secretOutputs(values: Partial<Record<SecretKeyName, string>>): PlatformConfig["secrets"] {
   return Object.fromEntries(
     Object.entries(values)
       .filter(([, value]) => value !== undefined)
@@ -220,7 +221,10 @@ function crossFieldIssues(config: ValidatedConfig): ConfigIssue[] {
     ...optionalIssue(["ollama", "gpu"], gpuProblem(config.ollama.gpu)),
     ...optionalIssue(
       ["temporal", "numHistoryShards"],
-      shardChangeProblem(config.temporal.recordedNumHistoryShards, config.temporal.numHistoryShards),
+      shardChangeProblem(
+        config.temporal.recordedNumHistoryShards,
+        config.temporal.numHistoryShards,
+      ),
     ),
     ...optionalIssue(
       ["app", "web", "maxReplicas"],
@@ -246,9 +250,18 @@ function productionIssues(config: ValidatedConfig): ConfigIssue[] {
         ? undefined
         : "is required in prod: the TLS Secret (e.g. from cert-manager) that every Ingress host uses",
     ),
-    ...optionalIssue(["pgbouncer", "replicas"], config.pgbouncer.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined),
-    ...optionalIssue(["app", "web", "minReplicas"], config.app.web.minReplicas < 2 ? `must be ≥ 2: ${ha}` : undefined),
-    ...optionalIssue(["temporal", "replicas"], config.temporal.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined),
+    ...optionalIssue(
+      ["pgbouncer", "replicas"],
+      config.pgbouncer.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined,
+    ),
+    ...optionalIssue(
+      ["app", "web", "minReplicas"],
+      config.app.web.minReplicas < 2 ? `must be ≥ 2: ${ha}` : undefined,
+    ),
+    ...optionalIssue(
+      ["temporal", "replicas"],
+      config.temporal.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined,
+    ),
   ];
 }
 

@@ -15,7 +15,10 @@ const tsx = path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 
 function timeRun(args: string[]): number {
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const result = spawnSync(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   if (result.status !== 0) throw new Error(`${args.join(" ")} failed: ${result.stderr}`);
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
@@ -27,10 +30,15 @@ function median(values: number[]): number {
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "bench-render-"));
 try {
-  const render = Array.from({ length: RUNS }, () => timeRun([tsx, "tools/render.ts", "prod", "--out", out]));
+  const render = Array.from({ length: RUNS }, () =>
+    timeRun([tsx, "tools/render.ts", "prod", "--out", out]),
+  );
   // Loading the package index resolves every API group, as a program that uses many kinds does.
   const load = Array.from({ length: RUNS }, () =>
-    timeRun(["-e", "const k = require('@pulumi/kubernetes'); void Object.keys(k).map((g) => k[g]);"]),
+    timeRun([
+      "-e",
+      "const k = require('@pulumi/kubernetes'); void Object.keys(k).map((g) => k[g]);",
+    ]),
   );
   const manifests = fs.readdirSync(path.join(out, "manifests")).length;
   console.log(`runs: ${RUNS} each, medians, fresh process every run`);

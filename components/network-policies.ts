@@ -25,6 +25,12 @@ export interface NetworkPoliciesArgs {
   podCidr: string;
   /** The cluster's Service CIDR (config `cluster.serviceCidr`; K3s default `10.43.0.0/16`). */
   serviceCidr: string;
+  /**
+   * The same namespace as an output of whatever creates it, so the policies are created after
+   * their namespace exists (and only after it, not after everything its owner creates).
+   * @default `namespace`, with no ordering
+   */
+  namespaceRef?: pulumi.Input<string>;
 }
 
 /**
@@ -56,9 +62,14 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     const manifests = networkPoliciesFor(args.edges, args);
     this.policies = manifests.map(
       (manifest) =>
-        new k8s.networking.v1.NetworkPolicy(`${name}-${manifest.metadata.name}`, manifest, {
-          parent: this,
-        }),
+        new k8s.networking.v1.NetworkPolicy(
+          `${name}-${manifest.metadata.name}`,
+          {
+            ...manifest,
+            metadata: { ...manifest.metadata, namespace: args.namespaceRef ?? args.namespace },
+          },
+          { parent: this },
+        ),
     );
 
     const table = namespaceWiring(args.edges, args.namespace);

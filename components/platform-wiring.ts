@@ -12,12 +12,7 @@ import { OLLAMA_PORT, type Ollama } from "./ollama";
 import { PGBOUNCER_EXPORTER_PORT, PGBOUNCER_PORT, type PgBouncer } from "./pgbouncer";
 import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, type Postgres } from "./postgres";
 import { FRONTEND_HTTP_PORT } from "./temporal/config";
-import {
-  TEMPORAL_METRICS_PORT,
-  TEMPORAL_PORTS,
-  TEMPORAL_UI_PORT,
-  type Temporal,
-} from "./temporal";
+import { TEMPORAL_METRICS_PORT, TEMPORAL_PORTS, TEMPORAL_UI_PORT, type Temporal } from "./temporal";
 
 /** The components whose pods the wiring table connects. */
 export interface WiredComponents {
@@ -58,9 +53,19 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
 
   return [
     // Ingress controller → what the platform serves.
-    edge(peer.ingressController(), web, [port.tcp(APP_DEFAULTS.web.port)], "Traefik serves the app (/api, /trpc)"),
+    edge(
+      peer.ingressController(),
+      web,
+      [port.tcp(APP_DEFAULTS.web.port)],
+      "Traefik serves the app (/api, /trpc)",
+    ),
     edge(peer.ingressController(), grafana, [port.tcp(OBS.grafanaHttp)], "Traefik serves Grafana"),
-    edge(peer.ingressController(), at(c.temporal.identities.ui), [port.tcp(TEMPORAL_UI_PORT)], "Traefik serves the Temporal UI"),
+    edge(
+      peer.ingressController(),
+      at(c.temporal.identities.ui),
+      [port.tcp(TEMPORAL_UI_PORT)],
+      "Traefik serves the Temporal UI",
+    ),
 
     // The app and its data.
     ...each(appPods, at(c.pgbouncer.identity), [PGBOUNCER_PORT], "queries through the pooler"),
@@ -72,51 +77,127 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
     ...each(appPods, objectStore, [OBJECT_STORE_API_PORT], "the app's bucket"),
     ...each(appPods, at(c.ollama.identities.server), [OLLAMA_PORT], "local LLM"),
     ...each(appPods, collector, [OBS.otlpGrpc, OBS.otlpHttp], "traces, metrics, logs (OTLP)"),
-    edge(worker, peer.kubernetesApi(), [port.tcp(6443)], "deploys users' services to the target namespaces"),
+    edge(
+      worker,
+      peer.kubernetesApi(),
+      [port.tcp(6443)],
+      "deploys users' services to the target namespaces",
+    ),
     ...(args.app.egress.arcjet && args.secrets.arcjetKey
       ? [edge(web, internet(args), [port.tcp(443)], "Arcjet's API")]
       : []),
 
     // Postgres and who reaches it directly.
-    edge(at(c.pgbouncer.identity), postgres, [port.tcp(POSTGRES_PORT)], "the pool's server connections"),
-    edge(at(c.migrations.identity), postgres, [port.tcp(POSTGRES_PORT)], "Atlas migrations (session advisory lock)"),
-    ...each([...temporalServers, at(c.temporal.identities.schemaJob)], postgres, [POSTGRES_PORT], "Temporal persistence, directly"),
+    edge(
+      at(c.pgbouncer.identity),
+      postgres,
+      [port.tcp(POSTGRES_PORT)],
+      "the pool's server connections",
+    ),
+    edge(
+      at(c.migrations.identity),
+      postgres,
+      [port.tcp(POSTGRES_PORT)],
+      "Atlas migrations (session advisory lock)",
+    ),
+    ...each(
+      [...temporalServers, at(c.temporal.identities.schemaJob)],
+      postgres,
+      [POSTGRES_PORT],
+      "Temporal persistence, directly",
+    ),
     ...(args.postgres.backup.enabled
       ? [
           edge(at(c.postgres.backupIdentity), postgres, [port.tcp(POSTGRES_PORT)], "pg_dump"),
-          edge(at(c.postgres.backupIdentity), objectStore, [port.tcp(OBJECT_STORE_API_PORT)], "uploads the dump"),
+          edge(
+            at(c.postgres.backupIdentity),
+            objectStore,
+            [port.tcp(OBJECT_STORE_API_PORT)],
+            "uploads the dump",
+          ),
         ]
       : []),
-    edge(at(c.objectStore.bucketJobIdentity), objectStore, [port.tcp(OBJECT_STORE_API_PORT)], "creates buckets and users"),
+    edge(
+      at(c.objectStore.bucketJobIdentity),
+      objectStore,
+      [port.tcp(OBJECT_STORE_API_PORT)],
+      "creates buckets and users",
+    ),
 
     // Temporal's own cluster: every service reaches every other's gRPC and membership ports.
     ...temporalServers.flatMap((from) =>
-      temporalServers.map((to) => edge(from, to, temporalServerPorts(), "Temporal membership and RPC")),
+      temporalServers.map((to) =>
+        edge(from, to, temporalServerPorts(), "Temporal membership and RPC"),
+      ),
     ),
-    edge(at(c.temporal.identities.ui), frontend, [port.tcp(TEMPORAL_PORTS.frontend.grpc)], "the UI's API calls"),
-    edge(at(c.temporal.identities.namespaceJob), frontend, [port.tcp(TEMPORAL_PORTS.frontend.grpc)], "registers the app's namespace"),
+    edge(
+      at(c.temporal.identities.ui),
+      frontend,
+      [port.tcp(TEMPORAL_PORTS.frontend.grpc)],
+      "the UI's API calls",
+    ),
+    edge(
+      at(c.temporal.identities.namespaceJob),
+      frontend,
+      [port.tcp(TEMPORAL_PORTS.frontend.grpc)],
+      "registers the app's namespace",
+    ),
 
     // Ollama's model pull.
-    edge(at(c.ollama.identities.pullJob), at(c.ollama.identities.server), [port.tcp(OLLAMA_PORT)], "asks Ollama to pull the models"),
+    edge(
+      at(c.ollama.identities.pullJob),
+      at(c.ollama.identities.server),
+      [port.tcp(OLLAMA_PORT)],
+      "asks Ollama to pull the models",
+    ),
     ...(args.app.egress.modelRegistry
-      ? [edge(at(c.ollama.identities.server), internet(args), [port.tcp(443)], "downloads models from the Ollama registry")]
+      ? [
+          edge(
+            at(c.ollama.identities.server),
+            internet(args),
+            [port.tcp(443)],
+            "downloads models from the Ollama registry",
+          ),
+        ]
       : []),
 
     // Telemetry.
     ...(args.observability.nodeLogs
-      ? [edge(peer.workload(obs.nodeLogCollector, nodeLogsNamespace(args.namespace)), collector, [port.tcp(OBS.otlpGrpc)], "container logs from every node")]
+      ? [
+          edge(
+            peer.workload(obs.nodeLogCollector, nodeLogsNamespace(args.namespace)),
+            collector,
+            [port.tcp(OBS.otlpGrpc)],
+            "container logs from every node",
+          ),
+        ]
       : []),
     edge(collector, tempo, [port.tcp(OBS.otlpGrpc)], "traces"),
     edge(collector, loki, [port.tcp(OBS.lokiHttp)], "logs (OTLP)"),
     edge(collector, prometheus, [port.tcp(OBS.prometheusHttp)], "metrics (OTLP receiver)"),
-    edge(tempo, prometheus, [port.tcp(OBS.prometheusHttp)], "span metrics and service graphs (remote write)"),
+    edge(
+      tempo,
+      prometheus,
+      [port.tcp(OBS.prometheusHttp)],
+      "span metrics and service graphs (remote write)",
+    ),
     edge(grafana, prometheus, [port.tcp(OBS.prometheusHttp)], "datasource"),
     edge(grafana, loki, [port.tcp(OBS.lokiHttp)], "datasource"),
     edge(grafana, tempo, [port.tcp(OBS.tempoHttp)], "datasource"),
-    edge(prometheus, peer.kubernetesApi(), [port.tcp(6443), port.tcp(OBS.kubelet)], "pod discovery and kubelet volume stats"),
+    edge(
+      prometheus,
+      peer.kubernetesApi(),
+      [port.tcp(6443), port.tcp(OBS.kubelet)],
+      "pod discovery and kubelet volume stats",
+    ),
     ...scrapeEdges(prometheus, at, c, temporalServers),
     ...(args.observability.objectStorage
-      ? each([loki, tempo], objectStore, [OBJECT_STORE_API_PORT], "chunks and blocks in the object store")
+      ? each(
+          [loki, tempo],
+          objectStore,
+          [OBJECT_STORE_API_PORT],
+          "chunks and blocks in the object store",
+        )
       : []),
   ];
 }
@@ -141,12 +222,17 @@ function scrapeEdges(
     [at(obs.grafana), OBS.grafanaHttp],
     ...temporalServers.map((server): [Peer, number] => [server, TEMPORAL_METRICS_PORT]),
   ];
-  return targets.map(([target, metricsPort]) => edge(prometheus, target, [port.tcp(metricsPort)], "scrapes metrics"));
+  return targets.map(([target, metricsPort]) =>
+    edge(prometheus, target, [port.tcp(metricsPort)], "scrapes metrics"),
+  );
 }
 
 function temporalServerPorts() {
   return [
-    ...Object.values(TEMPORAL_PORTS).flatMap(({ grpc, membership }) => [port.tcp(grpc), port.tcp(membership)]),
+    ...Object.values(TEMPORAL_PORTS).flatMap(({ grpc, membership }) => [
+      port.tcp(grpc),
+      port.tcp(membership),
+    ]),
     // The system worker calls the frontend's HTTP API (Nexus callbacks).
     port.tcp(FRONTEND_HTTP_PORT),
   ];

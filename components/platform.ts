@@ -170,8 +170,14 @@ export class Platform extends pulumi.ComponentResource {
         objectStorage: args.observability.objectStorage
           ? {
               endpoint: objectStore.endpoint,
-              loki: { bucket: objectStore.bucketFor("loki"), credentials: objectStore.credentialsFor("loki") },
-              tempo: { bucket: objectStore.bucketFor("tempo"), credentials: objectStore.credentialsFor("tempo") },
+              loki: {
+                bucket: objectStore.bucketFor("loki"),
+                credentials: objectStore.credentialsFor("loki"),
+              },
+              tempo: {
+                bucket: objectStore.bucketFor("tempo"),
+                credentials: objectStore.credentialsFor("tempo"),
+              },
               dependsOn: [objectStore.bucketJob],
             }
           : undefined,
@@ -287,21 +293,31 @@ export class Platform extends pulumi.ComponentResource {
     });
     // One set of policies per namespace, all from the same edges, so both ends of a
     // cross-namespace edge (node log collector → gateway) agree.
-    const policyNamespaces = [
-      args.namespace,
-      ...(args.observability.nodeLogs ? [nodeLogsNamespace(args.namespace)] : []),
+    const policyNamespaces: [string, pulumi.Input<string>][] = [
+      [args.namespace, ns],
+      ...(args.observability.nodeLogs
+        ? [
+            [nodeLogsNamespace(args.namespace), observability.nodeLogsNamespace.apply(String)] as [
+              string,
+              pulumi.Input<string>,
+            ],
+          ]
+        : []),
     ];
     const [networkPolicies] = policyNamespaces.map(
-      (policyNamespace) =>
+      ([policyNamespace, namespaceRef]) =>
         new NetworkPolicies(
-          policyNamespace === args.namespace ? "network-policies" : `network-policies-${policyNamespace}`,
+          policyNamespace === args.namespace
+            ? "network-policies"
+            : `network-policies-${policyNamespace}`,
           {
             namespace: policyNamespace,
+            namespaceRef,
             podCidr: args.cluster.podCidr,
             serviceCidr: args.cluster.serviceCidr,
             edges,
           },
-          { parent: this, dependsOn: [namespace, observability] },
+          child,
         ),
     );
 

@@ -28,7 +28,8 @@ const dnsLabel = z
   .string()
   .max(63, { error: "must be at most 63 characters" })
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
-    error: "must be a DNS label: lowercase letters, digits and '-', starting and ending alphanumeric",
+    error:
+      "must be a DNS label: lowercase letters, digits and '-', starting and ending alphanumeric",
   });
 
 const hostname = z
@@ -42,7 +43,9 @@ const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, {
   error: "must be an IPv4 CIDR such as 10.42.0.0/16",
 });
 
-const positiveInt = z.number({ error: "must be a number" }).int({ error: "must be a whole number" });
+const positiveInt = z
+  .number({ error: "must be a number" })
+  .int({ error: "must be a whole number" });
 
 const cronSchedule = z.string().regex(/^(\S+\s+){4}\S+$/, {
   error: 'must be a five-field cron schedule such as "0 3 * * *"',
@@ -54,7 +57,8 @@ const bucketName = z
   .min(3, { error: "bucket names need 3 to 63 characters" })
   .max(63, { error: "bucket names need 3 to 63 characters" })
   .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, {
-    error: "bucket names use lowercase letters, digits, '.' and '-', starting and ending alphanumeric",
+    error:
+      "bucket names use lowercase letters, digits, '.' and '-', starting and ending alphanumeric",
   })
   .refine((name) => !name.includes(".."), { error: "bucket names may not contain '..'" })
   .refine((name) => !/^\d+\.\d+\.\d+\.\d+$/.test(name), {
@@ -181,7 +185,12 @@ export const schema = z.strictObject({
     collectorReplicas: replicas,
     objectStorage: z.boolean({ error: "must be true or false" }),
     retention: z.strictObject({ metrics: duration, logs: duration, traces: duration }),
-    storage: z.strictObject({ prometheus: quantity, loki: quantity, tempo: quantity, grafana: quantity }),
+    storage: z.strictObject({
+      prometheus: quantity,
+      loki: quantity,
+      tempo: quantity,
+      grafana: quantity,
+    }),
     grafana: z.strictObject({
       host: hostname.optional(),
       anonymousViewer: z.boolean({ error: "must be true or false" }),
@@ -203,7 +212,9 @@ export const schema = z.strictObject({
     models: z.array(ollamaModel).max(20),
     storageSize: quantity,
     resources,
-    keepAlive: z.string().regex(/^(-1|\d+(s|m|h))$/, { error: 'must be a duration such as "5m" or -1' }),
+    keepAlive: z
+      .string()
+      .regex(/^(-1|\d+(s|m|h))$/, { error: 'must be a duration such as "5m" or -1' }),
     numParallel: positiveInt.min(1).max(64),
     gpu: z
       .strictObject({
@@ -219,7 +230,10 @@ export const schema = z.strictObject({
         context: z.string().min(1),
         dockerfile: z.string().min(1).optional(),
         platform: z.string().min(1).optional(),
-        registry: z.strictObject({ server: z.string().min(1), username: z.string().min(1).optional() }),
+        registry: z.strictObject({
+          server: z.string().min(1),
+          username: z.string().min(1).optional(),
+        }),
         repository: z.string().min(1),
         tag: z.string().min(1).optional(),
       })

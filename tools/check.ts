@@ -54,7 +54,10 @@ runTool(async () => {
 function policyEnforcement(stack: string): Record<string, EnforcementOverride> {
   const file = path.join(REPOSITORY_ROOT, "policy", "config", `${stack}.json`);
   if (!fs.existsSync(file)) return {};
-  const settings = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, { enforcementLevel?: EnforcementOverride }>;
+  const settings = JSON.parse(fs.readFileSync(file, "utf8")) as Record<
+    string,
+    { enforcementLevel?: EnforcementOverride }
+  >;
   return Object.fromEntries(
     Object.entries(settings)
       .filter(([, setting]) => setting.enforcementLevel !== undefined)
@@ -73,7 +76,9 @@ function configSection(stackFile: string): { section: Section; profile?: Profile
       error instanceof ConfigError
         ? error.issues.map((issue) => `${issue.key}: ${issue.message}`)
         : [(error as Error).message];
-    return { section: { title, failures, notes: [], summary: `${path.basename(stackFile)} is invalid` } };
+    return {
+      section: { title, failures, notes: [], summary: `${path.basename(stackFile)} is invalid` },
+    };
   }
 }
 
@@ -81,7 +86,9 @@ async function schemaSection(files: ReturnType<typeof manifestFiles>): Promise<S
   const findings = await validateSchemas(files);
   return {
     title: "schema",
-    failures: findings.flatMap((finding) => finding.errors.map((error) => `${finding.object} (${finding.file}): ${error}`)),
+    failures: findings.flatMap((finding) =>
+      finding.errors.map((error) => `${finding.object} (${finding.file}): ${error}`),
+    ),
     notes: [],
     summary: `${files.length - findings.length} of ${files.length} manifests valid`,
   };
@@ -106,7 +113,8 @@ function migrationsSection(): Section {
     title: "migrations",
     failures: findings,
     notes: [],
-    summary: findings.length === 0 ? "atlas.sum matches atlas/migrations" : "atlas.sum does not match",
+    summary:
+      findings.length === 0 ? "atlas.sum matches atlas/migrations" : "atlas.sum does not match",
   };
 }
 

@@ -17,7 +17,8 @@ import type { Manifest } from "./lib/types";
  */
 runTool(async () => {
   const { positional, options } = parseCommandLine(process.argv.slice(2));
-  if (positional.length < 2) usage("npm run diff -- <base-render-dir|git-ref> <stack> [--out <file>]");
+  if (positional.length < 2)
+    usage("npm run diff -- <base-render-dir|git-ref> <stack> [--out <file>]");
   const [base, stack] = positional;
   const before = fs.existsSync(base) ? readRenderDir(base) : renderGitRef(base, stack);
   const current = await renderStack({ stack });
@@ -30,7 +31,9 @@ runTool(async () => {
 
 /** Manifests of a render directory (`out/<stack>` or its `manifests/`). */
 function readRenderDir(dir: string): Manifest[] {
-  const manifestsDir = fs.existsSync(path.join(dir, "manifests")) ? path.join(dir, "manifests") : dir;
+  const manifestsDir = fs.existsSync(path.join(dir, "manifests"))
+    ? path.join(dir, "manifests")
+    : dir;
   return fs
     .readdirSync(manifestsDir)
     .filter((file) => file.endsWith(".yaml"))
@@ -40,7 +43,11 @@ function readRenderDir(dir: string): Manifest[] {
 /** Renders the stack as it was at a git ref, in a throwaway worktree that shares node_modules. */
 function renderGitRef(ref: string, stack: string): Manifest[] {
   const git = (...args: string[]) =>
-    execFileSync("git", args, { cwd: REPOSITORY_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    execFileSync("git", args, {
+      cwd: REPOSITORY_ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   try {
     git("rev-parse", "--verify", `${ref}^{commit}`);
   } catch {
@@ -55,10 +62,20 @@ function renderGitRef(ref: string, stack: string): Manifest[] {
       throw new Error(`${ref} has no tools/render.ts: render it by hand and pass the directory`);
     }
     const out = path.join(scratch, "render");
-    execFileSync(process.execPath, [path.join(REPOSITORY_ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "tools/render.ts", stack, "--out", out], {
-      cwd: worktree,
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    execFileSync(
+      process.execPath,
+      [
+        path.join(REPOSITORY_ROOT, "node_modules", "tsx", "dist", "cli.mjs"),
+        "tools/render.ts",
+        stack,
+        "--out",
+        out,
+      ],
+      {
+        cwd: worktree,
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
     return readRenderDir(out);
   } finally {
     git("worktree", "remove", "--force", worktree);

@@ -13,11 +13,14 @@ import { manifestFiles } from "./lib/manifests";
  */
 runTool(async () => {
   const { positional, options } = parseCommandLine(process.argv.slice(2));
-  const stack = positional[0] ?? usage("npm run render -- <stack> [--out <dir>] [--stack-file <file>]");
+  const stack =
+    positional[0] ?? usage("npm run render -- <stack> [--out <dir>] [--stack-file <file>]");
   const outDir = path.resolve(options.out ?? path.join(REPOSITORY_ROOT, "out", stack));
   const result = await renderStack({ stack, stackFile: options["stack-file"] });
   const written = writeRender(result, outDir);
-  console.log(`rendered ${stack}: ${written} manifests and plan.json in ${path.relative(process.cwd(), outDir) || "."}`);
+  console.log(
+    `rendered ${stack}: ${written} manifests and plan.json in ${path.relative(process.cwd(), outDir) || "."}`,
+  );
   return 0;
 });
 
@@ -31,8 +34,14 @@ function writeRender(result: RenderResult, outDir: string): number {
     fs.writeFileSync(path.join(manifestsDir, file), stringify(manifest, { lineWidth: 0 }));
   }
   const plan = result.resources.map(({ props: _props, ...entry }) => entry);
-  fs.writeFileSync(path.join(staging, "plan.json"), JSON.stringify({ stack: result.stack, resources: plan }, null, 2) + "\n");
-  fs.writeFileSync(path.join(staging, "outputs.json"), JSON.stringify(result.outputs, null, 2) + "\n");
+  fs.writeFileSync(
+    path.join(staging, "plan.json"),
+    JSON.stringify({ stack: result.stack, resources: plan }, null, 2) + "\n",
+  );
+  fs.writeFileSync(
+    path.join(staging, "outputs.json"),
+    JSON.stringify(result.outputs, null, 2) + "\n",
+  );
   assertNoSecretWritten(staging, result.secretValues);
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(outDir), { recursive: true });

@@ -57,7 +57,8 @@ export const APP_ENV_VARIABLES: readonly AppEnvVariable[] = [
     name: "ARCJET_KEY",
     credential: true,
     onlyWithArcjetKey: true,
-    description: "Arcjet site key; only when the stack sets `arcjetKey` (without it, no Arcjet egress)",
+    description:
+      "Arcjet site key; only when the stack sets `arcjetKey` (without it, no Arcjet egress)",
   },
 ];
 

@@ -37,10 +37,8 @@ export function configHashAnnotation(
   ...inputs: pulumi.Input<unknown>[]
 ): pulumi.Output<Record<string, string>> {
   return pulumi.unsecret(
-    pulumi
-      .all(inputs)
-      .apply((values): Record<string, string> => ({
-        [CONFIG_HASH_ANNOTATION]: contentHash(values, 16),
-      })),
+    pulumi.all(inputs).apply((values): Record<string, string> => ({
+      [CONFIG_HASH_ANNOTATION]: contentHash(values, 16),
+    })),
   );
 }

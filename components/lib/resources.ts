@@ -26,7 +26,9 @@ export const RESOURCE_PRESETS = {
 export type ResourcePreset = keyof typeof RESOURCE_PRESETS;
 
 /** The Kubernetes `resources` block of a container. */
-export function resourceRequirements(spec: ResourceSpec): k8s.types.input.core.v1.ResourceRequirements {
+export function resourceRequirements(
+  spec: ResourceSpec,
+): k8s.types.input.core.v1.ResourceRequirements {
   return {
     requests: { cpu: spec.cpu, memory: spec.memory },
     limits: {

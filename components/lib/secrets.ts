@@ -21,7 +21,10 @@ export class SecretKey {
 
   /** An environment variable whose value comes from this key. */
   env(variable: string): EnvVar {
-    return { name: variable, valueFrom: { secretKeyRef: { name: this.secretName, key: this.key } } };
+    return {
+      name: variable,
+      valueFrom: { secretKeyRef: { name: this.secretName, key: this.key } },
+    };
   }
 }
 
@@ -78,7 +81,9 @@ export class PlatformSecret {
       secret: {
         secretName: this.name,
         defaultMode: 0o400,
-        ...(items ? { items: items.map((key) => this.key(key)).map(({ key }) => ({ key, path: key })) } : {}),
+        ...(items
+          ? { items: items.map((key) => this.key(key)).map(({ key }) => ({ key, path: key })) }
+          : {}),
       },
     };
   }

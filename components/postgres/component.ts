@@ -119,7 +119,11 @@ export class Postgres extends pulumi.ComponentResource {
       version: typeof image === "string" ? tagOf(image) : undefined,
     };
     this.identity = identity;
-    this.backupIdentity = { name: `${name}-backup`, component: "database-backup", instance: identity.instance };
+    this.backupIdentity = {
+      name: `${name}-backup`,
+      component: "database-backup",
+      instance: identity.instance,
+    };
     const ns = args.namespace;
     const domain = args.clusterDomain ?? "cluster.local";
     const dataOpts = { parent: this, ...keepData(args.protect ?? false) };

@@ -26,8 +26,12 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     const manifests = fs.readdirSync(path.join(out, "manifests"));
     expect(manifests).toContain("namespace-platform.yaml");
     for (const file of manifests) {
-      const manifest = parse(fs.readFileSync(path.join(out, "manifests", file), "utf8"));
-      expect(file).toBe(`${manifest.kind.toLowerCase()}-${manifest.metadata.name}.yaml`);
+      const { kind, metadata } = parse(fs.readFileSync(path.join(out, "manifests", file), "utf8"));
+      // Objects sharing a kind and name (in two namespaces) get the namespace in their file name.
+      expect([
+        `${kind.toLowerCase()}-${metadata.name}.yaml`,
+        `${kind.toLowerCase()}-${metadata.namespace}-${metadata.name}.yaml`,
+      ]).toContain(file);
     }
     const plan = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
     const urns = new Set(plan.resources.map((resource: { urn: string }) => resource.urn));
@@ -77,7 +81,9 @@ describe("a bad stack file", () => {
   it("fails render with every key path and writes nothing", () => {
     const result = runTool("render", ["broken", "--stack-file", stackFile, "--out", out]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('k3s-platform:postgres.storageSiz: is not a known key; did you mean "storageSize"?');
+    expect(result.stderr).toContain(
+      'k3s-platform:postgres.storageSiz: is not a known key; did you mean "storageSize"?',
+    );
     expect(result.stderr).toContain("k3s-platform:pgbouncer.replicas: must be a number");
     expect(result.stderr).toContain("k3s-platform:dragonfly.storageSize: must be a non-negative");
     expect(fs.existsSync(out)).toBe(false);

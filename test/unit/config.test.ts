@@ -10,7 +10,8 @@ import {
 import { readStackConfig } from "../../tools/lib/stack-file";
 
 const root = path.resolve(__dirname, "..", "..");
-const stackConfig = (stack: string) => readStackConfig(path.join(root, `Pulumi.${stack}.yaml`)).values;
+const stackConfig = (stack: string) =>
+  readStackConfig(path.join(root, `Pulumi.${stack}.yaml`)).values;
 
 /** What every stack must set besides its profile: the app image (and, in prod, TLS). */
 const REQUIRED: Record<string, Record<string, unknown>> = {
@@ -77,7 +78,9 @@ describe("profile defaults", () => {
     for (const profile of ["dev", "prod"] as const) {
       const config = parseConfig(raw({ profile }));
       expect(config.protectStateful).toBe(PROFILE_DEFAULTS[profile].protectStateful);
-      expect(config.postgres.maxConnections).toBe(PROFILE_DEFAULTS[profile].postgres?.maxConnections);
+      expect(config.postgres.maxConnections).toBe(
+        PROFILE_DEFAULTS[profile].postgres?.maxConnections,
+      );
     }
   });
 
@@ -132,46 +135,246 @@ describe("profile defaults", () => {
 const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
   ["no profile", {}, "k3s-platform:profile", /required/],
   ["an unknown profile", { profile: "staging" }, "k3s-platform:profile", /"dev" or "prod"/],
-  ["a misspelled top-level key", { profile: "dev", postgress: {} }, "k3s-platform:postgress", /did you mean "postgres"/],
-  ["a misspelled nested key", { profile: "dev", postgres: { storageSiz: "1Gi" } }, "k3s-platform:postgres.storageSiz", /did you mean "storageSize"/],
-  ["a misspelled deep key", { profile: "dev", postgres: { backup: { retian: 3 } } }, "k3s-platform:postgres.backup.retian", /did you mean "retain"/],
-  ["an unknown key far from any known one", { profile: "dev", cluster: { flavour: "x" } }, "k3s-platform:cluster.flavour", /known keys here: domain/],
-  ["a negative size", { profile: "dev", postgres: { storageSize: "-5Gi" } }, "k3s-platform:postgres.storageSize", /non-negative/],
-  ["a zero size", { profile: "dev", dragonfly: { storageSize: "0Gi" } }, "k3s-platform:dragonfly.storageSize", /greater than zero/],
-  ["a size without a unit that is not a number", { profile: "dev", objectStore: { storageSize: "big" } }, "k3s-platform:objectStore.storageSize", /quantity/],
-  ["a number where a size string is expected", { profile: "dev", postgres: { storageSize: 5 } }, "k3s-platform:postgres.storageSize", /quantity/],
-  ["a string where a number is expected", { profile: "dev", pgbouncer: { replicas: "two" } }, "k3s-platform:pgbouncer.replicas", /number/],
-  ["a fractional replica count", { profile: "dev", pgbouncer: { replicas: 1.5 } }, "k3s-platform:pgbouncer.replicas", /whole number/],
-  ["zero replicas", { profile: "dev", pgbouncer: { replicas: 0 } }, "k3s-platform:pgbouncer.replicas", /./],
-  ["a string where a boolean is expected", { profile: "dev", protectStateful: "yes" }, "k3s-platform:protectStateful", /true or false/],
-  ["an unknown resource preset", { profile: "dev", postgres: { resources: "huge" } }, "k3s-platform:postgres.resources", /preset/],
-  ["a memory limit below the request", { profile: "dev", postgres: { resources: { cpu: "1", memory: "2Gi", memoryLimit: "1Gi" } } }, "k3s-platform:postgres.resources.memoryLimit", /at least the memory request/],
-  ["a cpu limit below the request", { profile: "dev", pgbouncer: { resources: { cpu: "2", memory: "64Mi", cpuLimit: "1" } } }, "k3s-platform:pgbouncer.resources.cpuLimit", /at least the cpu request/],
-  ["a misspelled resources field", { profile: "dev", dragonfly: { resources: { cpu: "1", memory: "1Gi", memoryLimt: "1Gi" } } }, "k3s-platform:dragonfly.resources.memoryLimt", /did you mean "memoryLimit"/],
-  ["a namespace that is not a DNS label", { profile: "dev", namespace: "My_Platform" }, "k3s-platform:namespace", /DNS label/],
-  ["a domain with uppercase letters", { profile: "dev", cluster: { domain: "Platform.Example.com" } }, "k3s-platform:cluster.domain", /DNS name/],
-  ["a pod CIDR that is not a CIDR", { profile: "dev", cluster: { podCidr: "10.42.0.0" } }, "k3s-platform:cluster.podCidr", /CIDR/],
-  ["a PgBouncer pool larger than Postgres can hold", { profile: "dev", pgbouncer: { defaultPoolSize: 200 } }, "k3s-platform:pgbouncer.defaultPoolSize", /≤ postgres.maxConnections − reserved \(got \(1 \+ 1\) × \(200 \+ 5\) = 410 > 67\)/],
-  ["prod replicas multiplying the pool past max_connections", { profile: "prod", pgbouncer: { replicas: 6 } }, "k3s-platform:pgbouncer.defaultPoolSize", /\(6 \+ 1\) × \(25 \+ 5\) = 210 > 137/],
-  ["direct connections eating every slot", { profile: "dev", postgres: { directConnections: 97 } }, "k3s-platform:postgres.directConnections", /leaves no connections for PgBouncer/],
-  ["too little memory for Dragonfly's threads", { profile: "dev", dragonfly: { proactorThreads: 4 } }, "k3s-platform:dragonfly.resources.memoryLimit", /256 MiB per thread/],
-  ["threads derived from the CPU limit without the memory for them", { profile: "dev", dragonfly: { resources: { cpu: "1", memory: "512Mi", cpuLimit: "4" } } }, "k3s-platform:dragonfly.resources.memoryLimit", /for 4 thread\(s\)/],
-  ["a bucket name S3 rejects", { profile: "dev", objectStore: { buckets: { app: "My_Bucket" } } }, "k3s-platform:objectStore.buckets.app", /lowercase letters/],
-  ["a bucket name that is too short", { profile: "dev", objectStore: { buckets: { backups: "bk" } } }, "k3s-platform:objectStore.buckets.backups", /3 to 63/],
-  ["a bucket name shaped like an IP", { profile: "dev", objectStore: { buckets: { loki: "10.0.0.1" } } }, "k3s-platform:objectStore.buckets.loki", /IP address/],
-  ["a backup schedule that is not cron", { profile: "prod", postgres: { backup: { schedule: "nightly" } } }, "k3s-platform:postgres.backup.schedule", /cron/],
-  ["a backup retention of zero", { profile: "prod", postgres: { backup: { retain: 0 } } }, "k3s-platform:postgres.backup.retain", /at least one/],
-  ["prod without a TLS Secret for its Ingress hosts", { profile: "prod", cluster: { tlsSecretName: undefined } }, "k3s-platform:cluster.tlsSecretName", /required in prod/],
-  ["prod with a tag-only app image", { profile: "prod", app: { image: "registry.example.com/app:1.0.0" } }, "k3s-platform:app.image", /sha256/],
-  ["an app with neither image nor build", { profile: "dev", app: { image: undefined } }, "k3s-platform:app.image", /required/],
-  ["prod with a single PgBouncer", { profile: "prod", pgbouncer: { replicas: 1 } }, "k3s-platform:pgbouncer.replicas", /≥ 2/],
-  ["an HPA whose maximum is below its minimum", { profile: "dev", app: { web: { minReplicas: 3, maxReplicas: 2 } } }, "k3s-platform:app.web.maxReplicas", /at least app.web.minReplicas/],
-  ["a GPU without a runtime class", { profile: "dev", ollama: { gpu: { count: 1 } } }, "k3s-platform:ollama.gpu", /runtimeClassName/],
-  ["a changed Temporal shard count", { profile: "dev", temporal: { numHistoryShards: 1024, recordedNumHistoryShards: 512 } }, "k3s-platform:temporal.numHistoryShards", /cannot change from 512 to 1024/],
-  ["a retention that is not a duration", { profile: "dev", observability: { retention: { logs: "a week" } } }, "k3s-platform:observability.retention.logs", /duration/],
-  ["a model name Ollama cannot pull", { profile: "dev", ollama: { models: ["Not A Model!"] } }, "k3s-platform:ollama.models.0", /Ollama model name/],
-  ["a secret stored in plain text", { profile: "dev", arcjetKey: "ajkey_live_123" }, "k3s-platform:arcjetKey", /pulumi config set --secret/],
-  ["max_connections too small to run anything", { profile: "dev", postgres: { maxConnections: 5 } }, "k3s-platform:postgres.maxConnections", /at least 20/],
+  [
+    "a misspelled top-level key",
+    { profile: "dev", postgress: {} },
+    "k3s-platform:postgress",
+    /did you mean "postgres"/,
+  ],
+  [
+    "a misspelled nested key",
+    { profile: "dev", postgres: { storageSiz: "1Gi" } },
+    "k3s-platform:postgres.storageSiz",
+    /did you mean "storageSize"/,
+  ],
+  [
+    "a misspelled deep key",
+    { profile: "dev", postgres: { backup: { retian: 3 } } },
+    "k3s-platform:postgres.backup.retian",
+    /did you mean "retain"/,
+  ],
+  [
+    "an unknown key far from any known one",
+    { profile: "dev", cluster: { flavour: "x" } },
+    "k3s-platform:cluster.flavour",
+    /known keys here: domain/,
+  ],
+  [
+    "a negative size",
+    { profile: "dev", postgres: { storageSize: "-5Gi" } },
+    "k3s-platform:postgres.storageSize",
+    /non-negative/,
+  ],
+  [
+    "a zero size",
+    { profile: "dev", dragonfly: { storageSize: "0Gi" } },
+    "k3s-platform:dragonfly.storageSize",
+    /greater than zero/,
+  ],
+  [
+    "a size without a unit that is not a number",
+    { profile: "dev", objectStore: { storageSize: "big" } },
+    "k3s-platform:objectStore.storageSize",
+    /quantity/,
+  ],
+  [
+    "a number where a size string is expected",
+    { profile: "dev", postgres: { storageSize: 5 } },
+    "k3s-platform:postgres.storageSize",
+    /quantity/,
+  ],
+  [
+    "a string where a number is expected",
+    { profile: "dev", pgbouncer: { replicas: "two" } },
+    "k3s-platform:pgbouncer.replicas",
+    /number/,
+  ],
+  [
+    "a fractional replica count",
+    { profile: "dev", pgbouncer: { replicas: 1.5 } },
+    "k3s-platform:pgbouncer.replicas",
+    /whole number/,
+  ],
+  [
+    "zero replicas",
+    { profile: "dev", pgbouncer: { replicas: 0 } },
+    "k3s-platform:pgbouncer.replicas",
+    /./,
+  ],
+  [
+    "a string where a boolean is expected",
+    { profile: "dev", protectStateful: "yes" },
+    "k3s-platform:protectStateful",
+    /true or false/,
+  ],
+  [
+    "an unknown resource preset",
+    { profile: "dev", postgres: { resources: "huge" } },
+    "k3s-platform:postgres.resources",
+    /preset/,
+  ],
+  [
+    "a memory limit below the request",
+    { profile: "dev", postgres: { resources: { cpu: "1", memory: "2Gi", memoryLimit: "1Gi" } } },
+    "k3s-platform:postgres.resources.memoryLimit",
+    /at least the memory request/,
+  ],
+  [
+    "a cpu limit below the request",
+    { profile: "dev", pgbouncer: { resources: { cpu: "2", memory: "64Mi", cpuLimit: "1" } } },
+    "k3s-platform:pgbouncer.resources.cpuLimit",
+    /at least the cpu request/,
+  ],
+  [
+    "a misspelled resources field",
+    { profile: "dev", dragonfly: { resources: { cpu: "1", memory: "1Gi", memoryLimt: "1Gi" } } },
+    "k3s-platform:dragonfly.resources.memoryLimt",
+    /did you mean "memoryLimit"/,
+  ],
+  [
+    "a namespace that is not a DNS label",
+    { profile: "dev", namespace: "My_Platform" },
+    "k3s-platform:namespace",
+    /DNS label/,
+  ],
+  [
+    "a domain with uppercase letters",
+    { profile: "dev", cluster: { domain: "Platform.Example.com" } },
+    "k3s-platform:cluster.domain",
+    /DNS name/,
+  ],
+  [
+    "a pod CIDR that is not a CIDR",
+    { profile: "dev", cluster: { podCidr: "10.42.0.0" } },
+    "k3s-platform:cluster.podCidr",
+    /CIDR/,
+  ],
+  [
+    "a PgBouncer pool larger than Postgres can hold",
+    { profile: "dev", pgbouncer: { defaultPoolSize: 200 } },
+    "k3s-platform:pgbouncer.defaultPoolSize",
+    /≤ postgres.maxConnections − reserved \(got \(1 \+ 1\) × \(200 \+ 5\) = 410 > 67\)/,
+  ],
+  [
+    "prod replicas multiplying the pool past max_connections",
+    { profile: "prod", pgbouncer: { replicas: 6 } },
+    "k3s-platform:pgbouncer.defaultPoolSize",
+    /\(6 \+ 1\) × \(25 \+ 5\) = 210 > 137/,
+  ],
+  [
+    "direct connections eating every slot",
+    { profile: "dev", postgres: { directConnections: 97 } },
+    "k3s-platform:postgres.directConnections",
+    /leaves no connections for PgBouncer/,
+  ],
+  [
+    "too little memory for Dragonfly's threads",
+    { profile: "dev", dragonfly: { proactorThreads: 4 } },
+    "k3s-platform:dragonfly.resources.memoryLimit",
+    /256 MiB per thread/,
+  ],
+  [
+    "threads derived from the CPU limit without the memory for them",
+    { profile: "dev", dragonfly: { resources: { cpu: "1", memory: "512Mi", cpuLimit: "4" } } },
+    "k3s-platform:dragonfly.resources.memoryLimit",
+    /for 4 thread\(s\)/,
+  ],
+  [
+    "a bucket name S3 rejects",
+    { profile: "dev", objectStore: { buckets: { app: "My_Bucket" } } },
+    "k3s-platform:objectStore.buckets.app",
+    /lowercase letters/,
+  ],
+  [
+    "a bucket name that is too short",
+    { profile: "dev", objectStore: { buckets: { backups: "bk" } } },
+    "k3s-platform:objectStore.buckets.backups",
+    /3 to 63/,
+  ],
+  [
+    "a bucket name shaped like an IP",
+    { profile: "dev", objectStore: { buckets: { loki: "10.0.0.1" } } },
+    "k3s-platform:objectStore.buckets.loki",
+    /IP address/,
+  ],
+  [
+    "a backup schedule that is not cron",
+    { profile: "prod", postgres: { backup: { schedule: "nightly" } } },
+    "k3s-platform:postgres.backup.schedule",
+    /cron/,
+  ],
+  [
+    "a backup retention of zero",
+    { profile: "prod", postgres: { backup: { retain: 0 } } },
+    "k3s-platform:postgres.backup.retain",
+    /at least one/,
+  ],
+  [
+    "prod without a TLS Secret for its Ingress hosts",
+    { profile: "prod", cluster: { tlsSecretName: undefined } },
+    "k3s-platform:cluster.tlsSecretName",
+    /required in prod/,
+  ],
+  [
+    "prod with a tag-only app image",
+    { profile: "prod", app: { image: "registry.example.com/app:1.0.0" } },
+    "k3s-platform:app.image",
+    /sha256/,
+  ],
+  [
+    "an app with neither image nor build",
+    { profile: "dev", app: { image: undefined } },
+    "k3s-platform:app.image",
+    /required/,
+  ],
+  [
+    "prod with a single PgBouncer",
+    { profile: "prod", pgbouncer: { replicas: 1 } },
+    "k3s-platform:pgbouncer.replicas",
+    /≥ 2/,
+  ],
+  [
+    "an HPA whose maximum is below its minimum",
+    { profile: "dev", app: { web: { minReplicas: 3, maxReplicas: 2 } } },
+    "k3s-platform:app.web.maxReplicas",
+    /at least app.web.minReplicas/,
+  ],
+  [
+    "a GPU without a runtime class",
+    { profile: "dev", ollama: { gpu: { count: 1 } } },
+    "k3s-platform:ollama.gpu",
+    /runtimeClassName/,
+  ],
+  [
+    "a changed Temporal shard count",
+    { profile: "dev", temporal: { numHistoryShards: 1024, recordedNumHistoryShards: 512 } },
+    "k3s-platform:temporal.numHistoryShards",
+    /cannot change from 512 to 1024/,
+  ],
+  [
+    "a retention that is not a duration",
+    { profile: "dev", observability: { retention: { logs: "a week" } } },
+    "k3s-platform:observability.retention.logs",
+    /duration/,
+  ],
+  [
+    "a model name Ollama cannot pull",
+    { profile: "dev", ollama: { models: ["Not A Model!"] } },
+    "k3s-platform:ollama.models.0",
+    /Ollama model name/,
+  ],
+  [
+    "a secret stored in plain text",
+    { profile: "dev", arcjetKey: "ajkey_live_123" },
+    "k3s-platform:arcjetKey",
+    /pulumi config set --secret/,
+  ],
+  [
+    "max_connections too small to run anything",
+    { profile: "dev", postgres: { maxConnections: 5 } },
+    "k3s-platform:postgres.maxConnections",
+    /at least 20/,
+  ],
 ];
 
 describe("invalid configs are refused with the key and the reason", () => {
@@ -183,7 +386,11 @@ describe("invalid configs are refused with the key and the reason", () => {
   });
 
   it("reports every problem at once, not only the first", () => {
-    const issues = issuesOf({ profile: "dev", namespace: "Bad", postgres: { storageSize: "-1Gi" } });
+    const issues = issuesOf({
+      profile: "dev",
+      namespace: "Bad",
+      postgres: { storageSize: "-1Gi" },
+    });
     expect(issues.map((issue) => issue.key)).toEqual(
       expect.arrayContaining(["k3s-platform:namespace", "k3s-platform:postgres.storageSize"]),
     );

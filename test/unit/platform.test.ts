@@ -1,18 +1,75 @@
-import { describe, expect, it } from "vitest";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../config";
+import { readStackConfig } from "../../tools/lib/stack-file";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
 
 const mocks = setupMocks();
 
-describe("Platform", () => {
-  it("puts everything in a namespace that enforces Pod Security restricted", async () => {
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+async function containerEnv(type: string, name: string): Promise<EnvVar[]> {
+  const resource = (await registeredOfType(mocks, type)).find((r) => r.name === name);
+  const spec = resource?.inputs as {
+    spec: { template: { spec: { containers: { env?: EnvVar[] }[] } } };
+  };
+  return spec.spec.template.spec.containers[0].env ?? [];
+}
+
+describe("Platform (dev stack)", () => {
+  let namespace: string;
+
+  beforeAll(async () => {
     const { Platform } = await import("../../components/platform");
-    const { kubernetes: _kubernetes, ...args } = parseConfig({ "k3s-platform:profile": "dev" });
-    const platform = new Platform("platform", args);
-    expect(await unwrap(platform.namespace)).toBe("platform");
-    const [namespace] = await registeredOfType(mocks, "kubernetes:core/v1:Namespace");
-    expect(namespace.inputs).toMatchObject({
-      metadata: { name: "platform", labels: { "pod-security.kubernetes.io/enforce": "restricted" } },
+    const stack = readStackConfig(path.resolve(__dirname, "..", "..", "Pulumi.dev.yaml"));
+    const { kubernetes: _kubernetes, ...args } = parseConfig(stack.values, stack.secretKeys);
+    namespace = await unwrap(new Platform("platform", args).namespace);
+  });
+
+  it("puts everything in a namespace that enforces Pod Security restricted", async () => {
+    expect(namespace).toBe("platform");
+    const [created] = await registeredOfType(mocks, "kubernetes:core/v1:Namespace");
+    expect(created.inputs).toMatchObject({
+      metadata: {
+        name: "platform",
+        labels: { "pod-security.kubernetes.io/enforce": "restricted" },
+      },
     });
+  });
+
+  it("the app queries through PgBouncer and never gets the direct Postgres URL by default", async () => {
+    for (const deployment of ["app-web", "app-worker"]) {
+      const env = await containerEnv("kubernetes:apps/v1:Deployment", deployment);
+      const databaseUrl = env.find((variable) => variable.name === "DATABASE_URL");
+      expect(databaseUrl?.valueFrom?.secretKeyRef).toEqual({ name: "pgbouncer-app", key: "url" });
+      expect(env.map((variable) => variable.name)).not.toContain("DATABASE_DIRECT_URL");
+    }
+  });
+
+  it("migrations run on the direct Postgres URL, where Atlas's session lock works", async () => {
+    const jobs = await registeredOfType(mocks, "kubernetes:batch/v1:Job");
+    const migrations = jobs.find((job) => job.name.startsWith("migrations"));
+    expect(migrations).toBeDefined();
+    const env = await containerEnv("kubernetes:batch/v1:Job", migrations?.name ?? "");
+    expect(
+      env.find((variable) => variable.name === "DATABASE_URL")?.valueFrom?.secretKeyRef,
+    ).toEqual({
+      name: "postgres-app",
+      key: "url",
+    });
+  });
+
+  it("declares network policies for the platform namespace and the node log collector's", async () => {
+    const policies = await registeredOfType(mocks, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+    const namespaces = new Set(
+      policies.map(
+        (policy) => (policy.inputs as { metadata: { namespace: string } }).metadata.namespace,
+      ),
+    );
+    expect([...namespaces].sort()).toEqual(["platform", "platform-node-logs"]);
   });
 });

@@ -29,21 +29,31 @@ describe("engine-less diff", () => {
     const [change] = diffRenders([statefulSet("5Gi")], [statefulSet("5Gi", "postgres:15.15")]);
     expect(change.kind).toBe("update");
     expect(change.fields).toEqual([
-      { path: "spec.template.spec.containers[0].image", before: "postgres:15.14", after: "postgres:15.15" },
+      {
+        path: "spec.template.spec.containers[0].image",
+        before: "postgres:15.14",
+        after: "postgres:15.15",
+      },
     ]);
   });
 
   it("a changed volumeClaimTemplate replaces the StatefulSet and warns loudly", () => {
     const changes = diffRenders([statefulSet("5Gi")], [statefulSet("10Gi")]);
     expect(changes[0]).toMatchObject({ kind: "replace", stateful: true });
-    expect(changes[0].immutableFields).toEqual(["spec.volumeClaimTemplates[0].spec.resources.requests.storage"]);
-    expect(formatDiff("prod", changes)).toMatch(/WARNING: REPLACE OF STATEFUL StatefulSet\/platform\/postgres/);
+    expect(changes[0].immutableFields).toEqual([
+      "spec.volumeClaimTemplates[0].spec.resources.requests.storage",
+    ]);
+    expect(formatDiff("prod", changes)).toMatch(
+      /WARNING: REPLACE OF STATEFUL StatefulSet\/platform\/postgres/,
+    );
   });
 
   it("a changed Job pod template is a replacement", () => {
     const [change] = diffRenders([job("a")], [job("b")]);
     expect(change.kind).toBe("replace");
-    expect(formatDiff("dev", [change])).toMatch(/REPLACE.*Job\/platform\/migrate.*cannot change in place/);
+    expect(formatDiff("dev", [change])).toMatch(
+      /REPLACE.*Job\/platform\/migrate.*cannot change in place/,
+    );
   });
 
   it("a changed Deployment selector is a replacement, its labels alone are not", () => {
@@ -54,7 +64,9 @@ describe("engine-less diff", () => {
       spec: { selector: { matchLabels: { app: selector } } },
     });
     expect(diffRenders([deployment("web", "a")], [deployment("web", "b")])[0].kind).toBe("update");
-    expect(diffRenders([deployment("web", "a")], [deployment("web2", "a")])[0].kind).toBe("replace");
+    expect(diffRenders([deployment("web", "a")], [deployment("web2", "a")])[0].kind).toBe(
+      "replace",
+    );
   });
 
   it("a Service clusterIP change is a replacement", () => {

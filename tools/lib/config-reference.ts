@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { COMMON_DEFAULTS, PROFILE_DEFAULTS, type Defaults, type Profile } from "../../stack-config/defaults";
+import {
+  COMMON_DEFAULTS,
+  PROFILE_DEFAULTS,
+  type Defaults,
+  type Profile,
+} from "../../stack-config/defaults";
 import { schema } from "../../stack-config/schema";
 
 /**
@@ -66,7 +71,8 @@ function leaves(
 function typeOf(path: string[], node: JsonSchema): string {
   const name = path.at(-1) ?? "";
   if (SECRET_FIELDS.has(name)) return "secret string";
-  if (LEAF_OBJECTS.has(name)) return "preset (`nano`…`large`) or `{cpu, memory, cpuLimit?, memoryLimit?}`";
+  if (LEAF_OBJECTS.has(name))
+    return "preset (`nano`…`large`) or `{cpu, memory, cpuLimit?, memoryLimit?}`";
   if (node.enum) return node.enum.map((value) => `\`${String(value)}\``).join(" \\| ");
   if (node.type === "array") return `list of ${node.items?.type ?? "values"}`;
   if (node.pattern?.includes("Ki|Mi|Gi")) return "quantity";
@@ -74,7 +80,10 @@ function typeOf(path: string[], node: JsonSchema): string {
 }
 
 function at(value: unknown, path: string[]): unknown {
-  return path.reduce<unknown>((current, key) => (isObject(current) ? current[key] : undefined), value);
+  return path.reduce<unknown>(
+    (current, key) => (isObject(current) ? current[key] : undefined),
+    value,
+  );
 }
 
 function show(value: unknown, required: boolean): string {

@@ -68,7 +68,9 @@ interface RecordableMonitor {
 /** Renders a stack: runs the program under mocks and returns what it registered, redacted. */
 export async function renderStack(options: RenderOptions): Promise<RenderResult> {
   const projectDir = options.projectDir ?? REPOSITORY_ROOT;
-  const stackConfig = readStackConfig(options.stackFile ?? stackFilePath(projectDir, options.stack));
+  const stackConfig = readStackConfig(
+    options.stackFile ?? stackFilePath(projectDir, options.stack),
+  );
 
   const mocks = new PlatformMocks();
   await pulumi.runtime.setMocks(mocks, "k3s-platform", options.stack, false);
@@ -112,7 +114,9 @@ function settings(): { getMonitor(): unknown; waitForRPCs(): Promise<void> } {
 /** The SDK's own decoder of a registration's wire properties, as the mock monitor uses it. */
 function deserializeProperties(object: unknown): Record<string, unknown> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const rpc: { deserializeProperties(o: unknown): Record<string, unknown> } = require("@pulumi/pulumi/runtime/rpc");
+  const rpc: {
+    deserializeProperties(o: unknown): Record<string, unknown>;
+  } = require("@pulumi/pulumi/runtime/rpc");
   return rpc.deserializeProperties(object);
 }
 
@@ -173,7 +177,9 @@ function unwrapSecrets(value: unknown): unknown {
 function redactLeaves(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactLeaves);
   if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, redactLeaves(inner)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [key, redactLeaves(inner)]),
+    );
   }
   return value === undefined || value === null ? value : REDACTED;
 }
@@ -201,7 +207,9 @@ function redactSecretObjectData(type: string, props: unknown): unknown {
  */
 function redactor(secretValues: string[]): (value: unknown) => unknown {
   // Short values would redact innocent text; generated and mock secrets are long.
-  const needles = secretValues.filter((secret) => secret.length >= 8).sort((a, b) => b.length - a.length);
+  const needles = secretValues
+    .filter((secret) => secret.length >= 8)
+    .sort((a, b) => b.length - a.length);
   const redactString = (text: string) =>
     needles.reduce((result, needle) => result.split(needle).join(REDACTED), text);
   const redact = (value: unknown): unknown => {

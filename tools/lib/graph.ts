@@ -21,7 +21,8 @@ export function mermaidGraph(resources: RenderedResource[]): string {
   const ids = new Map(resources.map((r, i) => [r.urn, `n${i}`]));
   const nodeOf = (urn: string | undefined): RenderedResource | undefined => {
     let current = urn ? byUrn.get(urn) : undefined;
-    while (current && !isNode(current)) current = current.parent ? byUrn.get(current.parent) : undefined;
+    while (current && !isNode(current))
+      current = current.parent ? byUrn.get(current.parent) : undefined;
     return current;
   };
   const ancestors = (r: RenderedResource): Set<string> => {
@@ -32,7 +33,9 @@ export function mermaidGraph(resources: RenderedResource[]): string {
 
   const lines = ["flowchart LR"];
   const emit = (parentUrn: string | undefined, depth: number) => {
-    for (const r of resources.filter((candidate) => nodeOf(candidate.parent)?.urn === parentUrn && isNode(candidate))) {
+    for (const r of resources.filter(
+      (candidate) => nodeOf(candidate.parent)?.urn === parentUrn && isNode(candidate),
+    )) {
       const indent = "  ".repeat(depth);
       const label = `${r.type.split(":").pop()} ${r.name}`;
       if (isComponent(r)) {
@@ -59,4 +62,39 @@ export function mermaidGraph(resources: RenderedResource[]): string {
     }
   }
   return [...lines, ...[...edges].sort()].join("\n") + "\n";
+}
+
+/**
+ * The same graph one level up, for the README: each component directly under the Platform is a
+ * node, and A → B when anything in B waits for anything in A.
+ */
+export function componentGraph(resources: RenderedResource[]): string {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const platform = resources.find((r) => r.type === "k3s-platform:platform:Platform");
+  const topLevel = resources.filter((r) => isComponent(r) && r.parent === platform?.urn);
+  const ids = new Map(topLevel.map((r, i) => [r.urn, `c${i}`]));
+  const componentOf = (urn: string): string | undefined => {
+    for (
+      let current = byUrn.get(urn);
+      current;
+      current = current.parent ? byUrn.get(current.parent) : undefined
+    ) {
+      if (ids.has(current.urn)) return current.urn;
+    }
+    return undefined;
+  };
+  const edges = new Set<string>();
+  for (const r of resources) {
+    const to = componentOf(r.urn);
+    for (const dependency of r.dependencies) {
+      const from = componentOf(dependency);
+      if (from && to && from !== to) edges.add(`  ${ids.get(from)} --> ${ids.get(to)}`);
+    }
+  }
+  const typeName = (r: RenderedResource) => r.type.split(":").pop() ?? r.type;
+  const shared = (r: RenderedResource) => topLevel.filter((o) => o.type === r.type).length > 1;
+  const nodes = topLevel.map(
+    (r) => `  ${ids.get(r.urn)}["${shared(r) ? `${typeName(r)} ${r.name}` : typeName(r)}"]`,
+  );
+  return ["flowchart LR", ...nodes, ...[...edges].sort()].join("\n") + "\n";
 }

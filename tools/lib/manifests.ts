@@ -10,7 +10,8 @@ export interface ManifestFile {
 /** Kubernetes objects the program registered (providers, components and others excluded). */
 export function kubernetesResources(resources: RenderedResource[]): RenderedResource[] {
   return resources.filter(
-    (resource) => resource.custom && resource.type.startsWith("kubernetes:") && isManifest(resource.props),
+    (resource) =>
+      resource.custom && resource.type.startsWith("kubernetes:") && isManifest(resource.props),
   );
 }
 
@@ -36,7 +37,8 @@ export function manifestFiles(resources: RenderedResource[]): ManifestFile[] {
   const baseName = ({ manifest }: { manifest: Manifest }) =>
     `${manifest.kind.toLowerCase()}-${manifest.metadata.name}`;
   const counts = new Map<string, number>();
-  for (const object of objects) counts.set(baseName(object), (counts.get(baseName(object)) ?? 0) + 1);
+  for (const object of objects)
+    counts.set(baseName(object), (counts.get(baseName(object)) ?? 0) + 1);
   return objects
     .map((object) => {
       const base = baseName(object);

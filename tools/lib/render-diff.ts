@@ -31,12 +31,22 @@ const STATEFUL_KINDS = new Set(["StatefulSet", "PersistentVolumeClaim", "Persist
  */
 const IMMUTABLE_FIELDS: Record<string, string[]> = {
   Job: ["spec.template", "spec.selector", "spec.completionMode"],
-  StatefulSet: ["spec.volumeClaimTemplates", "spec.selector", "spec.serviceName", "spec.podManagementPolicy"],
+  StatefulSet: [
+    "spec.volumeClaimTemplates",
+    "spec.selector",
+    "spec.serviceName",
+    "spec.podManagementPolicy",
+  ],
   Deployment: ["spec.selector"],
   DaemonSet: ["spec.selector"],
   ReplicaSet: ["spec.selector"],
   Service: ["spec.clusterIP", "spec.clusterIPs", "spec.ipFamilies"],
-  PersistentVolumeClaim: ["spec.storageClassName", "spec.accessModes", "spec.volumeName", "spec.volumeMode"],
+  PersistentVolumeClaim: [
+    "spec.storageClassName",
+    "spec.accessModes",
+    "spec.volumeName",
+    "spec.volumeMode",
+  ],
   ConfigMap: ["immutable"],
   Secret: ["immutable", "type"],
 };
@@ -57,8 +67,13 @@ export function diffRenders(before: Manifest[], after: Manifest[]): ObjectChange
     if (fields.length === 0) continue;
     const immutable = fields
       .map((field) => field.path)
-      .filter((path) => (IMMUTABLE_FIELDS[manifest.kind] ?? []).some((prefix) => isUnder(path, prefix)));
-    changes.push({ ...change(id, immutable.length > 0 ? "replace" : "update", manifest.kind, fields), immutableFields: immutable });
+      .filter((path) =>
+        (IMMUTABLE_FIELDS[manifest.kind] ?? []).some((prefix) => isUnder(path, prefix)),
+      );
+    changes.push({
+      ...change(id, immutable.length > 0 ? "replace" : "update", manifest.kind, fields),
+      immutableFields: immutable,
+    });
   }
   for (const [id, manifest] of old) {
     if (!current.has(id)) changes.push(change(id, "delete", manifest.kind, []));
@@ -66,7 +81,12 @@ export function diffRenders(before: Manifest[], after: Manifest[]): ObjectChange
   return changes.sort((a, b) => a.object.localeCompare(b.object));
 }
 
-function change(object: string, kind: ChangeKind, manifestKind: string, fields: FieldChange[]): ObjectChange {
+function change(
+  object: string,
+  kind: ChangeKind,
+  manifestKind: string,
+  fields: FieldChange[],
+): ObjectChange {
   return { object, kind, stateful: STATEFUL_KINDS.has(manifestKind), fields, immutableFields: [] };
 }
 
@@ -84,12 +104,20 @@ function fieldChanges(before: unknown, after: unknown, path: string[]): FieldCha
   }
   if (Array.isArray(before) && Array.isArray(after)) {
     const length = Math.max(before.length, after.length);
-    return Array.from({ length }, (_, i) => fieldChanges(before[i], after[i], [...path.slice(0, -1), `${path.at(-1) ?? ""}[${i}]`])).flat();
+    return Array.from({ length }, (_, i) =>
+      fieldChanges(before[i], after[i], [...path.slice(0, -1), `${path.at(-1) ?? ""}[${i}]`]),
+    ).flat();
   }
   const keys = new Set([...Object.keys(before as object), ...Object.keys(after as object)]);
-  return [...keys].sort().flatMap((key) =>
-    fieldChanges((before as Record<string, unknown>)[key], (after as Record<string, unknown>)[key], [...path, key]),
-  );
+  return [...keys]
+    .sort()
+    .flatMap((key) =>
+      fieldChanges(
+        (before as Record<string, unknown>)[key],
+        (after as Record<string, unknown>)[key],
+        [...path, key],
+      ),
+    );
 }
 
 /** A Markdown report for a terminal or a pull-request comment. */
@@ -101,7 +129,9 @@ export function formatDiff(stack: string, changes: ObjectChange[]): string {
       `${counts("replace")} to replace, ${counts("delete")} to delete`,
     "",
   ];
-  const dangerous = changes.filter((c) => c.stateful && (c.kind === "replace" || c.kind === "delete"));
+  const dangerous = changes.filter(
+    (c) => c.stateful && (c.kind === "replace" || c.kind === "delete"),
+  );
   for (const c of dangerous) {
     lines.push(
       `> **WARNING: ${c.kind.toUpperCase()} OF STATEFUL ${c.object}**: its data is lost unless the ` +
@@ -110,7 +140,9 @@ export function formatDiff(stack: string, changes: ObjectChange[]): string {
   }
   if (dangerous.length > 0) lines.push("");
   for (const c of changes) {
-    lines.push(`- **${c.kind.toUpperCase()}** \`${c.object}\`${c.kind === "replace" ? ` (cannot change in place: ${c.immutableFields.join(", ")})` : ""}`);
+    lines.push(
+      `- **${c.kind.toUpperCase()}** \`${c.object}\`${c.kind === "replace" ? ` (cannot change in place: ${c.immutableFields.join(", ")})` : ""}`,
+    );
     for (const field of c.fields) {
       lines.push(`  - \`${field.path}\`: ${show(field.before)} → ${show(field.after)}`);
     }

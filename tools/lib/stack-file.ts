@@ -22,7 +22,9 @@ export function stackFilePath(projectDir: string, stack: string): string {
  */
 export function readStackConfig(file: string): StackConfig {
   if (!fs.existsSync(file)) {
-    throw new Error(`${file}: no such stack file; create it with at least "config: {k3s-platform:profile: dev}"`);
+    throw new Error(
+      `${file}: no such stack file; create it with at least "config: {k3s-platform:profile: dev}"`,
+    );
   }
   let document: unknown;
   try {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { configHashAnnotation, CONFIG_HASH_ANNOTATION, contentHash, hashedName } from "../../../components/lib/hash";
+import {
+  configHashAnnotation,
+  CONFIG_HASH_ANNOTATION,
+  contentHash,
+  hashedName,
+} from "../../../components/lib/hash";
 import { IMAGES, imageRef, tagOf } from "../../../components/lib/images";
 import { scrapeAnnotations } from "../../../components/lib/scrape";
 import { isSecret, setupMocks, unwrap } from "../../mocks";

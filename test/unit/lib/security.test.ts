@@ -46,11 +46,18 @@ describe("secure defaults", () => {
     const template = podTemplate(identity, {
       containers: [container({ name: "web", image: "x:1", resources: RESOURCE_PRESETS.small })],
     });
-    expect(template.spec).toMatchObject({ automountServiceAccountToken: false, enableServiceLinks: false });
+    expect(template.spec).toMatchObject({
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+    });
   });
 
   it("every container gets requests and a memory limit", () => {
-    const built = container({ name: "web", image: "x:1", resources: { cpu: "100m", memory: "128Mi" } });
+    const built = container({
+      name: "web",
+      image: "x:1",
+      resources: { cpu: "100m", memory: "128Mi" },
+    });
     expect(built.resources).toEqual({
       requests: { cpu: "100m", memory: "128Mi" },
       limits: { memory: "128Mi" },
@@ -92,13 +99,17 @@ describe("probes", () => {
     const probes = probesFor(check.http("/healthz", 8080));
     expect(probes.readinessProbe.httpGet).toEqual({ path: "/healthz", port: 8080 });
     expect(probes.readinessProbe).not.toEqual(probes.livenessProbe);
-    expect(probes.livenessProbe.failureThreshold).toBeGreaterThan(probes.readinessProbe.failureThreshold as number);
+    expect(probes.livenessProbe.failureThreshold).toBeGreaterThan(
+      probes.readinessProbe.failureThreshold as number,
+    );
   });
 
   it("a startup probe covers the requested start time", () => {
     const probes = probesFor(check.tcp(5432), { startupSeconds: 120 });
     const startup = probes.startupProbe;
-    expect((startup?.failureThreshold as number) * (startup?.periodSeconds as number)).toBeGreaterThanOrEqual(120);
+    expect(
+      (startup?.failureThreshold as number) * (startup?.periodSeconds as number),
+    ).toBeGreaterThanOrEqual(120);
   });
 });
 
@@ -127,7 +138,11 @@ describe("quantities", () => {
   it("presets set a memory limit at or above the request", () => {
     for (const preset of Object.values(RESOURCE_PRESETS)) {
       const requirements = resourceRequirements(preset);
-      expect(parseQuantity(String(requirements.limits && (requirements.limits as Record<string, string>).memory))).toBeGreaterThanOrEqual(parseQuantity(preset.memory));
+      expect(
+        parseQuantity(
+          String(requirements.limits && (requirements.limits as Record<string, string>).memory),
+        ),
+      ).toBeGreaterThanOrEqual(parseQuantity(preset.memory));
     }
   });
 });

@@ -27,7 +27,9 @@ export async function validateSchemas(files: ManifestFile[]): Promise<SchemaFind
       findings.push({
         object: objectId(manifest),
         file,
-        errors: [`no schema for ${manifest.apiVersion} ${manifest.kind}: not a built-in Kubernetes kind`],
+        errors: [
+          `no schema for ${manifest.apiVersion} ${manifest.kind}: not a built-in Kubernetes kind`,
+        ],
       });
       continue;
     }
@@ -41,9 +43,13 @@ export async function validateSchemas(files: ManifestFile[]): Promise<SchemaFind
 }
 
 async function loadModel(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
-  if (!/^[A-Za-z0-9.]+(\/[A-Za-z0-9]+)?$/.test(apiVersion) || !/^[A-Za-z]+$/.test(kind)) return undefined;
+  if (!/^[A-Za-z0-9.]+(\/[A-Za-z0-9]+)?$/.test(apiVersion) || !/^[A-Za-z]+$/.test(kind))
+    return undefined;
   try {
-    const module = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, ModelClass>;
+    const module = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<
+      string,
+      ModelClass
+    >;
     return module[kind];
   } catch {
     return undefined;
@@ -52,8 +58,9 @@ async function loadModel(apiVersion: string, kind: string): Promise<ModelClass |
 
 /** kubernetes-models throws an ajv-style error whose `errors` name each failing path. */
 function validationMessages(error: unknown): string[] {
-  const details = (error as { errors?: { instancePath?: string; message?: string; params?: unknown }[] })
-    .errors;
+  const details = (
+    error as { errors?: { instancePath?: string; message?: string; params?: unknown }[] }
+  ).errors;
   if (!Array.isArray(details) || details.length === 0) return [(error as Error).message];
   return details.map((detail) => {
     const at = (detail.instancePath ?? "").replace(/^\//, "").replace(/\//g, ".") || "(root)";

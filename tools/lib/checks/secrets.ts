@@ -15,7 +15,8 @@ export function secretLeaks(resources: RenderedResource[], secretValues: string[
       }
     }
     for (const where of markerPaths(resource.props, [])) {
-      if (resource.type === "kubernetes:core/v1:Secret" && /^(data|stringData)\./.test(where)) continue;
+      if (resource.type === "kubernetes:core/v1:Secret" && /^(data|stringData)\./.test(where))
+        continue;
       findings.push(
         `${resource.type} ${resource.name}: a secret value is written into ${where}; ` +
           `pass it through a Secret and secretKeyRef instead`,
@@ -27,7 +28,8 @@ export function secretLeaks(resources: RenderedResource[], secretValues: string[
 
 function markerPaths(value: unknown, path: string[]): string[] {
   if (typeof value === "string") return value.includes(REDACTED) ? [path.join(".")] : [];
-  if (Array.isArray(value)) return value.flatMap((item, index) => markerPaths(item, [...path, String(index)]));
+  if (Array.isArray(value))
+    return value.flatMap((item, index) => markerPaths(item, [...path, String(index)]));
   if (typeof value === "object" && value !== null) {
     return Object.entries(value).flatMap(([key, inner]) => markerPaths(inner, [...path, key]));
   }
