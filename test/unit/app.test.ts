@@ -192,6 +192,17 @@ describe("the app's environment contract", () => {
     expect(entry?.valueFrom?.secretKeyRef).toEqual({ name: "arcjet-arcjet", key: "key" });
   });
 
+  it("without an Arcjet key the app gets no ARCJET_KEY and no Arcjet Secret", async () => {
+    await makeApp("no-arcjet", { arcjetKey: undefined });
+    const secret = (await registeredOfType(mocks, "kubernetes:core/v1:Secret")).find(
+      (r) => r.name === "no-arcjet-arcjet",
+    );
+    expect(secret).toBeUndefined();
+    for (const name of ["no-arcjet-web", "no-arcjet-worker"]) {
+      expect(envOf(await deployment(name)).map((e) => e.name)).not.toContain("ARCJET_KEY");
+    }
+  });
+
   it("a changed credential changes the config hash of both pod templates", async () => {
     await makeApp("hash-a", {}, "first-password");
     await makeApp("hash-b", {}, "second-password");
