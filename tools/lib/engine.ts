@@ -36,17 +36,8 @@ const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
 
 export const REPOSITORY_ROOT = path.resolve(__dirname, "..", "..");
 
-interface Registration {
-  urn: string;
-  type: string;
-  name: string;
-  custom: boolean;
-  parent?: string;
-  dependencies: string[];
-  protect: boolean;
-  retainOnDelete: boolean;
-  inputs: Record<string, unknown>;
-}
+/** A resource as registered: everything rendered later, with the inputs not yet redacted. */
+type Registration = Omit<RenderedResource, "props"> & { inputs: Record<string, unknown> };
 
 /** The mock monitor's request object: the protobuf getters we read. */
 interface RegisterRequest {

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,13 +21,48 @@ export interface GoToolSpec {
   name: string;
   /** Module version, e.g. `v0.316.0`. */
   version: string;
-  /** Full package paths to `go install`, e.g. `github.com/prometheus/prometheus/cmd/promtool`. */
+  /**
+   * Full package paths to `go install`, e.g. `github.com/prometheus/prometheus/cmd/promtool`; with
+   * a `wrapper`, packages of the wrapper module to `go build`, e.g. `.`.
+   */
   packages: string[];
+  /**
+   * A module of our own to build instead of `go install`: for programs whose module cannot be
+   * installed directly (Kubernetes replaces its staging modules with directories of its own tree).
+   */
+  wrapper?: GoWrapperModule;
 }
 
-/** Directory that holds (or will hold) a tool's binaries. */
+/** The files of a wrapper module, by file name, and how to link it. */
+export interface GoWrapperModule {
+  goMod: string;
+  goSum: string;
+  /** Go source files at the module root, by file name. */
+  mainFiles: Record<string, string>;
+  /** `-ldflags` for `go build`, e.g. `-X` version variables. */
+  ldflags?: string;
+}
+
+/**
+ * Directory that holds (or will hold) a tool's binaries; a wrapper's is keyed by a hash of its
+ * files as well, so an edited wrapper rebuilds.
+ */
 export function toolDir(spec: GoToolSpec): string {
-  return path.join(TOOL_CACHE, `${spec.name}-${spec.version}`);
+  const suffix = spec.wrapper ? `-${wrapperHash(spec.wrapper)}` : "";
+  return path.join(TOOL_CACHE, `${spec.name}-${spec.version}${suffix}`);
+}
+
+function wrapperHash(wrapper: GoWrapperModule): string {
+  const hash = createHash("sha256");
+  for (const [name, text] of [
+    ["go.mod", wrapper.goMod],
+    ["go.sum", wrapper.goSum],
+    ["ldflags", wrapper.ldflags ?? ""],
+    ...Object.entries(wrapper.mainFiles).sort(([a], [b]) => a.localeCompare(b)),
+  ]) {
+    hash.update(`${name}\0${text}\0`);
+  }
+  return hash.digest("hex").slice(0, 12);
 }
 
 /** Path of one binary of a tool, by the last element of its package path. */
@@ -55,7 +91,7 @@ export async function ensureGoTool(spec: GoToolSpec): Promise<string> {
     30_000,
   );
   try {
-    await goInstall(spec, dir);
+    await (spec.wrapper ? goBuildWrapper(spec, spec.wrapper, dir) : goInstall(spec, dir));
   } finally {
     clearInterval(heartbeat);
   }
@@ -66,12 +102,49 @@ export async function ensureGoTool(spec: GoToolSpec): Promise<string> {
 
 function goInstall(spec: GoToolSpec, dir: string): Promise<void> {
   const targets = spec.packages.map((pkg) => `${pkg}@${spec.version}`);
+  return runGo(
+    ["install", ...targets],
+    { GOBIN: dir },
+    process.cwd(),
+    `go install ${targets.join(" ")}`,
+  );
+}
+
+/** Writes the wrapper module to a scratch directory and builds its packages into `dir`. */
+async function goBuildWrapper(
+  spec: GoToolSpec,
+  wrapper: GoWrapperModule,
+  dir: string,
+): Promise<void> {
+  const moduleDir = fs.mkdtempSync(path.join(os.tmpdir(), `go-wrapper-${spec.name}-`));
+  try {
+    fs.writeFileSync(path.join(moduleDir, "go.mod"), wrapper.goMod);
+    fs.writeFileSync(path.join(moduleDir, "go.sum"), wrapper.goSum);
+    for (const [name, text] of Object.entries(wrapper.mainFiles)) {
+      fs.writeFileSync(path.join(moduleDir, name), text);
+    }
+    const ldflags = wrapper.ldflags ? ["-ldflags", wrapper.ldflags] : [];
+    // `-o dir/` names each binary after its package, as `go install` would.
+    const args = ["build", "-trimpath", ...ldflags, "-o", dir + path.sep, ...spec.packages];
+    await runGo(args, {}, moduleDir, `go build (${spec.name} wrapper)`);
+  } finally {
+    fs.rmSync(moduleDir, { recursive: true, force: true });
+  }
+}
+
+function runGo(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  what: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn("go", ["install", ...targets], {
+    const child = spawn("go", args, {
+      cwd,
       // GOTOOLCHAIN=auto: a module may need a newer Go, which the module proxy serves.
       env: {
         ...process.env,
-        GOBIN: dir,
+        ...env,
         GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "auto",
         GOFLAGS: "-buildvcs=false",
       },
@@ -85,11 +158,7 @@ function goInstall(spec: GoToolSpec, dir: string): Promise<void> {
     child.on("exit", (code) =>
       code === 0
         ? resolve()
-        : reject(
-            new Error(
-              `go install ${targets.join(" ")} failed (exit ${code}):\n${stderr.slice(-4000)}`,
-            ),
-          ),
+        : reject(new Error(`${what} failed (exit ${code}):\n${stderr.slice(-4000)}`)),
     );
   });
 }

@@ -152,6 +152,9 @@ export function runProgram(
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.once("error", reject);
     child.once("close", (code) => resolvePromise({ code, stdout, stderr }));
+    // A program that never reads its input (pg_dump, psql -c) may exit before this write lands:
+    // the EPIPE is not the program's failure, its exit code says how it ended.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
 }

@@ -1,0 +1,238 @@
+import { stringify } from "yaml";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { IMAGES } from "../../../components/lib/images";
+import type { GoToolSpec } from "./go-tools";
+
+/**
+ * The Go-built programs of the integration tier, each derived from the image catalogue so that the
+ * programs the tests run are the versions the cluster runs: bump an image, and the tests rebuild.
+ */
+
+const PROMETHEUS_MODULE = "github.com/prometheus/prometheus";
+const COLLECTOR_MODULE = "go.opentelemetry.io/collector";
+
+/**
+ * Go module version of a Prometheus 3 release: Prometheus tags its Go module `v0.3MM.P` for
+ * release `3.MM.P` (the module predates v3 and never took a `/v3` path), e.g. v3.16.0 → v0.316.0.
+ * Refuses anything that is not an exact 3.x release, since no other scheme is known to hold.
+ */
+export function prometheusModuleVersion(tag: string): string {
+  const match = /^v?3\.(\d+)\.(\d+)$/.exec(tag);
+  if (!match) {
+    throw new Error(
+      `Prometheus image tag "${tag}" is not an exact 3.x release (v3.MINOR.PATCH); ` +
+        `the Go module version (v0.3MM.P) is only known for Prometheus 3`,
+    );
+  }
+  const minor = Number(match[1]);
+  if (minor > 99) {
+    throw new Error(`Prometheus image tag "${tag}": minor ${minor} does not fit v0.3MM.P`);
+  }
+  return `v0.3${String(minor).padStart(2, "0")}.${Number(match[2])}`;
+}
+
+/** `promtool` and `prometheus` at the catalogue's Prometheus release. */
+export function prometheusTool(): GoToolSpec {
+  return {
+    name: "prometheus",
+    version: prometheusModuleVersion(IMAGES.prometheus.tag),
+    packages: [`${PROMETHEUS_MODULE}/cmd/promtool`, `${PROMETHEUS_MODULE}/cmd/prometheus`],
+  };
+}
+
+/**
+ * The `go.temporal.io/server` module version of the catalogue's Temporal release: the
+ * `temporalio/server` and `temporalio/admin-tools` tags are the server's release without the `v`
+ * (`1.32.1` → `v1.32.1`). Refuses tags that differ, since the schema the admin tools install is
+ * the one their own release ships, and anything but a plain release, which names no module
+ * version the proxy serves.
+ */
+export function temporalModuleVersion(serverTag: string, adminToolsTag: string): string {
+  if (serverTag !== adminToolsTag) {
+    throw new Error(
+      `temporalServer (${serverTag}) and temporalAdminTools (${adminToolsTag}) must be the same ` +
+        `release: the schema the tools install is the one the server of their release expects`,
+    );
+  }
+  if (!/^\d+\.\d+\.\d+$/.test(serverTag)) {
+    throw new Error(
+      `Temporal image tag "${serverTag}" is not a plain release (MAJOR.MINOR.PATCH), so it ` +
+        `names no go.temporal.io/server module version`,
+    );
+  }
+  return `v${serverTag}`;
+}
+
+/** `temporal-server` and `temporal-sql-tool` (binaries `server`, `sql`) at the catalogue's release. */
+export function temporalTool(): GoToolSpec {
+  return {
+    name: "temporal",
+    version: temporalModuleVersion(IMAGES.temporalServer.tag, IMAGES.temporalAdminTools.tag),
+    packages: ["go.temporal.io/server/cmd/server", "go.temporal.io/server/cmd/tools/sql"],
+  };
+}
+
+/**
+ * A collector distribution built with the collector builder (`ocb`) from a manifest: the builder
+ * itself is a Go tool, the distribution a set of component modules at one core version.
+ */
+export interface CollectorDistributionSpec {
+  /** Cache name and binary name, e.g. `otelcol-core`. */
+  name: string;
+  /** Core release, e.g. `v0.165.0`; every component module below is taken at this version. */
+  version: string;
+  /** The builder, at the same release. */
+  builder: GoToolSpec;
+  receivers: string[];
+  processors: string[];
+  exporters: string[];
+}
+
+/**
+ * The OpenTelemetry Collector with only the core components our gateway config uses, at the
+ * catalogue's collector release (the image is the contrib distribution of that same release).
+ * The contrib components (`k8sattributes`, `filelog`, the `health_check` extension) are absent:
+ * the module proxy here refuses some of their dependencies, so tests remove them from a copy of
+ * the config and say so. `debug` stands in for a backend that cannot run here (Tempo).
+ */
+export function otelcolCoreTool(): CollectorDistributionSpec {
+  const version = `v${IMAGES.otelCollector.tag.replace(/^v/, "")}`;
+  return {
+    name: "otelcol-core",
+    version,
+    builder: { name: "otelcol-builder", version, packages: [`${COLLECTOR_MODULE}/cmd/builder`] },
+    receivers: [`${COLLECTOR_MODULE}/receiver/otlpreceiver`],
+    processors: [
+      `${COLLECTOR_MODULE}/processor/batchprocessor`,
+      `${COLLECTOR_MODULE}/processor/memorylimiterprocessor`,
+    ],
+    exporters: [
+      `${COLLECTOR_MODULE}/exporter/otlpexporter`,
+      `${COLLECTOR_MODULE}/exporter/otlphttpexporter`,
+      `${COLLECTOR_MODULE}/exporter/debugexporter`,
+    ],
+  };
+}
+
+/**
+ * The builder manifest for a distribution (the build recipe): every component at the spec's
+ * version. Providers are left to the builder's defaults (env, file, http, https, yaml), which it
+ * pins to its own release.
+ */
+export function collectorBuilderManifest(
+  spec: CollectorDistributionSpec,
+  outputPath: string,
+): string {
+  const gomods = (modules: string[]) =>
+    modules.map((module) => ({ gomod: `${module} ${spec.version}` }));
+  return stringify({
+    dist: {
+      name: spec.name,
+      description: `${spec.name} for the k3s-platform integration tests`,
+      output_path: outputPath,
+    },
+    receivers: gomods(spec.receivers),
+    processors: gomods(spec.processors),
+    exporters: gomods(spec.exporters),
+  });
+}
+
+/** The e2e tier's wrapper module: kube-apiserver, kube-controller-manager and embedded etcd. */
+export const CONTROL_PLANE_MODULE_DIR = path.resolve(__dirname, "..", "..", "e2e", "control-plane");
+
+/**
+ * The Kubernetes release the wrapper module requires (its go.mod is the one place it is pinned:
+ * the staging `replace` lines must agree with it, and `go mod tidy` keeps go.sum in step).
+ */
+export function kubernetesVersion(goMod: string): {
+  version: string;
+  major: string;
+  minor: string;
+} {
+  const match = /^\s*k8s\.io\/kubernetes (v(\d+)\.(\d+)\.\d+)\s*$/m.exec(goMod);
+  if (!match)
+    throw new Error("the control-plane go.mod requires no exact k8s.io/kubernetes version");
+  const [, version, major, minor] = match;
+  const staging = `v0.${minor}.${version.split(".")[2]}`;
+  const stray = [...goMod.matchAll(/^\s*(k8s\.io\/\S+) => \S+ (\S+)\s*$/gm)].filter(
+    ([, , replaced]) => replaced !== staging,
+  );
+  if (stray.length > 0) {
+    throw new Error(
+      `control-plane go.mod: ${stray.map(([, mod, v]) => `${mod} ${v}`).join(", ")} must be ` +
+        `replaced with ${staging}, the staging release of Kubernetes ${version}`,
+    );
+  }
+  return { version, major, minor };
+}
+
+/**
+ * One `control-plane` binary (`control-plane etcd|kube-apiserver|kube-controller-manager`) built
+ * from the committed wrapper module, reporting its real Kubernetes version: upstream sets these
+ * variables from git at release time, which a module build cannot see.
+ */
+export function controlPlaneTool(): GoToolSpec {
+  const read = (file: string) => fs.readFileSync(path.join(CONTROL_PLANE_MODULE_DIR, file), "utf8");
+  const goMod = read("go.mod");
+  const { version, major, minor } = kubernetesVersion(goMod);
+  const pkg = "k8s.io/component-base/version";
+  return {
+    name: "control-plane",
+    version,
+    packages: ["."],
+    wrapper: {
+      goMod,
+      goSum: read("go.sum"),
+      mainFiles: Object.fromEntries(
+        fs
+          .readdirSync(CONTROL_PLANE_MODULE_DIR)
+          .filter((file) => file.endsWith(".go"))
+          .map((file) => [file, read(file)]),
+      ),
+      ldflags: [
+        `-X ${pkg}.gitVersion=${version}`,
+        `-X ${pkg}.gitMajor=${major}`,
+        `-X ${pkg}.gitMinor=${minor}`,
+        `-X ${pkg}.gitTreeState=clean`,
+      ].join(" "),
+    },
+  };
+}
+
+/** kwok simulates the node: it binds pods and moves them through its stages (Running, Ready). */
+export function kwokTool(): GoToolSpec {
+  return { name: "kwok", version: "v0.8.0", packages: ["sigs.k8s.io/kwok/cmd/kwok"] };
+}
+
+/** Our program around Atlas's engine (ariga.io/atlas `sql/migrate`, `sql/postgres`). */
+export const ATLAS_ENGINE_MODULE_DIR = path.resolve(__dirname, "..", "atlas");
+
+/**
+ * `atlas-engine` built from the committed module in `test/integration/atlas`: the Atlas CLI module
+ * is not on the Go proxy, its engine is. Cached by the `ariga.io/atlas` version its go.mod pins
+ * (and, as a wrapper, by a hash of its files).
+ */
+export function atlasEngineTool(): GoToolSpec {
+  const read = (file: string) => fs.readFileSync(path.join(ATLAS_ENGINE_MODULE_DIR, file), "utf8");
+  const goMod = read("go.mod");
+  const version = /^\s*ariga\.io\/atlas (v\S+)\s*$/m.exec(goMod)?.[1];
+  if (version === undefined) {
+    throw new Error("test/integration/atlas/go.mod requires no exact ariga.io/atlas version");
+  }
+  return {
+    name: "atlas-engine",
+    version,
+    packages: ["."],
+    wrapper: {
+      goMod,
+      goSum: read("go.sum"),
+      mainFiles: Object.fromEntries(
+        fs
+          .readdirSync(ATLAS_ENGINE_MODULE_DIR)
+          .filter((file) => file.endsWith(".go"))
+          .map((file) => [file, read(file)]),
+      ),
+    },
+  };
+}

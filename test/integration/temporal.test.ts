@@ -1,0 +1,409 @@
+/**
+ * Our Temporal configuration read by the real Temporal programs of the release the catalogue
+ * pins (`temporal-sql-tool` and `temporal-server`, built from go.temporal.io/server), against a
+ * real PostgreSQL 15 set up by our own data tier. Everything handed to them comes from the dev
+ * render (the schema Job's script, the server Deployment's command and env, the ConfigMap), with
+ * only loopback rewrites, each printed.
+ *
+ * Not here, and why: the namespace Job and a workflow round trip need the `temporal` CLI (not
+ * buildable: its `cliext` module is not published) or the TypeScript SDK (not a dependency).
+ */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IMAGES } from "../../components/lib/images";
+import {
+  HEALTH_SERVICES,
+  MEMBERSHIP_PORT_LIMIT,
+  shardChangeProblem,
+  TEMPORAL_METRICS_PORT,
+  TEMPORAL_PORTS,
+  TEMPORAL_SERVICES,
+  type TemporalServiceName,
+} from "../../components/temporal";
+import { FRONTEND_HTTP_PORT } from "../../components/temporal/config";
+import { ensureGoTool } from "./lib/go-tools";
+import { renderStackToDir, type RenderedStack } from "./lib/rendered-stack";
+import {
+  runProgram,
+  runShell,
+  startRenderedPostgres,
+  type RenderedPostgres,
+} from "./lib/rendered-postgres";
+import {
+  clusterInfo,
+  describeRewrites,
+  ephemeralPortRange,
+  firstContainer,
+  freePortBlock,
+  healthStatus,
+  problemLines,
+  requiredSchemaVersions,
+  rewrite,
+  startServer,
+  summarizeLog,
+  type EnvEntry,
+  type Rewrite,
+  type ServerProcess,
+} from "./lib/temporal";
+import { temporalTool } from "./lib/test-tools";
+
+const spec = temporalTool();
+const scratch = mkdtempSync(join(tmpdir(), "temporal-test-"));
+/** The binaries under the names the images give them, first on PATH as in the images. */
+const binDir = join(scratch, "bin");
+const LOOPBACK = "127.0.0.1";
+
+let stack: RenderedStack | undefined;
+let db: RenderedPostgres;
+const servers: ServerProcess[] = [];
+
+/** Loopback ports for one server: each service's gRPC and membership port, HTTP, metrics. */
+interface ServerPorts {
+  grpc: Record<TemporalServiceName, number>;
+  membership: Record<TemporalServiceName, number>;
+  http: number;
+  metrics: number;
+}
+let ports: ServerPorts;
+
+const seconds = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
+
+beforeAll(async () => {
+  const buildStarted = Date.now();
+  const toolDir = await ensureGoTool(spec);
+  console.log(
+    `temporal ${spec.version}: binaries ready in ${seconds(buildStarted)} s (${toolDir})`,
+  );
+  mkdirSync(binDir);
+  symlinkSync(join(toolDir, "sql"), join(binDir, "temporal-sql-tool"));
+  symlinkSync(join(toolDir, "server"), join(binDir, "temporal-server"));
+  [stack, db] = await Promise.all([renderStackToDir("dev"), startRenderedPostgres("dev")]);
+
+  // Always moved off Temporal's defaults (7233…, 6933…): another server on this machine must not
+  // collide. Membership ports stay below 32768 (stored as smallint) and out of the ephemeral range.
+  const limit = Math.min(MEMBERSHIP_PORT_LIMIT, ephemeralPortRange()[0]);
+  const base = await freePortBlock(10, limit);
+  const at = (offset: number) => (service: TemporalServiceName) => [
+    service,
+    base + offset + TEMPORAL_SERVICES.indexOf(service),
+  ];
+  ports = {
+    grpc: Object.fromEntries(TEMPORAL_SERVICES.map(at(0))),
+    membership: Object.fromEntries(TEMPORAL_SERVICES.map(at(4))),
+    http: base + 8,
+    metrics: base + 9,
+  };
+}, 15 * 60_000);
+
+afterAll(async () => {
+  // Servers first: they hold connections to Postgres.
+  const stopping = Date.now();
+  await Promise.all(servers.map((server) => server.stop()));
+  console.log(`servers stopped in ${seconds(stopping)} s`);
+  await db?.stop();
+  stack?.remove();
+  rmSync(scratch, { recursive: true, force: true });
+}, 60_000);
+
+/** The rendered workload whose name matches, from the dev render. */
+function rendered(kind: string, name: RegExp): unknown {
+  const found = stack!
+    .manifests(kind)
+    .filter((m) => name.test((m as { metadata: { name: string } }).metadata.name));
+  if (found.length !== 1)
+    throw new Error(`expected one ${kind} named ${name}, found ${found.length}`);
+  return found[0];
+}
+
+/**
+ * The env a pod would get from its rendered entries: Secret keys of the data tier's `temporal`
+ * role from the credentials the test's Postgres was initialised with, the pod IP as loopback.
+ */
+function podEnv(entries: EnvEntry[], rewrites: Rewrite[]): Record<string, string> {
+  const temporalRole = db.roles.temporal;
+  const env: Record<string, string> = { PATH: `${binDir}:${process.env.PATH ?? ""}` };
+  for (const entry of entries) {
+    const secret = entry.valueFrom?.secretKeyRef;
+    const field = entry.valueFrom?.fieldRef?.fieldPath;
+    if (secret) {
+      expect(secret.name).toBe("postgres-temporal");
+      expect(["username", "password"]).toContain(secret.key);
+      env[entry.name] = secret.key === "username" ? temporalRole.username : temporalRole.password;
+    } else if (field === "status.podIP") {
+      env[entry.name] = LOOPBACK;
+      rewrites.push({ what: `env ${entry.name}`, from: field, to: LOOPBACK, count: 1 });
+    } else if (entry.name === "HOME") {
+      env.HOME = scratch;
+      rewrites.push({ what: "env HOME", from: entry.value ?? "", to: scratch, count: 1 });
+    } else if (entry.value !== undefined) env[entry.name] = entry.value;
+    else throw new Error(`env ${entry.name}: source not understood by the test`);
+  }
+  return env;
+}
+
+/** The schema Job's script and env, rewritten only to reach the loopback Postgres. */
+function schemaJob(): { script: string; env: Record<string, string>; rewrites: Rewrite[] } {
+  const container = firstContainer(rendered("Job", /^temporal-schema-/));
+  expect(container.command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+  const rewrites: Rewrite[] = [];
+  const lines = (container.command[2].match(/\btemporal-sql-tool /g) ?? []).length;
+  expect(lines).toBeGreaterThan(0);
+  const script = rewrite(
+    container.command[2],
+    "Postgres endpoint",
+    /--ep \S+ --port \d+/g,
+    `--ep ${LOOPBACK} --port ${db.pg.port}`,
+    lines,
+    rewrites,
+  );
+  return { script, env: podEnv(container.env, rewrites), rewrites };
+}
+
+/** What a schema run leaves behind that the server depends on, as the temporal role sees it. */
+async function schemaState(database: string): Promise<string> {
+  const env = db.envFor("temporal", database);
+  const query = (sql: string) => runProgram("psql", ["-X", "-A", "-t", "-c", sql], env);
+  const versions = await query(
+    "SELECT db_name, curr_version, min_compatible_version, creation_time FROM schema_version",
+  );
+  const history = await query(
+    "SELECT old_version, new_version, manifest_md5, update_time FROM schema_update_history " +
+      "ORDER BY update_time, new_version",
+  );
+  const dump = await runProgram("pg_dump", ["--schema-only"], env);
+  for (const result of [versions, history, dump]) expect(result.stderr).toBe("");
+  // pg_dump (15.14+) brackets its output with a random \restrict key: not part of the schema.
+  const schema = dump.stdout.replace(/^\\(un)?restrict \S+$/gm, "");
+  return [versions.stdout, history.stdout, schema].join("\n-- next --\n");
+}
+
+describe("the schema Job's own commands, on PostgreSQL 15 set up by our data tier", () => {
+  it("run as the temporal role, which owns both databases and may not create any", async () => {
+    const role = await db.pg.psql(
+      "SELECT rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'temporal'",
+    );
+    expect(role).toBe("f|f");
+    const owned = await db.pg.psql(
+      "SELECT datname FROM pg_database WHERE datdba = 'temporal'::regrole ORDER BY 1",
+    );
+    expect(owned.split("\n")).toEqual(["temporal", "temporal_visibility"]);
+  });
+
+  it("bring both schemas to the versions the server release requires", async () => {
+    const job = schemaJob();
+    console.log(describeRewrites("schema Job", job.rewrites));
+    const started = Date.now();
+    const run = await runShell("/bin/sh", job.script, job.env);
+    console.log(`schema Job script: exit ${run.code} in ${seconds(started)} s\n${run.stdout}`);
+    expect(run.code, run.stderr).toBe(0);
+    // The data tier created the databases: the create-database fallback was never taken.
+    expect(run.stderr).not.toMatch(/creating/);
+    expect(run.stdout).toMatch(/temporal schema: up to date/);
+
+    const required = requiredSchemaVersions(spec.version);
+    const current = async (database: string) =>
+      (
+        await runProgram(
+          "psql",
+          ["-X", "-A", "-t", "-c", "SELECT curr_version FROM schema_version"],
+          db.envFor("temporal", database),
+        )
+      ).stdout.trim();
+    const reached = {
+      default: await current("temporal"),
+      visibility: await current("temporal_visibility"),
+    };
+    console.log(
+      `schema versions reached ${JSON.stringify(reached)}, required ${JSON.stringify(required)}`,
+    );
+    expect(reached).toEqual(required);
+  }, 120_000);
+
+  it("change nothing and fail nothing when the Job runs again", async () => {
+    const before = await Promise.all(["temporal", "temporal_visibility"].map(schemaState));
+    const job = schemaJob();
+    const run = await runShell("/bin/sh", job.script, job.env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/creating/);
+    const after = await Promise.all(["temporal", "temporal_visibility"].map(schemaState));
+    expect(after).toEqual(before);
+  }, 120_000);
+});
+
+/** The rendered static config, the server's command and env, rewritten only for loopback. */
+function serverLaunch(configFile: string, numHistoryShards?: number) {
+  const rewrites: Rewrite[] = [];
+  const data = stack!.configMap("temporal-config");
+  const dynamicFile = join(scratch, "dynamic-config.yaml");
+  writeFileSync(dynamicFile, data["dynamic-config.yaml"]);
+  let text = data["config.yaml"];
+  const edit = (what: string, pattern: RegExp, to: string, count = 1) => {
+    text = rewrite(text, what, pattern, to, count, rewrites);
+  };
+  edit("bind address", /bindOnIP: 0\.0\.0\.0$/gm, `bindOnIP: ${LOOPBACK}`, 4);
+  edit("Postgres address", /connectAddr: \S+$/gm, `connectAddr: ${LOOPBACK}:${db.pg.port}`, 2);
+  edit(
+    "metrics address",
+    new RegExp(`listenAddress: 0\\.0\\.0\\.0:${TEMPORAL_METRICS_PORT}$`, "gm"),
+    `listenAddress: ${LOOPBACK}:${ports.metrics}`,
+  );
+  for (const service of TEMPORAL_SERVICES) {
+    const { grpc, membership } = TEMPORAL_PORTS[service];
+    edit(
+      `${service} gRPC port`,
+      new RegExp(`grpcPort: ${grpc}$`, "gm"),
+      `grpcPort: ${ports.grpc[service]}`,
+    );
+    edit(
+      `${service} membership port`,
+      new RegExp(`membershipPort: ${membership}$`, "gm"),
+      `membershipPort: ${ports.membership[service]}`,
+    );
+  }
+  edit(
+    "frontend HTTP port",
+    new RegExp(`httpPort: ${FRONTEND_HTTP_PORT}$`, "gm"),
+    `httpPort: ${ports.http}`,
+  );
+  edit(
+    "cluster RPC address",
+    /rpcAddress: \S+$/gm,
+    `rpcAddress: ${LOOPBACK}:${ports.grpc.frontend}`,
+  );
+  edit("dynamic config path", /filepath: \S+$/gm, `filepath: ${dynamicFile}`);
+  if (numHistoryShards !== undefined) {
+    edit(
+      "numHistoryShards (the change under test)",
+      /numHistoryShards: \d+$/gm,
+      `numHistoryShards: ${numHistoryShards}`,
+    );
+  }
+  writeFileSync(configFile, text);
+
+  const deployment = firstContainer(rendered("Deployment", /^temporal-server$/));
+  const argv = deployment.command.map((arg, index) => {
+    if (index === 0) {
+      rewrites.push({ what: "binary", from: arg, to: join(binDir, arg), count: 1 });
+      return join(binDir, arg);
+    }
+    if (arg.endsWith(".yaml")) {
+      rewrites.push({ what: "config file", from: arg, to: configFile, count: 1 });
+      return configFile;
+    }
+    return arg;
+  });
+  return { argv, env: podEnv(deployment.env, rewrites), rewrites };
+}
+
+async function waitUntilServing(service: TemporalServiceName, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let status = "no answer";
+  while (Date.now() < deadline) {
+    status = await healthStatus(
+      `${LOOPBACK}:${ports.grpc[service]}`,
+      HEALTH_SERVICES[service],
+    ).catch((error: Error) => error.message);
+    if (status === "SERVING") return status;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return status;
+}
+
+/** Starts a server and waits until all four services answer their readiness check SERVING. */
+async function startAndWait(name: string, numHistoryShards?: number): Promise<ServerProcess> {
+  const launch = serverLaunch(join(scratch, `${name}.yaml`), numHistoryShards);
+  console.log(describeRewrites(`server (${name})`, launch.rewrites));
+  const started = Date.now();
+  const server = startServer(launch.argv, launch.env, join(scratch, `${name}.log`));
+  servers.push(server);
+  await server.waitFor(/Frontend is now healthy/, 90_000);
+  for (const service of TEMPORAL_SERVICES) {
+    expect(`${service}: ${await waitUntilServing(service, 60_000)}`).toBe(`${service}: SERVING`);
+  }
+  console.log(`server (${name}): all four services SERVING after ${seconds(started)} s`);
+  return server;
+}
+
+describe("a real server on our rendered static config", () => {
+  let server: ServerProcess;
+  const renderedShards = () =>
+    Number(
+      /numHistoryShards: (\d+)$/m.exec(stack!.configMap("temporal-config")["config.yaml"])?.[1],
+    );
+
+  it("starts all four services, each answering its readiness probe's health check SERVING", async () => {
+    server = await startAndWait("first-start");
+    const logged = problemLines(server.output());
+    console.log(`warnings and errors while starting (${logged.length}):\n${summarizeLog(logged)}`);
+    // Nothing about our config: no mismatch, unknown or deprecated setting. (History's
+    // "shard status unknown" errors while it acquires its shards are the server's own start-up.)
+    expect(logged.filter((line) => /config|deprecat|mismatch/i.test(line))).toEqual([]);
+
+    // The members registered themselves in Postgres with our membership ports (a smallint column).
+    const members = await runProgram(
+      "psql",
+      ["-X", "-A", "-t", "-c", "SELECT DISTINCT rpc_port FROM cluster_membership ORDER BY 1"],
+      db.envFor("temporal", "temporal"),
+    );
+    const membershipPorts = TEMPORAL_SERVICES.map((service) => ports.membership[service]);
+    expect(members.stdout.trim().split("\n").map(Number)).toEqual(membershipPorts);
+    for (const port of membershipPorts) {
+      expect(port).toBeLessThan(Math.min(MEMBERSHIP_PORT_LIMIT, ephemeralPortRange()[0]));
+    }
+  }, 180_000);
+
+  it("reports our numHistoryShards and the release we pinned in GetClusterInfo", async () => {
+    const info = await clusterInfo(`${LOOPBACK}:${ports.grpc.frontend}`);
+    console.log(`GetClusterInfo: ${JSON.stringify(info)}`);
+    expect(renderedShards()).toBe(db.config.temporal.numHistoryShards);
+    expect(info.historyShardCount).toBe(renderedShards());
+    expect(info.serverVersion).toBe(IMAGES.temporalServer.tag);
+    expect(info.clusterName).toBe("active");
+    expect(info.persistenceStore).toBe("postgres12");
+  });
+
+  it("serves Prometheus metrics on the metrics port", async () => {
+    const response = await fetch(`http://${LOOPBACK}:${ports.metrics}/metrics`);
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    expect(body).toMatch(/^# TYPE /m);
+    expect(body).toMatch(/service_name="frontend"/);
+  });
+
+  it("accepts our dynamic config in validate-dynamic-config", async () => {
+    const file = join(scratch, "dynamic-config.yaml");
+    const result = await runProgram(
+      join(binDir, "temporal-server"),
+      ["validate-dynamic-config", file],
+      {},
+    );
+    console.log(`validate-dynamic-config (exit ${result.code}):\n${result.stdout}${result.stderr}`);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(/error:|warning:/);
+  });
+
+  it("keeps the stored shard count and only warns when numHistoryShards changes, which is why our config refuses the change", async () => {
+    await server.stop();
+    const stored = renderedShards();
+    const changed = stored === 4 ? 8 : 4;
+    const restarted = await startAndWait("changed-shards", changed);
+    const mismatch = problemLines(restarted.output()).filter((line) =>
+      line.includes("persistence.numHistoryShards"),
+    );
+    console.log(
+      `what the server said about numHistoryShards ${stored} -> ${changed}:\n${mismatch.join("\n")}`,
+    );
+    expect(mismatch).toHaveLength(1);
+    expect(mismatch[0]).toMatch(
+      /Supplied configuration key\/value mismatches persisted cluster metadata/,
+    );
+    expect(mismatch[0]).toContain(`"ignored-value":${changed}`);
+    expect(mismatch[0]).toContain(`"value":${stored}`);
+    const info = await clusterInfo(`${LOOPBACK}:${ports.grpc.frontend}`);
+    expect(info.historyShardCount).toBe(stored);
+    // Our config layer turns what the server would silently ignore into an error.
+    expect(shardChangeProblem(stored, changed)).toMatch(/only logs a warning/);
+  }, 180_000);
+});
