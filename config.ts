@@ -3,6 +3,11 @@ import { distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { parseQuantity } from "./components/lib/quantity";
 import { memoryCeiling, type ResourceSpec } from "./components/lib/resources";
+import {
+  DEFAULT_TARGET_SUFFIX,
+  validateDeployTargets,
+  validateDeployTargetSizing,
+} from "./components/deploy-target";
 import { validateAppImage } from "./components/app/args";
 import { gpuProblem } from "./components/ollama";
 import { shardChangeProblem } from "./components/temporal/config";
@@ -216,6 +221,16 @@ function crossFieldIssues(config: ValidatedConfig): ConfigIssue[] {
     ...productionIssues(config),
     ...validateAppImage(config.profile, config.app.image, config.app.build).map((issue) => ({
       key: keyOf(["app", ...issue.path.split(".")]),
+      message: issue.message,
+    })),
+    ...[
+      ...validateDeployTargets(
+        config.deployTargets.namespaces ?? [`${config.namespace}${DEFAULT_TARGET_SUFFIX}`],
+        config.namespace,
+      ),
+      ...validateDeployTargetSizing(config.deployTargets),
+    ].map((issue) => ({
+      key: keyOf(["deployTargets", ...issue.path.split(".")]),
       message: issue.message,
     })),
     ...optionalIssue(["ollama", "gpu"], gpuProblem(config.ollama.gpu)),

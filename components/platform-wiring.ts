@@ -1,5 +1,6 @@
 import type { PlatformArgs } from "./platform";
 import { APP_DEFAULTS, type App } from "./app";
+import type { DeployTarget } from "./deploy-target";
 import type { Dragonfly } from "./dragonfly";
 import { DRAGONFLY_PORT } from "./dragonfly";
 import type { WorkloadIdentity } from "./lib/labels";
@@ -25,6 +26,7 @@ export interface WiredComponents {
   ollama: Ollama;
   migrations: Migrations;
   app: App;
+  deployTarget: DeployTarget;
 }
 
 /**
@@ -77,12 +79,7 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
     ...each(appPods, objectStore, [OBJECT_STORE_API_PORT], "the app's bucket"),
     ...each(appPods, at(c.ollama.identities.server), [OLLAMA_PORT], "local LLM"),
     ...each(appPods, collector, [OBS.otlpGrpc, OBS.otlpHttp], "traces, metrics, logs (OTLP)"),
-    edge(
-      worker,
-      peer.kubernetesApi(),
-      [port.tcp(6443)],
-      "deploys users' services to the target namespaces",
-    ),
+    ...c.deployTarget.workerEdges(c.app.workerIdentity),
     ...(args.app.egress.arcjet && args.secrets.arcjetKey
       ? [edge(web, internet(args), [port.tcp(443)], "Arcjet's API")]
       : []),

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { dragonflyThreads, type PlatformConfig } from "../config";
 import { App } from "./app";
+import { DeployTarget } from "./deploy-target";
 import { Dragonfly } from "./dragonfly";
 import { PART_OF } from "./lib/labels";
 import { nodeLogsNamespace } from "./lib/security-exceptions";
@@ -242,6 +243,22 @@ export class Platform extends pulumi.ComponentResource {
       child,
     );
 
+    const deployTarget = new DeployTarget(
+      "deploy-target",
+      {
+        namespace: args.namespace,
+        namespaceRef: ns,
+        instance: name,
+        targetNamespaces: args.deployTargets.namespaces,
+        quota: args.deployTargets.quota,
+        containerLimits: args.deployTargets.containerLimits,
+        podCidr: args.cluster.podCidr,
+        serviceCidr: args.cluster.serviceCidr,
+        apiServer: args.deployTargets.apiServer,
+      },
+      child,
+    );
+
     const app = new App(
       "app",
       {
@@ -276,6 +293,7 @@ export class Platform extends pulumi.ComponentResource {
         arcjetKey: args.secrets.arcjetKey,
         migrationsJob: migrations.job,
         workerDependsOn: [ollama.modelsReady],
+        workerServiceAccountName: deployTarget.serviceAccountName,
       },
       child,
     );
@@ -290,6 +308,7 @@ export class Platform extends pulumi.ComponentResource {
       ollama,
       migrations,
       app,
+      deployTarget,
     });
     // One set of policies per namespace, all from the same edges, so both ends of a
     // cross-namespace edge (node log collector → gateway) agree.

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target/sizing";
 import type { schema } from "./schema";
 
 /**
@@ -16,6 +17,7 @@ export type Defaults = DeepPartial<Omit<z.input<typeof schema>, "profile">>;
 export const COMMON_DEFAULTS: Defaults = {
   namespace: "platform",
   kubernetes: {},
+  deployTargets: { apiServer: { port: 6443 } },
   cluster: {
     domain: "platform.localhost",
     podCidr: "10.42.0.0/16",
@@ -58,6 +60,7 @@ export const COMMON_DEFAULTS: Defaults = {
 export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
   dev: {
     protectStateful: false,
+    deployTargets: DEPLOY_TARGET_PRESETS.dev,
     postgres: {
       storageSize: "5Gi",
       resources: { cpu: "250m", memory: "512Mi", memoryLimit: "1Gi" },
@@ -97,6 +100,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
   },
   prod: {
     protectStateful: true,
+    deployTargets: DEPLOY_TARGET_PRESETS.prod,
     postgres: {
       storageSize: "50Gi",
       resources: { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },

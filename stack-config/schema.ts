@@ -247,6 +247,28 @@ export const schema = z.strictObject({
       modelRegistry: z.boolean({ error: "must be true or false" }),
     }),
   }),
+  deployTargets: z.strictObject({
+    /** Default `<namespace>-apps`, applied in config.ts (it depends on `namespace`). */
+    namespaces: z.array(dnsLabel).min(1, { error: "must list at least one namespace" }).optional(),
+    quota: z.strictObject({
+      requestsCpu: quantity,
+      requestsMemory: quantity,
+      limitsCpu: quantity,
+      limitsMemory: quantity,
+      pods: positiveInt.min(1, { error: "must allow at least 1 pod" }),
+      services: positiveInt.min(0),
+      persistentVolumeClaims: positiveInt.min(0),
+    }),
+    containerLimits: z.strictObject({
+      default: z.strictObject({ cpu: quantity, memory: quantity }),
+      defaultRequest: z.strictObject({ cpu: quantity, memory: quantity }),
+      max: z.strictObject({ cpu: quantity, memory: quantity }),
+    }),
+    apiServer: z.strictObject({
+      cidrs: z.array(cidr).min(1).optional(),
+      port: positiveInt.min(1).max(65535),
+    }),
+  }),
   /** Arcjet API key (`ARCJET_KEY`); must be set with `pulumi config set --secret`. */
   arcjetKey: z.string().min(1).optional(),
   /** Password of `app.build.registry`; must be set with `pulumi config set --secret`. */

@@ -63,13 +63,13 @@ describe("Platform (dev stack)", () => {
     });
   });
 
-  it("declares network policies for the platform namespace and the node log collector's", async () => {
+  it("declares network policies for the platform, the node log collector and the deploy targets", async () => {
     const policies = await registeredOfType(mocks, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
     const namespaces = new Set(
       policies.map(
         (policy) => (policy.inputs as { metadata: { namespace: string } }).metadata.namespace,
       ),
     );
-    expect([...namespaces].sort()).toEqual(["platform", "platform-node-logs"]);
+    expect([...namespaces].sort()).toEqual(["platform", "platform-apps", "platform-node-logs"]);
   });
 });

@@ -1,0 +1,445 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import type { DeployTargetArgs } from "../../components/deploy-target";
+import { selectorFor } from "../../components/lib/labels";
+import { validateEdges } from "../../components/lib/network";
+import {
+  COMPONENT_LABEL,
+  isAllowed,
+  KUBERNETES_API_USERS,
+  SECRET_READERS,
+} from "../../components/lib/security-exceptions";
+import { runPolicies, runPolicyPack } from "../../policy/run";
+import { rbacLeast } from "../../policy/rules/rbac-least";
+import type { RenderedResource } from "../../tools/lib/types";
+import { authorizeFromRbac, deployTargetAccessMatrix } from "../deploy-target-access";
+import { setupMocks, unwrap } from "../mocks";
+import { registeredUnder, type Recorded } from "./recorded";
+
+const mocks = setupMocks();
+
+const deployTarget = () => import("../../components/deploy-target");
+
+const PLATFORM = "platform";
+const TARGETS = ["platform-apps", "team-b"];
+const RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+
+/** Creates a DeployTarget named `name` and returns what it registered. */
+async function create(name: string, overrides: Partial<DeployTargetArgs> = {}) {
+  const { DeployTarget } = await deployTarget();
+  const component = new DeployTarget(name, {
+    namespace: PLATFORM,
+    instance: PLATFORM,
+    targetNamespaces: TARGETS,
+    ...overrides,
+  });
+  return { component, resources: await registeredUnder(mocks, name) };
+}
+
+const kindOf = (resource: Recorded) => resource.type.split(":").pop();
+const ofKind = (resources: Recorded[], kind: string) =>
+  resources.filter((resource) => kindOf(resource) === kind);
+const inNamespace = (resources: Recorded[], kind: string, namespace: string) =>
+  ofKind(resources, kind).filter((resource) => resource.inputs.metadata.namespace === namespace);
+
+/** What the renderer would record of the component's Kubernetes objects, for the policy pack. */
+function rendered(resources: Recorded[]): RenderedResource[] {
+  return resources
+    .filter((resource) => resource.type.startsWith("kubernetes:"))
+    .map((resource) => ({
+      urn: `urn:pulumi:test::k3s-platform::${resource.type}::${resource.name}`,
+      type: resource.type,
+      name: resource.name,
+      custom: true,
+      dependencies: [],
+      protect: false,
+      retainOnDelete: false,
+      props: resource.inputs,
+    }));
+}
+
+const EXPECTED_RULES = [
+  {
+    apiGroups: ["apps"],
+    resources: ["deployments"],
+    verbs: ["create", "get", "update", "patch", "delete"],
+  },
+  { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list", "watch"] },
+  {
+    apiGroups: [""],
+    resources: ["services", "configmaps", "secrets"],
+    verbs: ["create", "get", "update", "patch", "delete"],
+  },
+  {
+    apiGroups: ["networking.k8s.io"],
+    resources: ["ingresses"],
+    verbs: ["create", "get", "update", "patch", "delete"],
+  },
+  { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods", "events"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+];
+
+describe("DeployTarget", () => {
+  it("the worker can deploy, health-check and roll back in its target namespaces and nothing more", async () => {
+    const { deployTargetRbac } = await deployTarget();
+    expect(deployTargetRbac()).toEqual(EXPECTED_RULES);
+    // Without rollout watching, only the list+watch rule on Deployments goes.
+    expect(deployTargetRbac({ watchRollouts: false })).toEqual(
+      EXPECTED_RULES.filter((_, index) => index !== 1),
+    );
+
+    const { component, resources } = await create("rights");
+    for (const target of TARGETS) {
+      const [role] = inNamespace(resources, "Role", target);
+      expect(role.inputs.rules).toEqual(EXPECTED_RULES);
+      const [binding] = inNamespace(resources, "RoleBinding", target);
+      expect(binding.inputs.roleRef).toEqual({
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "Role",
+        name: role.inputs.metadata.name,
+      });
+      expect(binding.inputs.subjects).toEqual([
+        { kind: "ServiceAccount", name: "worker", namespace: PLATFORM },
+      ]);
+    }
+    expect(ofKind(resources, "Role")).toHaveLength(TARGETS.length);
+    expect(ofKind(resources, "RoleBinding")).toHaveLength(TARGETS.length);
+    expect(await unwrap(component.serviceAccountName)).toBe("worker");
+    expect(await unwrap(component.targetNamespaces)).toEqual(TARGETS);
+    expect(await unwrap(component.roleNames)).toEqual(TARGETS.map((t) => `${t}/deploy-worker`));
+  });
+
+  it("answers the access matrix as promised (the control-plane tier asks the API server the same)", async () => {
+    const { resources } = await create("matrix");
+    const matrix = deployTargetAccessMatrix(PLATFORM, "worker", TARGETS);
+    const objects = resources.map((resource) => ({ kind: kindOf(resource), ...resource.inputs }));
+    const wrong = matrix.filter(
+      (question) => authorizeFromRbac(objects, question) !== question.allowed,
+    );
+    expect(wrong).toEqual([]);
+    expect(matrix.some((question) => question.allowed)).toBe(true);
+  });
+
+  it("no ClusterRole, no wildcard, no escalation verbs", async () => {
+    const { resources } = await create("narrow");
+    expect(ofKind(resources, "ClusterRole")).toEqual([]);
+    expect(ofKind(resources, "ClusterRoleBinding")).toEqual([]);
+    const rules = ofKind(resources, "Role").flatMap(
+      (role) =>
+        role.inputs.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[],
+    );
+    for (const rule of rules) {
+      expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain("*");
+      for (const verb of ["bind", "escalate", "impersonate", "deletecollection"]) {
+        expect(rule.verbs).not.toContain(verb);
+      }
+      // Nothing that hands out more rights: RBAC objects, tokens, exec, or the namespace itself.
+      expect(rule.apiGroups).not.toContain("rbac.authorization.k8s.io");
+      for (const resource of [
+        "serviceaccounts",
+        "serviceaccounts/token",
+        "pods/exec",
+        "namespaces",
+      ]) {
+        expect(rule.resources).not.toContain(resource);
+      }
+    }
+    // Secrets are read only by `get`, never listed or watched.
+    const secretVerbs = rules
+      .filter((rule) => rule.resources.includes("secrets"))
+      .flatMap((r) => r.verbs);
+    expect(secretVerbs).not.toContain("list");
+    expect(secretVerbs).not.toContain("watch");
+  });
+
+  it("nothing is granted in the platform namespace", async () => {
+    const { resources } = await create("platform-ns");
+    for (const kind of RBAC_KINDS) expect(inNamespace(resources, kind, PLATFORM)).toEqual([]);
+    // The only object there is the worker's ServiceAccount, which mounts no token unless the
+    // worker's pod asks, and carries the component the token and Secret allowances are keyed by.
+    const here = resources.filter((resource) => resource.inputs.metadata?.namespace === PLATFORM);
+    expect(here.map(kindOf)).toEqual(["ServiceAccount"]);
+    const [account] = here;
+    expect(account.inputs.automountServiceAccountToken).toBe(false);
+    const component = account.inputs.metadata.labels[COMPONENT_LABEL];
+    expect(isAllowed(KUBERNETES_API_USERS, component)).toBe(true);
+    expect(isAllowed(SECRET_READERS, component)).toBe(true);
+    expect(account.inputs.metadata.labels).toMatchObject(
+      selectorFor({ name: "worker", component: "worker", instance: PLATFORM }),
+    );
+  });
+
+  it("every target namespace enforces Pod Security restricted", async () => {
+    const { resources } = await create("pss");
+    const namespaces = ofKind(resources, "Namespace");
+    expect(namespaces.map((namespace) => namespace.inputs.metadata.name)).toEqual(TARGETS);
+    for (const namespace of namespaces) {
+      expect(namespace.inputs.metadata.labels).toMatchObject({
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+      });
+    }
+  });
+
+  it("defaults to one target, <namespace>-apps, sized by the dev preset", async () => {
+    const { component, resources } = await create("default-target", {
+      targetNamespaces: undefined,
+    });
+    expect(await unwrap(component.targetNamespaces)).toEqual(["platform-apps"]);
+    expect(ofKind(resources, "Namespace").map((n) => n.inputs.metadata.name)).toEqual([
+      "platform-apps",
+    ]);
+    const { DEPLOY_TARGET_PRESETS, quotaHard } = await deployTarget();
+    const [quota] = ofKind(resources, "ResourceQuota");
+    expect(quota.inputs.spec.hard).toEqual(quotaHard(DEPLOY_TARGET_PRESETS.dev.quota));
+    const [limits] = ofKind(resources, "LimitRange");
+    expect(limits.inputs.spec.limits[0]).toMatchObject(DEPLOY_TARGET_PRESETS.dev.containerLimits);
+  });
+
+  it("hands the worker its account only with the bindings, so it never starts without rights", async () => {
+    const { component } = await create("ready");
+    // `allResources` is internal to the SDK's Output: the resources a consumer will depend on.
+    const internal = component.serviceAccountName as unknown as {
+      allResources(): Promise<Set<pulumi.Resource>>;
+    };
+    const types = await Promise.all(
+      [...(await internal.allResources())].map((resource) => unwrap(resource.urn)),
+    );
+    const bindings = types.filter((urn) => urn.includes("RoleBinding"));
+    expect(bindings).toHaveLength(TARGETS.length);
+  });
+
+  it("creates the ServiceAccount after the platform Namespace when given its output", async () => {
+    const { resources } = await create("ordered", {
+      namespaceRef: pulumi.output(PLATFORM),
+      serviceAccountName: "deployer",
+    });
+    const [account] = ofKind(resources, "ServiceAccount");
+    expect(account.inputs.metadata).toMatchObject({ name: "deployer", namespace: PLATFORM });
+    const [binding] = ofKind(resources, "RoleBinding");
+    expect(binding.inputs.subjects).toEqual([
+      { kind: "ServiceAccount", name: "deployer", namespace: PLATFORM },
+    ]);
+  });
+
+  it("user workloads cannot exceed the quota / cannot create LoadBalancers or NodePorts", async () => {
+    const { DEPLOY_TARGET_PRESETS } = await deployTarget();
+    for (const profile of ["dev", "prod"] as const) {
+      const preset = DEPLOY_TARGET_PRESETS[profile];
+      const { resources } = await create(`quota-${profile}`, {
+        quota: preset.quota,
+        containerLimits: preset.containerLimits,
+      });
+      for (const target of TARGETS) {
+        const [quota] = inNamespace(resources, "ResourceQuota", target);
+        expect(quota.inputs.spec.hard).toEqual({
+          "requests.cpu": preset.quota.requestsCpu,
+          "requests.memory": preset.quota.requestsMemory,
+          "limits.cpu": preset.quota.limitsCpu,
+          "limits.memory": preset.quota.limitsMemory,
+          pods: String(preset.quota.pods),
+          services: String(preset.quota.services),
+          persistentvolumeclaims: "0",
+          "services.loadbalancers": "0",
+          "services.nodeports": "0",
+        });
+        // The LimitRange gives every container requests and limits, so the quota, which counts
+        // limits.cpu and limits.memory, never refuses a pod just for leaving them out.
+        const [limits] = inNamespace(resources, "LimitRange", target);
+        expect(limits.inputs.spec.limits).toEqual([
+          { type: "Container", ...preset.containerLimits },
+        ]);
+      }
+    }
+    expect(DEPLOY_TARGET_PRESETS.prod.quota.pods).toBeGreaterThan(
+      DEPLOY_TARGET_PRESETS.dev.quota.pods,
+    );
+  });
+
+  it("a quota smaller than the LimitRange default is refused, naming the key", async () => {
+    const { DEPLOY_TARGET_PRESETS, validateDeployTargetSizing } = await deployTarget();
+    const dev = DEPLOY_TARGET_PRESETS.dev;
+    expect(validateDeployTargetSizing(dev)).toEqual([]);
+    expect(validateDeployTargetSizing(DEPLOY_TARGET_PRESETS.prod)).toEqual([]);
+    const small = { ...dev, quota: { ...dev.quota, limitsMemory: "256Mi" } };
+    expect(validateDeployTargetSizing(small)).toEqual([
+      {
+        path: "quota.limitsMemory",
+        message: expect.stringContaining(
+          "must be at least containerLimits.default.memory (256Mi < 512Mi)",
+        ),
+      },
+    ]);
+    const unordered = {
+      ...dev,
+      containerLimits: { ...dev.containerLimits, max: { cpu: "2", memory: "256Mi" } },
+    };
+    expect(validateDeployTargetSizing(unordered)).toEqual([
+      {
+        path: "containerLimits.max.memory",
+        message: expect.stringContaining(
+          "(256Mi < 512Mi), or the API server refuses the LimitRange",
+        ),
+      },
+    ]);
+    const malformed = { ...dev, quota: { ...dev.quota, requestsCpu: "two" } };
+    expect(validateDeployTargetSizing(malformed)).toEqual([
+      { path: "quota.requestsCpu", message: expect.stringContaining('(got "two")') },
+    ]);
+    await expect(create("too-small", { quota: small.quota })).rejects.toThrow(
+      /quota\.limitsMemory/,
+    );
+  });
+
+  it("target namespaces deny by default and admit only the ingress controller and DNS", async () => {
+    const { resources } = await create("netpol");
+    for (const target of TARGETS) {
+      const policies = inNamespace(resources, "NetworkPolicy", target);
+      const byName = Object.fromEntries(
+        policies.map((p) => [p.inputs.metadata.name, p.inputs.spec]),
+      );
+      expect(Object.keys(byName).sort()).toEqual([
+        "allow-ingress-controller-and-dns",
+        "default-deny",
+      ]);
+      expect(byName["default-deny"]).toEqual({
+        podSelector: {},
+        policyTypes: ["Ingress", "Egress"],
+      });
+      const ns = (name: string) => ({ matchLabels: { "kubernetes.io/metadata.name": name } });
+      expect(byName["allow-ingress-controller-and-dns"]).toEqual({
+        podSelector: {},
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [
+          {
+            from: [
+              {
+                namespaceSelector: ns("kube-system"),
+                podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
+              },
+            ],
+            ports: [],
+          },
+        ],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: ns("kube-system"),
+                podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+              },
+            ],
+            ports: [
+              { port: 53, protocol: "UDP" },
+              { port: 53, protocol: "TCP" },
+            ],
+          },
+        ],
+      });
+    }
+  });
+
+  it("a target named like the platform namespace or kube-system is refused", async () => {
+    const { validateDeployTargets } = await deployTarget();
+    expect(validateDeployTargets(["platform-apps", "team-b"], PLATFORM)).toEqual([]);
+    const messages = (names: string[]) =>
+      validateDeployTargets(names, PLATFORM).map((issue) => `${issue.path}: ${issue.message}`);
+    expect(messages(["platform"])).toEqual([
+      expect.stringMatching(
+        /^namespaces\.0: must not be a namespace of the platform itself.*"platform-apps"/,
+      ),
+    ]);
+    expect(messages(["ok", "platform-node-logs"])).toEqual([
+      expect.stringMatching(/^namespaces\.1: must not be a namespace of the platform itself/),
+    ]);
+    for (const system of ["kube-system", "kube-public", "default", "kube-anything"]) {
+      expect(messages([system])).toEqual([
+        expect.stringMatching(/^namespaces\.0: must not be a Kubernetes system namespace/),
+      ]);
+    }
+    expect(messages(["apps", "apps"])).toEqual([
+      'namespaces.1: repeats "apps" (already namespaces.0)',
+    ]);
+    for (const bad of ["Apps", "apps_1", "-apps", "a".repeat(64)]) {
+      expect(messages([bad])).toEqual([
+        expect.stringMatching(/^namespaces\.0: must be a DNS label/),
+      ]);
+    }
+    expect(messages([])).toEqual(["namespaces: must list at least one target namespace"]);
+
+    const refusal = create("refused", { targetNamespaces: ["kube-system"] });
+    await expect(refusal).rejects.toBeInstanceOf(pulumi.InputPropertyError);
+    await expect(create("refused-2", { targetNamespaces: [PLATFORM] })).rejects.toThrow(
+      /targetNamespaces\.0: must not be a namespace of the platform itself/,
+    );
+  });
+
+  it("gives the worker, and only it, its edge to the API server", async () => {
+    const { deployTargetEdges } = await deployTarget();
+    const worker = { name: "worker", component: "worker", instance: PLATFORM, version: "1.2.3" };
+    const [apiEdge] = deployTargetEdges(worker, PLATFORM);
+    expect(apiEdge).toMatchObject({
+      from: {
+        kind: "workload",
+        namespace: PLATFORM,
+        identity: { name: "worker", component: "worker" },
+      },
+      to: { kind: "kubernetes-api" },
+      ports: [{ port: 6443, protocol: "TCP" }],
+    });
+    const { component } = await create("edges", {
+      apiServer: { cidrs: ["192.168.1.10/32"], port: 16443 },
+    });
+    const edges = component.workerEdges(worker);
+    expect(edges).toHaveLength(1);
+    expect(edges[0].to).toEqual({ kind: "kubernetes-api", cidrs: ["192.168.1.10/32"] });
+    expect(edges[0].ports).toEqual([{ port: 16443, protocol: "TCP" }]);
+    const cidrs = { namespace: PLATFORM, podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16" };
+    expect(validateEdges(edges, cidrs)).toEqual([]);
+  });
+
+  it("passes the policy pack: rbac-least and rbac-refs hold on what it registers", async () => {
+    const { resources } = await create("policy");
+    const render = rendered(resources);
+    const violations = await runPolicyPack(render, { profile: "prod" });
+    expect(violations.filter((violation) => violation.level === "mandatory")).toEqual([]);
+    // The rules did look: without the ServiceAccount the bindings point nowhere (rbac-refs).
+    const withoutAccount = render.filter((resource) => !resource.type.endsWith(":ServiceAccount"));
+    const dangling = await runPolicyPack(withoutAccount, { profile: "prod" });
+    expect(dangling.map((violation) => violation.policy)).toEqual(["rbac-refs", "rbac-refs"]);
+  });
+
+  it("rbac-least fails on a widened copy of the Role", async () => {
+    const { resources } = await create("widened");
+    const [role] = rendered(resources).filter((resource) => resource.type.endsWith(":Role"));
+    const rules = role.props.rules as { verbs: string[] }[];
+    const widened = {
+      ...role,
+      props: {
+        ...role.props,
+        rules: [...rules, { apiGroups: [""], resources: ["*"], verbs: ["*"] }],
+      },
+    };
+    const messages = (await runPolicies([rbacLeast], [widened], { profile: "dev" })).map(
+      (violation) => violation.message,
+    );
+    expect(messages).toEqual([
+      expect.stringContaining("grants every verb"),
+      expect.stringContaining("grants every resource"),
+    ]);
+    // The Secret allowance is keyed by the worker's component: the same Role without it fails.
+    const labels = { ...(role.props.metadata as { labels: Record<string, string> }).labels };
+    delete labels[COMPONENT_LABEL];
+    const anonymous = {
+      ...role,
+      props: { ...role.props, metadata: { ...(role.props.metadata as object), labels } },
+    };
+    const secretMessages = await runPolicies([rbacLeast], [anonymous], { profile: "dev" });
+    expect(secretMessages.map((violation) => violation.message)).toEqual([
+      expect.stringContaining("can read Secrets"),
+    ]);
+  });
+});
