@@ -1,22 +1,19 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DRAGONFLY_MIB_PER_THREAD, dragonflyMaxMemoryMiB } from "../config";
-import { configHashAnnotation } from "./lib/hash";
 import { IMAGES, imageRef, tagOf } from "./lib/images";
-import { labelsFor, selectorFor, type WorkloadIdentity } from "./lib/labels";
+import { labelsFor, type WorkloadIdentity } from "./lib/labels";
 import { check, probesFor } from "./lib/probes";
 import { QUANTITY_PATTERN, toMebibytes } from "./lib/quantity";
 import { memoryCeiling, type ResourceSpec } from "./lib/resources";
-import { scrapeAnnotations } from "./lib/scrape";
 import { generatedPassword, PlatformSecret, type SecretKey } from "./lib/secrets";
 import {
   keepData,
-  RETAIN_CLAIMS,
-  serviceArgs,
   serviceHost,
-  volumeClaimTemplate,
+  statefulServices,
+  statefulWorkload,
+  type StatefulWorkloadBase,
 } from "./lib/stateful";
-import { container, emptyDir, objectMeta, podTemplate } from "./lib/workload";
 
 /** The Redis port; Dragonfly also answers HTTP on it (`/metrics`, unauthenticated by design). */
 export const DRAGONFLY_PORT = 6379;
@@ -136,21 +133,12 @@ export function dragonflyArgs(flags: DragonflyFlags): string[] {
 }
 
 /** What {@link dragonflyStatefulSet} builds from. */
-export interface DragonflyWorkloadSpec {
-  name: string;
-  namespace: pulumi.Input<string>;
-  identity: WorkloadIdentity;
+export interface DragonflyWorkloadSpec extends StatefulWorkloadBase {
   image: string;
   resources: ResourceSpec;
   flags: DragonflyFlags;
   /** The password key, read into `DFLY_requirepass`. */
   password: SecretKey;
-  storageSize: string;
-  storageClass?: pulumi.Input<string>;
-  /** The headless Service that governs the StatefulSet. */
-  serviceName: pulumi.Input<string>;
-  /** Pod-template annotations besides the scrape ones (the config hash). */
-  podAnnotations: pulumi.Input<Record<string, string>>;
 }
 
 /**
@@ -163,52 +151,31 @@ export interface DragonflyWorkloadSpec {
  * The entrypoint's own `ulimit -l` fails silently. Cost: epoll is somewhat slower than io_uring.
  */
 export function dragonflyStatefulSet(spec: DragonflyWorkloadSpec): k8s.apps.v1.StatefulSetArgs {
-  const main = container({
-    name: "dragonfly",
-    image: spec.image,
-    args: dragonflyArgs(spec.flags),
-    ports: [{ name: "redis", containerPort: DRAGONFLY_PORT }],
-    // Dragonfly exits on any DFLY_* variable that is not one of its flags; the pod template turns
-    // Service links off, so a Service named `dfly` cannot inject DFLY_PORT and the like.
-    env: [spec.password.env("DFLY_requirepass")],
-    resources: spec.resources,
-    // Readiness asks the HTTP server on the Redis port, which answers /metrics without a password;
-    // liveness only needs the port open, so a slow metrics scrape never restarts the pod.
-    probes: probesFor(check.http("/metrics", "redis"), {
-      liveness: check.tcp("redis"),
-      startupSeconds: STARTUP_SECONDS,
-    }),
-    volumeMounts: [
-      { name: "data", mountPath: DRAGONFLY_DATA_DIR },
-      // Nothing is expected here with --logtostderr; it keeps a stray temp file off the root fs.
-      { name: "tmp", mountPath: "/tmp" },
-    ],
-  });
-  const annotations = pulumi
-    .output(spec.podAnnotations)
-    .apply((hash) => ({ ...hash, ...scrapeAnnotations(DRAGONFLY_PORT, "/metrics") }));
-  return {
-    metadata: objectMeta(spec.name, spec.namespace, spec.identity),
-    spec: {
-      replicas: 1,
-      serviceName: spec.serviceName,
-      selector: { matchLabels: selectorFor(spec.identity) },
-      persistentVolumeClaimRetentionPolicy: RETAIN_CLAIMS,
-      template: podTemplate(
-        spec.identity,
-        {
-          containers: [main],
-          volumes: [emptyDir("tmp")],
-          security: { runAsUser: IMAGES.dragonfly.uid },
-          terminationGracePeriodSeconds: SHUTDOWN_GRACE_SECONDS,
-        },
-        annotations,
-      ),
-      volumeClaimTemplates: [
-        volumeClaimTemplate("data", spec.identity, spec.storageSize, spec.storageClass),
-      ],
+  const { image, resources, flags, password, ...stateful } = spec;
+  return statefulWorkload({
+    ...stateful,
+    container: {
+      image,
+      args: dragonflyArgs(flags),
+      ports: [{ name: "redis", containerPort: DRAGONFLY_PORT }],
+      // Dragonfly exits on any DFLY_* variable that is not one of its flags; the pod template turns
+      // Service links off, so a Service named `dfly` cannot inject DFLY_PORT and the like.
+      env: [password.env("DFLY_requirepass")],
+      resources,
+      // Readiness asks the HTTP server on the Redis port, which answers /metrics without a password;
+      // liveness only needs the port open, so a slow metrics scrape never restarts the pod.
+      probes: probesFor(check.http("/metrics", "redis"), {
+        liveness: check.tcp("redis"),
+        startupSeconds: STARTUP_SECONDS,
+      }),
     },
-  };
+    dataDir: DRAGONFLY_DATA_DIR,
+    pod: {
+      security: { runAsUser: IMAGES.dragonfly.uid },
+      terminationGracePeriodSeconds: SHUTDOWN_GRACE_SECONDS,
+    },
+    scrape: { port: DRAGONFLY_PORT, path: "/metrics" },
+  });
 }
 
 /**
@@ -248,16 +215,7 @@ export class Dragonfly extends pulumi.ComponentResource {
     };
     const ports = [{ name: "redis", port: DRAGONFLY_PORT }];
 
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      serviceArgs(`${name}-headless`, args.namespace, this.identity, ports, { headless: true }),
-      { parent: this },
-    );
-    const client = new k8s.core.v1.Service(
-      name,
-      serviceArgs(name, args.namespace, this.identity, ports),
-      { parent: this },
-    );
+    const { headless, client } = statefulServices(this, name, args.namespace, this.identity, ports);
     this.service = client.metadata.name;
     this.host = serviceHost(client, args.clusterDomain);
     this.port = pulumi.output(DRAGONFLY_PORT);
@@ -292,7 +250,7 @@ export class Dragonfly extends pulumi.ComponentResource {
         storageClass: args.storageClass,
         serviceName: headless.metadata.name,
         // A new password must restart Dragonfly, which reads it only at start.
-        podAnnotations: configHashAnnotation(this.passwordSecret.content),
+        configHashOf: [this.passwordSecret.content],
       }),
       { parent: this, ...keepData(args.protect ?? false) },
     );

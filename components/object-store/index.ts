@@ -2,19 +2,18 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "../lib/hash";
 import { IMAGES, imageRef, tagOf } from "../lib/images";
-import { labelsFor, selectorFor, type WorkloadIdentity } from "../lib/labels";
+import { labelsFor, type WorkloadIdentity } from "../lib/labels";
 import { check, probesFor } from "../lib/probes";
 import { QUANTITY_PATTERN } from "../lib/quantity";
 import type { ResourceSpec } from "../lib/resources";
 import { generatedPassword, PlatformSecret } from "../lib/secrets";
 import {
   keepData,
-  RETAIN_CLAIMS,
-  serviceArgs,
   serviceHost,
-  volumeClaimTemplate,
+  statefulServices,
+  statefulWorkload,
+  type StatefulWorkloadBase,
 } from "../lib/stateful";
-import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
 import {
   bucketJobArgs,
   bucketJobName,
@@ -80,76 +79,49 @@ export interface ObjectStoreArgs {
 }
 
 /** What {@link objectStoreStatefulSet} builds from. */
-export interface ObjectStoreWorkloadSpec {
-  name: string;
-  namespace: pulumi.Input<string>;
-  identity: WorkloadIdentity;
+export interface ObjectStoreWorkloadSpec extends StatefulWorkloadBase {
   image: string;
   runAsUser: number;
   resources: ResourceSpec;
   root: S3Credentials;
-  storageSize: string;
-  storageClass?: pulumi.Input<string>;
-  serviceName: pulumi.Input<string>;
-  podAnnotations: pulumi.Input<Record<string, string>>;
 }
 
 /** The server: one drive on a PVC, S3 API and console, root credentials from the Secret. */
 export function objectStoreStatefulSet(spec: ObjectStoreWorkloadSpec): k8s.apps.v1.StatefulSetArgs {
-  const server = container({
-    name: "minio",
-    image: spec.image,
-    // The binary, not the image's entrypoint script: a replacement image need only ship `minio`.
-    command: ["minio"],
-    args: [
-      "server",
-      "/data",
-      `--address=:${OBJECT_STORE_API_PORT}`,
-      `--console-address=:${OBJECT_STORE_CONSOLE_PORT}`,
-      // Default is ~/.minio/certs, on the read-only root filesystem.
-      "--certs-dir=/tmp/certs",
-    ],
-    ports: [
-      { name: "api", containerPort: OBJECT_STORE_API_PORT },
-      { name: "console", containerPort: OBJECT_STORE_CONSOLE_PORT },
-    ],
-    env: [
-      spec.root.accessKey.env("MINIO_ROOT_USER"),
-      spec.root.secretKey.env("MINIO_ROOT_PASSWORD"),
-      // The update check calls dl.min.io, an egress the network policies do not allow.
-      { name: "MINIO_UPDATE", value: "off" },
-    ],
-    resources: spec.resources,
-    probes: probesFor(check.http("/minio/health/ready", "api"), {
-      liveness: check.http("/minio/health/live", "api"),
-      startupSeconds: 120,
-    }),
-    volumeMounts: [
-      { name: "data", mountPath: "/data" },
-      { name: "tmp", mountPath: "/tmp" },
-    ],
-  });
-  return {
-    metadata: objectMeta(spec.name, spec.namespace, spec.identity),
-    spec: {
-      replicas: 1,
-      serviceName: spec.serviceName,
-      selector: { matchLabels: selectorFor(spec.identity) },
-      persistentVolumeClaimRetentionPolicy: RETAIN_CLAIMS,
-      template: podTemplate(
-        spec.identity,
-        {
-          containers: [server],
-          volumes: [emptyDir("tmp")],
-          security: { runAsUser: spec.runAsUser },
-        },
-        spec.podAnnotations,
-      ),
-      volumeClaimTemplates: [
-        volumeClaimTemplate("data", spec.identity, spec.storageSize, spec.storageClass),
+  const { image, runAsUser, resources, root, ...stateful } = spec;
+  return statefulWorkload({
+    ...stateful,
+    container: {
+      image,
+      // The binary, not the image's entrypoint script: a replacement image need only ship `minio`.
+      command: ["minio"],
+      args: [
+        "server",
+        "/data",
+        `--address=:${OBJECT_STORE_API_PORT}`,
+        `--console-address=:${OBJECT_STORE_CONSOLE_PORT}`,
+        // Default is ~/.minio/certs, on the read-only root filesystem.
+        "--certs-dir=/tmp/certs",
       ],
+      ports: [
+        { name: "api", containerPort: OBJECT_STORE_API_PORT },
+        { name: "console", containerPort: OBJECT_STORE_CONSOLE_PORT },
+      ],
+      env: [
+        root.accessKey.env("MINIO_ROOT_USER"),
+        root.secretKey.env("MINIO_ROOT_PASSWORD"),
+        // The update check calls dl.min.io, an egress the network policies do not allow.
+        { name: "MINIO_UPDATE", value: "off" },
+      ],
+      resources,
+      probes: probesFor(check.http("/minio/health/ready", "api"), {
+        liveness: check.http("/minio/health/live", "api"),
+        startupSeconds: 120,
+      }),
     },
-  };
+    dataDir: "/data",
+    pod: { security: { runAsUser } },
+  });
 }
 
 /**
@@ -209,16 +181,7 @@ export class ObjectStore extends pulumi.ComponentResource {
       { name: "api", port: OBJECT_STORE_API_PORT },
       { name: "console", port: OBJECT_STORE_CONSOLE_PORT },
     ];
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      serviceArgs(`${name}-headless`, args.namespace, this.identity, ports, { headless: true }),
-      { parent: this },
-    );
-    const client = new k8s.core.v1.Service(
-      name,
-      serviceArgs(name, args.namespace, this.identity, ports),
-      { parent: this },
-    );
+    const { headless, client } = statefulServices(this, name, args.namespace, this.identity, ports);
     this.service = client.metadata.name;
     this.host = serviceHost(client, args.clusterDomain);
     this.port = pulumi.output(OBJECT_STORE_API_PORT);
@@ -266,7 +229,7 @@ export class ObjectStore extends pulumi.ComponentResource {
         storageClass: args.storageClass,
         serviceName: headless.metadata.name,
         // The server reads its root credentials only at start.
-        podAnnotations: configHashAnnotation(this.rootCredentials.secret.content),
+        configHashOf: [this.rootCredentials.secret.content],
       }),
       { parent: this, ...keepData(args.protect ?? false) },
     );

@@ -1,14 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { configHashAnnotation } from "../lib/hash";
 import { IMAGES, imageRef, tagOf } from "../lib/images";
 import { labelsFor, type WorkloadIdentity } from "../lib/labels";
 import { check, probesFor } from "../lib/probes";
-import { scrapeAnnotations } from "../lib/scrape";
 import { generatedPassword, PlatformSecret, type SecretKey } from "../lib/secrets";
-import { keepData, serviceArgs } from "../lib/stateful";
 import { objectMeta } from "../lib/workload";
-import { DEFAULT_RESOURCES, identityOf, PORTS, toYaml, type WorkloadBaseArgs } from "./common";
+import { DEFAULT_RESOURCES, identityOf, PORTS, toYaml } from "./common";
 import {
   DASHBOARDS_DIR,
   escapeProvisioning,
@@ -17,13 +14,13 @@ import {
   grafanaIni,
   type GrafanaDatasourceArgs,
 } from "./grafana-provisioning";
-import { storeStatefulSet } from "./store";
+import { storeWorkload, type StoreArgs } from "./store";
 
 /** Key of the admin password in the Grafana Secret. */
 export const GRAFANA_ADMIN_PASSWORD_KEY = "admin-password";
 
 /** Arguments of a {@link Grafana}. */
-export interface GrafanaArgs extends WorkloadBaseArgs {
+export interface GrafanaArgs extends StoreArgs {
   /** Host name of the Ingress, e.g. `grafana.platform.example.com`. */
   host: string;
   /** Let visitors in without logging in, as Viewer only (dev). @default false */
@@ -39,14 +36,10 @@ export interface GrafanaArgs extends WorkloadBaseArgs {
   adminUser?: string;
   /** Size of the data volume (users, sessions, preferences). @default "1Gi" */
   storageSize?: string;
-  /** StorageClass of the data volume. @default the cluster's default StorageClass */
-  storageClass?: pulumi.Input<string>;
   /** URLs of Prometheus, Tempo and Loki, for the datasources. */
   datasources: pulumi.Input<GrafanaDatasourceArgs>;
   /** Dashboard JSON files by name (`charts/dashboards/*.json`). @default none */
   dashboards?: Record<string, string>;
-  /** Protect the StatefulSet and retain it on delete (prod). @default false */
-  protect?: boolean;
 }
 
 /** Grafana's defaults, in one place. */
@@ -133,58 +126,44 @@ export class Grafana extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const ports = [{ name: "http", port: PORTS.grafanaHttp }];
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      serviceArgs(`${name}-headless`, ns, this.identity, ports, { headless: true }),
-      { parent: this },
-    );
-    const service = new k8s.core.v1.Service(name, serviceArgs(name, ns, this.identity, ports), {
-      parent: this,
-    });
-    this.service = service.metadata.name;
-
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      name,
-      storeStatefulSet({
-        name,
-        namespace: ns,
-        identity: this.identity,
-        image,
-        args: [],
-        ports,
-        env: [this.adminPassword.env("GF_SECURITY_ADMIN_PASSWORD")],
-        resources: args.resources ?? DEFAULT_RESOURCES.grafana,
-        probes: probesFor(check.http("/api/health", "http"), {
-          liveness: check.tcp("http"),
-          startupSeconds: 120,
-        }),
-        configMount: {
-          configMapName: config.metadata.name,
-          mountPath: "/etc/grafana",
-          items: [
-            { key: "grafana.ini", path: "grafana.ini" },
-            { key: "datasources.yaml", path: "provisioning/datasources/datasources.yaml" },
-            { key: "dashboards.yaml", path: "provisioning/dashboards/dashboards.yaml" },
-          ],
-        },
-        extraVolumes: [
-          {
-            volume: { name: "dashboards", configMap: { name: dashboards.metadata.name } },
-            mountPath: DASHBOARDS_DIR,
-          },
-        ],
-        dataDir: "/var/lib/grafana",
-        runAsUser: IMAGES.grafana.uid,
-        storageSize: args.storageSize ?? GRAFANA_DEFAULTS.storageSize,
-        storageClass: args.storageClass,
-        serviceName: headless.metadata.name,
-        podAnnotations: configHashAnnotation(config.data, dashboards.data, secret.content).apply(
-          (hash) => ({ ...hash, ...scrapeAnnotations(PORTS.grafanaHttp) }),
-        ),
+    const store = storeWorkload(this, name, {
+      namespace: ns,
+      identity: this.identity,
+      image,
+      args: [],
+      ports: [{ name: "http", port: PORTS.grafanaHttp }],
+      env: [this.adminPassword.env("GF_SECURITY_ADMIN_PASSWORD")],
+      resources: args.resources ?? DEFAULT_RESOURCES.grafana,
+      probes: probesFor(check.http("/api/health", "http"), {
+        liveness: check.tcp("http"),
+        startupSeconds: 120,
       }),
-      { parent: this, ...keepData(args.protect ?? false) },
-    );
+      configMount: {
+        configMapName: config.metadata.name,
+        mountPath: "/etc/grafana",
+        items: [
+          { key: "grafana.ini", path: "grafana.ini" },
+          { key: "datasources.yaml", path: "provisioning/datasources/datasources.yaml" },
+          { key: "dashboards.yaml", path: "provisioning/dashboards/dashboards.yaml" },
+        ],
+      },
+      extraVolumes: [
+        {
+          volume: { name: "dashboards", configMap: { name: dashboards.metadata.name } },
+          mountPath: DASHBOARDS_DIR,
+        },
+      ],
+      dataDir: "/var/lib/grafana",
+      runAsUser: IMAGES.grafana.uid,
+      storageSize: args.storageSize ?? GRAFANA_DEFAULTS.storageSize,
+      storageClass: args.storageClass,
+      configHashOf: [config.data, dashboards.data, secret.content],
+      scrapePort: PORTS.grafanaHttp,
+      protect: args.protect ?? false,
+    });
+    const service = store.service;
+    this.service = service.metadata.name;
+    this.statefulSet = store.statefulSet;
 
     new k8s.networking.v1.Ingress(
       name,

@@ -1,11 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { configHashAnnotation } from "../lib/hash";
-import { IMAGES, imageRef, tagOf } from "../lib/images";
+import { imageRef, tagOf } from "../lib/images";
 import type { WorkloadIdentity } from "../lib/labels";
-import { check, probesFor } from "../lib/probes";
-import { scrapeAnnotations } from "../lib/scrape";
-import { keepData, serviceArgs } from "../lib/stateful";
 import { objectMeta } from "../lib/workload";
 import {
   DEFAULT_RESOURCES,
@@ -15,9 +11,8 @@ import {
   S3_ENV,
   toYaml,
   type S3Endpoint,
-  type WorkloadBaseArgs,
 } from "./common";
-import { bucketEnv, bucketHashInputs, storeStatefulSet, type ObjectBucket } from "./store";
+import { singleBinary, storeWorkload, type ObjectBucket, type StoreArgs } from "./store";
 
 /** Loki's data directory (the PVC): index, chunks in dev, compactor and ruler scratch space. */
 export const LOKI_DATA_DIR = "/var/loki";
@@ -111,17 +106,13 @@ export function lokiConfig(args: LokiConfigArgs): Record<string, unknown> {
 }
 
 /** Arguments of a {@link Loki}. */
-export interface LokiArgs extends WorkloadBaseArgs {
+export interface LokiArgs extends StoreArgs {
   /** How long logs are kept: `168h`, `7d`, `2w`. @default "168h" */
   retention?: string;
   /** Size of the PVC (index, WAL, compactor; and chunks in dev). @default "10Gi" */
   storageSize?: string;
-  /** StorageClass of the PVC. @default the cluster's default StorageClass */
-  storageClass?: pulumi.Input<string>;
   /** Bucket for chunks and index (prod). @default none: everything stays on the PVC */
   objectStorage?: ObjectBucket;
-  /** Protect the StatefulSet and retain it on delete (prod). @default false */
-  protect?: boolean;
 }
 
 /** Loki's defaults, in one place. */
@@ -169,47 +160,25 @@ export class Loki extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const ports = [{ name: "http", port: PORTS.lokiHttp }];
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      serviceArgs(`${name}-headless`, ns, this.identity, ports, { headless: true }),
-      { parent: this },
-    );
-    const service = new k8s.core.v1.Service(name, serviceArgs(name, ns, this.identity, ports), {
-      parent: this,
+    const store = storeWorkload(this, name, {
+      ...singleBinary("loki", config.metadata.name),
+      namespace: ns,
+      identity: this.identity,
+      image,
+      ports: [{ name: "http", port: PORTS.lokiHttp }],
+      resources: args.resources ?? DEFAULT_RESOURCES.loki,
+      dataDir: LOKI_DATA_DIR,
+      storageSize: args.storageSize ?? LOKI_DEFAULTS.storageSize,
+      storageClass: args.storageClass,
+      bucket,
+      configHashOf: [config.data],
+      scrapePort: PORTS.lokiHttp,
+      protect: args.protect ?? false,
     });
+    this.statefulSet = store.statefulSet;
 
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      name,
-      storeStatefulSet({
-        name,
-        namespace: ns,
-        identity: this.identity,
-        image,
-        args: ["-target=all", "-config.file=/etc/loki/loki.yaml", "-config.expand-env=true"],
-        ports: [...ports, { name: "grpc", port: PORTS.grpc }],
-        env: bucket ? bucketEnv(bucket) : [],
-        resources: args.resources ?? DEFAULT_RESOURCES.loki,
-        // /ready turns green once the ingester has joined its ring (about 15 s after start).
-        probes: probesFor(check.http("/ready", "http"), {
-          liveness: check.tcp("http"),
-          startupSeconds: 120,
-        }),
-        configMount: { configMapName: config.metadata.name, mountPath: "/etc/loki" },
-        dataDir: LOKI_DATA_DIR,
-        runAsUser: IMAGES.loki.uid,
-        storageSize: args.storageSize ?? LOKI_DEFAULTS.storageSize,
-        storageClass: args.storageClass,
-        serviceName: headless.metadata.name,
-        podAnnotations: configHashAnnotation(config.data, ...bucketHashInputs(bucket)).apply(
-          (hash) => ({ ...hash, ...scrapeAnnotations(PORTS.lokiHttp) }),
-        ),
-      }),
-      { parent: this, dependsOn: bucket?.dependsOn ?? [], ...keepData(args.protect ?? false) },
-    );
-
-    this.service = service.metadata.name;
-    this.host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc`;
+    this.service = store.service.metadata.name;
+    this.host = store.host;
     this.url = pulumi.interpolate`http://${this.host}:${PORTS.lokiHttp}`;
     this.otlpUrl = pulumi.interpolate`${this.url}/otlp`;
     this.registerOutputs({

@@ -1,12 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { configHashAnnotation } from "../lib/hash";
 import { IMAGES, imageRef, tagOf } from "../lib/images";
 import { labelsFor, type WorkloadIdentity } from "../lib/labels";
 import { check, probesFor } from "../lib/probes";
 import { parseQuantity, QUANTITY_PATTERN } from "../lib/quantity";
-import { scrapeAnnotations } from "../lib/scrape";
-import { keepData, serviceArgs } from "../lib/stateful";
 import { objectMeta } from "../lib/workload";
 import {
   DEFAULT_RESOURCES,
@@ -15,10 +12,9 @@ import {
   retentionHours,
   toYaml,
   type RbacRule,
-  type WorkloadBaseArgs,
 } from "./common";
 import { kubeletScrapeJobs, podScrapeJob } from "./scrape-config";
-import { storeStatefulSet } from "./store";
+import { storeWorkload, type StoreArgs } from "./store";
 
 /** Where the rule files are mounted. */
 export const RULES_DIR = "/etc/prometheus/rules";
@@ -123,21 +119,17 @@ export function prometheusPodRoleRules(): RbacRule[] {
 }
 
 /** Arguments of a {@link Prometheus}. */
-export interface PrometheusArgs extends WorkloadBaseArgs {
+export interface PrometheusArgs extends StoreArgs {
   /** How long samples are kept: `360h`, `15d`, `2w`. @default "15d" */
   retention?: string;
   /** Size of the TSDB volume; 85% of it caps the TSDB. @default "20Gi" */
   storageSize?: string;
-  /** StorageClass of the volume. @default the cluster's default StorageClass */
-  storageClass?: pulumi.Input<string>;
   /** Scrape and rule evaluation interval. @default "30s" */
   scrapeInterval?: string;
   /** Namespaces whose annotated pods are scraped. @default [namespace] */
   scrapeNamespaces?: pulumi.Input<string>[];
   /** Rule files by name (`charts/alerts/*.yaml`), loaded from a ConfigMap. @default none */
   ruleFiles?: Record<string, string>;
-  /** Protect the StatefulSet and retain it on delete (prod). @default false */
-  protect?: boolean;
 }
 
 /** Prometheus's defaults, in one place. */
@@ -253,58 +245,41 @@ export class Prometheus extends pulumi.ComponentResource {
       );
     });
 
-    const ports = [{ name: "http", port: PORTS.prometheusHttp }];
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      serviceArgs(`${name}-headless`, ns, this.identity, ports, { headless: true }),
-      { parent: this },
-    );
-    const service = new k8s.core.v1.Service(name, serviceArgs(name, ns, this.identity, ports), {
-      parent: this,
-    });
-
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      name,
-      storeStatefulSet({
-        name,
-        namespace: ns,
-        identity: this.identity,
-        image,
-        args: prometheusArgs(),
-        ports,
-        env: [],
-        resources: args.resources ?? DEFAULT_RESOURCES.prometheus,
-        // A large TSDB replays its WAL before /-/ready; /-/healthy answers as soon as it runs.
-        probes: probesFor(check.http("/-/ready", "http"), {
-          liveness: check.http("/-/healthy", "http"),
-          startupSeconds: 600,
-        }),
-        configMount: { configMapName: config.metadata.name, mountPath: "/etc/prometheus" },
-        extraVolumes: [
-          {
-            volume: { name: "rules", configMap: { name: rules.metadata.name } },
-            mountPath: RULES_DIR,
-          },
-        ],
-        dataDir: PROMETHEUS_DATA_DIR,
-        runAsUser: IMAGES.prometheus.uid,
-        storageSize,
-        storageClass: args.storageClass,
-        serviceName: headless.metadata.name,
-        serviceAccountName: account.metadata.name,
-        // Kubernetes service discovery and the kubelet scrape use its token (KUBERNETES_API_USERS).
-        automountServiceAccountToken: true,
-        // Without --web.enable-lifecycle, a new config or rule file takes effect by a restart.
-        podAnnotations: configHashAnnotation(config.data, rules.data).apply((hash) => ({
-          ...hash,
-          ...scrapeAnnotations(PORTS.prometheusHttp),
-        })),
+    const store = storeWorkload(this, name, {
+      namespace: ns,
+      identity: this.identity,
+      image,
+      args: prometheusArgs(),
+      ports: [{ name: "http", port: PORTS.prometheusHttp }],
+      resources: args.resources ?? DEFAULT_RESOURCES.prometheus,
+      // A large TSDB replays its WAL before /-/ready; /-/healthy answers as soon as it runs.
+      probes: probesFor(check.http("/-/ready", "http"), {
+        liveness: check.http("/-/healthy", "http"),
+        startupSeconds: 600,
       }),
-      { parent: this, ...keepData(args.protect ?? false) },
-    );
+      configMount: { configMapName: config.metadata.name, mountPath: "/etc/prometheus" },
+      extraVolumes: [
+        {
+          volume: { name: "rules", configMap: { name: rules.metadata.name } },
+          mountPath: RULES_DIR,
+        },
+      ],
+      dataDir: PROMETHEUS_DATA_DIR,
+      runAsUser: IMAGES.prometheus.uid,
+      storageSize,
+      storageClass: args.storageClass,
+      serviceAccountName: account.metadata.name,
+      // Kubernetes service discovery and the kubelet scrape use its token (KUBERNETES_API_USERS).
+      automountServiceAccountToken: true,
+      // Without --web.enable-lifecycle, a new config or rule file takes effect by a restart.
+      configHashOf: [config.data, rules.data],
+      scrapePort: PORTS.prometheusHttp,
+      protect: args.protect ?? false,
+    });
+    this.statefulSet = store.statefulSet;
 
-    this.service = service.metadata.name;
-    this.host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc`;
+    this.service = store.service.metadata.name;
+    this.host = store.host;
     this.url = pulumi.interpolate`http://${this.host}:${PORTS.prometheusHttp}`;
     this.otlpUrl = pulumi.interpolate`${this.url}/api/v1/otlp`;
     this.remoteWriteUrl = pulumi.interpolate`${this.url}/api/v1/write`;

@@ -1,16 +1,30 @@
-import type * as k8s from "@pulumi/kubernetes";
-import type * as pulumi from "@pulumi/pulumi";
-import { selectorFor, type WorkloadIdentity } from "../lib/labels";
-import type { ContainerProbes } from "../lib/probes";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { IMAGES } from "../lib/images";
+import { check, probesFor, type ContainerProbes } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
-import { RETAIN_CLAIMS, volumeClaimTemplate, type ServicePortSpec } from "../lib/stateful";
-import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
-import { S3_ENV, type BucketAccess, type S3Endpoint } from "./common";
+import {
+  keepData,
+  statefulServices,
+  statefulWorkload,
+  type ServicePortSpec,
+  type StatefulWorkloadBase,
+} from "../lib/stateful";
+import { PORTS, S3_ENV, type BucketAccess, type S3Endpoint, type WorkloadBaseArgs } from "./common";
 
 /**
  * The shape Tempo, Loki, Prometheus and Grafana share: one process in a single-replica
- * StatefulSet, its config from a ConfigMap, its data on a PVC, a small `/tmp`.
+ * StatefulSet behind a headless and a client Service, its config from a ConfigMap, its data on a
+ * PVC, a small `/tmp`, scraped by Prometheus on its HTTP port.
  */
+
+/** What every store component (Loki, Tempo, Prometheus, Grafana) takes besides its own settings. */
+export interface StoreArgs extends WorkloadBaseArgs {
+  /** StorageClass of its data volume. @default the cluster's default StorageClass */
+  storageClass?: pulumi.Input<string>;
+  /** Protect the StatefulSet and retain it on delete (prod). @default false */
+  protect?: boolean;
+}
 
 /** One consumer's bucket, resolved for a component: endpoint parsed, region set. */
 export interface ObjectBucket extends BucketAccess {
@@ -23,7 +37,7 @@ export interface ObjectBucket extends BucketAccess {
 }
 
 /** The key pair as environment variables for `-config.expand-env=true`, via `secretKeyRef`. */
-export function bucketEnv(bucket: ObjectBucket): k8s.types.input.core.v1.EnvVar[] {
+function bucketEnv(bucket: ObjectBucket): k8s.types.input.core.v1.EnvVar[] {
   return [
     bucket.credentials.accessKey.env(S3_ENV.accessKey),
     bucket.credentials.secretKey.env(S3_ENV.secretKey),
@@ -31,7 +45,7 @@ export function bucketEnv(bucket: ObjectBucket): k8s.types.input.core.v1.EnvVar[
 }
 
 /** What the config hash covers of the bucket: a rotated key pair must restart the pod. */
-export function bucketHashInputs(bucket: ObjectBucket | undefined): pulumi.Input<unknown>[] {
+function bucketHashInputs(bucket: ObjectBucket | undefined): pulumi.Input<unknown>[] {
   if (!bucket) return [];
   return [bucket.credentials.accessKey, bucket.credentials.secretKey].map(
     (key) => key.content ?? { secret: key.secretName, key: key.key },
@@ -39,15 +53,15 @@ export function bucketHashInputs(bucket: ObjectBucket | undefined): pulumi.Input
 }
 
 /** What {@link storeStatefulSet} builds from. */
-export interface StoreStatefulSetSpec {
-  name: string;
-  namespace: pulumi.Input<string>;
-  identity: WorkloadIdentity;
+export interface StoreStatefulSetSpec extends StatefulWorkloadBase {
   image: string;
   args: string[];
-  /** Container ports (named as the Service ports that target them). */
+  /** Ports of both Services; the container's too. */
   ports: ServicePortSpec[];
-  env: pulumi.Input<k8s.types.input.core.v1.EnvVar>[];
+  /** Container ports kept off the Services (Loki's and Tempo's internal gRPC). @default none */
+  internalPorts?: ServicePortSpec[];
+  /** Environment besides the bucket's key pair. @default none */
+  env?: pulumi.Input<k8s.types.input.core.v1.EnvVar>[];
   resources: ResourceSpec;
   probes: ContainerProbes;
   /** The config ConfigMap, where it is mounted (read-only), and which keys to which paths. */
@@ -62,65 +76,123 @@ export interface StoreStatefulSetSpec {
   /** Where the PVC is mounted. */
   dataDir: string;
   runAsUser: number;
-  storageSize: string;
-  storageClass?: pulumi.Input<string>;
-  /** The headless Service that governs the StatefulSet. */
-  serviceName: pulumi.Input<string>;
-  podAnnotations: pulumi.Input<Record<string, string>>;
+  /** The port Prometheus scrapes `/metrics` on. */
+  scrapePort: number;
+  /**
+   * Bucket for the data (Loki, Tempo in prod): its key pair goes into the environment and the
+   * config hash. @default none
+   */
+  bucket?: ObjectBucket;
   serviceAccountName?: pulumi.Input<string>;
   /** Only for workloads that call the API (Prometheus). @default false */
   automountServiceAccountToken?: boolean;
 }
 
-/** A single-replica StatefulSet with a `data` volume claim. */
+/** A single-replica StatefulSet with a `data` volume claim and its config mounted read-only. */
 export function storeStatefulSet(spec: StoreStatefulSetSpec): k8s.apps.v1.StatefulSetArgs {
   const extra = spec.extraVolumes ?? [];
-  const main = container({
-    name: spec.identity.name,
-    image: spec.image,
-    args: spec.args,
-    ports: spec.ports.map((port) => ({ name: port.name, containerPort: port.port })),
-    env: spec.env,
-    resources: spec.resources,
-    probes: spec.probes,
-    volumeMounts: [
-      { name: "config", mountPath: spec.configMount.mountPath, readOnly: true },
-      ...extra.map(({ volume, mountPath }) => ({ name: volume.name, mountPath, readOnly: true })),
-      { name: "data", mountPath: spec.dataDir },
-      { name: "tmp", mountPath: "/tmp" },
-    ],
-  });
-  return {
-    metadata: objectMeta(spec.name, spec.namespace, spec.identity),
-    spec: {
-      replicas: 1,
-      serviceName: spec.serviceName,
-      selector: { matchLabels: selectorFor(spec.identity) },
-      persistentVolumeClaimRetentionPolicy: RETAIN_CLAIMS,
-      template: podTemplate(
-        spec.identity,
-        {
-          containers: [main],
-          volumes: [
-            {
-              name: "config",
-              configMap: {
-                name: spec.configMount.configMapName,
-                ...(spec.configMount.items ? { items: spec.configMount.items } : {}),
-              },
-            },
-            ...extra.map(({ volume }) => volume),
-            emptyDir("tmp"),
-          ],
-          security: { runAsUser: spec.runAsUser },
-          ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
-          automountServiceAccountToken: spec.automountServiceAccountToken ?? false,
-        },
-        spec.podAnnotations,
-      ),
-      volumeClaimTemplates: [
-        volumeClaimTemplate("data", spec.identity, spec.storageSize, spec.storageClass),
+  const bucket = spec.bucket;
+  return statefulWorkload({
+    name: spec.name,
+    namespace: spec.namespace,
+    identity: spec.identity,
+    serviceName: spec.serviceName,
+    storageSize: spec.storageSize,
+    storageClass: spec.storageClass,
+    configHashOf: [...spec.configHashOf, ...bucketHashInputs(bucket)],
+    container: {
+      image: spec.image,
+      args: spec.args,
+      ports: [...spec.ports, ...(spec.internalPorts ?? [])].map((port) => ({
+        name: port.name,
+        containerPort: port.port,
+      })),
+      env: [...(spec.env ?? []), ...(bucket ? bucketEnv(bucket) : [])],
+      resources: spec.resources,
+      probes: spec.probes,
+      volumeMounts: [
+        { name: "config", mountPath: spec.configMount.mountPath, readOnly: true },
+        ...extra.map(({ volume, mountPath }) => ({ name: volume.name, mountPath, readOnly: true })),
       ],
     },
+    dataDir: spec.dataDir,
+    pod: {
+      volumes: [
+        {
+          name: "config",
+          configMap: {
+            name: spec.configMount.configMapName,
+            ...(spec.configMount.items ? { items: spec.configMount.items } : {}),
+          },
+        },
+        ...extra.map(({ volume }) => volume),
+      ],
+      security: { runAsUser: spec.runAsUser },
+      serviceAccountName: spec.serviceAccountName,
+      automountServiceAccountToken: spec.automountServiceAccountToken,
+    },
+    scrape: { port: spec.scrapePort },
+  });
+}
+
+/**
+ * How Loki and Tempo run alike: one binary with every module (`-target=all`), its YAML from the
+ * config ConfigMap with `${…}` filled from the environment (the bucket's key pair), gRPC between
+ * its modules kept off the Services. `/ready` waits for every module (Loki's ingester joins its
+ * ring about 15 s after start); liveness only needs the HTTP server to answer.
+ */
+export function singleBinary(
+  workload: "loki" | "tempo",
+  configMapName: pulumi.Input<string>,
+): Pick<StoreStatefulSetSpec, "args" | "internalPorts" | "probes" | "configMount" | "runAsUser"> {
+  const configDir = `/etc/${workload}`;
+  return {
+    args: ["-target=all", `-config.file=${configDir}/${workload}.yaml`, "-config.expand-env=true"],
+    internalPorts: [{ name: "grpc", port: PORTS.grpc }],
+    probes: probesFor(check.http("/ready", "http"), {
+      liveness: check.tcp("http"),
+      startupSeconds: 120,
+    }),
+    configMount: { configMapName, mountPath: configDir },
+    runAsUser: IMAGES[workload].uid,
+  };
+}
+
+/** What {@link storeWorkload} creates from: the StatefulSet's spec, less what it creates itself. */
+export interface StoreWorkloadSpec extends Omit<StoreStatefulSetSpec, "name" | "serviceName"> {
+  /** Protect the StatefulSet and retain it on delete (prod). */
+  protect: boolean;
+}
+
+/**
+ * Creates a store's headless and client Services and its StatefulSet, as children of `parent`.
+ * The StatefulSet waits for the bucket's `dependsOn` (the bucket Job) when there is a bucket.
+ */
+export function storeWorkload(
+  parent: pulumi.Resource,
+  name: string,
+  spec: StoreWorkloadSpec,
+): {
+  service: k8s.core.v1.Service;
+  host: pulumi.Output<string>;
+  statefulSet: k8s.apps.v1.StatefulSet;
+} {
+  const { protect, ...stateful } = spec;
+  const { headless, client } = statefulServices(
+    parent,
+    name,
+    spec.namespace,
+    spec.identity,
+    spec.ports,
+  );
+  const statefulSet = new k8s.apps.v1.StatefulSet(
+    name,
+    storeStatefulSet({ ...stateful, name, serviceName: headless.metadata.name }),
+    { parent, dependsOn: spec.bucket?.dependsOn ?? [], ...keepData(protect) },
+  );
+  return {
+    service: client,
+    host: pulumi.interpolate`${client.metadata.name}.${client.metadata.namespace}.svc`,
+    statefulSet,
   };
 }

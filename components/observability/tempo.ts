@@ -1,11 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { configHashAnnotation } from "../lib/hash";
-import { IMAGES, imageRef, tagOf } from "../lib/images";
+import { imageRef, tagOf } from "../lib/images";
 import type { WorkloadIdentity } from "../lib/labels";
-import { check, probesFor } from "../lib/probes";
-import { scrapeAnnotations } from "../lib/scrape";
-import { keepData, serviceArgs } from "../lib/stateful";
 import { objectMeta } from "../lib/workload";
 import {
   DEFAULT_RESOURCES,
@@ -15,9 +11,8 @@ import {
   S3_ENV,
   toYaml,
   type S3Endpoint,
-  type WorkloadBaseArgs,
 } from "./common";
-import { storeStatefulSet, type ObjectBucket, bucketEnv, bucketHashInputs } from "./store";
+import { singleBinary, storeWorkload, type ObjectBucket, type StoreArgs } from "./store";
 
 /** Where Tempo keeps its WAL, live-store and generator data (the PVC). */
 export const TEMPO_DATA_DIR = "/var/tempo";
@@ -95,19 +90,15 @@ export function tempoConfig(args: TempoConfigArgs): Record<string, unknown> {
 }
 
 /** Arguments of a {@link Tempo}. */
-export interface TempoArgs extends WorkloadBaseArgs {
+export interface TempoArgs extends StoreArgs {
   /** How long traces are kept: `168h`, `7d`, `2w`. @default "168h" */
   retention?: string;
   /** Size of the PVC (WAL, live-store, generator WAL; and blocks in dev). @default "10Gi" */
   storageSize?: string;
-  /** StorageClass of the PVC. @default the cluster's default StorageClass */
-  storageClass?: pulumi.Input<string>;
   /** Prometheus's remote-write URL (`…/api/v1/write`). */
   prometheusRemoteWriteUrl: pulumi.Input<string>;
   /** Bucket for trace blocks (prod). @default none: blocks stay on the PVC */
   objectStorage?: ObjectBucket;
-  /** Protect the StatefulSet and retain it on delete (prod). @default false */
-  protect?: boolean;
 }
 
 /** Tempo's defaults, in one place. */
@@ -161,51 +152,29 @@ export class Tempo extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const ports = [
-      { name: "http", port: PORTS.tempoHttp },
-      { name: "otlp-grpc", port: PORTS.otlpGrpc },
-      { name: "otlp-http", port: PORTS.otlpHttp },
-    ];
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      serviceArgs(`${name}-headless`, ns, this.identity, ports, { headless: true }),
-      { parent: this },
-    );
-    const service = new k8s.core.v1.Service(name, serviceArgs(name, ns, this.identity, ports), {
-      parent: this,
+    const store = storeWorkload(this, name, {
+      ...singleBinary("tempo", config.metadata.name),
+      namespace: ns,
+      identity: this.identity,
+      image,
+      ports: [
+        { name: "http", port: PORTS.tempoHttp },
+        { name: "otlp-grpc", port: PORTS.otlpGrpc },
+        { name: "otlp-http", port: PORTS.otlpHttp },
+      ],
+      resources: args.resources ?? DEFAULT_RESOURCES.tempo,
+      dataDir: TEMPO_DATA_DIR,
+      storageSize: args.storageSize ?? TEMPO_DEFAULTS.storageSize,
+      storageClass: args.storageClass,
+      bucket,
+      configHashOf: [config.data],
+      scrapePort: PORTS.tempoHttp,
+      protect: args.protect ?? false,
     });
+    this.statefulSet = store.statefulSet;
 
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      name,
-      storeStatefulSet({
-        name,
-        namespace: ns,
-        identity: this.identity,
-        image,
-        args: ["-target=all", "-config.file=/etc/tempo/tempo.yaml", "-config.expand-env=true"],
-        ports: [...ports, { name: "grpc", port: PORTS.grpc }],
-        env: bucket ? bucketEnv(bucket) : [],
-        resources: args.resources ?? DEFAULT_RESOURCES.tempo,
-        // Readiness waits for every module; liveness only needs the HTTP server to answer.
-        probes: probesFor(check.http("/ready", "http"), {
-          liveness: check.tcp("http"),
-          startupSeconds: 120,
-        }),
-        configMount: { configMapName: config.metadata.name, mountPath: "/etc/tempo" },
-        dataDir: TEMPO_DATA_DIR,
-        runAsUser: IMAGES.tempo.uid,
-        storageSize: args.storageSize ?? TEMPO_DEFAULTS.storageSize,
-        storageClass: args.storageClass,
-        serviceName: headless.metadata.name,
-        podAnnotations: configHashAnnotation(config.data, ...bucketHashInputs(bucket)).apply(
-          (hash) => ({ ...hash, ...scrapeAnnotations(PORTS.tempoHttp) }),
-        ),
-      }),
-      { parent: this, dependsOn: bucket?.dependsOn ?? [], ...keepData(args.protect ?? false) },
-    );
-
-    this.service = service.metadata.name;
-    this.host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc`;
+    this.service = store.service.metadata.name;
+    this.host = store.host;
     this.url = pulumi.interpolate`http://${this.host}:${PORTS.tempoHttp}`;
     this.otlpGrpcAddress = pulumi.interpolate`${this.host}:${PORTS.otlpGrpc}`;
     this.registerOutputs({
