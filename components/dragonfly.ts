@@ -217,7 +217,7 @@ export class Dragonfly extends pulumi.ComponentResource {
 
     const { headless, client } = statefulServices(this, name, args.namespace, this.identity, ports);
     this.service = client.metadata.name;
-    this.host = serviceHost(client, args.clusterDomain);
+    this.host = serviceHost(name, args.namespace, args.clusterDomain);
     this.port = pulumi.output(DRAGONFLY_PORT);
 
     const password = generatedPassword(`${name}-password`, { parent: this });

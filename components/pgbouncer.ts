@@ -8,7 +8,7 @@ import { RESOURCE_PRESETS, type ResourceSpec } from "./lib/resources";
 import { parseScramVerifier, scramSalt, scramSha256Verifier } from "./lib/scram";
 import { scrapeAnnotations } from "./lib/scrape";
 import { generatedPassword, PlatformSecret } from "./lib/secrets";
-import { serviceArgs } from "./lib/stateful";
+import { serviceArgs, serviceHost } from "./lib/stateful";
 import { container, objectMeta, podTemplate } from "./lib/workload";
 import type { RoleCredentials } from "./postgres";
 
@@ -258,7 +258,7 @@ export class PgBouncer extends pulumi.ComponentResource {
       serviceArgs(name, ns, identity, [{ name: "pgbouncer", port: PGBOUNCER_PORT }]),
       childOpts,
     );
-    this.host = pulumi.interpolate`${this.service.metadata.name}.${this.service.metadata.namespace}.svc.${args.clusterDomain ?? "cluster.local"}`;
+    this.host = serviceHost(name, ns, args.clusterDomain);
     this.port = pulumi.output(PGBOUNCER_PORT);
 
     const statsPassword = generatedPassword(`${name}-stats-password`, childOpts);

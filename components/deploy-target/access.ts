@@ -176,8 +176,9 @@ export function targetNetworkPolicies(
       spec: {
         podSelector: {},
         policyTypes: ["Ingress", "Egress"],
-        // No ports: every port, for Traefik only.
-        ingress: [{ from: policyPeersFor(peer.ingressController(), namespace, cidrs), ports: [] }],
+        // No ports: every port, for Traefik only (an empty `ports` list would be dropped by the
+        // API server and re-applied on every `up`).
+        ingress: [{ from: policyPeersFor(peer.ingressController(), namespace, cidrs) }],
         egress: [{ to: policyPeersFor(peer.dns(), namespace, cidrs), ports: dnsPorts }],
       },
     },

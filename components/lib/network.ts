@@ -191,8 +191,8 @@ export interface NetworkPolicyManifest {
   spec: {
     podSelector: MatchLabels | Record<string, never>;
     policyTypes: ("Ingress" | "Egress")[];
-    ingress?: { from: PolicyPeer[]; ports: PolicyPort[] }[];
-    egress?: { to: PolicyPeer[]; ports: PolicyPort[] }[];
+    ingress?: { from: PolicyPeer[]; ports?: PolicyPort[] }[];
+    egress?: { to: PolicyPeer[]; ports?: PolicyPort[] }[];
   };
 }
 
@@ -386,8 +386,10 @@ export function networkPoliciesFor(
       spec: {
         podSelector: { matchLabels: selectorFor({ ...workload.identity }) },
         policyTypes: ["Ingress", "Egress"],
-        ingress,
-        egress,
+        // An empty list is left out, not written: the API server drops it, so a manifest that
+        // kept it would differ from the stored object and be re-applied on every `up`.
+        ...(ingress.length > 0 ? { ingress } : {}),
+        ...(egress.length > 0 ? { egress } : {}),
       },
     };
   });

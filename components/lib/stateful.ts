@@ -92,10 +92,14 @@ export const RETAIN_CLAIMS: k8s.types.input.apps.v1.StatefulSetPersistentVolumeC
 
 /** The Service's fully qualified in-cluster DNS name, which resolves from any namespace. */
 export function serviceHost(
-  service: k8s.core.v1.Service,
+  serviceName: string,
+  namespace: pulumi.Input<string>,
   clusterDomain = "cluster.local",
 ): pulumi.Output<string> {
-  return pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.${clusterDomain}`;
+  // Built from the names, never from the Service's outputs: a workload whose Secret or config
+  // holds its own host would otherwise depend on its client Service, which the provider awaits
+  // until that very workload's pods are ready, and `pulumi up` would hang until it times out.
+  return pulumi.interpolate`${serviceName}.${namespace}.svc.${clusterDomain}`;
 }
 
 /**

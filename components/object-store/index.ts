@@ -183,7 +183,7 @@ export class ObjectStore extends pulumi.ComponentResource {
     ];
     const { headless, client } = statefulServices(this, name, args.namespace, this.identity, ports);
     this.service = client.metadata.name;
-    this.host = serviceHost(client, args.clusterDomain);
+    this.host = serviceHost(name, args.namespace, args.clusterDomain);
     this.port = pulumi.output(OBJECT_STORE_API_PORT);
     this.consolePort = pulumi.output(OBJECT_STORE_CONSOLE_PORT);
     this.endpoint = pulumi.interpolate`http://${this.host}:${OBJECT_STORE_API_PORT}`;

@@ -9,7 +9,13 @@ import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "../lib/resou
 import { scramSalt, scramSha256Verifier } from "../lib/scram";
 import { scrapeAnnotations } from "../lib/scrape";
 import { generatedPassword, PlatformSecret } from "../lib/secrets";
-import { keepData, RETAIN_CLAIMS, serviceArgs, volumeClaimTemplate } from "../lib/stateful";
+import {
+  keepData,
+  RETAIN_CLAIMS,
+  serviceArgs,
+  serviceHost,
+  volumeClaimTemplate,
+} from "../lib/stateful";
 import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
 import { backupCronJobSpec, type PostgresBackupArgs } from "./backup";
 import { pgHbaConf, postgresqlConf, type SettingValue } from "./config";
@@ -136,15 +142,13 @@ export class Postgres extends pulumi.ComponentResource {
       }),
       childOpts,
     );
-    const service = new k8s.core.v1.Service(
+    new k8s.core.v1.Service(
       name,
       serviceArgs(name, ns, identity, [{ name: "postgres", port: POSTGRES_PORT }]),
       childOpts,
     );
-    const dns = (svc: k8s.core.v1.Service) =>
-      pulumi.interpolate`${svc.metadata.name}.${svc.metadata.namespace}.svc.${domain}`;
-    this.host = dns(service);
-    this.headlessHost = dns(headless);
+    this.host = serviceHost(name, ns, domain);
+    this.headlessHost = serviceHost(`${name}-headless`, ns, domain);
     this.port = pulumi.output(POSTGRES_PORT);
 
     // One Secret per role, so each consumer mounts only its own credentials.

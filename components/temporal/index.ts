@@ -129,16 +129,17 @@ export class Temporal extends pulumi.ComponentResource {
     const child = { parent: this };
 
     // Services first: the static config records the frontend's address.
-    const frontendService = new k8s.core.v1.Service(
+    new k8s.core.v1.Service(
       `${name}-frontend`,
       serviceArgs(`${name}-frontend`, ns, frontendIdentity, [
         { name: portNames("frontend").grpc, port: TEMPORAL_PORTS.frontend.grpc },
       ]),
       child,
     );
-    const { name: svc, namespace: svcNamespace } = frontendService.metadata;
     const grpcPort = TEMPORAL_PORTS.frontend.grpc;
-    this.frontendAddress = pulumi.interpolate`${svc}.${svcNamespace}.svc:${grpcPort}`;
+    // From the names, not the Service's outputs: the server's config records this address, and
+    // a server that depended on its Service would wait for the provider's endpoint await on itself.
+    this.frontendAddress = pulumi.interpolate`${name}-frontend.${ns}.svc:${grpcPort}`;
 
     const { host, port, database, visibilityDatabase } = args.postgres;
     const configData = pulumi

@@ -321,7 +321,6 @@ describe("DeployTarget", () => {
                 podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
               },
             ],
-            ports: [],
           },
         ],
         egress: [
