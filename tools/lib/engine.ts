@@ -104,10 +104,9 @@ function settings(): { getMonitor(): unknown; waitForRPCs(): Promise<void> } {
 
 /** The SDK's own decoder of a registration's wire properties, as the mock monitor uses it. */
 function deserializeProperties(object: unknown): Record<string, unknown> {
+  type Rpc = { deserializeProperties(o: unknown): Record<string, unknown> };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const rpc: {
-    deserializeProperties(o: unknown): Record<string, unknown>;
-  } = require("@pulumi/pulumi/runtime/rpc");
+  const rpc = require("@pulumi/pulumi/runtime/rpc") as Rpc;
   return rpc.deserializeProperties(object);
 }
 
