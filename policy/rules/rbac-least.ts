@@ -24,6 +24,10 @@ function readsSecrets(rule: PolicyRule): boolean {
   return secrets && coreGroup && reads && !named;
 }
 
+function listsOrWatches(rule: PolicyRule): boolean {
+  return asArray(rule.verbs).some((verb) => verb === "list" || verb === "watch");
+}
+
 function checkRules(object: KubeObject, report: Report): void {
   const component = object.metadata.labels?.[COMPONENT_LABEL];
   const mayReadSecrets = object.kind === "Role" && isAllowed(SECRET_READERS, component);
@@ -34,6 +38,13 @@ function checkRules(object: KubeObject, report: Report): void {
     }
     if (asArray(rule.resources).includes("*")) {
       report(`grants every resource (${field}.resources); list the exact resources it needs`);
+    }
+    if (readsSecrets(rule) && mayReadSecrets && listsOrWatches(rule)) {
+      report(
+        `lists or watches Secrets (${field}.verbs), which returns every Secret's data in the ` +
+          `namespace; a component in SECRET_READERS gets get on the Secrets it manages, never ` +
+          `list or watch`,
+      );
     }
     if (readsSecrets(rule) && !mayReadSecrets) {
       report(

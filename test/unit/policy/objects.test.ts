@@ -53,7 +53,11 @@ describe("rbac-least", () => {
   it("lets only SECRET_READERS' Roles read Secrets, never a ClusterRole", async () => {
     const secrets = { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] };
     const worker = { labels: podLabels("app-worker", "worker") };
-    expect(await runRule(rbacLeast, [role("target", [secrets], worker)])).toEqual([]);
+    const getOnly = { ...secrets, verbs: ["get", "create", "update", "patch", "delete"] };
+    expect(await runRule(rbacLeast, [role("target", [getOnly], worker)])).toEqual([]);
+    expect(await runRule(rbacLeast, [role("target", [secrets], worker)])).toEqual([
+      expect.stringContaining("lists or watches Secrets (rules[0].verbs)"),
+    ]);
     expect(
       await runRule(rbacLeast, [role("web", [secrets], { labels: podLabels("web") })]),
     ).toEqual([expect.stringContaining("can read Secrets (rules[0])")]);

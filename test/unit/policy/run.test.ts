@@ -96,7 +96,7 @@ function compliantStack() {
     },
   ];
   const secretRules = [
-    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "create"] },
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"] },
   ];
   return [
     deployment("web", {
