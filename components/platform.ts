@@ -294,6 +294,7 @@ export class Platform extends pulumi.ComponentResource {
         migrationsJob: migrations.job,
         workerDependsOn: [ollama.modelsReady],
         workerServiceAccountName: deployTarget.serviceAccountName,
+        deployNamespaces: deployTarget.targetNamespaces,
       },
       child,
     );

@@ -153,6 +153,12 @@ export interface AppArgs {
   workerDependsOn?: pulumi.Resource[];
   /** ServiceAccount of the worker (deploy targets give it API rights); mounts its token. @default none: namespace default, no token */
   workerServiceAccountName?: pulumi.Input<string>;
+  /**
+   * Namespaces the worker deploys user services to (`DEPLOY_NAMESPACES`, comma-joined, on the
+   * worker only: `web` has no API rights to use them with).
+   * @default none: no `DEPLOY_NAMESPACES`
+   */
+  deployNamespaces?: pulumi.Input<string[]>;
 }
 
 /** Every default of {@link AppArgs} in one place. */

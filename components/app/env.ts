@@ -14,12 +14,15 @@ export interface AppEnvVariable {
   onlyWithDirectDatabaseAccess?: boolean;
   /** Set only when the stack has an Arcjet key. */
   onlyWithArcjetKey?: boolean;
+  /** Set only on the worker, and only when it has deploy namespaces (its API rights). */
+  onlyOnWorkerWithDeployNamespaces?: boolean;
   description: string;
 }
 
 /**
- * The environment both `web` and `worker` receive. `AWS_REGION` goes beyond DESIGN.md's list:
- * the AWS SDKs refuse to start without a region, even against MinIO.
+ * The environment `web` and `worker` receive (`DEPLOY_NAMESPACES` the worker alone).
+ * `AWS_REGION` goes beyond DESIGN.md's list: the AWS SDKs refuse to start without a region, even
+ * against MinIO.
  */
 export const APP_ENV_VARIABLES: readonly AppEnvVariable[] = [
   {
@@ -60,17 +63,32 @@ export const APP_ENV_VARIABLES: readonly AppEnvVariable[] = [
     description:
       "Arcjet site key; only when the stack sets `arcjetKey` (without it, no Arcjet egress)",
   },
+  {
+    name: "DEPLOY_NAMESPACES",
+    credential: false,
+    onlyOnWorkerWithDeployNamespaces: true,
+    description:
+      "Worker only: the deploy target namespaces it may deploy user services to, comma-separated",
+  },
 ];
 
 /** The contract's variable names, in order. */
 export const APP_ENV_CONTRACT: readonly string[] = APP_ENV_VARIABLES.map((v) => v.name);
 
-/** The variables a pod gets for the given `directDatabaseAccess` and Arcjet key. */
-export function contractFor(directDatabaseAccess: boolean, arcjetKey = true): string[] {
+/**
+ * The variables a pod gets for the given `directDatabaseAccess` and Arcjet key;
+ * `workerWithDeployNamespaces` for the worker of a stack with deploy targets (never for `web`).
+ */
+export function contractFor(
+  directDatabaseAccess: boolean,
+  arcjetKey = true,
+  workerWithDeployNamespaces = false,
+): string[] {
   return APP_ENV_VARIABLES.filter(
     (v) =>
       (directDatabaseAccess || !v.onlyWithDirectDatabaseAccess) &&
-      (arcjetKey || !v.onlyWithArcjetKey),
+      (arcjetKey || !v.onlyWithArcjetKey) &&
+      (workerWithDeployNamespaces || !v.onlyOnWorkerWithDeployNamespaces),
   ).map((v) => v.name);
 }
 
@@ -107,6 +125,8 @@ export interface AppEnvSpec {
   ollamaHost: pulumi.Input<string>;
   /** Present only when the stack has an Arcjet key. */
   arcjetKey?: SecretKey;
+  /** Present only for the worker, when deploy targets give it namespaces to deploy to. */
+  deployNamespaces?: pulumi.Input<string[]>;
 }
 
 /**
@@ -153,6 +173,14 @@ export function appEnv(spec: AppEnvSpec): EnvVar[] {
     value("AWS_REGION", spec.s3Region),
     value("OLLAMA_HOST", spec.ollamaHost),
     ...(spec.arcjetKey ? [spec.arcjetKey.env("ARCJET_KEY")] : []),
+    ...(spec.deployNamespaces !== undefined
+      ? [
+          value(
+            "DEPLOY_NAMESPACES",
+            pulumi.output(spec.deployNamespaces).apply((names) => names.join(",")),
+          ),
+        ]
+      : []),
   ];
 }
 

@@ -218,7 +218,11 @@ export class App extends pulumi.ComponentResource {
       ...(arcjet ? [arcjet.key("key")] : []),
     ];
     const configHash = configHashAnnotation(...secretHashInputs(secrets));
-    const envSpec = (serviceName: string, deploymentName: string): AppEnvSpec => ({
+    const envSpec = (
+      serviceName: string,
+      deploymentName: string,
+      deployNamespaces?: pulumi.Input<string[]>,
+    ): AppEnvSpec => ({
       profile: args.profile,
       serviceName,
       serviceNamespace: instance,
@@ -237,6 +241,7 @@ export class App extends pulumi.ComponentResource {
       secretAccessKey: args.s3.secretAccessKey,
       ollamaHost: args.ollamaHost,
       arcjetKey: arcjet?.key("key"),
+      ...(deployNamespaces !== undefined ? { deployNamespaces } : {}),
     });
     this.rollout = rolloutDependencies(args);
     const common = {
@@ -266,7 +271,7 @@ export class App extends pulumi.ComponentResource {
         ...common,
         name: workerName,
         identity: this.workerIdentity,
-        env: appEnv(envSpec("worker", workerName)),
+        env: appEnv(envSpec("worker", workerName, args.deployNamespaces)),
         worker: resolved.worker,
         serviceAccountName: args.workerServiceAccountName,
       }),

@@ -149,7 +149,24 @@ describe("the app's environment contract", () => {
       "AWS_REGION",
       "OLLAMA_HOST",
       "ARCJET_KEY",
+      "DEPLOY_NAMESPACES",
     ]);
+  });
+
+  it("only the worker learns where it may deploy (DEPLOY_NAMESPACES), and only when given targets", async () => {
+    const { module } = await makeApp("targets", { deployNamespaces: ["targets-apps", "team-b"] });
+    const worker = envOf(await deployment("targets-worker"));
+    expect(worker.find((e) => e.name === "DEPLOY_NAMESPACES")?.value).toBe("targets-apps,team-b");
+    expect(worker.map((e) => e.name)).toEqual(
+      expect.arrayContaining(module.contractFor(false, true, true)),
+    );
+    const web = envOf(await deployment("targets-web")).map((e) => e.name);
+    expect(web).not.toContain("DEPLOY_NAMESPACES");
+    expect(module.contractFor(false, true, false)).not.toContain("DEPLOY_NAMESPACES");
+
+    await makeApp("untargeted");
+    const untargeted = envOf(await deployment("untargeted-worker")).map((e) => e.name);
+    expect(untargeted).not.toContain("DEPLOY_NAMESPACES");
   });
 
   it("the app never connects to Postgres directly unless direct access is turned on", async () => {
