@@ -278,10 +278,13 @@ export class App extends pulumi.ComponentResource {
       { parent: this, dependsOn: [...(arcjet ? [arcjet.resource] : []), ...this.rollout.worker] },
     );
 
+    // After the web Deployment: the provider awaits a Service until it has endpoints, so a
+    // Service created first would, on a first install whose migration fails, wait the full
+    // timeout for pods that are never created before `pulumi up` reports the failed Job.
     const service = new k8s.core.v1.Service(
       webName,
       webService(webName, args.namespace, this.webIdentity),
-      { parent: this },
+      { parent: this, dependsOn: [this.webDeployment] },
     );
     new k8s.networking.v1.Ingress(
       name,

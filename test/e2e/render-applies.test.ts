@@ -145,6 +145,7 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
   it("changes nothing when the same render is applied again (no drift)", async () => {
     const client = (cluster as ControlPlane).client;
     const drifted: string[] = [];
+    const started = Date.now();
     for (const manifest of manifests(resources)) {
       const objectPath = await client.objectPath(
         manifest.apiVersion,
@@ -158,6 +159,9 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
         drifted.push(`${objectId(manifest)} (generation ${generations})`);
       }
     }
+    console.log(
+      `[${stack}] re-apply of ${manifests(resources).length} objects in ${((Date.now() - started) / 1000).toFixed(2)} s`,
+    );
     expect(drifted).toEqual([]);
   }, 120_000);
 });

@@ -19,16 +19,25 @@ export type PlanResource = Omit<RenderedResource, "props"> & {
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 
-/** Renders a stack in its own process (the SDK's mock runtime is global, one render a process). */
-export async function renderObjects(stack: string): Promise<PlanResource[]> {
+/**
+ * Renders a stack in its own process (the SDK's mock runtime is global, one render a process).
+ * `root` renders another copy of the repository (an edited one, for an upgrade) with its own
+ * copy of this script, so its components read their files from that copy.
+ */
+export async function renderObjects(stack: string, root = ROOT): Promise<PlanResource[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `e2e-render-${stack}-`));
   const out = path.join(dir, "objects.json");
   try {
     await new Promise<void>((resolve, reject) =>
       execFile(
         process.execPath,
-        [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), __filename, stack, out],
-        { cwd: ROOT, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
+        [
+          path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"),
+          path.join(root, path.relative(ROOT, __filename)),
+          stack,
+          out,
+        ],
+        { cwd: root, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
         (error, _stdout, stderr) =>
           error
             ? reject(new Error(`rendering ${stack} failed: ${error.message}\n${stderr}`))
