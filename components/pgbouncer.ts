@@ -9,7 +9,7 @@ import { parseScramVerifier, scramSalt, scramSha256Verifier } from "./lib/scram"
 import { scrapeAnnotations } from "./lib/scrape";
 import { generatedPassword, PlatformSecret } from "./lib/secrets";
 import { serviceArgs, serviceHost } from "./lib/stateful";
-import { container, objectMeta, podTemplate } from "./lib/workload";
+import { container, disruptionBudget, objectMeta, podTemplate } from "./lib/workload";
 import type { RoleCredentials } from "./postgres";
 
 /** PgBouncer's port, on the container, the Service and in the app's URL. */
@@ -385,14 +385,7 @@ export class PgBouncer extends pulumi.ComponentResource {
     );
 
     if (ha) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        name,
-        {
-          metadata: objectMeta(name, ns, identity),
-          spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(identity) } },
-        },
-        childOpts,
-      );
+      new k8s.policy.v1.PodDisruptionBudget(name, disruptionBudget(name, ns, identity), childOpts);
     }
 
     this.registerOutputs({

@@ -13,9 +13,9 @@ import {
 } from "./args";
 import { appEnv, secretHashInputs, type AppEnvSpec } from "./env";
 import { buildAppImage } from "./image";
+import { disruptionBudget } from "../lib/workload";
 import {
   appUrl,
-  disruptionBudget,
   webAutoscaler,
   webDeployment,
   webIngress,

@@ -259,21 +259,6 @@ export function webAutoscaler(
   };
 }
 
-/**
- * A PDB that lets one pod go at a time. `maxUnavailable: 1` (not `minAvailable`) stays
- * satisfiable at any replica count the HPA picks, so it never blocks a node drain.
- */
-export function disruptionBudget(
-  name: string,
-  namespace: pulumi.Input<string>,
-  identity: WorkloadIdentity,
-): k8s.policy.v1.PodDisruptionBudgetArgs {
-  return {
-    metadata: objectMeta(name, namespace, identity),
-    spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(identity) } },
-  };
-}
-
 /** `https://host` with TLS, else `http://host`. */
 export function appUrl(host: string, tls: boolean): pulumi.Output<string> {
   return pulumi.output(`${tls ? "https" : "http"}://${host}`);

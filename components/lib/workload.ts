@@ -140,3 +140,19 @@ export function emptyDir(
 ): k8s.types.input.core.v1.Volume {
   return { name, emptyDir: { sizeLimit, ...(medium ? { medium } : {}) } };
 }
+
+/**
+ * A PodDisruptionBudget that lets one pod of the workload go at a time. `maxUnavailable: 1`
+ * (not `minAvailable`) stays satisfiable at any replica count an HPA picks, so it never blocks a
+ * node drain, and still keeps a drain from taking every replica at once.
+ */
+export function disruptionBudget(
+  name: string,
+  namespace: pulumi.Input<string>,
+  identity: WorkloadIdentity,
+): k8s.policy.v1.PodDisruptionBudgetArgs {
+  return {
+    metadata: objectMeta(name, namespace, identity),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(identity) } },
+  };
+}

@@ -7,7 +7,7 @@ import { check, probesFor } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
 import { scrapeAnnotations } from "../lib/scrape";
 import { serviceArgs } from "../lib/stateful";
-import { container, objectMeta, podTemplate } from "../lib/workload";
+import { container, disruptionBudget, objectMeta, podTemplate } from "../lib/workload";
 import {
   DEFAULT_RESOURCES,
   identityOf,
@@ -309,14 +309,9 @@ export class OtelCollector extends pulumi.ComponentResource {
       { parent: this },
     );
     if (replicas > 1) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        name,
-        {
-          metadata: objectMeta(name, ns, this.identity),
-          spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(this.identity) } },
-        },
-        { parent: this },
-      );
+      new k8s.policy.v1.PodDisruptionBudget(name, disruptionBudget(name, ns, this.identity), {
+        parent: this,
+      });
     }
 
     const service = new k8s.core.v1.Service(

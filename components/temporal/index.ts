@@ -5,7 +5,7 @@ import { IMAGES, imageRef, tagOf } from "../lib/images";
 import type { WorkloadIdentity } from "../lib/labels";
 import { RESOURCE_PRESETS } from "../lib/resources";
 import { serviceArgs } from "../lib/stateful";
-import { objectMeta } from "../lib/workload";
+import { disruptionBudget, objectMeta } from "../lib/workload";
 import { type TemporalArgs, type TemporalIdentities, validateTemporalArgs } from "./args";
 import {
   DEFAULT_SQL_CONNECTIONS,
@@ -19,7 +19,6 @@ import {
 } from "./config";
 import { adminToolsJob, namespaceScript, SQL_TOOL_ENV, temporalSchemaScript } from "./jobs";
 import {
-  disruptionBudgetArgs,
   memberPorts,
   portNames,
   serverDeployment,
@@ -233,7 +232,7 @@ export class Temporal extends pulumi.ComponentResource {
       if (replicas >= 2) {
         new k8s.policy.v1.PodDisruptionBudget(
           deploymentName,
-          disruptionBudgetArgs(deploymentName, ns, identity),
+          disruptionBudget(deploymentName, ns, identity),
           child,
         );
       }
@@ -290,7 +289,7 @@ export class Temporal extends pulumi.ComponentResource {
     if (uiReplicas >= 2) {
       new k8s.policy.v1.PodDisruptionBudget(
         uiName,
-        disruptionBudgetArgs(uiName, ns, this.identities.ui),
+        disruptionBudget(uiName, ns, this.identities.ui),
         child,
       );
     }

@@ -156,18 +156,6 @@ export function memberPorts(services: readonly TemporalServiceName[]): ServicePo
   ]);
 }
 
-/** A PodDisruptionBudget that lets one pod of the workload go at a time. */
-export function disruptionBudgetArgs(
-  name: string,
-  namespace: pulumi.Input<string>,
-  identity: WorkloadIdentity,
-): k8s.policy.v1.PodDisruptionBudgetArgs {
-  return {
-    metadata: objectMeta(name, namespace, identity),
-    spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(identity) } },
-  };
-}
-
 /** What the UI Deployment is made of. */
 export interface UiWorkloadSpec {
   name: string;
