@@ -26,6 +26,7 @@ import {
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { exited, stopServer } from "./process";
 
 /** Debian's PgBouncer; PGBOUNCER_BIN overrides it. */
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? "/usr/sbin/pgbouncer";
@@ -141,28 +142,9 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 async function kill(child: ChildProcess): Promise<void> {
   // SIGTERM is 1.18's immediate shutdown (1.23+ made it a "super safe" one; SIGKILL follows).
-  child.kill("SIGTERM");
-  if (!(await waitForExit(child, 5_000))) {
-    child.kill("SIGKILL");
-    await waitForExit(child, 5_000);
-  }
+  await stopServer(child, "SIGTERM", 5_000);
   live.delete(child);
 }
 

@@ -24,6 +24,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stopServer } from "./process";
 
 export interface StartPostgresOptions {
   /** `max_connections`. @default 100 (PostgreSQL's own default) */
@@ -168,24 +169,9 @@ function serverArgs(dataDir: string, port: number, opts: StartPostgresOptions): 
   return args;
 }
 
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 async function shutdown(child: ChildProcess): Promise<void> {
   // SIGINT is PostgreSQL's fast shutdown (roll back sessions, exit cleanly); escalate if stuck.
-  child.kill("SIGINT");
-  if (!(await waitForExit(child, 10_000))) {
-    child.kill("SIGKILL");
-    await waitForExit(child, 5_000);
-  }
+  await stopServer(child, "SIGINT", 10_000);
   live.delete(child);
 }
 
