@@ -142,6 +142,20 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
     }
   });
 
+  it("runs the Temporal schema Job to Complete before any Temporal server Deployment is applied", () => {
+    const byKind = (kind: string, name: RegExp) =>
+      results.filter((r) => r.id.startsWith(`${kind}/`) && name.test(r.id.split("/").pop() ?? ""));
+    const schema = byKind("Job", /^temporal-schema-/);
+    const servers = byKind("Deployment", /^temporal-(server|frontend|history|matching|worker)$/);
+    expect(schema).toHaveLength(1);
+    expect(servers.length).toBeGreaterThan(0);
+    for (const server of servers) {
+      expect(server.appliedAt ?? 0, server.id).toBeGreaterThanOrEqual(
+        schema[0].readyAt ?? Infinity,
+      );
+    }
+  });
+
   it("changes nothing when the same render is applied again (no drift)", async () => {
     const client = (cluster as ControlPlane).client;
     const drifted: string[] = [];
