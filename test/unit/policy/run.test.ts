@@ -95,9 +95,7 @@ function compliantStack() {
       spec: { storageClassName: "local-path", resources: { requests: { storage: "10Gi" } } },
     },
   ];
-  const secretRules = [
-    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"] },
-  ];
+  const secretRules = [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"] }];
   return [
     deployment("web", {
       replicas: null,
