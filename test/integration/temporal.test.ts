@@ -5,12 +5,21 @@
  * render (the schema Job's script, the server Deployment's command and env, the ConfigMap), with
  * only loopback rewrites, each printed.
  *
- * Not here, and why: the namespace Job and a workflow round trip need the `temporal` CLI (not
- * buildable: its `cliext` module is not published) or the TypeScript SDK (not a dependency).
+ * On that server, the app's side: the namespace Job's registration, made with the same requests
+ * its `temporal` CLI sends but through `@temporalio/client` (the CLI is not buildable here: its
+ * `cliext` module is not published), and a TypeScript workflow and activity
+ * (`@temporalio/worker` + `@temporalio/client`) run end to end with nothing but the env contract
+ * (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`) the rendered app-worker Deployment sets.
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { status as grpcStatus } from "@grpc/grpc-js";
+import { Context } from "@temporalio/activity";
+import { Client, Connection, isGrpcServiceError } from "@temporalio/client";
+// Comes with @temporalio/client: protobuf Durations from milliseconds (their seconds are Longs).
+import { msToTs } from "@temporalio/common/lib/time";
+import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IMAGES } from "../../components/lib/images";
 import {
@@ -24,7 +33,7 @@ import {
 } from "../../components/temporal";
 import { FRONTEND_HTTP_PORT } from "../../components/temporal/config";
 import { ensureGoTool } from "./lib/go-tools";
-import { renderStackToDir, type RenderedStack } from "./lib/rendered-stack";
+import { renderStackToDir, serviceAddress, type RenderedStack } from "./lib/rendered-stack";
 import {
   runProgram,
   runShell,
@@ -48,6 +57,7 @@ import {
   type ServerProcess,
 } from "./lib/temporal";
 import { temporalTool } from "./lib/test-tools";
+import type { DeployActivities, DeployInput } from "./temporal-workflow/workflows";
 
 const spec = temporalTool();
 const scratch = mkdtempSync(join(tmpdir(), "temporal-test-"));
@@ -326,6 +336,118 @@ async function startAndWait(name: string, numHistoryShards?: number): Promise<Se
   return server;
 }
 
+/**
+ * A rendered in-cluster Temporal address (`temporal-frontend.platform.svc:7233`) pointed at the
+ * loopback frontend, after checking it names the frontend Service's gRPC port.
+ */
+function frontendAddress(what: string, address: string, rewrites: Rewrite[]): string {
+  const target = serviceAddress(address);
+  expect(target, `${what}: ${address}`).toBeDefined();
+  expect(stack!.targetContainerPort(target!.service, target!.port)).toBe(
+    TEMPORAL_PORTS.frontend.grpc,
+  );
+  const to = `${LOOPBACK}:${ports.grpc.frontend}`;
+  rewrites.push({ what, from: address, to, count: 1 });
+  return to;
+}
+
+/** The namespace the rendered namespace Job registers, its retention and the frontend address. */
+function namespaceJob() {
+  const container = firstContainer(rendered("Job", /^temporal-namespace-/));
+  expect(container.command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+  const script = container.command[2];
+  const creates = [
+    ...script.matchAll(/temporal operator namespace create --namespace (\S+) --retention (\d+)h/g),
+  ];
+  expect(creates).toHaveLength(1);
+  const [, name, hours] = creates[0];
+  // The update branch sets the same retention on the same namespace.
+  expect(script).toContain(
+    `temporal operator namespace update --namespace ${name} --retention ${hours}h`,
+  );
+  const address = container.env.find((entry) => entry.name === "TEMPORAL_ADDRESS")?.value;
+  const rewrites: Rewrite[] = [];
+  return {
+    name,
+    retentionSeconds: Number(hours) * 3600,
+    address: frontendAddress("env TEMPORAL_ADDRESS", address ?? "", rewrites),
+    rewrites,
+  };
+}
+
+type NamespaceJob = ReturnType<typeof namespaceJob>;
+type WorkflowService = Connection["workflowService"];
+
+/** What `temporal operator namespace create --namespace … --retention …` sends. */
+const registerRequest = (job: NamespaceJob) => ({
+  namespace: job.name,
+  workflowExecutionRetentionPeriod: msToTs(job.retentionSeconds * 1000),
+});
+
+/**
+ * The namespace Job's script, request for request (its CLI calls these same WorkflowService
+ * methods): describe; if found, update the retention; else register, and when that fails
+ * (ALREADY_EXISTS: someone registered it meanwhile) accept it if describe now finds it.
+ */
+async function registerAsTheJob(service: WorkflowService, job: NamespaceJob): Promise<string> {
+  const found = await service.describeNamespace({ namespace: job.name }).then(
+    () => true,
+    (error: unknown) => {
+      if (isGrpcServiceError(error) && error.code === grpcStatus.NOT_FOUND) return false;
+      throw error;
+    },
+  );
+  if (found) {
+    await service.updateNamespace({
+      namespace: job.name,
+      config: { workflowExecutionRetentionTtl: msToTs(job.retentionSeconds * 1000) },
+    });
+    return "updated";
+  }
+  try {
+    await service.registerNamespace(registerRequest(job));
+    return "registered";
+  } catch (error) {
+    await service.describeNamespace({ namespace: job.name });
+    return `described after ${isGrpcServiceError(error) ? error.code : String(error)}`;
+  }
+}
+
+/** Polls a namespace-scoped call until the frontend no longer answers NOT_FOUND. */
+async function untilNamespaceServed(
+  service: WorkflowService,
+  namespace: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await service.countWorkflowExecutions({ namespace });
+      return;
+    } catch (error) {
+      const notYet = isGrpcServiceError(error) && error.code === grpcStatus.NOT_FOUND;
+      if (!notYet || Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** The rendered app-worker's Temporal env contract, its address pointed at loopback. */
+function appWorkerEnv() {
+  const container = firstContainer(rendered("Deployment", /^app-worker$/));
+  const value = (name: string) => {
+    const entry = container.env.find((e) => e.name === name);
+    expect(entry?.value, `app-worker env ${name}`).toBeDefined();
+    return entry!.value!;
+  };
+  const rewrites: Rewrite[] = [];
+  const env = {
+    TEMPORAL_ADDRESS: frontendAddress("env TEMPORAL_ADDRESS", value("TEMPORAL_ADDRESS"), rewrites),
+    TEMPORAL_NAMESPACE: value("TEMPORAL_NAMESPACE"),
+  };
+  return { env, rewrites };
+}
+
 describe("a real server on our rendered static config", () => {
   let server: ServerProcess;
   const renderedShards = () =>
@@ -383,6 +505,89 @@ describe("a real server on our rendered static config", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).not.toMatch(/error:|warning:/);
   });
+
+  it("has the app's namespace with our retention after the namespace Job's registration, run twice", async () => {
+    const job = namespaceJob();
+    console.log(describeRewrites("namespace Job", job.rewrites));
+    console.log(`namespace Job registers "${job.name}" with retention ${job.retentionSeconds} s`);
+    const connection = await Connection.connect({ address: job.address });
+    try {
+      const service = connection.workflowService;
+      expect(await registerAsTheJob(service, job)).toBe("registered");
+      // describeNamespace reads the database; namespace-scoped calls (the update below, a
+      // worker's polls) go through the frontend's namespace cache, which still holds the
+      // "not found" of the describe above for a moment (about 1 s here). The Job's rerun and the
+      // app come much later in the cluster; here the test waits for it, and prints how long.
+      const waiting = Date.now();
+      await untilNamespaceServed(service, job.name, 30_000);
+      console.log(`namespace ${job.name} served by the frontend after ${seconds(waiting)} s`);
+      // The Job runs again (a new render, a retried pod): it finds the namespace and updates it.
+      expect(await registerAsTheJob(service, job)).toBe("updated");
+      // A concurrent registration losing the race gets ALREADY_EXISTS; the script's fallback
+      // (`|| temporal operator namespace describe`) accepts it when the namespace is there.
+      const again = await service.registerNamespace(registerRequest(job)).then(
+        () => "created twice",
+        (error: unknown) => (isGrpcServiceError(error) ? error.code : error),
+      );
+      expect(again).toBe(grpcStatus.ALREADY_EXISTS);
+      const described = await service.describeNamespace({ namespace: job.name });
+      expect(described.namespaceInfo?.name).toBe(job.name);
+      const ttl = described.config?.workflowExecutionRetentionTtl;
+      console.log(`describeNamespace ${job.name}: retention ${String(ttl?.seconds)} s`);
+      expect(Number(ttl?.seconds)).toBe(job.retentionSeconds);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it("runs the deployment workflow and its retried activity end to end with only the app-worker's env", async () => {
+    const { env, rewrites } = appWorkerEnv();
+    console.log(describeRewrites("app-worker env", rewrites));
+    const { TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE } = env;
+    // The worker's own logs (it prints every start and stop at INFO) only from WARN up.
+    Runtime.install({ logger: new DefaultLogger("WARN") });
+    const taskQueue = `deploy-${process.pid}-${Date.now()}`;
+    const attemptsSeen: number[] = [];
+    const activities: DeployActivities = {
+      async deployToK3s(input: DeployInput) {
+        const { attempt } = Context.current().info;
+        attemptsSeen.push(attempt);
+        if (attempt === 1) throw new Error(`rollout of ${input.service} not ready (attempt 1)`);
+        return attempt;
+      },
+    };
+    const workerConnection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
+    const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+    try {
+      const bundling = Date.now();
+      const worker = await Worker.create({
+        connection: workerConnection,
+        namespace: TEMPORAL_NAMESPACE,
+        taskQueue,
+        workflowsPath: join(__dirname, "temporal-workflow", "workflows.ts"),
+        activities,
+      });
+      console.log(`worker created (workflow bundle built) in ${seconds(bundling)} s`);
+      const client = new Client({ connection, namespace: TEMPORAL_NAMESPACE });
+      const input: DeployInput = { service: "app-web", image: "app-web:test" };
+      const roundTrip = Date.now();
+      const result = await worker.runUntil(
+        client.workflow.execute("deployWorkflow", {
+          taskQueue,
+          workflowId: `${taskQueue}-deploy`,
+          args: [input],
+        }),
+      );
+      console.log(
+        `workflow round trip (start, activity failing once, retry, result): ${Date.now() - roundTrip} ms`,
+      );
+      expect(result).toEqual({ status: "deployed", ...input, attempts: 2 });
+      expect(attemptsSeen).toEqual([1, 2]);
+    } finally {
+      await connection.close();
+      await workerConnection.close();
+    }
+  }, 120_000);
 
   it("keeps the stored shard count and only warns when numHistoryShards changes, which is why our config refuses the change", async () => {
     await server.stop();

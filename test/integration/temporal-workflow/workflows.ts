@@ -1,0 +1,34 @@
+/**
+ * The seed's deployment workflow shape, bundled by `@temporalio/worker` for the round trip in
+ * `temporal.test.ts`: one activity behind a retry policy, and a result.
+ */
+import { proxyActivities } from "@temporalio/workflow";
+
+export interface DeployInput {
+  service: string;
+  image: string;
+}
+
+export interface DeployResult {
+  status: "deployed";
+  service: string;
+  image: string;
+  /** The attempt on which the activity succeeded. */
+  attempts: number;
+}
+
+/** The activities the worker registers (implemented in the test). */
+export interface DeployActivities {
+  /** Returns the attempt number it succeeded on. */
+  deployToK3s(input: DeployInput): Promise<number>;
+}
+
+const { deployToK3s } = proxyActivities<DeployActivities>({
+  startToCloseTimeout: "10 seconds",
+  retry: { maximumAttempts: 3, initialInterval: "100 milliseconds", backoffCoefficient: 1 },
+});
+
+export async function deployWorkflow(input: DeployInput): Promise<DeployResult> {
+  const attempts = await deployToK3s(input);
+  return { status: "deployed", service: input.service, image: input.image, attempts };
+}
