@@ -41,7 +41,7 @@ export class Platform extends pulumi.ComponentResource {
   public readonly databaseUrl: pulumi.Output<string>;
   /** Temporal's frontend address (`host:7233`) for workers and tools. */
   public readonly temporalAddress: pulumi.Output<string>;
-  /** The OTLP gRPC endpoint of the collector. */
+  /** The collector's OTLP endpoint over HTTP (4318), what the app's OTEL_EXPORTER_OTLP_ENDPOINT holds. */
   public readonly otlpEndpoint: pulumi.Output<string>;
   /** The wiring table that the NetworkPolicies enforce, as Markdown. */
   public readonly wiringTable: pulumi.Output<string>;
@@ -281,7 +281,8 @@ export class Platform extends pulumi.ComponentResource {
         databaseDirectUrl: postgres.appSecret.key("url"),
         directDatabaseAccess: args.app.directDatabaseAccess,
         redisUrl: dragonfly.redisUrl,
-        otlpEndpoint: observability.otlpGrpcEndpoint,
+        // OTLP over HTTP: the protocol every OTel SDK defaults to when only the endpoint is set.
+        otlpEndpoint: observability.otlpHttpEndpoint,
         temporal: { address: temporal.frontendAddress, namespace: temporal.namespaceName },
         s3: {
           endpoint: objectStore.endpoint,
@@ -347,7 +348,7 @@ export class Platform extends pulumi.ComponentResource {
     this.temporalUiUrl = temporal.uiUrl;
     this.databaseUrl = pgbouncer.url;
     this.temporalAddress = temporal.frontendAddress;
-    this.otlpEndpoint = observability.otlpGrpcEndpoint;
+    this.otlpEndpoint = observability.otlpHttpEndpoint;
     this.wiringTable = networkPolicies.table;
     this.registerOutputs({
       namespace: this.namespace,

@@ -50,6 +50,14 @@ describe("Platform (dev stack)", () => {
     }
   });
 
+  it("the app sends OTLP over HTTP, the protocol SDKs default to, to the collector's 4318", async () => {
+    for (const deployment of ["app-web", "app-worker"]) {
+      const env = await containerEnv("kubernetes:apps/v1:Deployment", deployment);
+      const endpoint = env.find((variable) => variable.name === "OTEL_EXPORTER_OTLP_ENDPOINT");
+      expect(endpoint?.value).toBe("http://otel-collector.platform.svc:4318");
+    }
+  });
+
   it("migrations run on the direct Postgres URL, where Atlas's session lock works", async () => {
     const jobs = await registeredOfType(mocks, "kubernetes:batch/v1:Job");
     const migrations = jobs.find((job) => job.name.startsWith("migrations"));
