@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { DragonflyArgs } from "../../components/dragonfly";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
+import { optionRecorder } from "./recorded";
 
 const mocks = setupMocks();
 /** The component module, loaded after the mocks are installed. */
@@ -46,16 +47,6 @@ function flagMap(flags: string[]): Map<string, string> {
       return [name, value.join("=")];
     }),
   );
-}
-
-/** Records the options every child resource was created with (mocks do not see them). */
-function optionsRecorder() {
-  const seen: { type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
-  const transformation: pulumi.ResourceTransformation = ({ type, name, opts }) => {
-    seen.push({ type, name, opts });
-    return undefined;
-  };
-  return { seen, transformations: [transformation] };
 }
 
 interface Container {
@@ -261,9 +252,9 @@ describe("Dragonfly component", () => {
 
   it("prod StatefulSets are protected and retained on delete", async () => {
     const { Dragonfly } = await load();
-    const prod = optionsRecorder();
+    const prod = optionRecorder();
     new Dragonfly("df-prod", args({ protect: true }), { transformations: prod.transformations });
-    const dev = optionsRecorder();
+    const dev = optionRecorder();
     new Dragonfly("df-dev", args(), { transformations: dev.transformations });
     const statefulSet = (seen: typeof prod.seen) =>
       seen.find((child) => child.type === "kubernetes:apps/v1:StatefulSet")?.opts;

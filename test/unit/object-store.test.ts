@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { ObjectStoreArgs } from "../../components/object-store";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
+import { optionRecorder } from "./recorded";
 
 const mocks = setupMocks();
 /** The component module, loaded after the mocks are installed. */
@@ -208,15 +209,6 @@ function podSpecOf(inputs: Record<string, unknown>): PodSpec {
   return (inputs.spec as { template: { spec: PodSpec } }).template.spec;
 }
 
-function optionsRecorder() {
-  const seen: { type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
-  const transformation: pulumi.ResourceTransformation = ({ type, name, opts }) => {
-    seen.push({ type, name, opts });
-    return undefined;
-  };
-  return { seen, transformations: [transformation] };
-}
-
 describe("ObjectStore component", () => {
   it("every credential reaches the pods through secretKeyRef", async () => {
     const { ObjectStore } = await load();
@@ -315,7 +307,7 @@ describe("ObjectStore component", () => {
 
   it("a failed bucket Job is replaced on the next up, and runs after the server", async () => {
     const { ObjectStore, BUCKET_JOB_LIMITS } = await load();
-    const recorder = optionsRecorder();
+    const recorder = optionRecorder();
     const store = new ObjectStore("os-job", args(), { transformations: recorder.transformations });
     const job = await registered(
       "kubernetes:batch/v1:Job",
@@ -333,9 +325,9 @@ describe("ObjectStore component", () => {
 
   it("prod StatefulSets are protected and retained on delete", async () => {
     const { ObjectStore } = await load();
-    const prod = optionsRecorder();
+    const prod = optionRecorder();
     new ObjectStore("os-prod", args({ protect: true }), { transformations: prod.transformations });
-    const dev = optionsRecorder();
+    const dev = optionRecorder();
     new ObjectStore("os-nonprod", args(), { transformations: dev.transformations });
     const statefulSet = (seen: typeof prod.seen) =>
       seen.find((child) => child.type === "kubernetes:apps/v1:StatefulSet")?.opts;

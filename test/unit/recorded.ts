@@ -31,14 +31,21 @@ export interface Recorded {
  */
 export function optionRecorder(): {
   transformations: pulumi.ResourceTransformation[];
+  /** Options by `type::name`. */
   opts: Map<string, pulumi.CustomResourceOptions>;
+  /** Every child in creation order, with its options. */
+  seen: { type: string; name: string; opts: pulumi.CustomResourceOptions }[];
 } {
   const opts = new Map<string, pulumi.CustomResourceOptions>();
+  const seen: { type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
   return {
     opts,
+    seen,
     transformations: [
       (args) => {
-        opts.set(`${args.type}::${args.name}`, args.opts as pulumi.CustomResourceOptions);
+        const childOpts = args.opts as pulumi.CustomResourceOptions;
+        opts.set(`${args.type}::${args.name}`, childOpts);
+        seen.push({ type: args.type, name: args.name, opts: childOpts });
         return undefined;
       },
     ],
