@@ -12,11 +12,13 @@
  * an application's pool holds them) and, for (a) and (b), with a new connection per transaction
  * (-C: every client really tries to connect, so refused connections are counted); plus (b')
  * PgBouncer with only as many clients as its pool, to separate the cost of the extra hop from the
- * cost of a thousand clients, and the CPU seconds pgbench and PgBouncer used. Asserts nothing.
+ * cost of a thousand clients, and the CPU seconds pgbench, PgBouncer and Postgres used, with the
+ * transactions Postgres served per CPU-second of its own. Asserts nothing.
  * BENCH_SECONDS (default 10) sets the length of every run; BENCH_SCALE (default 10) the scale.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { cpus } from "node:os";
 import { pgbouncerIni, STATS_USER, userlistTxt } from "../components/pgbouncer";
 import { scramSalt, scramSha256Verifier } from "../components/lib/scram";
@@ -53,7 +55,11 @@ interface Figures {
   clientCpu: number;
   /** CPU seconds PgBouncer used during the run, for runs through it. */
   poolerCpu?: number;
+  /** CPU seconds the postmaster and its backends used during the run. */
+  serverCpu: number;
 }
+
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 function cpuSeconds(pid: number): number {
@@ -66,7 +72,41 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+/**
+ * CPU seconds of a process and of all its children so far: the live ones from /proc, the ended
+ * ones from the parent's cutime/cstime (Postgres backends end when their client disconnects).
+ */
+function treeCpuSeconds(pid: number): number {
+  let seconds = 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    seconds =
+      (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) /
+      CLOCK_TICKS;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+      for (const child of children ? children.split(" ") : [])
+        seconds += treeCpuSeconds(Number(child));
+    }
+  } catch {
+    // The process ended between listing and reading: its time is in its parent's cutime.
+  }
+  return seconds;
+}
+
+/** The postmaster's process id, from the first line of postmaster.pid in the data directory. */
+function postmasterPid(db: RenderedPostgres): number {
+  return Number(readFileSync(join(db.pg.baseDir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+}
+
+/**
+ * pgbench threads for a client count: each thread scans all of its connections on every wake-up,
+ * so a thousand clients on two threads spend most of the run in pgbench; 32 per thread keeps the
+ * scan short without starving the two cores with threads.
+ */
+function pgbenchThreads(clients: number): number {
+  return Math.max(2, Math.ceil(clients / 32));
+}
 
 /** `times` output of bash: the second line is its children's user and system time. */
 function childCpuSeconds(stderr: string): number {
@@ -77,17 +117,25 @@ function childCpuSeconds(stderr: string): number {
   return Number(last[1]) * 60 + Number(last[2]) + Number(last[3]) * 60 + Number(last[4]);
 }
 
+/** The processes whose CPU time a run accounts for. */
+interface Processes {
+  postmaster: number;
+  pooler?: number;
+}
+
 async function pgbench(
   label: string,
   env: Record<string, string>,
   clients: number,
   flags: string[],
-  poolerPid?: number,
+  { postmaster, pooler: poolerPid }: Processes,
 ): Promise<Figures> {
-  const args = ["-n", "-c", String(clients), "-j", "2", "-T", String(SECONDS), ...flags];
+  const threads = String(pgbenchThreads(clients));
+  const args = ["-n", "-c", String(clients), "-j", threads, "-T", String(SECONDS), ...flags];
   // bash raises the descriptor limit for a thousand sockets and reports pgbench's CPU time.
   const script = 'ulimit -Sn "$(ulimit -Hn)"; pgbench "$@"; rc=$?; times >&2; exit $rc';
   const poolerBefore = poolerPid ? cpuSeconds(poolerPid) : 0;
+  const serverBefore = treeCpuSeconds(postmaster);
   const result = await runProgram("/bin/bash", ["-c", script, "bash", ...args], env);
   const connectionErrors = result.stderr
     .split("\n")
@@ -105,7 +153,12 @@ async function pgbench(
     aborted: result.code !== 0 && !/actually processed/.test(result.stdout),
     clientCpu: childCpuSeconds(result.stderr),
     poolerCpu: poolerPid ? cpuSeconds(poolerPid) - poolerBefore : undefined,
+    serverCpu: treeCpuSeconds(postmaster) - serverBefore,
   };
+}
+
+function transactionsPerServerCpu(f: Figures): number {
+  return f.serverCpu > 0 ? f.transactions / f.serverCpu : 0;
 }
 
 function show(f: Figures): void {
@@ -117,6 +170,7 @@ function show(f: Figures): void {
       `tps ${f.tps.toFixed(1).padStart(8)}  ${outcome}, connection errors: ${f.connectionErrors}` +
       (f.aborted ? "" : `; CPU s: pgbench ${f.clientCpu.toFixed(1)}`) +
       (f.poolerCpu === undefined ? "" : `, pgbouncer ${f.poolerCpu.toFixed(1)}`) +
+      (f.aborted ? "" : `, postgres ${f.serverCpu.toFixed(1)}`) +
       (f.refusal ? ` ("${f.refusal}")` : ""),
   );
 }
@@ -154,6 +208,8 @@ async function main(): Promise<void> {
     const { defaultPoolSize, reservePoolSize } = db.config.pgbouncer;
     const direct = db.envFor("app", "app");
     const pooled = { ...direct, PGHOST: bouncer.host, PGPORT: String(bouncer.port) };
+    const directProcs: Processes = { postmaster: postmasterPid(db) };
+    const pooledProcs: Processes = { ...directProcs, pooler: bouncer.pid };
     console.log(
       `PostgreSQL 15, max_connections ${db.maxConnections} (superuser_reserved ` +
         `${db.config.postgres.superuserReservedConnections}); PgBouncer 1.18, transaction pooling, ` +
@@ -161,7 +217,8 @@ async function main(): Promise<void> {
         (bouncer.dropped.length ? ` (dropped for 1.18: ${bouncer.dropped.join(", ")})` : ""),
     );
     console.log(
-      `pgbench scale ${SCALE}, ${SECONDS} s per run, 2 threads, persistent connections, ` +
+      `pgbench scale ${SCALE}, ${SECONDS} s per run, one thread per 32 clients (at least 2), ` +
+        `persistent connections, ` +
         `server, pooler and clients on this machine (${cpus().length} CPUs)`,
     );
 
@@ -174,7 +231,13 @@ async function main(): Promise<void> {
       const runs: Figures[] = [];
       for (const clients of [10, 25, 50, usable - 2]) {
         runs.push(
-          await pgbench("(c) direct, under max_connections", direct, clients, workload.flags),
+          await pgbench(
+            "(c) direct, under max_connections",
+            direct,
+            clients,
+            workload.flags,
+            directProcs,
+          ),
         );
       }
       sweeps.set(workload.name, runs);
@@ -186,19 +249,22 @@ async function main(): Promise<void> {
 
     for (const workload of WORKLOADS) {
       console.log(`\n${workload.name}`);
-      show(await pgbench("(a) direct to Postgres", direct, CLIENTS, workload.flags));
+      show(await pgbench("(a) direct to Postgres", direct, CLIENTS, workload.flags, directProcs));
       show(
-        await pgbench("(a) direct, new connection per tx (-C)", direct, CLIENTS, [
-          ...workload.flags,
-          "-C",
-        ]),
+        await pgbench(
+          "(a) direct, new connection per tx (-C)",
+          direct,
+          CLIENTS,
+          [...workload.flags, "-C"],
+          directProcs,
+        ),
       );
       const b = await pgbench(
         "(b) through PgBouncer",
         pooled,
         CLIENTS,
         workload.flags,
-        bouncer.pid,
+        pooledProcs,
       );
       show(b);
       show(
@@ -207,7 +273,7 @@ async function main(): Promise<void> {
           pooled,
           CLIENTS,
           [...workload.flags, "-C"],
-          bouncer.pid,
+          pooledProcs,
         ),
       );
       show(
@@ -216,7 +282,7 @@ async function main(): Promise<void> {
           pooled,
           defaultPoolSize,
           workload.flags,
-          bouncer.pid,
+          pooledProcs,
         ),
       );
       for (const run of sweeps.get(workload.name) ?? []) show(run);
@@ -224,6 +290,12 @@ async function main(): Promise<void> {
       console.log(
         `  (c) best direct: ${c.clients} clients, tps ${c.tps.toFixed(1)};  ` +
           `(b) / (c) = ${(b.tps / c.tps).toFixed(2)}`,
+      );
+      // What Postgres itself does with a CPU-second, pooled or not: on a machine where the
+      // clients and the pooler have cores of their own, Postgres's cores are the limit.
+      console.log(
+        `  transactions per Postgres CPU-second: (b) ${transactionsPerServerCpu(b).toFixed(0)}, (c) ${transactionsPerServerCpu(c).toFixed(0)}; ` +
+          `ratio ${(transactionsPerServerCpu(b) / transactionsPerServerCpu(c)).toFixed(2)}`,
       );
     }
   } finally {
