@@ -11,6 +11,7 @@ import {
   controlPlaneTool,
   kwokTool,
   otelcolCoreTool,
+  postgresExporterTool,
   prometheusTool,
   temporalTool,
 } from "./test-tools";
@@ -35,6 +36,10 @@ const TOOLS: Tool[] = [
   },
   { label: "kwok (e2e fake node)", ensure: () => ensureGoTool(kwokTool()) },
   { label: "atlas-engine (Atlas's sql/migrate)", ensure: () => ensureGoTool(atlasEngineTool()) },
+  {
+    label: "postgres_exporter (dashboard metric names)",
+    ensure: () => ensureGoTool(postgresExporterTool()),
+  },
 ];
 
 async function main(): Promise<number> {

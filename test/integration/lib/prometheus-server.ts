@@ -58,17 +58,21 @@ export async function startPrometheus(binary: string, args: string[]): Promise<L
 }
 
 /**
- * Starts a server process and waits until `readyUrl` answers 2xx (60 s at most); rejects, having
- * stopped it, if it exits first or never gets ready, with what it logged.
+ * Starts a server process (with `env` added to ours) and waits until `readyUrl` answers 2xx (60 s
+ * at most); rejects, having stopped it, if it exits first or never gets ready, with what it logged.
  */
 export async function startServer(
   binary: string,
   args: string[],
   url: string,
   readyUrl: string,
+  env: Record<string, string> = {},
 ): Promise<LoopbackServer> {
   const name = binary.split("/").pop();
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(binary, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   const keep = (chunk: Buffer) => (output += chunk.toString());
   child.stdout?.on("data", keep);

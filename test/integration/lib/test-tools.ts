@@ -41,6 +41,36 @@ export function prometheusTool(): GoToolSpec {
   };
 }
 
+const POSTGRES_EXPORTER_MODULE = "github.com/prometheus-community/postgres_exporter";
+const POSTGRES_EXPORTER_DIR = path.resolve(__dirname, "..", "postgres-exporter");
+
+/**
+ * `postgres_exporter` at the catalogue's release (its image tag is the Go module version): the
+ * Postgres dashboard queries its metric names, so the tests run the real exporter. Built from the
+ * committed wrapper module in `test/integration/postgres-exporter` (a `tool` line), because the
+ * proxy refuses the module's version list, which `go install module@version` asks for. The
+ * pgbouncer exporter's module is not served at all, so that one cannot be built here.
+ */
+export function postgresExporterTool(): GoToolSpec {
+  const read = (file: string) => fs.readFileSync(path.join(POSTGRES_EXPORTER_DIR, file), "utf8");
+  const goMod = read("go.mod");
+  const required = new RegExp(`^\\s*${POSTGRES_EXPORTER_MODULE} (\\S+)`, "m").exec(goMod)?.[1];
+  const wanted = IMAGES.postgresExporter.tag;
+  if (required !== wanted) {
+    throw new Error(
+      `test/integration/postgres-exporter/go.mod requires ${POSTGRES_EXPORTER_MODULE} ` +
+        `${required ?? "(none)"}, but the image catalogue pins ${wanted}: run ` +
+        `\`go get -tool ${POSTGRES_EXPORTER_MODULE}/cmd/postgres_exporter@${wanted}\` there`,
+    );
+  }
+  return {
+    name: "postgres_exporter",
+    version: wanted,
+    packages: [`${POSTGRES_EXPORTER_MODULE}/cmd/postgres_exporter`],
+    wrapper: { goMod, goSum: read("go.sum"), mainFiles: {} },
+  };
+}
+
 /**
  * The `go.temporal.io/server` module version of the catalogue's Temporal release: the
  * `temporalio/server` and `temporalio/admin-tools` tags are the server's release without the `v`
