@@ -4,37 +4,28 @@
  * core-only OpenTelemetry Collector built with the collector builder. Loki is not run: its module
  * (`github.com/grafana/loki/v3`) is AGPL-licensed and this environment's package notes say not to
  * use it, so its config is asserted structurally, as are Tempo's (not on the module proxy) and the
- * parts of the Collector's config that need contrib components.
+ * parts of the Collector's config that need contrib components. The signals' path through these
+ * configs, from an app's SDK to storage, is `telemetry-pipeline.test.ts`.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { alertRuleFiles, DEFAULT_ALERTS_DIR, RULES_DIR } from "../../components/observability";
+import { alertRuleFiles, DEFAULT_ALERTS_DIR } from "../../components/observability";
 import { binaryPath, ensureGoTool } from "./lib/go-tools";
-import { coreOnly, loopbackCollector, type CollectorConfig } from "./lib/collector-config";
+import { coreOnly, type CollectorConfig } from "./lib/collector-config";
+import {
+  configFile as renderedConfigFile,
+  localPrometheusConfig as localConfigIn,
+  prometheusArgs as renderedPrometheusArgs,
+} from "./lib/observability-render";
 import { ensureCollector } from "./lib/otelcol-core";
-import {
-  freePort,
-  loopbackArgs,
-  startPrometheus,
-  startServer,
-  type LoopbackServer,
-} from "./lib/prometheus-server";
-import {
-  renderStackToDir,
-  rewritePodPaths,
-  run,
-  serviceAddress,
-  type RenderedStack,
-} from "./lib/rendered-stack";
+import { renderStackToDir, run, serviceAddress, type RenderedStack } from "./lib/rendered-stack";
 import { otelcolCoreTool, prometheusTool } from "./lib/test-tools";
 
 const STACKS = ["dev", "prod"] as const;
 const BUILD_TIMEOUT = 30 * 60_000;
-/** The service account mount Prometheus's kubelet jobs read in the pod. */
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 const TESTS_DIR = path.join(DEFAULT_ALERTS_DIR, "tests");
 
 const prometheus = prometheusTool();
@@ -60,30 +51,17 @@ function render(stack: string): RenderedStack {
   return found;
 }
 
-/**
- * The stack's `prometheus.yml` and rule files written to a local dir, with the pod paths it names
- * (rule files, the service account token and CA) rewritten to local files and nothing else
- * changed. The CA is the system bundle: Prometheus parses it when it builds the kubelet jobs.
- */
+/** The stack's `prometheus.yml` and rules in a scratch dir of their own, pod paths rewritten. */
 function localPrometheusConfig(stack: string, use: string): { file: string; rewrites: string[] } {
-  const dir = path.join(work, `prometheus-${stack}-${use}`);
-  const rulesDir = path.join(dir, "rules");
-  const accountDir = path.join(dir, "serviceaccount");
-  fs.mkdirSync(rulesDir, { recursive: true });
-  fs.mkdirSync(accountDir, { recursive: true });
-  for (const [name, text] of Object.entries(render(stack).configMap("prometheus-rules"))) {
-    fs.writeFileSync(path.join(rulesDir, name), text);
-  }
-  fs.writeFileSync(path.join(accountDir, "token"), "not-a-real-token\n");
-  fs.copyFileSync("/etc/ssl/certs/ca-certificates.crt", path.join(accountDir, "ca.crt"));
-  const rendered = parse(render(stack).configMap("prometheus-config")["prometheus.yml"]) as unknown;
-  const { config, rewrites } = rewritePodPaths(rendered, {
-    [RULES_DIR]: rulesDir,
-    [SERVICE_ACCOUNT_DIR]: accountDir,
-  });
-  const file = path.join(dir, "prometheus.yml");
-  fs.writeFileSync(file, stringify(config, { lineWidth: 0 }));
-  return { file, rewrites };
+  return localConfigIn(render(stack), path.join(work, `prometheus-${stack}-${use}`));
+}
+
+function configFile(stack: string, configMap: string, key: string): Record<string, unknown> {
+  return renderedConfigFile(render(stack), configMap, key);
+}
+
+function prometheusArgs(stack: string): string[] {
+  return renderedPrometheusArgs(render(stack));
 }
 
 interface RuleFile {
@@ -142,11 +120,6 @@ describe.each(STACKS)("the %s stack's Prometheus config", (stack) => {
   });
 });
 
-/** A config ConfigMap's one file, parsed. */
-function configFile(stack: string, configMap: string, key: string): Record<string, unknown> {
-  return parse(render(stack).configMap(configMap)[key]) as Record<string, unknown>;
-}
-
 /** Every string in a parsed config that is an in-cluster Service address, with where it is. */
 function serviceAddresses(config: unknown, at = ""): { at: string; address: string }[] {
   if (typeof config === "string") return serviceAddress(config) ? [{ at, address: config }] : [];
@@ -158,16 +131,6 @@ function serviceAddresses(config: unknown, at = ""): { at: string; address: stri
     );
   }
   return [];
-}
-
-/** The args of the rendered Prometheus container. */
-function prometheusArgs(stack: string): string[] {
-  const statefulSet = render(stack)
-    .manifests("StatefulSet")
-    .find((m) => (m as { metadata: { name: string } }).metadata.name === "prometheus") as {
-    spec: { template: { spec: { containers: { name: string; args: string[] }[] } } };
-  };
-  return statefulSet.spec.template.spec.containers.find((c) => c.name === "prometheus")?.args ?? [];
 }
 
 /** The configs whose addresses must resolve: ConfigMap, key. */
@@ -297,153 +260,5 @@ describe("the Collector configs, validated by a core-only collector at the pinne
     const file = path.join(work, `${stack}-${configMap}.yaml`);
     fs.writeFileSync(file, stringify(config, { lineWidth: 0 }));
     await run(binary, ["validate", `--config=${file}`]);
-  });
-});
-
-/** An OTLP/JSON attribute list. */
-function otlpAttributes(attributes: Record<string, string>) {
-  return Object.entries(attributes).map(([key, value]) => ({ key, value: { stringValue: value } }));
-}
-
-describe("metrics through our Collector config into a real Prometheus on our config (prod)", () => {
-  let prometheusServer: LoopbackServer | undefined;
-  let collectorServer: LoopbackServer | undefined;
-  let otlpHttp = "";
-
-  beforeAll(async () => {
-    // Prometheus with the StatefulSet's own flags (OTLP and remote-write receivers, features).
-    const { file } = localPrometheusConfig("prod", "server");
-    const dataDir = fs.mkdtempSync(path.join(work, "tsdb-"));
-    const args = loopbackArgs(prometheusArgs("prod"), {
-      configFile: file,
-      dataDir,
-      port: await freePort(),
-    });
-    console.log(`prometheus ${args.join(" ")}`);
-    prometheusServer = await startPrometheus(binaryPath(prometheus, "prometheus"), args);
-
-    // The gateway config, core-only, pointed at loopback: only addresses change, listed below.
-    const binary = await ensureCollector(otelcolCoreTool());
-    const { config, changes } = coreOnly(
-      configFile("prod", "otel-collector-config", "config.yaml") as unknown as CollectorConfig,
-    );
-    const [grpcPort, httpPort, telemetryPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    const local = loopbackCollector(config, prometheusServer.url, {
-      grpcPort,
-      httpPort,
-      telemetryPort,
-    });
-    console.log(
-      `collector, core-only and on loopback:\n  ${[...changes, ...local.changes].join("\n  ")}`,
-    );
-    const collectorFile = path.join(work, "collector-loopback.yaml");
-    fs.writeFileSync(collectorFile, stringify(local.config, { lineWidth: 0 }));
-    otlpHttp = `http://127.0.0.1:${httpPort}`;
-    collectorServer = await startServer(
-      binary,
-      [`--config=${collectorFile}`],
-      otlpHttp,
-      `http://127.0.0.1:${telemetryPort}/metrics`,
-    );
-  }, BUILD_TIMEOUT);
-
-  afterAll(async () => {
-    await collectorServer?.stop();
-    await prometheusServer?.stop();
-  });
-
-  function prometheusUrl(): string {
-    if (!prometheusServer) throw new Error("prometheus did not start");
-    return prometheusServer.url;
-  }
-
-  it("Prometheus loads every alert of charts/alerts", async () => {
-    const response = await fetch(`${prometheusUrl()}/api/v1/rules?type=alert`);
-    const body = (await response.json()) as {
-      data: { groups: { rules: { name: string; health: string }[] }[] };
-    };
-    const loaded = body.data.groups.flatMap((group) => group.rules.map((rule) => rule.name));
-    const expected = Object.values(alertRuleFiles()).flatMap((text) =>
-      (parse(text) as RuleFile).groups
-        .flatMap((group) => group.rules)
-        .flatMap((rule) => (rule.alert ? [rule.alert] : [])),
-    );
-    expect(loaded.sort()).toEqual([...expected].sort());
-  });
-
-  it("an app's OTLP counter reaches Prometheus with the labels dashboards filter on", async () => {
-    const nowNs = `${BigInt(Date.now()) * 1_000_000n}`;
-    // What the app's OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME put on every signal.
-    const resource = {
-      "service.name": "web",
-      "service.namespace": "k3s-platform",
-      "service.instance.id": "web-7d9f-abcde",
-      "deployment.environment.name": "prod",
-      "k8s.namespace.name": "platform",
-      "k8s.pod.name": "web-7d9f-abcde",
-      "k8s.deployment.name": "web",
-    };
-    const payload = {
-      resourceMetrics: [
-        {
-          resource: { attributes: otlpAttributes(resource) },
-          scopeMetrics: [
-            {
-              scope: { name: "k3s-platform-integration" },
-              metrics: [
-                {
-                  name: "k3s.platform.test.requests",
-                  sum: {
-                    aggregationTemporality: 2,
-                    isMonotonic: true,
-                    dataPoints: [
-                      {
-                        asInt: "3",
-                        startTimeUnixNano: nowNs,
-                        timeUnixNano: nowNs,
-                        attributes: otlpAttributes({ "http.route": "/api/items" }),
-                      },
-                    ],
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    };
-    const posted = await fetch(`${otlpHttp}/v1/metrics`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(payload),
-    });
-    expect(posted.status, await posted.text()).toBe(200);
-    const query = encodeURIComponent('{__name__=~"k3s_platform_test_requests.*"}');
-    type Result = { metric: Record<string, string>; value: [number, string] }[];
-    let result: Result = [];
-    // The collector batches for up to 1 s before it exports.
-    for (let attempt = 0; attempt < 60 && result.length === 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
-      const answer = await fetch(`${prometheusUrl()}/api/v1/query?query=${query}`);
-      result = ((await answer.json()) as { data: { result: Result } }).data.result;
-    }
-    expect(result, collectorServer?.log()).toHaveLength(1);
-    const [{ metric, value }] = result;
-    console.log(`Prometheus stored: ${JSON.stringify(metric)} = ${value[1]}`);
-    expect(value[1]).toBe("3");
-    expect(metric).toMatchObject({
-      __name__: "k3s_platform_test_requests_total",
-      job: "k3s-platform/web",
-      instance: "web-7d9f-abcde",
-      http_route: "/api/items",
-      deployment_environment_name: "prod",
-      k8s_namespace_name: "platform",
-      k8s_pod_name: "web-7d9f-abcde",
-      k8s_deployment_name: "web",
-    });
   });
 });

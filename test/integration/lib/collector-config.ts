@@ -58,19 +58,29 @@ export function coreOnly(config: CollectorConfig): { config: CollectorConfig; ch
   return { config: copy, changes };
 }
 
+/** Where the loopback gateway sends each signal instead of the in-cluster Services. */
+export interface LoopbackTargets {
+  /** Base URL of the Prometheus standing in for `prometheus.platform.svc:9090`. */
+  prometheus: string;
+  /** Base URL of what receives Loki's OTLP requests (`loki.platform.svc:3100`). */
+  loki: string;
+  /** `host:port` of what receives Tempo's OTLP gRPC (`tempo.platform.svc:4317`). */
+  tempo: string;
+}
+
 /**
  * The core-only gateway config on loopback: receivers and its own metrics on free loopback ports,
- * the Prometheus exporter at the loopback Prometheus (same path), and the logs and traces
- * pipelines into the debug exporter (Loki is not run here, Tempo cannot be built).
+ * and each pipeline's exporters pointed at the loopback stand-in for its backend, with only the
+ * scheme and host part of the endpoint replaced (paths kept: `/api/v1/otlp`, `/otlp`).
  */
 export function loopbackCollector(
   config: CollectorConfig,
-  prometheusUrl: string,
+  targets: LoopbackTargets,
   ports: { grpcPort: number; httpPort: number; telemetryPort: number },
 ): { config: CollectorConfig; changes: string[] } {
   const copy = structuredClone(config) as CollectorConfig & {
     receivers: { otlp: { protocols: Record<string, { endpoint: string }> } };
-    exporters: Record<string, { endpoint?: string; verbosity?: string }>;
+    exporters: Record<string, { endpoint?: string }>;
     service: { telemetry?: { metrics?: { readers?: unknown[] } } };
   };
   const changes: string[] = [];
@@ -86,19 +96,118 @@ export function loopbackCollector(
     },
   };
   changes.push(`own metrics on 127.0.0.1:${ports.telemetryPort}`);
-  for (const name of copy.service.pipelines.metrics.exporters) {
-    const exporter = copy.exporters[name];
-    if (!exporter.endpoint) continue;
-    const local = exporter.endpoint.replace(/^https?:\/\/[^/]+/, prometheusUrl);
-    changes.push(`exporters.${name}.endpoint: ${exporter.endpoint} -> ${local}`);
-    exporter.endpoint = local;
-  }
-  copy.exporters.debug = { verbosity: "basic" };
-  for (const pipeline of ["logs", "traces"]) {
-    const list = copy.service.pipelines[pipeline];
-    if (!list) continue;
-    changes.push(`pipeline ${pipeline} exports to debug instead of ${list.exporters.join(", ")}`);
-    list.exporters = ["debug"];
+  const targetOf = { metrics: targets.prometheus, logs: targets.loki, traces: targets.tempo };
+  for (const [pipeline, target] of Object.entries(targetOf)) {
+    for (const name of copy.service.pipelines[pipeline]?.exporters ?? []) {
+      const exporter = copy.exporters[name];
+      if (!exporter.endpoint) continue;
+      const local = /^https?:\/\//.test(exporter.endpoint)
+        ? exporter.endpoint.replace(/^https?:\/\/[^/]+/, target)
+        : target;
+      changes.push(`exporters.${name}.endpoint: ${exporter.endpoint} -> ${local}`);
+      exporter.endpoint = local;
+    }
   }
   return { config: copy, changes };
+}
+
+/**
+ * A core collector standing in for Loki and Tempo, which cannot run here: it receives OTLP logs
+ * over HTTP at Loki's OTLP path and traces over gRPC, as the gateway sends them, and prints every
+ * record in full (the debug exporter, `detailed`), which the test reads.
+ */
+export function standInCollector(ports: {
+  httpPort: number;
+  grpcPort: number;
+  /** The path Loki takes OTLP logs on, e.g. `/otlp/v1/logs`. */
+  logsPath: string;
+}): CollectorConfig {
+  return {
+    receivers: {
+      otlp: {
+        protocols: {
+          http: { endpoint: `127.0.0.1:${ports.httpPort}`, logs_url_path: ports.logsPath },
+          grpc: { endpoint: `127.0.0.1:${ports.grpcPort}` },
+        },
+      },
+    },
+    exporters: { debug: { verbosity: "detailed" } },
+    service: {
+      pipelines: {
+        logs: { receivers: ["otlp"], exporters: ["debug"] },
+        traces: { receivers: ["otlp"], exporters: ["debug"] },
+      },
+    },
+  };
+}
+
+/** One log record as the debug exporter (`verbosity: detailed`) printed it. */
+export interface PrintedLogRecord {
+  body: string;
+  traceId: string;
+  spanId: string;
+  attributes: Record<string, string>;
+  resource: Record<string, string>;
+}
+
+/** One span as the debug exporter printed it. */
+export interface PrintedSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  resource: Record<string, string>;
+}
+
+/** `-> key: Type(value)` lines: the debug exporter's attribute lists. */
+function printedAttributes(text: string): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const [, key, value] of text.matchAll(/^\s*-> ([^:]+): \w+\((.*)\)$/gm)) {
+    attributes[key] = value;
+  }
+  return attributes;
+}
+
+/** The `Resource attributes:` block that opens a resource's chunk. */
+function printedResource(chunk: string): Record<string, string> {
+  const block = /Resource attributes:\n((?:\s*->.*\n)*)/.exec(chunk)?.[1] ?? "";
+  return printedAttributes(block);
+}
+
+/** Every log record in a collector's output, with the resource it came under. */
+export function printedLogRecords(output: string): PrintedLogRecord[] {
+  return output
+    .split(/ResourceLog #\d+\n/)
+    .slice(1)
+    .flatMap((chunk) => {
+      const resource = printedResource(chunk);
+      return chunk
+        .split(/LogRecord #\d+\n/)
+        .slice(1)
+        .map((record) => ({
+          body: /^Body: \w+\((.*)\)$/m.exec(record)?.[1] ?? "",
+          traceId: /^Trace ID: (\w*)$/m.exec(record)?.[1] ?? "",
+          spanId: /^Span ID: (\w*)$/m.exec(record)?.[1] ?? "",
+          attributes: printedAttributes(/^Attributes:\n((?:\s*->.*\n)*)/m.exec(record)?.[1] ?? ""),
+          resource,
+        }));
+    });
+}
+
+/** Every span in a collector's output, with the resource it came under. */
+export function printedSpans(output: string): PrintedSpan[] {
+  return output
+    .split(/ResourceSpans #\d+\n/)
+    .slice(1)
+    .flatMap((chunk) => {
+      const resource = printedResource(chunk);
+      return chunk
+        .split(/Span #\d+\n/)
+        .slice(1)
+        .map((span) => ({
+          name: /^\s*Name\s*: (.*)$/m.exec(span)?.[1] ?? "",
+          traceId: /^\s*Trace ID\s*: (\w*)$/m.exec(span)?.[1] ?? "",
+          spanId: /^\s*ID\s*: (\w*)$/m.exec(span)?.[1] ?? "",
+          resource,
+        }));
+    });
 }
