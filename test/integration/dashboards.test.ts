@@ -7,7 +7,13 @@
  * `temporal.test.ts`. The rest come from programs that cannot run here; each is listed with why.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dashboardMetrics, exposedMetricNames } from "./lib/dashboard-metrics";
+import {
+  dashboardMetrics,
+  exposedMetricNames,
+  METRIC_SOURCES as SOURCES,
+  sourceOf,
+  type MetricSource as Source,
+} from "./lib/dashboard-metrics";
 import { binaryPath, ensureGoTool } from "./lib/go-tools";
 import { configFile } from "./lib/observability-render";
 import { freePort, startServer, type LoopbackServer } from "./lib/prometheus-server";
@@ -16,38 +22,6 @@ import { renderStackToDir, type RenderedStack } from "./lib/rendered-stack";
 import { postgresExporterTool } from "./lib/test-tools";
 
 const BUILD_TIMEOUT = 30 * 60_000;
-
-/** Where each dashboard metric comes from; a name no source claims fails the test. */
-const SOURCES = {
-  postgresExporter: { claims: /^pg_/, checkedBy: "this file, on the real exporter" },
-  temporal: {
-    claims: /^(service_|persistence_|asyncmatch_|poll_|workflow_)/,
-    checkedBy: "temporal.test.ts, on the real server",
-  },
-  kubelet: {
-    claims: /^(container_|kubelet_)/,
-    checkedBy: "this file, against our kubelet jobs' keep-lists (no kubelet runs here)",
-  },
-  prometheus: { claims: /^(up|ALERTS)$/, checkedBy: "none: Prometheus makes these itself" },
-  pgbouncerExporter: {
-    claims: /^pgbouncer_/,
-    checkedBy: "none: the pgbouncer_exporter module is not served by the Go proxy here",
-  },
-  dragonfly: {
-    claims: /^dragonfly_/,
-    checkedBy: "none: Dragonfly is C++ and neither built nor packaged here",
-  },
-  tempo: {
-    claims: /^traces_/,
-    checkedBy: "none: Tempo's metrics generator; Tempo is not on the Go proxy",
-  },
-} as const;
-
-type Source = keyof typeof SOURCES;
-
-function sourceOf(name: string): Source[] {
-  return (Object.keys(SOURCES) as Source[]).filter((source) => SOURCES[source].claims.test(name));
-}
 
 const metrics = dashboardMetrics();
 let rendered: RenderedStack | undefined;

@@ -119,3 +119,38 @@ export function exposedMetricNames(exposition: string): Set<string> {
   }
   return names;
 }
+
+/** Where each dashboard metric comes from; a name no source claims fails the test. */
+export const METRIC_SOURCES = {
+  postgresExporter: { claims: /^pg_/, checkedBy: "this file, on the real exporter" },
+  temporal: {
+    claims: /^(service_|persistence_|asyncmatch_|poll_|workflow_)/,
+    checkedBy: "temporal.test.ts, on the real server",
+  },
+  kubelet: {
+    claims: /^(container_|kubelet_)/,
+    checkedBy: "this file, against our kubelet jobs' keep-lists (no kubelet runs here)",
+  },
+  prometheus: { claims: /^(up|ALERTS)$/, checkedBy: "none: Prometheus makes these itself" },
+  pgbouncerExporter: {
+    claims: /^pgbouncer_/,
+    checkedBy: "none: the pgbouncer_exporter module is not served by the Go proxy here",
+  },
+  dragonfly: {
+    claims: /^dragonfly_/,
+    checkedBy: "none: Dragonfly is C++ and neither built nor packaged here",
+  },
+  tempo: {
+    claims: /^traces_/,
+    checkedBy: "none: Tempo's metrics generator; Tempo is not on the Go proxy",
+  },
+} as const;
+
+export type MetricSource = keyof typeof METRIC_SOURCES;
+
+/** The sources that claim a metric name: exactly one, for every name the dashboards query. */
+export function sourceOf(name: string): MetricSource[] {
+  return (Object.keys(METRIC_SOURCES) as MetricSource[]).filter((source) =>
+    METRIC_SOURCES[source].claims.test(name),
+  );
+}

@@ -1,8 +1,9 @@
 /**
  * The seed's deployment workflow shape, bundled by `@temporalio/worker` for the round trip in
- * `temporal.test.ts`: one activity behind a retry policy, and a result.
+ * `temporal.test.ts`: one activity behind a retry policy, and a result; and two workflows that end
+ * the other ways the Temporal dashboard counts (failed; cancelled, terminated, timed out).
  */
-import { proxyActivities } from "@temporalio/workflow";
+import { ApplicationFailure, condition, proxyActivities } from "@temporalio/workflow";
 
 export interface DeployInput {
   service: string;
@@ -31,4 +32,14 @@ const { deployToK3s } = proxyActivities<DeployActivities>({
 export async function deployWorkflow(input: DeployInput): Promise<DeployResult> {
   const attempts = await deployToK3s(input);
   return { status: "deployed", service: input.service, image: input.image, attempts };
+}
+
+/** Fails for good, as a deployment refused by a check would. */
+export async function rejectDeploy(reason: string): Promise<never> {
+  throw ApplicationFailure.nonRetryable(reason, "DeployRejected");
+}
+
+/** Waits for an approval that never comes: it ends only by cancellation, termination or timeout. */
+export async function awaitApproval(): Promise<void> {
+  await condition(() => false);
 }
