@@ -1,5 +1,5 @@
 /**
- * Every metric our Grafana dashboards query, held against what produces it. postgres_exporter is
+ * Every metric our Grafana dashboards and alert rules query, held against what produces it. postgres_exporter is
  * built at the catalogue's release and run as the rendered sidecar runs it (only the address
  * changed), against PostgreSQL 15 with our rendered config and init SQL, as the exporter role:
  * its `/metrics` is what Prometheus stores, since our pod scrape job keeps every name. Kubelet
@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  dashboardMetrics,
+  queriedMetrics,
   exposedMetricNames,
   METRIC_SOURCES as SOURCES,
   sourceOf,
@@ -23,7 +23,7 @@ import { postgresExporterTool } from "./lib/test-tools";
 
 const BUILD_TIMEOUT = 30 * 60_000;
 
-const metrics = dashboardMetrics();
+const metrics = queriedMetrics();
 let rendered: RenderedStack | undefined;
 
 beforeAll(async () => {
@@ -37,7 +37,7 @@ function render(): RenderedStack {
   return rendered;
 }
 
-describe("the dashboards' metric names", () => {
+describe("the metric names the dashboards and alerts query", () => {
   it("are each claimed by exactly one source", () => {
     const unclaimed = metrics.filter((m) => sourceOf(m.name).length !== 1);
     expect(metrics.length).toBeGreaterThan(30);

@@ -32,7 +32,7 @@ import {
   type TemporalServiceName,
 } from "../../components/temporal";
 import { FRONTEND_HTTP_PORT } from "../../components/temporal/config";
-import { dashboardMetrics, exposedMetricNames, sourceOf } from "./lib/dashboard-metrics";
+import { exposedMetricNames, queriedMetrics, sourceOf } from "./lib/dashboard-metrics";
 import { ensureGoTool } from "./lib/go-tools";
 import { renderStackToDir, serviceAddress, type RenderedStack } from "./lib/rendered-stack";
 import {
@@ -627,7 +627,7 @@ describe("a real server on our rendered static config", () => {
     }
   }, 120_000);
 
-  it("exposes every metric the Temporal dashboard queries, once workflows have ended each way it counts", async () => {
+  it("exposes every Temporal metric the dashboards and alerts query, once workflows have ended each way they count", async () => {
     const { TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE } = appWorkerEnv().env;
     const taskQueue = `endings-${process.pid}-${Date.now()}`;
     const workerConnection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
@@ -674,9 +674,11 @@ describe("a real server on our rendered static config", () => {
     const exposed = exposedMetricNames(
       await (await fetch(`http://${LOOPBACK}:${ports.metrics}/metrics`)).text(),
     );
-    const queried = dashboardMetrics().filter((m) => sourceOf(m.name)[0] === "temporal");
+    const queried = queriedMetrics().filter((m) => sourceOf(m.name)[0] === "temporal");
     const [eventOnly, observable] = partition(queried, (m) => m.name in EVENT_ONLY_METRICS);
-    console.log(`Temporal dashboard metrics checked: ${observable.map((m) => m.name).join(", ")}`);
+    console.log(
+      `Temporal metrics the dashboards and alerts query, found: ${observable.map((m) => m.name).join(", ")}`,
+    );
     expect(observable.length).toBeGreaterThan(5);
     expect(observable.filter((m) => !exposed.has(m.name))).toEqual([]);
     const defined = await temporalMetricDefinitions();

@@ -4,6 +4,7 @@ import { IMAGES } from "../../components/lib/images";
 import {
   collectorBuilderManifest,
   otelcolCoreTool,
+  postgresExporterTool,
   prometheusModuleVersion,
   prometheusTool,
   temporalModuleVersion,
@@ -11,6 +12,14 @@ import {
 } from "../integration/lib/test-tools";
 
 describe("the integration tier's programs follow the image catalogue", () => {
+  it("builds postgres_exporter at the catalogue's tag, which its wrapper module requires", () => {
+    const tool = postgresExporterTool();
+    expect(tool.version).toBe(IMAGES.postgresExporter.tag);
+    expect(tool.wrapper?.goMod).toMatch(
+      new RegExp(`postgres_exporter ${IMAGES.postgresExporter.tag.replaceAll(".", "\\.")}\\b`),
+    );
+  });
+
   it("Prometheus 3.MM.P maps to Go module v0.3MM.P", () => {
     expect(prometheusModuleVersion("v3.16.0")).toBe("v0.316.0");
     expect(prometheusModuleVersion("v3.5.2")).toBe("v0.305.2");

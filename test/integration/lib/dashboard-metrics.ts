@@ -1,17 +1,18 @@
 /**
- * The metric names our Grafana dashboards query, read with Prometheus's own PromQL grammar
- * (`@prometheus-io/lezer-promql`, the parser of Prometheus's web UI), and where each comes from.
- * A test holds every name against what the program that produces it really exposes.
+ * The metric names our Grafana dashboards and alert rules query, read with Prometheus's own PromQL
+ * grammar (`@prometheus-io/lezer-promql`, the parser of Prometheus's web UI), and where each comes
+ * from. A test holds every name against what the program that produces it really exposes.
  */
 import { parser } from "@prometheus-io/lezer-promql";
 import type { SyntaxNode } from "@lezer/common";
-import { dashboardFiles } from "../../../components/observability/charts";
+import { parse } from "yaml";
+import { alertRuleFiles, dashboardFiles } from "../../../components/observability/charts";
 import { DATASOURCE_UIDS } from "../../../components/observability/common";
 
 export interface DashboardMetric {
   /** The metric name, e.g. `pg_up`. */
   name: string;
-  /** `dashboard.json: panel title` of every panel or variable that queries it. */
+  /** `dashboard.json: panel title` or `rules.yaml: alert` of everything that queries it. */
   usedBy: string[];
 }
 
@@ -77,21 +78,35 @@ function isPrometheus(uid: string | undefined): boolean {
   return uid === undefined || uid === DATASOURCE_UIDS.prometheus;
 }
 
+/** Metric names by where they are used, merged and sorted. */
+class MetricUses {
+  private readonly uses = new Map<string, Set<string>>();
+
+  add(expr: string, where: string): void {
+    for (const name of promqlMetricNames(expr)) this.addUse(name, where);
+  }
+
+  addUse(name: string, where: string): void {
+    this.uses.set(name, (this.uses.get(name) ?? new Set()).add(where));
+  }
+
+  list(): DashboardMetric[] {
+    return [...this.uses]
+      .map(([name, usedBy]) => ({ name, usedBy: [...usedBy].sort() }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
+
 /** Every metric name the dashboards in `charts/dashboards` query through Prometheus. */
 export function dashboardMetrics(files = dashboardFiles()): DashboardMetric[] {
-  const uses = new Map<string, Set<string>>();
-  const add = (expr: string, where: string) => {
-    for (const name of promqlMetricNames(expr)) {
-      uses.set(name, (uses.get(name) ?? new Set()).add(where));
-    }
-  };
+  const uses = new MetricUses();
   for (const [file, json] of Object.entries(files)) {
     const dashboard = JSON.parse(json) as Dashboard;
     const walk = (panels: Panel[]) => {
       for (const panel of panels) {
         for (const target of panel.targets ?? []) {
           const uid = target.datasource?.uid ?? panel.datasource?.uid;
-          if (target.expr && isPrometheus(uid)) add(target.expr, `${file}: ${panel.title}`);
+          if (target.expr && isPrometheus(uid)) uses.add(target.expr, `${file}: ${panel.title}`);
         }
         walk(panel.panels ?? []);
       }
@@ -102,12 +117,31 @@ export function dashboardMetrics(files = dashboardFiles()): DashboardMetric[] {
       if (typeof query !== "string" || !isPrometheus(variable.datasource?.uid)) continue;
       // label_values(<selector>, label) is Grafana's, not PromQL: its selector is.
       const selector = /^label_values\((.*),\s*\w+\)$/.exec(query)?.[1] ?? query;
-      add(selector, `${file}: $${variable.name}`);
+      uses.add(selector, `${file}: $${variable.name}`);
     }
   }
-  return [...uses]
-    .map(([name, usedBy]) => ({ name, usedBy: [...usedBy].sort() }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return uses.list();
+}
+
+/** Every metric name the alert rules in `charts/alerts` query. */
+export function alertRuleMetrics(files = alertRuleFiles()): DashboardMetric[] {
+  const uses = new MetricUses();
+  for (const [file, text] of Object.entries(files)) {
+    const rules = parse(text) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+    for (const rule of rules.groups.flatMap((group) => group.rules)) {
+      uses.add(rule.expr, `${file}: ${rule.alert ?? "recording rule"}`);
+    }
+  }
+  return uses.list();
+}
+
+/** What the dashboards and the alert rules query, together. */
+export function queriedMetrics(): DashboardMetric[] {
+  const uses = new MetricUses();
+  for (const { name, usedBy } of [...dashboardMetrics(), ...alertRuleMetrics()]) {
+    for (const where of usedBy) uses.addUse(name, where);
+  }
+  return uses.list();
 }
 
 /** Metric names in a Prometheus text exposition (`/metrics`), histogram series included. */
