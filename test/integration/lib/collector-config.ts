@@ -173,41 +173,48 @@ function printedResource(chunk: string): Record<string, string> {
   return printedAttributes(block);
 }
 
-/** Every log record in a collector's output, with the resource it came under. */
-export function printedLogRecords(output: string): PrintedLogRecord[] {
+/**
+ * The items of one signal in a collector's output (`ResourceLog #0` … `LogRecord #0` …), each read
+ * by `read` from its own lines, with the attributes of the resource it came under.
+ */
+function printedItems<T>(
+  output: string,
+  markers: { resource: string; item: string },
+  read: (item: string, resource: Record<string, string>) => T,
+): T[] {
   return output
-    .split(/ResourceLog #\d+\n/)
+    .split(new RegExp(`${markers.resource} #\\d+\n`))
     .slice(1)
     .flatMap((chunk) => {
       const resource = printedResource(chunk);
       return chunk
-        .split(/LogRecord #\d+\n/)
+        .split(new RegExp(`${markers.item} #\\d+\n`))
         .slice(1)
-        .map((record) => ({
-          body: /^Body: \w+\((.*)\)$/m.exec(record)?.[1] ?? "",
-          traceId: /^Trace ID: (\w*)$/m.exec(record)?.[1] ?? "",
-          spanId: /^Span ID: (\w*)$/m.exec(record)?.[1] ?? "",
-          attributes: printedAttributes(/^Attributes:\n((?:\s*->.*\n)*)/m.exec(record)?.[1] ?? ""),
-          resource,
-        }));
+        .map((item) => read(item, resource));
     });
+}
+
+/** Every log record in a collector's output, with the resource it came under. */
+export function printedLogRecords(output: string): PrintedLogRecord[] {
+  return printedItems(
+    output,
+    { resource: "ResourceLog", item: "LogRecord" },
+    (record, resource) => ({
+      body: /^Body: \w+\((.*)\)$/m.exec(record)?.[1] ?? "",
+      traceId: /^Trace ID: (\w*)$/m.exec(record)?.[1] ?? "",
+      spanId: /^Span ID: (\w*)$/m.exec(record)?.[1] ?? "",
+      attributes: printedAttributes(/^Attributes:\n((?:\s*->.*\n)*)/m.exec(record)?.[1] ?? ""),
+      resource,
+    }),
+  );
 }
 
 /** Every span in a collector's output, with the resource it came under. */
 export function printedSpans(output: string): PrintedSpan[] {
-  return output
-    .split(/ResourceSpans #\d+\n/)
-    .slice(1)
-    .flatMap((chunk) => {
-      const resource = printedResource(chunk);
-      return chunk
-        .split(/Span #\d+\n/)
-        .slice(1)
-        .map((span) => ({
-          name: /^\s*Name\s*: (.*)$/m.exec(span)?.[1] ?? "",
-          traceId: /^\s*Trace ID\s*: (\w*)$/m.exec(span)?.[1] ?? "",
-          spanId: /^\s*ID\s*: (\w*)$/m.exec(span)?.[1] ?? "",
-          resource,
-        }));
-    });
+  return printedItems(output, { resource: "ResourceSpans", item: "Span" }, (span, resource) => ({
+    name: /^\s*Name\s*: (.*)$/m.exec(span)?.[1] ?? "",
+    traceId: /^\s*Trace ID\s*: (\w*)$/m.exec(span)?.[1] ?? "",
+    spanId: /^\s*ID\s*: (\w*)$/m.exec(span)?.[1] ?? "",
+    resource,
+  }));
 }
