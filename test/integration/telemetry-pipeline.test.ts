@@ -50,14 +50,19 @@ let standIn: LoopbackServer | undefined;
 let report: EmitReport | undefined;
 let programEnv: Record<string, string> = {};
 
-/** Starts a collector on a config written to the work dir; ready when its own metrics answer. */
+/**
+ * Starts a collector on a config written to the work dir, its own metrics moved to a free loopback
+ * port (listed), and ready when they answer.
+ */
 async function startCollector(name: string, config: CollectorConfig): Promise<LoopbackServer> {
   const telemetryPort = await freePort();
+  console.log(`${name}: own metrics on 127.0.0.1:${telemetryPort}`);
   const withTelemetry = {
     ...config,
     service: {
       ...config.service,
       telemetry: {
+        ...config.service.telemetry,
         metrics: {
           readers: [
             { pull: { exporter: { prometheus: { host: "127.0.0.1", port: telemetryPort } } } },
@@ -173,11 +178,7 @@ beforeAll(async () => {
   );
 
   const { config, changes } = coreOnly(gatewayConfig as unknown as CollectorConfig);
-  const [grpcPort, httpPort, telemetryPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const local = loopbackCollector(
     config,
     {
@@ -185,13 +186,12 @@ beforeAll(async () => {
       loki: `http://127.0.0.1:${standInHttp}`,
       tempo: `127.0.0.1:${standInGrpc}`,
     },
-    { grpcPort, httpPort, telemetryPort },
+    { grpcPort, httpPort },
   );
   console.log(
     `gateway, core-only and on loopback (logs and traces to the stand-in at ${logsPath} and ` +
       `gRPC):\n  ${[...changes, ...local.changes].join("\n  ")}`,
   );
-  // Its own telemetry reader is replaced by startCollector's, on a port of its own.
   await startCollector("gateway", local.config);
 
   const { env, rewrites } = webOtelEnv(render, `http://127.0.0.1:${httpPort}`);

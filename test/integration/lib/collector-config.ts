@@ -17,6 +17,7 @@ export interface CollectorConfig {
   exporters: Record<string, unknown>;
   service: {
     extensions?: string[];
+    telemetry?: Record<string, unknown>;
     pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }>;
   };
 }
@@ -69,33 +70,23 @@ export interface LoopbackTargets {
 }
 
 /**
- * The core-only gateway config on loopback: receivers and its own metrics on free loopback ports,
- * and each pipeline's exporters pointed at the loopback stand-in for its backend, with only the
+ * The core-only gateway config on loopback: receivers on free loopback ports, and each pipeline's
+ * exporters pointed at the loopback stand-in for its backend, with only the
  * scheme and host part of the endpoint replaced (paths kept: `/api/v1/otlp`, `/otlp`).
  */
 export function loopbackCollector(
   config: CollectorConfig,
   targets: LoopbackTargets,
-  ports: { grpcPort: number; httpPort: number; telemetryPort: number },
+  ports: { grpcPort: number; httpPort: number },
 ): { config: CollectorConfig; changes: string[] } {
   const copy = structuredClone(config) as CollectorConfig & {
     receivers: { otlp: { protocols: Record<string, { endpoint: string }> } };
     exporters: Record<string, { endpoint?: string }>;
-    service: { telemetry?: { metrics?: { readers?: unknown[] } } };
   };
   const changes: string[] = [];
   copy.receivers.otlp.protocols.grpc.endpoint = `127.0.0.1:${ports.grpcPort}`;
   copy.receivers.otlp.protocols.http.endpoint = `127.0.0.1:${ports.httpPort}`;
   changes.push(`otlp receiver on 127.0.0.1:${ports.grpcPort} (grpc), :${ports.httpPort} (http)`);
-  copy.service.telemetry = {
-    ...copy.service.telemetry,
-    metrics: {
-      readers: [
-        { pull: { exporter: { prometheus: { host: "127.0.0.1", port: ports.telemetryPort } } } },
-      ],
-    },
-  };
-  changes.push(`own metrics on 127.0.0.1:${ports.telemetryPort}`);
   const targetOf = { metrics: targets.prometheus, logs: targets.loki, traces: targets.tempo };
   for (const [pipeline, target] of Object.entries(targetOf)) {
     for (const name of copy.service.pipelines[pipeline]?.exporters ?? []) {
