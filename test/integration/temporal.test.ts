@@ -471,9 +471,7 @@ function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
  */
 async function temporalMetricDefinitions(): Promise<Set<string>> {
   const module = `go.temporal.io/server@${spec.version}`;
-  const download = await runProgram("/usr/bin/env", ["go", "mod", "download", "-json", module], {
-    GOFLAGS: "-mod=mod",
-  });
+  const download = await runProgram("/usr/bin/env", ["go", "mod", "download", "-json", module], {});
   if (download.code !== 0) throw new Error(`go mod download ${module}:\n${download.stdout}`);
   const { Dir } = JSON.parse(download.stdout) as { Dir: string };
   const source = readFileSync(join(Dir, "common", "metrics", "metric_defs.go"), "utf8");
