@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { selectorFor, type WorkloadIdentity } from "../lib/labels";
 import { check, probesFor } from "../lib/probes";
 import { scrapeAnnotations } from "../lib/scrape";
-import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
+import { container, emptyDir, objectMeta, podTemplate, type PodArgs } from "../lib/workload";
 import type { ResolvedWeb, ResolvedWorker } from "./args";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -80,6 +80,40 @@ function podAnnotations(
   }));
 }
 
+/** The `/tmp` both containers write to (the root filesystem is read-only). */
+const TMP_MOUNT = { name: "tmp", mountPath: "/tmp" };
+
+/**
+ * The frame web and worker share: one container with a writable `/tmp`, run as the image's
+ * user, rolled out one new pod before an old one goes (maxUnavailable 0), annotated with the
+ * config hash and the scrape target. `pod` adds what differs; no `replicas` unless given.
+ */
+function appDeployment(
+  spec: Omit<WebWorkloadSpec, "web" | "env" | "image">,
+  main: ReturnType<typeof container>,
+  pod: Omit<PodArgs, "containers" | "volumes" | "security">,
+  replicas?: number,
+): k8s.apps.v1.DeploymentArgs {
+  return {
+    metadata: objectMeta(spec.name, spec.namespace, spec.identity),
+    spec: {
+      ...(replicas === undefined ? {} : { replicas }),
+      selector: { matchLabels: selectorFor(spec.identity) },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: podTemplate(
+        spec.identity,
+        {
+          containers: [main],
+          volumes: [emptyDir(TMP_MOUNT.name, "256Mi")],
+          security: { runAsUser: spec.uid },
+          ...pod,
+        },
+        podAnnotations(spec.configHash, spec.metrics),
+      ),
+    },
+  };
+}
+
 function metricsPort(metrics: { port: number } | false) {
   return metrics ? [{ name: "metrics", containerPort: metrics.port }] : [];
 }
@@ -103,26 +137,12 @@ export function webDeployment(spec: WebWorkloadSpec): k8s.apps.v1.DeploymentArgs
     }),
     // sleep runs in the kubelet: it needs no shell in the image (Kubernetes ≥ 1.30).
     lifecycle: { preStop: { sleep: { seconds: spec.web.preStopSeconds } } },
-    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+    volumeMounts: [TMP_MOUNT],
   });
-  return {
-    metadata: objectMeta(spec.name, spec.namespace, spec.identity),
-    spec: {
-      selector: { matchLabels: selectorFor(spec.identity) },
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: podTemplate(
-        spec.identity,
-        {
-          containers: [main],
-          volumes: [emptyDir("tmp", "256Mi")],
-          security: { runAsUser: spec.uid },
-          terminationGracePeriodSeconds: spec.web.terminationGracePeriodSeconds,
-          spreadAcrossNodes: true,
-        },
-        podAnnotations(spec.configHash, spec.metrics),
-      ),
-    },
-  };
+  return appDeployment(spec, main, {
+    terminationGracePeriodSeconds: spec.web.terminationGracePeriodSeconds,
+    spreadAcrossNodes: true,
+  });
 }
 
 /**
@@ -143,30 +163,20 @@ export function workerDeployment(spec: WorkerWorkloadSpec): k8s.apps.v1.Deployme
       liveness: check.http(spec.worker.livenessPath, "health"),
       startupSeconds: STARTUP_SECONDS,
     }),
-    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+    volumeMounts: [TMP_MOUNT],
   });
-  return {
-    metadata: objectMeta(spec.name, spec.namespace, spec.identity),
-    spec: {
-      replicas: spec.worker.replicas,
-      selector: { matchLabels: selectorFor(spec.identity) },
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: podTemplate(
-        spec.identity,
-        {
-          containers: [main],
-          volumes: [emptyDir("tmp", "256Mi")],
-          security: { runAsUser: spec.uid },
-          terminationGracePeriodSeconds: spec.worker.terminationGracePeriodSeconds,
-          spreadAcrossNodes: spec.worker.replicas > 1,
-          ...(spec.serviceAccountName
-            ? { serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: true }
-            : {}),
-        },
-        podAnnotations(spec.configHash, spec.metrics),
-      ),
+  return appDeployment(
+    spec,
+    main,
+    {
+      terminationGracePeriodSeconds: spec.worker.terminationGracePeriodSeconds,
+      spreadAcrossNodes: spec.worker.replicas > 1,
+      ...(spec.serviceAccountName
+        ? { serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: true }
+        : {}),
     },
-  };
+    spec.worker.replicas,
+  );
 }
 
 /** The web Service (ClusterIP, port 80 → the `http` container port). */
