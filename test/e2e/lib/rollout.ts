@@ -44,9 +44,7 @@ export async function rollout(
   const objects = resources.filter((resource) => resource.manifest !== undefined);
   const dependencies = kubernetesDependencies(resources);
   const deadlocks = serviceAwaitDeadlocks(objects, dependencies);
-  const results = new Map<string, Promise<ObjectResult>>();
-
-  const run = async (resource: PlanResource): Promise<ObjectResult> => {
+  const run = async (resource: PlanResource, upstream: ObjectResult[]): Promise<ObjectResult> => {
     const manifest = resource.manifest as Manifest;
     const result: ObjectResult = {
       id: objectId(manifest),
@@ -54,11 +52,6 @@ export async function rollout(
       outcome: "ready",
       warnings: [],
     };
-    const upstream = await Promise.all(
-      (dependencies.get(resource.urn) ?? []).map(
-        (urn) => results.get(urn) as Promise<ObjectResult>,
-      ),
-    );
     const failed = upstream.find((entry) => entry.outcome !== "ready");
     if (failed) {
       return report({
@@ -103,22 +96,39 @@ export async function rollout(
     return result;
   };
 
+  return inGraphOrder(objects, dependencies, run, (resource, error) =>
+    report({
+      id: objectId(resource.manifest as Manifest),
+      urn: resource.urn,
+      outcome: "rejected",
+      error,
+      warnings: [],
+    }),
+  );
+}
+
+/**
+ * Runs `step` for every object as soon as the objects it waits for (`waitsFor`, by URN) have
+ * settled, and all the others at once, as the Pulumi engine walks its graph; `step` gets their
+ * results. A step that throws settles as `onError` makes it.
+ */
+export function inGraphOrder<T>(
+  objects: PlanResource[],
+  waitsFor: Map<string, string[]>,
+  step: (resource: PlanResource, settled: T[]) => Promise<T>,
+  onError: (resource: PlanResource, error: string) => T,
+): Promise<T[]> {
+  const results = new Map<string, Promise<T>>();
   // Every object's promise exists before any awaits another's, so the order of creation is free.
   for (const resource of objects) {
-    let settle: (result: ObjectResult) => void = () => {};
+    let settle: (result: T) => void = () => {};
     results.set(resource.urn, new Promise((resolve) => (settle = resolve)));
     queueMicrotask(() => {
-      run(resource).then(settle, (error: unknown) =>
-        settle(
-          report({
-            id: objectId(resource.manifest as Manifest),
-            urn: resource.urn,
-            outcome: "rejected",
-            error: error instanceof Error ? error.message : String(error),
-            warnings: [],
-          }),
-        ),
-      );
+      Promise.all((waitsFor.get(resource.urn) ?? []).map((urn) => results.get(urn) as Promise<T>))
+        .then((settled) => step(resource, settled))
+        .then(settle, (error: unknown) =>
+          settle(onError(resource, error instanceof Error ? error.message : String(error))),
+        );
     });
   }
   return Promise.all([...results.values()]);

@@ -3,7 +3,7 @@ import type { Manifest } from "../../../tools/lib/types";
 import { sleep } from "./control-plane";
 import type { KubeClient } from "./kube-client";
 import type { PlanResource } from "./render-objects";
-import { kubernetesDependencies } from "./rollout";
+import { inGraphOrder, kubernetesDependencies } from "./rollout";
 
 /**
  * Deletes a render the way `pulumi destroy` walks it: in reverse dependency order (an object only
@@ -42,7 +42,6 @@ export async function teardown(
       dependents.set(dependency, [...(dependents.get(dependency) ?? []), urn]);
     }
   }
-  const results = new Map<string, Promise<TeardownResult>>();
   const report = (result: TeardownResult): TeardownResult => {
     const at = ((result.goneAt ?? Date.now() - started) / 1000).toFixed(1);
     options.log(
@@ -52,14 +51,12 @@ export async function teardown(
     return result;
   };
 
-  const run = async (resource: PlanResource): Promise<TeardownResult> => {
+  const run = async (
+    resource: PlanResource,
+    downstream: TeardownResult[],
+  ): Promise<TeardownResult> => {
     const manifest = resource.manifest as Manifest;
     const id = objectId(manifest);
-    const downstream = await Promise.all(
-      (dependents.get(resource.urn) ?? []).map(
-        (urn) => results.get(urn) as Promise<TeardownResult>,
-      ),
-    );
     if (resource.protect) {
       return report({
         id,
@@ -105,21 +102,8 @@ export async function teardown(
     }
   };
 
-  // Every object's promise exists before any awaits another's, so the order of creation is free.
-  for (const resource of objects) {
-    let settle: (result: TeardownResult) => void = () => {};
-    results.set(resource.urn, new Promise((resolve) => (settle = resolve)));
-    queueMicrotask(() => {
-      run(resource).then(settle, (error: unknown) =>
-        settle(
-          report({
-            id: objectId(resource.manifest as Manifest),
-            outcome: "failed",
-            error: error instanceof Error ? error.message : String(error),
-          }),
-        ),
-      );
-    });
-  }
-  return Promise.all([...results.values()]);
+  // Dependents first: an object goes once everything that depends on it is gone.
+  return inGraphOrder(objects, dependents, run, (resource, error) =>
+    report({ id: objectId(resource.manifest as Manifest), outcome: "failed", error }),
+  );
 }
