@@ -16,7 +16,8 @@ import {
 } from "./lib/dashboard-metrics";
 import { binaryPath, ensureGoTool } from "./lib/go-tools";
 import { configFile } from "./lib/observability-render";
-import { freePort, startServer, type LoopbackServer } from "./lib/prometheus-server";
+import { freePort } from "./lib/process";
+import { startServer, type LoopbackServer } from "./lib/prometheus-server";
 import { startRenderedPostgres, type RenderedPostgres } from "./lib/rendered-postgres";
 import { renderStackToDir, type RenderedStack } from "./lib/rendered-stack";
 import { postgresExporterTool } from "./lib/test-tools";
@@ -56,8 +57,8 @@ describe("postgres_exporter at the pinned release, run as our sidecar, on our re
   beforeAll(async () => {
     await ensureGoTool(postgresExporterTool());
     db = await startRenderedPostgres("dev");
-    const container = exporterContainer(render());
-    const uri = container.env.find((e) => e.name === "DATA_SOURCE_URI")?.value ?? "";
+    const container = render().container("StatefulSet", "postgres", "exporter");
+    const uri = (container.env ?? []).find((e) => e.name === "DATA_SOURCE_URI")?.value ?? "";
     const local = uri.replace(/^[^/]+/, `${db.pg.host}:${db.pg.port}`);
     console.log(`exporter: DATA_SOURCE_URI ${uri} -> ${local}; the exporter role's credentials`);
     const port = await freePort();
@@ -91,23 +92,6 @@ describe("postgres_exporter at the pinned release, run as our sidecar, on our re
     expect(missing).toEqual([]);
   });
 });
-
-interface ExporterContainer {
-  name: string;
-  args?: string[];
-  env: { name: string; value?: string }[];
-}
-
-function exporterContainer(render: RenderedStack): ExporterContainer {
-  const statefulSet = render
-    .manifests("StatefulSet")
-    .find((m) => (m as { metadata: { name: string } }).metadata.name === "postgres") as {
-    spec: { template: { spec: { containers: ExporterContainer[] } } };
-  };
-  const container = statefulSet.spec.template.spec.containers.find((c) => c.name === "exporter");
-  if (!container) throw new Error("the rendered postgres StatefulSet has no exporter container");
-  return container;
-}
 
 describe("the dashboards' kubelet and cAdvisor metrics", () => {
   it("survive the keep-lists of our kubelet scrape jobs", () => {

@@ -26,8 +26,8 @@ import {
 import { binaryPath, ensureGoTool } from "./lib/go-tools";
 import { configFile, localPrometheusConfig, prometheusArgs } from "./lib/observability-render";
 import { ensureCollector } from "./lib/otelcol-core";
+import { freePort } from "./lib/process";
 import {
-  freePort,
   loopbackArgs,
   startPrometheus,
   startServer,
@@ -80,12 +80,6 @@ async function startCollector(name: string, config: CollectorConfig): Promise<Lo
   return server;
 }
 
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { fieldRef?: { fieldPath: string } };
-}
-
 /**
  * The app-web container's OTEL_ variables as the kubelet would hand them over: `$(VAR)` expanded
  * from the downward-API variables (pod and node names from {@link POD}), and the Collector's
@@ -98,16 +92,11 @@ function webOtelEnv(
   env: Record<string, string>;
   rewrites: string[];
 } {
-  const deployment = stack
-    .manifests("Deployment")
-    .find((m) => (m as { metadata: { name: string } }).metadata.name === "app-web") as {
-    metadata: { namespace: string };
-    spec: { template: { spec: { containers: { env: EnvVar[] }[] } } };
-  };
-  const vars = deployment.spec.template.spec.containers[0].env;
+  const web = stack.container("Deployment", "app-web");
+  const vars = web.env ?? [];
   const fields: Record<string, string> = {
     "metadata.name": POD.name,
-    "metadata.namespace": deployment.metadata.namespace,
+    "metadata.namespace": web.namespace,
     "spec.nodeName": POD.node,
   };
   const downward = Object.fromEntries(

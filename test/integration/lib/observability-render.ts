@@ -23,12 +23,7 @@ export function configFile(
 
 /** The args of the rendered Prometheus container. */
 export function prometheusArgs(render: RenderedStack): string[] {
-  const statefulSet = render
-    .manifests("StatefulSet")
-    .find((m) => (m as { metadata: { name: string } }).metadata.name === "prometheus") as {
-    spec: { template: { spec: { containers: { name: string; args: string[] }[] } } };
-  };
-  return statefulSet.spec.template.spec.containers.find((c) => c.name === "prometheus")?.args ?? [];
+  return render.container("StatefulSet", "prometheus", "prometheus").args ?? [];
 }
 
 /**

@@ -23,10 +23,10 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exited, stopServer } from "./process";
+import { exited, freePort, stopServer } from "./process";
 
 /** Debian's PgBouncer; PGBOUNCER_BIN overrides it. */
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? "/usr/sbin/pgbouncer";
@@ -110,18 +110,6 @@ function rewriteDatabases(ini: string, backend: { host: string; port: number }):
         .replace(/\bport=\S+/, `port=${backend.port}`);
     })
     .join("\n");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function osUser(): { uid: number; gid: number } | undefined {

@@ -21,10 +21,9 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stopServer } from "./process";
+import { freePort, stopServer } from "./process";
 
 export interface StartPostgresOptions {
   /** `max_connections`. @default 100 (PostgreSQL's own default) */
@@ -98,18 +97,6 @@ function serverUser(): OsUser | undefined {
     return Number(r.stdout.trim());
   };
   return { uid: id("-u"), gid: id("-g") };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function run(

@@ -1,4 +1,5 @@
 import type { ChildProcess } from "node:child_process";
+import * as net from "node:net";
 
 /** Whether a child process has already exited (by code or by signal). */
 export function exited(child: ChildProcess): boolean {
@@ -31,4 +32,16 @@ export async function stopServer(
     child.kill("SIGKILL");
     await waitForExit(child, 5_000);
   }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -4,7 +4,6 @@
  * server process (the collector) waited for the same way.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 
 export interface LoopbackServer {
   /** `http://127.0.0.1:<port>`: where it serves. */
@@ -12,18 +11,6 @@ export interface LoopbackServer {
   /** What the server has logged so far (it logs to stderr). */
   log(): string;
   stop(): Promise<void>;
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -32,6 +32,19 @@ interface Manifest {
 
 const WORKLOADS = ["Deployment", "StatefulSet", "DaemonSet"];
 
+/** A rendered workload's container, as the tests read it. */
+export interface RenderedContainer {
+  name: string;
+  args?: string[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { fieldRef?: { fieldPath: string } };
+  }[];
+  /** The workload's namespace. */
+  namespace: string;
+}
+
 export interface RenderedStack {
   stack: string;
   /** The render's output directory (`manifests/`, `plan.json`). */
@@ -47,6 +60,11 @@ export interface RenderedStack {
   targetContainerPort(service: string, port: number): number | undefined;
   /** Every manifest of a kind, parsed. */
   manifests(kind: string): unknown[];
+  /**
+   * A container of the workload of that kind and name (the first when `container` is not given),
+   * with the workload's namespace; throws when either is missing.
+   */
+  container(kind: string, workload: string, container?: string): RenderedContainer;
   /** Removes the temp dir. */
   remove(): void;
 }
@@ -106,6 +124,20 @@ export async function renderStackToDir(stack: string): Promise<RenderedStack> {
       return ports.find((p) => p.name === target)?.containerPort;
     },
     manifests: (kind) => all.filter((manifest) => manifest.kind === kind),
+    container(kind, workload, name) {
+      const found = all.find((m) => m.kind === kind && m.metadata.name === workload);
+      const containers = (found?.spec?.template?.spec?.containers ?? []) as Omit<
+        RenderedContainer,
+        "namespace"
+      >[];
+      const container = name ? containers.find((c) => c.name === name) : containers[0];
+      if (!found || !container) {
+        throw new Error(
+          `the ${stack} render has no ${kind} ${workload} with container ${name ?? "(any)"}`,
+        );
+      }
+      return { ...container, namespace: found.metadata.namespace ?? "default" };
+    },
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
