@@ -2,7 +2,7 @@ import { stringify } from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { IMAGES } from "../../../components/lib/images";
-import type { GoToolSpec } from "./go-tools";
+import type { GoToolSpec, GoWrapperModule } from "./go-tools";
 
 /**
  * The Go-built programs of the integration tier, each derived from the image catalogue so that the
@@ -52,9 +52,10 @@ const POSTGRES_EXPORTER_DIR = path.resolve(__dirname, "..", "postgres-exporter")
  * pgbouncer exporter's module is not served at all, so that one cannot be built here.
  */
 export function postgresExporterTool(): GoToolSpec {
-  const read = (file: string) => fs.readFileSync(path.join(POSTGRES_EXPORTER_DIR, file), "utf8");
-  const goMod = read("go.mod");
-  const required = new RegExp(`^\\s*${POSTGRES_EXPORTER_MODULE} (\\S+)`, "m").exec(goMod)?.[1];
+  const wrapper = wrapperModuleIn(POSTGRES_EXPORTER_DIR);
+  const required = new RegExp(`^\\s*${POSTGRES_EXPORTER_MODULE} (\\S+)`, "m").exec(
+    wrapper.goMod,
+  )?.[1];
   const wanted = IMAGES.postgresExporter.tag;
   if (required !== wanted) {
     throw new Error(
@@ -67,7 +68,7 @@ export function postgresExporterTool(): GoToolSpec {
     name: "postgres_exporter",
     version: wanted,
     packages: [`${POSTGRES_EXPORTER_MODULE}/cmd/postgres_exporter`],
-    wrapper: { goMod, goSum: read("go.sum"), mainFiles: {} },
+    wrapper,
   };
 }
 
@@ -168,6 +169,21 @@ export function collectorBuilderManifest(
   });
 }
 
+/** A committed wrapper module as the build takes it: go.mod, go.sum and its root `.go` files. */
+function wrapperModuleIn(dir: string): GoWrapperModule {
+  const read = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
+  return {
+    goMod: read("go.mod"),
+    goSum: read("go.sum"),
+    mainFiles: Object.fromEntries(
+      fs
+        .readdirSync(dir)
+        .filter((file) => file.endsWith(".go"))
+        .map((file) => [file, read(file)]),
+    ),
+  };
+}
+
 /** The e2e tier's wrapper module: kube-apiserver, kube-controller-manager and embedded etcd. */
 export const CONTROL_PLANE_MODULE_DIR = path.resolve(__dirname, "..", "..", "e2e", "control-plane");
 
@@ -203,23 +219,15 @@ export function kubernetesVersion(goMod: string): {
  * variables from git at release time, which a module build cannot see.
  */
 export function controlPlaneTool(): GoToolSpec {
-  const read = (file: string) => fs.readFileSync(path.join(CONTROL_PLANE_MODULE_DIR, file), "utf8");
-  const goMod = read("go.mod");
-  const { version, major, minor } = kubernetesVersion(goMod);
+  const wrapper = wrapperModuleIn(CONTROL_PLANE_MODULE_DIR);
+  const { version, major, minor } = kubernetesVersion(wrapper.goMod);
   const pkg = "k8s.io/component-base/version";
   return {
     name: "control-plane",
     version,
     packages: ["."],
     wrapper: {
-      goMod,
-      goSum: read("go.sum"),
-      mainFiles: Object.fromEntries(
-        fs
-          .readdirSync(CONTROL_PLANE_MODULE_DIR)
-          .filter((file) => file.endsWith(".go"))
-          .map((file) => [file, read(file)]),
-      ),
+      ...wrapper,
       ldflags: [
         `-X ${pkg}.gitVersion=${version}`,
         `-X ${pkg}.gitMajor=${major}`,
@@ -244,25 +252,10 @@ export const ATLAS_ENGINE_MODULE_DIR = path.resolve(__dirname, "..", "atlas");
  * (and, as a wrapper, by a hash of its files).
  */
 export function atlasEngineTool(): GoToolSpec {
-  const read = (file: string) => fs.readFileSync(path.join(ATLAS_ENGINE_MODULE_DIR, file), "utf8");
-  const goMod = read("go.mod");
-  const version = /^\s*ariga\.io\/atlas (v\S+)\s*$/m.exec(goMod)?.[1];
+  const wrapper = wrapperModuleIn(ATLAS_ENGINE_MODULE_DIR);
+  const version = /^\s*ariga\.io\/atlas (v\S+)\s*$/m.exec(wrapper.goMod)?.[1];
   if (version === undefined) {
     throw new Error("test/integration/atlas/go.mod requires no exact ariga.io/atlas version");
   }
-  return {
-    name: "atlas-engine",
-    version,
-    packages: ["."],
-    wrapper: {
-      goMod,
-      goSum: read("go.sum"),
-      mainFiles: Object.fromEntries(
-        fs
-          .readdirSync(ATLAS_ENGINE_MODULE_DIR)
-          .filter((file) => file.endsWith(".go"))
-          .map((file) => [file, read(file)]),
-      ),
-    },
-  };
+  return { name: "atlas-engine", version, packages: ["."], wrapper };
 }
