@@ -1,8 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { distance } from "fastest-levenshtein";
 import { z } from "zod";
-import { parseQuantity } from "./components/lib/quantity";
-import { memoryCeiling, type ResourceSpec } from "./components/lib/resources";
 import {
   DEFAULT_TARGET_SUFFIX,
   validateDeployTargets,
@@ -13,6 +11,15 @@ import { gpuProblem } from "./components/ollama";
 import { shardChangeProblem } from "./components/temporal/config";
 import { COMMON_DEFAULTS, PROFILE_DEFAULTS } from "./stack-config/defaults";
 import { schema } from "./stack-config/schema";
+import {
+  SECRET_KEYS,
+  type PlatformConfig,
+  type SecretKeyName,
+  type ValidatedConfig,
+} from "./stack-config/types";
+import { componentProblems } from "./platform/validate";
+
+export type { PlatformConfig } from "./stack-config/types";
 
 export { PROFILE_DEFAULTS } from "./stack-config/defaults";
 
@@ -24,22 +31,6 @@ export { PROFILE_DEFAULTS } from "./stack-config/defaults";
  */
 
 export const PROJECT = "k3s-platform";
-
-/** Smallest memory Dragonfly accepts per proactor thread. */
-export const DRAGONFLY_MIB_PER_THREAD = 256;
-/** Share of the Dragonfly container's memory ceiling given to `--maxmemory`; the rest is overhead. */
-export const DRAGONFLY_MAXMEMORY_FRACTION = 0.8;
-
-/** Keys whose values are secrets: read as secret outputs, refused when stored in plain text. */
-const SECRET_KEYS = ["arcjetKey", "registryPassword"] as const;
-type SecretKeyName = (typeof SECRET_KEYS)[number];
-
-/** The validated stack configuration that `index.ts` hands to the Platform. */
-export type PlatformConfig = Omit<z.output<typeof schema>, SecretKeyName> & {
-  /** The secret keys, as secret outputs (never plain strings). */
-  secrets: Partial<Record<SecretKeyName, pulumi.Output<string>>>;
-};
-export type Profile = PlatformConfig["profile"];
 
 /** One problem with the stack config: the full key (`k3s-platform:a.b`) and what is wrong. */
 export interface ConfigIssue {
@@ -211,13 +202,14 @@ function suggestion(unknownKey: string, known: string[]): string {
   return known.length > 0 ? `; known keys here: ${known.join(", ")}` : "";
 }
 
-type ValidatedConfig = Omit<PlatformConfig, "secrets">;
-
 /** Rules that involve more than one key. */
 function crossFieldIssues(config: ValidatedConfig): ConfigIssue[] {
   return [
     ...connectionBudgetIssues(config),
-    ...dragonflyMemoryIssues(config),
+    ...componentProblems(config).map(({ key, reason }) => ({
+      key: `${PROJECT}:${key}`,
+      message: reason,
+    })),
     ...productionIssues(config),
     ...validateAppImage(config.profile, config.app.image, config.app.build).map((issue) => ({
       key: keyOf(["app", ...issue.path.split(".")]),
@@ -319,34 +311,6 @@ function connectionBudgetIssues(config: ValidatedConfig): ConfigIssue[] {
         `(pgbouncer.replicas + 1 rollout surge) × (defaultPoolSize + reservePoolSize) must be ≤ ` +
         `postgres.maxConnections − reserved (got (${replicas} + 1) × (${defaultPoolSize} + ${reservePoolSize}) = ${needed} > ${budget}); ` +
         `lower the pool or raise postgres.maxConnections`,
-    },
-  ];
-}
-
-/** Threads Dragonfly runs: the configured count, else one per whole CPU of its limit. */
-export function dragonflyThreads(dragonfly: ValidatedConfig["dragonfly"]): number {
-  const { proactorThreads, resources: spec } = dragonfly;
-  if (proactorThreads) return proactorThreads;
-  return Math.max(1, Math.floor(parseQuantity(spec.cpuLimit ?? spec.cpu)));
-}
-
-/** `--maxmemory` of Dragonfly in MiB. */
-export function dragonflyMaxMemoryMiB(spec: ResourceSpec): number {
-  return Math.floor((parseQuantity(memoryCeiling(spec)) / 2 ** 20) * DRAGONFLY_MAXMEMORY_FRACTION);
-}
-
-function dragonflyMemoryIssues(config: ValidatedConfig): ConfigIssue[] {
-  const threads = dragonflyThreads(config.dragonfly);
-  const maxMemory = dragonflyMaxMemoryMiB(config.dragonfly.resources);
-  const needed = threads * DRAGONFLY_MIB_PER_THREAD;
-  if (maxMemory >= needed) return [];
-  return [
-    {
-      key: keyOf(["dragonfly", "resources", "memoryLimit"]),
-      message:
-        `gives Dragonfly ${maxMemory} MiB of maxmemory (${DRAGONFLY_MAXMEMORY_FRACTION * 100}% of the limit) ` +
-        `for ${threads} thread(s), but it needs ${DRAGONFLY_MIB_PER_THREAD} MiB per thread (${needed} MiB); ` +
-        `raise the memory limit or lower dragonfly.proactorThreads`,
     },
   ];
 }

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import { loadConfig } from "./config";
-import { Platform } from "./components/platform";
+import { Platform } from "./platform/platform";
 
 // Config first: a bad value fails here, before any resource (even the provider) is registered.
 const { kubernetes, ...platformArgs } = loadConfig();

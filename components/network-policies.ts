@@ -6,7 +6,7 @@ import {
   networkPoliciesFor,
   validateEdges,
   type Edge,
-} from "./lib/network";
+} from "../core/network";
 
 /** Arguments of {@link NetworkPolicies}. */
 export interface NetworkPoliciesArgs {

@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { hashedName } from "./lib/hash";
-import { IMAGES, imageRef, tagOf } from "./lib/images";
-import { selectorFor, type WorkloadIdentity } from "./lib/labels";
+import { IMAGES, imageRef, tagOf } from "../core/images";
+import { selectorFor, type WorkloadIdentity } from "../core/labels";
 import { check, probesFor } from "./lib/probes";
-import { QUANTITY_PATTERN } from "./lib/quantity";
+import { QUANTITY_PATTERN } from "../core/quantity";
 import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "./lib/resources";
 import { keepData, serviceArgs } from "./lib/stateful";
 import { container, emptyDir, objectMeta, podTemplate } from "./lib/workload";

@@ -7,10 +7,11 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import type { RenderedResource } from "../tools/lib/types";
+import type { RenderedResource } from "../core/render-model";
 import { POLICIES } from "./catalogue";
 import { toKubeObject } from "./lib/k8s";
-import type { Profile, RuleConfig } from "./lib/rule";
+import type { Profile } from "../core/profile";
+import type { RuleConfig } from "./lib/rule";
 
 /*
  * The policy pack run in-process on a render (`npm run check`, tests): the same rule objects as

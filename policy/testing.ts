@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import type { RenderedResource } from "../tools/lib/types";
+import type { RenderedResource } from "../core/render-model";
 import type { RunOptions } from "./run";
 import { runPolicies } from "./run";
 

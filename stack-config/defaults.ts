@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target/sizing";
+import type { Profile } from "../core/profile";
 import type { schema } from "./schema";
 
 /**
@@ -7,8 +8,6 @@ import type { schema } from "./schema";
  * where a component supports it, protected and retained, backed up, with no anonymous access.
  * The README's config reference is generated from these and the schema (`npm run docs`).
  */
-
-export type Profile = "dev" | "prod";
 
 /** Input shape of a profile's defaults: everything but the profile itself, all optional. */
 type DeepPartial<T> = T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { parseQuantity, QUANTITY_PATTERN } from "../components/lib/quantity";
+import { PROFILES } from "../core/profile";
+import { parseQuantity, QUANTITY_PATTERN } from "../core/quantity";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 
 /**
@@ -121,7 +122,7 @@ const resources = z.preprocess(
 );
 
 export const schema = z.strictObject({
-  profile: z.enum(["dev", "prod"], { error: 'must be "dev" or "prod"' }),
+  profile: z.enum(PROFILES, { error: 'must be "dev" or "prod"' }),
   namespace: dnsLabel,
   protectStateful: z.boolean({ error: "must be true or false" }),
   kubernetes: z.strictObject({

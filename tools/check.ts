@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, parseConfig, type Profile } from "../config";
+import { ConfigError, parseConfig } from "../config";
+import type { Profile } from "../core/profile";
 import { runPolicyPack, type EnforcementOverride, type PolicyViolation } from "../policy/run";
-import { validateMigrationDir } from "./lib/atlas-sum";
+import { validateMigrationDir } from "../core/atlas-sum";
 import { validateSchemas } from "./lib/checks/schema";
 import { secretLeaks } from "./lib/checks/secrets";
 import { parseCommandLine, runTool, usage } from "./lib/cli";

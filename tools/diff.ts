@@ -7,7 +7,7 @@ import { parseCommandLine, runTool, usage } from "./lib/cli";
 import { renderStack, REPOSITORY_ROOT } from "./lib/engine";
 import { manifestFiles } from "./lib/manifests";
 import { diffRenders, formatDiff } from "./lib/render-diff";
-import type { Manifest } from "./lib/types";
+import type { Manifest } from "../core/render-model";
 
 /**
  * `npm run diff -- <base> <stack> [--out <file>]`: what would change on the cluster, object by

@@ -33,7 +33,7 @@ import {
   readMigrationDir,
   validateMigrationDir,
   writeSumFile,
-} from "./lib/atlas-sum";
+} from "../core/atlas-sum";
 
 /** Where the pieces of an atlas folder live. */
 export interface AtlasLayout {

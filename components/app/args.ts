@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { Profile } from "../../config";
+import type { Profile } from "../../core/profile";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "../lib/hash";
-import { tagOf } from "../lib/images";
-import { labelsFor, type WorkloadIdentity } from "../lib/labels";
+import { tagOf } from "../../core/images";
+import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { PlatformSecret, type SecretKey } from "../lib/secrets";
 import {
   APP_DEFAULTS,

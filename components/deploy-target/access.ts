@@ -1,4 +1,4 @@
-import { PART_OF, type WorkloadIdentity } from "../lib/labels";
+import { PART_OF, type WorkloadIdentity } from "../../core/labels";
 import {
   edge,
   K3S_NETWORK,
@@ -9,8 +9,8 @@ import {
   type ClusterCidrs,
   type Edge,
   type NetworkPolicyManifest,
-} from "../lib/network";
-import { nodeLogsNamespace } from "../lib/security-exceptions";
+} from "../../core/network";
+import { nodeLogsNamespace } from "../../core/security-exceptions";
 import type { DeployTargetIssue } from "./sizing";
 
 /*

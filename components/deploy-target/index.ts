@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { labelsFor, type WorkloadIdentity } from "../lib/labels";
-import { K3S_NETWORK, type ClusterCidrs, type Edge } from "../lib/network";
+import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { K3S_NETWORK, type ClusterCidrs, type Edge } from "../../core/network";
 import { podSecurityLabels } from "../lib/security";
 import {
   DEFAULT_TARGET_SUFFIX,

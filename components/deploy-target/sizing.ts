@@ -1,5 +1,5 @@
-import type { Profile } from "../../config";
-import { parseQuantity, QUANTITY_PATTERN } from "../lib/quantity";
+import type { Profile } from "../../core/profile";
+import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
 
 /*
  * How big a deploy target is: its ResourceQuota (all user workloads of the namespace together)

@@ -1,8 +1,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { hashedName } from "../lib/hash";
-import { IMAGES } from "../lib/images";
-import type { WorkloadIdentity } from "../lib/labels";
+import { IMAGES } from "../../core/images";
+import type { WorkloadIdentity } from "../../core/labels";
 import { RESOURCE_PRESETS } from "../lib/resources";
 import type { PlatformSecret, SecretKey } from "../lib/secrets";
 import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";

@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "../lib/hash";
-import { IMAGES, imageRef, tagOf } from "../lib/images";
-import { labelsFor, type WorkloadIdentity } from "../lib/labels";
+import { IMAGES, imageRef, tagOf } from "../../core/images";
+import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
-import { QUANTITY_PATTERN } from "../lib/quantity";
+import { QUANTITY_PATTERN } from "../../core/quantity";
 import type { ResourceSpec } from "../lib/resources";
 import { generatedPassword, PlatformSecret } from "../lib/secrets";
 import {

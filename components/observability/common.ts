@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import type { WorkloadIdentity } from "../lib/labels";
+import type { WorkloadIdentity } from "../../core/labels";
 import type { ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IMAGES, imageRef, tagOf } from "../lib/images";
-import { labelsFor, type WorkloadIdentity } from "../lib/labels";
+import { IMAGES, imageRef, tagOf } from "../../core/images";
+import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
 import { generatedPassword, PlatformSecret, type SecretKey } from "../lib/secrets";
 import { objectMeta } from "../lib/workload";

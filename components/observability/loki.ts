@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { imageRef, tagOf } from "../lib/images";
-import type { WorkloadIdentity } from "../lib/labels";
+import { imageRef, tagOf } from "../../core/images";
+import type { WorkloadIdentity } from "../../core/labels";
 import { objectMeta } from "../lib/workload";
 import {
   DEFAULT_RESOURCES,

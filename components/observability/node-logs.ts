@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "../lib/hash";
-import { imageRef, tagOf } from "../lib/images";
-import { labelsFor, PART_OF, selectorFor, type WorkloadIdentity } from "../lib/labels";
+import { imageRef, tagOf } from "../../core/images";
+import { labelsFor, PART_OF, selectorFor, type WorkloadIdentity } from "../../core/labels";
 import type { ResourceSpec } from "../lib/resources";
 import { scrapeAnnotations } from "../lib/scrape";
 import { podSecurityLabels } from "../lib/security";
@@ -10,7 +10,7 @@ import {
   NODE_LOG_COLLECTOR_COMPONENT,
   nodeLogsNamespace,
   SECURITY_EXCEPTIONS,
-} from "../lib/security-exceptions";
+} from "../../core/security-exceptions";
 import { objectMeta, podTemplate } from "../lib/workload";
 import { DEFAULT_RESOURCES, identityOf, PORTS, toYaml, type WorkloadBaseArgs } from "./common";
 import { collectorContainer, nodeLogCollectorConfig, POD_LOGS_DIR } from "./otel-collector";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { WorkloadIdentity } from "../lib/labels";
+import type { WorkloadIdentity } from "../../core/labels";
 import type { SecretKey } from "../lib/secrets";
 import { alertRuleFiles, dashboardFiles } from "./charts";
 import {

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "../lib/hash";
-import { IMAGES, imageRef, tagOf } from "../lib/images";
-import { labelsFor, selectorFor, type WorkloadIdentity } from "../lib/labels";
+import { IMAGES, imageRef, tagOf } from "../../core/images";
+import { labelsFor, selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
 import { scrapeAnnotations } from "../lib/scrape";

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IMAGES, imageRef, tagOf } from "../lib/images";
-import { labelsFor, type WorkloadIdentity } from "../lib/labels";
+import { IMAGES, imageRef, tagOf } from "../../core/images";
+import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
-import { parseQuantity, QUANTITY_PATTERN } from "../lib/quantity";
+import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
 import { objectMeta } from "../lib/workload";
 import {
   DEFAULT_RESOURCES,

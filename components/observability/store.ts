@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IMAGES } from "../lib/images";
+import { IMAGES } from "../../core/images";
 import { check, probesFor, type ContainerProbes } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
 import {

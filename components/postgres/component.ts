@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "../lib/hash";
-import { imageRef, IMAGES, tagOf } from "../lib/images";
-import { labelsFor, selectorFor, type WorkloadIdentity } from "../lib/labels";
+import { imageRef, IMAGES, tagOf } from "../../core/images";
+import { labelsFor, selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
-import { parseQuantity, QUANTITY_PATTERN } from "../lib/quantity";
+import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
 import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import { scramSalt, scramSha256Verifier } from "../lib/scram";
 import { scrapeAnnotations } from "../lib/scrape";

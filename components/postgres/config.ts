@@ -1,4 +1,4 @@
-import { toMebibytes } from "../lib/quantity";
+import { toMebibytes } from "../../core/quantity";
 
 /**
  * `postgresql.conf` and `pg_hba.conf` from typed arguments. The server is started with

@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { imageRef, tagOf } from "../lib/images";
-import type { WorkloadIdentity } from "../lib/labels";
+import { imageRef, tagOf } from "../../core/images";
+import type { WorkloadIdentity } from "../../core/labels";
 import type { ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 import {

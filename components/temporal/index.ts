@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation, hashedName } from "../lib/hash";
-import { IMAGES, imageRef, tagOf } from "../lib/images";
-import type { WorkloadIdentity } from "../lib/labels";
+import { IMAGES, imageRef, tagOf } from "../../core/images";
+import type { WorkloadIdentity } from "../../core/labels";
 import { RESOURCE_PRESETS } from "../lib/resources";
 import { serviceArgs } from "../lib/stateful";
 import { disruptionBudget, objectMeta } from "../lib/workload";

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { selectorFor, type WorkloadIdentity } from "../lib/labels";
+import { selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
 import { scrapeAnnotations } from "../lib/scrape";

@@ -1,4 +1,4 @@
-import { REDACTED } from "../../tools/lib/types";
+import { REDACTED } from "../../core/render-model";
 
 /*
  * What counts as a credential written in plain text. Names are split into words (on `_`, `-`, `.`

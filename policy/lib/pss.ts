@@ -1,6 +1,6 @@
 import { posix } from "node:path";
-import type { SecurityException } from "../../components/lib/security-exceptions";
-import { RelaxableControl, securityExceptionFor } from "../../components/lib/security-exceptions";
+import type { SecurityException } from "../../core/security-exceptions";
+import { RelaxableControl, securityExceptionFor } from "../../core/security-exceptions";
 import type { Volume } from "./k8s";
 import { asArray } from "./k8s";
 import type { Report } from "./rule";
@@ -61,7 +61,7 @@ export function checkHostPaths(workload: Workload, report: Report): void {
       report(
         `volume "${volume.name}" mounts host path ${path} (${field}); use an emptyDir, ` +
           `configMap, secret or persistentVolumeClaim volume, or name the workload in ` +
-          `components/lib/security-exceptions.ts`,
+          `core/security-exceptions.ts`,
       );
       return;
     }

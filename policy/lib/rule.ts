@@ -5,6 +5,7 @@ import type {
   StackValidation,
   StackValidationArgs,
 } from "@pulumi/policy";
+import type { Profile } from "../../core/profile";
 import type { KubeObject, ResourceFacts } from "./k8s";
 import { toKubeObject } from "./k8s";
 import type { StackIndex } from "./stack";
@@ -22,9 +23,6 @@ export type Report = (detail: string) => void;
 
 /** Reports one finding about an object of the stack. */
 export type StackReport = (object: KubeObject, detail: string) => void;
-
-/** Stack profiles; rules marked "in prod" only run in `prod`. */
-export type Profile = "dev" | "prod";
 
 /** Configuration every rule may read through `getConfig()`. */
 export interface RuleConfig {

@@ -3,7 +3,7 @@ import {
   COMPONENT_LABEL,
   isAllowed,
   SINGLE_REPLICA_WORKLOADS,
-} from "../../components/lib/security-exceptions";
+} from "../../core/security-exceptions";
 import type { Deployment } from "../lib/k8s";
 import { asArray, view } from "../lib/k8s";
 import { isProd, PROFILE_CONFIG_SCHEMA, validateWorkload } from "../lib/rule";

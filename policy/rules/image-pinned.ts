@@ -9,7 +9,7 @@ export const imagePinned: ResourceValidationPolicy = {
   description: "Every container image has an exact tag or a digest, never `latest` or no tag.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Take the image from the catalogue in components/lib/images.ts, which pins exact versions.",
+    "Take the image from the catalogue in core/images.ts, which pins exact versions.",
   validateResource: validateWorkload((workload, report) => {
     for (const ref of containersOf(workload)) {
       const image = ref.container.image;

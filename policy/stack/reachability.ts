@@ -5,9 +5,9 @@ import {
   WIRING_ANNOTATION,
   type Edge,
   type WiringDocument,
-} from "../../components/lib/network";
-import { compareWithWiring, reachabilityMatrix } from "../../tools/lib/reachability";
-import type { Manifest } from "../../tools/lib/types";
+} from "../../core/network";
+import { compareWithWiring, reachabilityMatrix } from "../../core/reachability";
+import type { Manifest } from "../../core/render-model";
 import type { KubeObject } from "../lib/k8s";
 import { validateKubeStack } from "../lib/rule";
 

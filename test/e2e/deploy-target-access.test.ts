@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPolicies } from "../../policy/run";
 import { rbacLeast } from "../../policy/rules/rbac-least";
 import { objectId } from "../../tools/lib/manifests";
-import type { Manifest, RenderedResource } from "../../tools/lib/types";
+import type { Manifest, RenderedResource } from "../../core/render-model";
 import {
   deployTargetAccessMatrix,
   serviceAccountUser,

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { objectId } from "../../tools/lib/manifests";
 import { diffRenders, type ObjectChange } from "../../tools/lib/render-diff";
-import type { Manifest } from "../../tools/lib/types";
+import type { Manifest } from "../../core/render-model";
 import { startControlPlane, type ControlPlane } from "./lib/control-plane";
 import { failingJob, withFailingJobStage } from "./lib/failing-pods";
 import type { KubeObject } from "./lib/kube-client";

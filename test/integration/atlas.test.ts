@@ -1,7 +1,7 @@
 /**
  * Our migration tooling against Atlas's own engine (ariga.io/atlas `sql/migrate` and
  * `sql/postgres`, built from test/integration/atlas): Atlas's validator, its `atlas.sum` hashing,
- * its statement splitter and its Executor agree with what tools/lib/atlas-sum.ts and
+ * its statement splitter and its Executor agree with what core/atlas-sum.ts and
  * `npm run migrate:new` produce; and Atlas's advisory lock, taken through our PgBouncer, shows
  * why the migration Job must connect to Postgres directly. The schema these migrations reach is
  * compared with the Drizzle schema in migrations.test.ts, applied by the same engine.
@@ -27,7 +27,7 @@ import {
   readMigrationDir,
   validateMigrationDir,
   writeSumFile,
-} from "../../tools/lib/atlas-sum";
+} from "../../core/atlas-sum";
 import { atlasLayout, newMigration } from "../../tools/migrate";
 import { pgbouncerIni, userlistTxt } from "../../components/pgbouncer";
 import { atlasEngine } from "./lib/atlas-engine";

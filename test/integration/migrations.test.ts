@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readMigrationDir, writeSumFile } from "../../tools/lib/atlas-sum";
+import { readMigrationDir, writeSumFile } from "../../core/atlas-sum";
 import { exportSchemaSql } from "../../tools/migrate";
 import { atlasEngine } from "./lib/atlas-engine";
 import type { AtlasEngine } from "./lib/atlas-engine";

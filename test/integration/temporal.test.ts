@@ -21,7 +21,7 @@ import { Client, Connection, isGrpcServiceError, WorkflowFailedError } from "@te
 import { msToTs } from "@temporalio/common/lib/time";
 import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGES } from "../../components/lib/images";
+import { IMAGES } from "../../core/images";
 import {
   HEALTH_SERVICES,
   MEMBERSHIP_PORT_LIMIT,

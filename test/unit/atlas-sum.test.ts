@@ -9,7 +9,7 @@ import {
   readMigrationDir,
   validateMigrationDir,
   writeSumFile,
-} from "../../tools/lib/atlas-sum";
+} from "../../core/atlas-sum";
 
 const MIGRATIONS = resolve(__dirname, "../../atlas/migrations");
 

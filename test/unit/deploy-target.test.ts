@@ -1,17 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { DeployTargetArgs } from "../../components/deploy-target";
-import { selectorFor } from "../../components/lib/labels";
-import { validateEdges } from "../../components/lib/network";
+import { selectorFor } from "../../core/labels";
+import { validateEdges } from "../../core/network";
 import {
   COMPONENT_LABEL,
   isAllowed,
   KUBERNETES_API_USERS,
   SECRET_READERS,
-} from "../../components/lib/security-exceptions";
+} from "../../core/security-exceptions";
 import { runPolicies, runPolicyPack } from "../../policy/run";
 import { rbacLeast } from "../../policy/rules/rbac-least";
-import type { RenderedResource } from "../../tools/lib/types";
+import type { RenderedResource } from "../../core/render-model";
 import { authorizeFromRbac, deployTargetAccessMatrix } from "../deploy-target-access";
 import { setupMocks, unwrap } from "../mocks";
 import { registeredUnder, type Recorded } from "./recorded";

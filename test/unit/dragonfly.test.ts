@@ -87,8 +87,8 @@ async function statefulSetOf(name: string): Promise<StatefulSetInputs> {
 }
 
 async function prodFlags(): Promise<string[]> {
-  const { dragonflyArgs } = await load();
-  return dragonflyArgs({ threads: 2, maxMemoryMiB: 1638, snapshotCron: "0 * * * *" });
+  const { dragonflyCommandLine } = await load();
+  return dragonflyCommandLine({ threads: 2, maxMemoryMiB: 1638, snapshotCron: "0 * * * *" });
 }
 
 describe("Dragonfly flags", () => {
@@ -129,36 +129,74 @@ describe("Dragonfly flags", () => {
 
 describe("Dragonfly sizing", () => {
   it("maxmemory follows the memory limit", async () => {
-    const { dragonflyFlags } = await load();
-    expect(dragonflyFlags(args()).maxMemoryMiB).toBe(409);
+    const { resolveDragonflyFlags } = await load();
+    expect(resolveDragonflyFlags(args()).maxMemoryMiB).toBe(409);
     const prod = { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "2Gi" };
-    expect(dragonflyFlags(args({ resources: prod, threads: 2 })).maxMemoryMiB).toBe(1638);
+    expect(resolveDragonflyFlags(args({ resources: prod, threads: 2 })).maxMemoryMiB).toBe(1638);
+  });
+
+  it("threads default to one per whole CPU of the limit, at least one", async () => {
+    const { resolveDragonflyFlags } = await load();
+    const resources = { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "2Gi" };
+    expect(resolveDragonflyFlags(args({ resources, threads: undefined })).threads).toBe(2);
+    const small = { cpu: "100m", memory: "512Mi" };
+    expect(resolveDragonflyFlags(args({ resources: small, threads: undefined })).threads).toBe(1);
   });
 
   it("too little memory for the threads is refused, naming maxMemoryMiB", async () => {
-    const { dragonflyFlags } = await load();
-    expect(() => dragonflyFlags(args({ threads: 2 }))).toThrow(
-      expect.objectContaining({
-        propertyPath: "maxMemoryMiB",
-        reason: expect.stringMatching(/256 MiB per thread/),
-      }),
-    );
+    const { dragonflyRules } = await load();
+    expect(dragonflyRules(args({ threads: 2 }))).toEqual([
+      { propertyPath: "maxMemoryMiB", reason: expect.stringMatching(/256 MiB per thread/) },
+    ]);
   });
 
   it("maxmemory above the memory limit is refused", async () => {
-    const { dragonflyFlags } = await load();
-    expect(() => dragonflyFlags(args({ maxMemoryMiB: 600 }))).toThrow(
+    const { dragonflyRules } = await load();
+    expect(dragonflyRules(args({ maxMemoryMiB: 600 }))).toEqual([
       expect.objectContaining({ propertyPath: "maxMemoryMiB" }),
-    );
+    ]);
   });
 
   it("a snapshot schedule that is not five-field cron is refused", async () => {
-    const { dragonflyFlags } = await load();
-    expect(() => dragonflyFlags(args({ snapshotCron: "hourly" }))).toThrow(
+    const { dragonflyRules } = await load();
+    expect(dragonflyRules(args({ snapshotCron: "hourly" }))).toEqual([
       expect.objectContaining({ propertyPath: "snapshotCron" }),
+    ]);
+  });
+
+  it("valid args have no problem", async () => {
+    const { dragonflyRules } = await load();
+    expect(dragonflyRules(args())).toEqual([]);
+  });
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { Dragonfly } = await load();
+    const before = (await registeredOfType(mocks, "kubernetes:apps/v1:StatefulSet")).length;
+    expect(() => new Dragonfly("bad", args({ threads: 2, snapshotCron: "hourly" }))).toThrow(
+      expect.objectContaining({
+        errors: [
+          expect.objectContaining({ propertyPath: "maxMemoryMiB" }),
+          expect.objectContaining({ propertyPath: "snapshotCron" }),
+        ],
+      }),
     );
+    expect(
+      pulumi.InputPropertiesError.isInstance(
+        catchError(() => new Dragonfly("bad2", args({ threads: 2 }))),
+      ),
+    ).toBe(true);
+    expect((await registeredOfType(mocks, "kubernetes:apps/v1:StatefulSet")).length).toBe(before);
   });
 });
+
+function catchError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
 
 describe("Dragonfly component", () => {
   it("the password is never a literal flag or env value", async () => {

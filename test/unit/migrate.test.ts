@@ -11,7 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { computeSum, readMigrationDir, validateMigrationDir } from "../../tools/lib/atlas-sum";
+import { computeSum, readMigrationDir, validateMigrationDir } from "../../core/atlas-sum";
 import { nextVersion, toAtlasSql } from "../../tools/migrate";
 
 const ROOT = resolve(__dirname, "../..");

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeSumFile } from "../../tools/lib/atlas-sum";
+import { writeSumFile } from "../../core/atlas-sum";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
 
 const mocks = setupMocks();

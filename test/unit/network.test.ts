@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { WorkloadIdentity } from "../../components/lib/labels";
+import type { WorkloadIdentity } from "../../core/labels";
 import {
   edge,
   networkPoliciesFor,
@@ -12,7 +12,7 @@ import {
   type Edge,
   type NetworkPolicyManifest,
   type PolicyPeer,
-} from "../../components/lib/network";
+} from "../../core/network";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
 
 const mocks = setupMocks();

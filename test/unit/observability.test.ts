@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { securityExceptionFor } from "../../components/lib/security-exceptions";
+import { securityExceptionFor } from "../../core/security-exceptions";
 import { SecretKey } from "../../components/lib/secrets";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
 

@@ -24,7 +24,7 @@ describe("Platform (dev stack)", () => {
   let namespace: string;
 
   beforeAll(async () => {
-    const { Platform } = await import("../../components/platform");
+    const { Platform } = await import("../../platform/platform");
     const stack = readStackConfig(path.resolve(__dirname, "..", "..", "Pulumi.dev.yaml"));
     const { kubernetes: _kubernetes, ...args } = parseConfig(stack.values, stack.secretKeys);
     namespace = await unwrap(new Platform("platform", args).namespace);

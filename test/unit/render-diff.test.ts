@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { diffRenders, formatDiff } from "../../tools/lib/render-diff";
-import type { Manifest } from "../../tools/lib/types";
+import type { Manifest } from "../../core/render-model";
 
 const statefulSet = (storage: string, image = "postgres:15.14"): Manifest => ({
   apiVersion: "apps/v1",

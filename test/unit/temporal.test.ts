@@ -500,7 +500,7 @@ describe("Temporal namespace and UI", () => {
 
 describe("Temporal images", () => {
   it("pins the server and admin-tools to the same release", async () => {
-    const { IMAGES } = await import("../../components/lib/images");
+    const { IMAGES } = await import("../../core/images");
     expect(IMAGES.temporalServer.tag).toBe(IMAGES.temporalAdminTools.tag);
     expect(IMAGES.temporalServer.tag).toMatch(/^\d+\.\d+\.\d+$/);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { IMAGES } from "../../components/lib/images";
+import { IMAGES } from "../../core/images";
 import {
   collectorBuilderManifest,
   otelcolCoreTool,

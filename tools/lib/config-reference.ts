@@ -1,10 +1,6 @@
 import { z } from "zod";
-import {
-  COMMON_DEFAULTS,
-  PROFILE_DEFAULTS,
-  type Defaults,
-  type Profile,
-} from "../../stack-config/defaults";
+import type { Profile } from "../../core/profile";
+import { COMMON_DEFAULTS, PROFILE_DEFAULTS, type Defaults } from "../../stack-config/defaults";
 import { schema } from "../../stack-config/schema";
 
 /**

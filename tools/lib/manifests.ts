@@ -1,4 +1,4 @@
-import type { Manifest, RenderedResource } from "./types";
+import type { Manifest, RenderedResource } from "../../core/render-model";
 
 /** A rendered Kubernetes object with the file name it is written to. */
 export interface ManifestFile {

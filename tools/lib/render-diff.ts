@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import type { Manifest } from "./types";
+import type { Manifest } from "../../core/render-model";
 import { objectId } from "./manifests";
 
 /** What happens to one object between two renders. */

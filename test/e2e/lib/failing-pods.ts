@@ -1,4 +1,4 @@
-import type { Manifest } from "../../../tools/lib/types";
+import type { Manifest } from "../../../core/render-model";
 import type { ControlPlaneBinaries } from "./control-plane";
 
 /**

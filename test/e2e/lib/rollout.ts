@@ -1,5 +1,5 @@
 import { objectId } from "../../../tools/lib/manifests";
-import type { Manifest } from "../../../tools/lib/types";
+import type { Manifest } from "../../../core/render-model";
 import { sleep } from "./control-plane";
 import { condition, type KubeClient, type KubeObject } from "./kube-client";
 import type { PlanResource } from "./render-objects";

@@ -4,6 +4,7 @@
  * build is visible and never runs inside a test's timeout. Add a tool by adding one line to TOOLS
  * with its spec from `test-tools.ts`.
  */
+import { kubernetesProviderTool, pulumiCliTool } from "../../engine/lib/tools";
 import { ensureGoTool } from "./go-tools";
 import { ensureCollector } from "./otelcol-core";
 import {
@@ -39,6 +40,11 @@ const TOOLS: Tool[] = [
   {
     label: "postgres_exporter (dashboard metric names)",
     ensure: () => ensureGoTool(postgresExporterTool()),
+  },
+  { label: "pulumi CLI (engine tier)", ensure: () => ensureGoTool(pulumiCliTool()) },
+  {
+    label: "pulumi-resource-kubernetes (engine tier)",
+    ensure: () => ensureGoTool(kubernetesProviderTool()),
   },
 ];
 

@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { IMAGES } from "../../../components/lib/images";
+import { IMAGES } from "../../../core/images";
 import type { GoToolSpec, GoWrapperModule } from "./go-tools";
 
 /**

@@ -5,7 +5,7 @@ import {
   contentHash,
   hashedName,
 } from "../../../components/lib/hash";
-import { IMAGES, imageRef, tagOf } from "../../../components/lib/images";
+import { IMAGES, imageRef, tagOf } from "../../../core/images";
 import { scrapeAnnotations } from "../../../components/lib/scrape";
 import { isSecret, setupMocks, unwrap } from "../../mocks";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { labelsFor, selectorFor } from "../../../components/lib/labels";
+import { labelsFor, selectorFor } from "../../../core/labels";
 import { check, probesFor } from "../../../components/lib/probes";
-import { parseQuantity, toMebibytes } from "../../../components/lib/quantity";
+import { parseQuantity, toMebibytes } from "../../../core/quantity";
 import { RESOURCE_PRESETS, resourceRequirements } from "../../../components/lib/resources";
 import {
   containerSecurityContext,

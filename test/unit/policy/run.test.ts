@@ -1,10 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  NODE_LOG_COLLECTOR_COMPONENT,
-  nodeLogsNamespace,
-} from "../../../components/lib/security-exceptions";
+import { NODE_LOG_COLLECTOR_COMPONENT, nodeLogsNamespace } from "../../../core/security-exceptions";
 import { POLICIES } from "../../../policy/catalogue";
 import prodConfig from "../../../policy/config/prod.json";
 import { PROFILE_CONFIG_SCHEMA } from "../../../policy/lib/rule";

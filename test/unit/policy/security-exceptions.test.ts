@@ -8,7 +8,7 @@ import {
   RelaxableControl,
   SECURITY_EXCEPTIONS,
   securityExceptionFor,
-} from "../../../components/lib/security-exceptions";
+} from "../../../core/security-exceptions";
 
 const collectorLabels = { [COMPONENT_LABEL]: NODE_LOG_COLLECTOR_COMPONENT };
 

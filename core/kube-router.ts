@@ -1,7 +1,7 @@
-import { blockMeets, type AddressRange, type IpBlock } from "../../components/lib/cidr";
+import { blockMeets, type AddressRange, type IpBlock } from "./cidr";
 import * as ports from "./port-set";
 import type { PortSet } from "./port-set";
-import type { Manifest } from "./types";
+import type { Manifest } from "./render-model";
 
 /**
  * NetworkPolicy evaluation as K3s's kube-router enforces it (pkg/controllers/netpol/policy.go):

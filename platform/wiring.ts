@@ -1,19 +1,24 @@
-import type { PlatformArgs } from "./platform";
-import { APP_DEFAULTS, type App } from "./app";
-import type { DeployTarget } from "./deploy-target";
-import type { Dragonfly } from "./dragonfly";
-import { DRAGONFLY_PORT } from "./dragonfly";
-import type { WorkloadIdentity } from "./lib/labels";
-import { edge, peer, port, type Edge, type Peer } from "./lib/network";
-import { nodeLogsNamespace } from "./lib/security-exceptions";
-import type { Migrations } from "./migrations";
-import { OBJECT_STORE_API_PORT, type ObjectStore } from "./object-store";
-import { PORTS as OBS, type Observability } from "./observability";
-import { OLLAMA_PORT, type Ollama } from "./ollama";
-import { PGBOUNCER_EXPORTER_PORT, PGBOUNCER_PORT, type PgBouncer } from "./pgbouncer";
-import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, type Postgres } from "./postgres";
-import { FRONTEND_HTTP_PORT } from "./temporal/config";
-import { TEMPORAL_METRICS_PORT, TEMPORAL_PORTS, TEMPORAL_UI_PORT, type Temporal } from "./temporal";
+import type { PlatformArgs } from "../stack-config/types";
+import { APP_DEFAULTS, type App } from "../components/app";
+import type { DeployTarget } from "../components/deploy-target";
+import type { Dragonfly } from "../components/dragonfly";
+import { DRAGONFLY_PORT } from "../components/dragonfly";
+import type { WorkloadIdentity } from "../core/labels";
+import { edge, peer, port, type Edge, type Peer } from "../core/network";
+import { nodeLogsNamespace } from "../core/security-exceptions";
+import type { Migrations } from "../components/migrations";
+import { OBJECT_STORE_API_PORT, type ObjectStore } from "../components/object-store";
+import { PORTS as OBS, type Observability } from "../components/observability";
+import { OLLAMA_PORT, type Ollama } from "../components/ollama";
+import { PGBOUNCER_EXPORTER_PORT, PGBOUNCER_PORT, type PgBouncer } from "../components/pgbouncer";
+import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, type Postgres } from "../components/postgres";
+import { FRONTEND_HTTP_PORT } from "../components/temporal/config";
+import {
+  TEMPORAL_METRICS_PORT,
+  TEMPORAL_PORTS,
+  TEMPORAL_UI_PORT,
+  type Temporal,
+} from "../components/temporal";
 
 /** The components whose pods the wiring table connects. */
 export interface WiredComponents {

@@ -1,12 +1,5 @@
-import {
-  blockMeets,
-  firstHost,
-  isCidr,
-  parseAddress,
-  parseCidr,
-  type AddressRange,
-} from "../../components/lib/cidr";
-import { selectorFor } from "../../components/lib/labels";
+import { blockMeets, firstHost, isCidr, parseAddress, parseCidr, type AddressRange } from "./cidr";
+import { selectorFor } from "./labels";
 import {
   ipBlocksFor,
   K3S_NETWORK,
@@ -18,7 +11,7 @@ import {
   type ClusterCidrs,
   type Edge,
   type Peer,
-} from "../../components/lib/network";
+} from "./network";
 import {
   Enforcer,
   list,
@@ -31,7 +24,7 @@ import {
 } from "./kube-router";
 import * as ports from "./port-set";
 import type { PortSet } from "./port-set";
-import type { Manifest, RenderedResource } from "./types";
+import type { Manifest, RenderedResource } from "./render-model";
 
 export type { ContainerPort, Endpoint, EndpointKind } from "./kube-router";
 

@@ -1,28 +1,22 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { dragonflyThreads, type PlatformConfig } from "../config";
-import { App } from "./app";
-import { DeployTarget } from "./deploy-target";
-import { Dragonfly } from "./dragonfly";
-import { PART_OF } from "./lib/labels";
-import { nodeLogsNamespace } from "./lib/security-exceptions";
-import { podSecurityLabels } from "./lib/security";
-import { Migrations } from "./migrations";
-import { NetworkPolicies } from "./network-policies";
-import { ObjectStore } from "./object-store";
-import { Observability } from "./observability";
-import { Ollama } from "./ollama";
-import { PgBouncer } from "./pgbouncer";
-import { platformEdges } from "./platform-wiring";
-import { Postgres } from "./postgres";
-import { Temporal } from "./temporal";
-
-/**
- * What the Platform is made of: the validated stack config less the provider settings, which
- * `index.ts` turns into the explicit provider instead. Each section is documented, with its
- * per-profile defaults, in `stack-config/` and the README's config reference.
- */
-export type PlatformArgs = Omit<PlatformConfig, "kubernetes">;
+import type { PlatformArgs } from "../stack-config/types";
+import { argsForDragonfly } from "./args";
+import { App } from "../components/app";
+import { DeployTarget } from "../components/deploy-target";
+import { Dragonfly } from "../components/dragonfly";
+import { PART_OF } from "../core/labels";
+import { nodeLogsNamespace } from "../core/security-exceptions";
+import { podSecurityLabels } from "../components/lib/security";
+import { Migrations } from "../components/migrations";
+import { NetworkPolicies } from "../components/network-policies";
+import { ObjectStore } from "../components/object-store";
+import { Observability } from "../components/observability";
+import { Ollama } from "../components/ollama";
+import { PgBouncer } from "../components/pgbouncer";
+import { platformEdges } from "./wiring";
+import { Postgres } from "../components/postgres";
+import { Temporal } from "../components/temporal";
 
 /**
  * The whole platform in one component: the namespace and every component of the stack, wired
@@ -131,14 +125,7 @@ export class Platform extends pulumi.ComponentResource {
 
     const dragonfly = new Dragonfly(
       "dragonfly",
-      {
-        ...common,
-        resources: args.dragonfly.resources,
-        threads: dragonflyThreads(args.dragonfly),
-        storageSize: args.dragonfly.storageSize,
-        snapshotCron: args.dragonfly.snapshotCron,
-        protect,
-      },
+      { ...argsForDragonfly(args), namespace: ns, instance: name },
       child,
     );
 

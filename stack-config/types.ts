@@ -1,0 +1,25 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import type { schema } from "./schema";
+
+/** Keys whose values are secrets: read as secret outputs, refused when stored in plain text. */
+export const SECRET_KEYS = ["arcjetKey", "registryPassword"] as const;
+export type SecretKeyName = (typeof SECRET_KEYS)[number];
+
+/** The stack config as the schema validates it, defaults applied, secret keys still in it. */
+export type ValidatedConfig = Omit<z.output<typeof schema>, SecretKeyName>;
+
+/** What the Platform's components are configured from: everything but the provider settings. */
+export type PlatformSettings = Omit<ValidatedConfig, "kubernetes">;
+
+/** The validated stack configuration that `index.ts` hands to the Platform. */
+export type PlatformConfig = ValidatedConfig & {
+  /** The secret keys, as secret outputs (never plain strings). */
+  secrets: Partial<Record<SecretKeyName, pulumi.Output<string>>>;
+};
+
+/**
+ * What the Platform is made of: the validated stack config less the provider settings, which
+ * `index.ts` turns into the explicit provider instead.
+ */
+export type PlatformArgs = Omit<PlatformConfig, "kubernetes">;
