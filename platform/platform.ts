@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformArgs } from "../stack-config/types";
-import { argsForDragonfly } from "./args";
+import { argsForDragonfly } from "./args/dragonfly";
 import { App } from "../components/app";
 import { DeployTarget } from "../components/deploy-target";
 import { Dragonfly } from "../components/dragonfly";

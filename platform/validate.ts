@@ -1,7 +1,6 @@
-import { dragonflyRules } from "../components/dragonfly";
-import type { FieldError } from "../core/validation";
-import type { ValidatedConfig } from "../stack-config/types";
-import { argsForDragonfly } from "./args";
+import type { PlatformSettings } from "../stack-config/types";
+import type { ComponentCheck } from "./args/check";
+import { dragonflyCheck } from "./args/dragonfly";
 
 /**
  * The components' own rules, run on the settings the Platform would give them, with each
@@ -9,29 +8,7 @@ import { argsForDragonfly } from "./args";
  * once, in the component; only rules that span components live in the stack config.
  */
 
-/** One component's check: its rules over its settings, and where its arguments come from. */
-interface ComponentCheck {
-  rules: (config: ValidatedConfig) => FieldError[];
-  /**
-   * Stack key (without the project prefix) of each argument path, longest prefix wins; the rest
-   * of a path is appended (`resources.memoryLimit` under `resources` → `dragonfly.resources.memoryLimit`).
-   */
-  keys: Record<string, string>;
-}
-
-const COMPONENT_CHECKS: ComponentCheck[] = [
-  {
-    rules: (config) => dragonflyRules(argsForDragonfly(config)),
-    keys: {
-      resources: "dragonfly.resources",
-      threads: "dragonfly.proactorThreads",
-      // The default maxmemory follows the memory limit: that is the key to raise.
-      maxMemoryMiB: "dragonfly.resources.memoryLimit",
-      storageSize: "dragonfly.storageSize",
-      snapshotCron: "dragonfly.snapshotCron",
-    },
-  },
-];
+const COMPONENT_CHECKS: ComponentCheck[] = [dragonflyCheck];
 
 /** A problem found by a component's rules, at its stack key (without the project prefix). */
 export interface ComponentProblem {
@@ -40,7 +17,7 @@ export interface ComponentProblem {
 }
 
 /** Every problem the components' rules find in the stack config's settings for them. */
-export function componentProblems(config: ValidatedConfig): ComponentProblem[] {
+export function componentProblems(config: PlatformSettings): ComponentProblem[] {
   return COMPONENT_CHECKS.flatMap(({ rules, keys }) =>
     rules(config).map(({ propertyPath, reason }) => ({
       key: stackKeyOf(propertyPath, keys),

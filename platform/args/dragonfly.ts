@@ -1,0 +1,28 @@
+import { dragonflyRules, type DragonflyArgs } from "../../components/dragonfly";
+import type { Settings } from "../../core/validation";
+import type { PlatformSettings } from "../../stack-config/types";
+import type { ComponentCheck } from "./check";
+
+export function argsForDragonfly(config: PlatformSettings): Settings<DragonflyArgs> {
+  const { dragonfly } = config;
+  return {
+    resources: dragonfly.resources,
+    threads: dragonfly.proactorThreads,
+    storageSize: dragonfly.storageSize,
+    snapshotCron: dragonfly.snapshotCron,
+    storageClass: config.cluster.storageClass,
+    protect: config.protectStateful,
+  };
+}
+
+export const dragonflyCheck: ComponentCheck = {
+  rules: (config) => dragonflyRules(argsForDragonfly(config)),
+  keys: {
+    resources: "dragonfly.resources",
+    threads: "dragonfly.proactorThreads",
+    // The default maxmemory follows the memory limit: that is the key to raise.
+    maxMemoryMiB: "dragonfly.resources.memoryLimit",
+    storageSize: "dragonfly.storageSize",
+    snapshotCron: "dragonfly.snapshotCron",
+  },
+};
