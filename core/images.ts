@@ -44,7 +44,7 @@ export const IMAGES = {
   atlas: { repository: "docker.io/arigaio/atlas", tag: "1.3.3-community", uid: 65532 },
   /**
    * OpenTelemetry Collector, contrib distribution (k8sattributes, filelog). 0.165.0 is the release
-   * whose core modules the integration tests build with the collector builder (issue 14).
+   * whose core modules the integration tests build with the collector builder.
    */
   otelCollector: {
     repository: "docker.io/otel/opentelemetry-collector-contrib",

@@ -369,12 +369,3 @@ export function compareWithWiring(
   const tidy = (messages: string[]) => [...new Set(messages)].sort();
   return { unintended: tidy(unintended), missing: tidy(missing) };
 }
-
-/** The matrix as text lines (`web → pgbouncer:5432`), for reports. */
-export function formatMatrix(matrix: ReachabilityMatrix): string[] {
-  const byId = new Map(matrix.endpoints.map((endpoint) => [endpoint.id, endpoint]));
-  return matrix.entries.flatMap((entry) => {
-    const label = `${byId.get(entry.from)?.label ?? entry.from} → ${byId.get(entry.to)?.label ?? entry.to}`;
-    return ports.describePorts(entry.ports).map((text) => `${label}${text}`);
-  });
-}

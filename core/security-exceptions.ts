@@ -1,5 +1,5 @@
 /**
- * THE one place where exceptions to the security baseline (DESIGN.md section 7) are named. Every
+ * THE one place where exceptions to the security baseline (docs/architecture.md) are named. Every
  * entry says which control it relaxes, for which workload, and why; the policy pack reads these
  * lists, so an exception that is not written down here is a policy violation, and one written here
  * is still held to every control it does not name.

@@ -28,11 +28,11 @@ import { svcSelectsPods } from "./stack/svc-selects-pods";
 import { workloadHasNetpol } from "./stack/workload-has-netpol";
 
 /*
- * Every rule of POLICY.md, in its order. Both the CrossGuard pack (policy/index.ts) and the
+ * Every rule of the catalogue (docs/policy.md), in its order. Both the CrossGuard pack (policy/index.ts) and the
  * in-process runner (policy/run.ts) take them from here, so the two can never differ.
  */
 
-/** Per-resource rules: the Pod Security Standards, then POLICY.md's table. */
+/** Per-resource rules: the Pod Security Standards first, then the baseline rules. */
 export const RESOURCE_POLICIES: readonly ResourceValidationPolicy[] = [
   pssBaseline,
   pssRestricted,
@@ -52,7 +52,7 @@ export const RESOURCE_POLICIES: readonly ResourceValidationPolicy[] = [
   pvcSize,
 ];
 
-/** Whole-stack rules 1–10 (11, reachability, arrives with the wiring table). */
+/** Whole-stack rules: they need more than one resource, the last one the whole network. */
 export const STACK_POLICIES: readonly StackValidationPolicy[] = [
   svcSelectsPods,
   netpolSelectsPods,

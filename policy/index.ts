@@ -6,7 +6,7 @@ import { POLICIES } from "./catalogue";
 // use policy/run.ts).
 new PolicyPack("k3s-platform", {
   description:
-    "Pod Security Standards, the k3s-platform baseline (DESIGN.md section 7) and whole-stack " +
-    "consistency checks of POLICY.md.",
+    "Pod Security Standards, the k3s-platform security baseline and whole-stack " +
+    "consistency checks (docs/policy.md).",
   policies: [...POLICIES],
 });

@@ -39,7 +39,7 @@ export interface PolicyViolation {
 export interface RunOptions {
   /** Stack profile; rules marked "in prod" run only for `prod`. */
   profile: Profile;
-  /** Per-rule level overrides from config (POLICY.md: levels are config-changeable). */
+  /** Per-rule level overrides from config (levels are config-changeable per rule). */
   enforcement?: Record<string, EnforcementOverride>;
   /** The configured StorageClass; without it storage-refs admits local-path and the stack's own. */
   storageClassName?: string;

@@ -1,5 +1,5 @@
 /**
- * The deploy targets' access matrix (issue 12): what the worker's ServiceAccount may and may not
+ * The deploy targets' access matrix: what the worker's ServiceAccount may and may not
  * do, as `kubectl auth can-i` / SubjectAccessReview questions. The unit tier answers them from
  * the rendered Roles and RoleBindings (test/unit/deploy-target.test.ts); the control-plane tier
  * asks the real API server the same questions, so both prove one list.

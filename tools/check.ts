@@ -47,7 +47,6 @@ runTool(async () => {
   return report(stack, sections);
 });
 
-/** The config on its own first: with a bad config nothing else is worth running. */
 /**
  * Enforcement levels from `policy/config/<stack>.json`, the file `pulumi preview --policy-pack
  * policy --policy-pack-config` reads too, so the engine-less check and the real preview agree.
@@ -66,10 +65,14 @@ function policyEnforcement(stack: string): Record<string, EnforcementOverride> {
   );
 }
 
+/** The config on its own first: with a bad config nothing else is worth running. */
 function configSection(stackFile: string): { section: Section; profile?: Profile } {
   const title = "config";
   try {
-    const { profile } = parseConfig(readStackConfig(stackFile).values);
+    // With the stack's secret keys, as the engine and `render` pass them: a `secure:` value is
+    // what a secret key must be, not a plain-text leak.
+    const { values, secretKeys } = readStackConfig(stackFile);
+    const { profile } = parseConfig(values, secretKeys);
     const summary = `${path.basename(stackFile)} is valid (profile ${profile})`;
     return { section: { title, failures: [], notes: [], summary }, profile };
   } catch (error) {

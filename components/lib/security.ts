@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 
 /**
- * The security baseline of DESIGN.md section 7, in one place. Every pod and container the platform
+ * The security baseline (docs/architecture.md, "Security baseline"), in one place. Every pod and container the platform
  * creates starts from these; the exceptions are named in `security-exceptions.ts`.
  */
 

@@ -60,7 +60,7 @@ function manifestOf(object: KubeObject): Manifest {
 }
 
 /**
- * POLICY.md whole-stack rule 11: the connections the NetworkPolicies allow, computed as K3s's
+ * Whole-stack rule `reachability`: the connections the NetworkPolicies allow, computed as K3s's
  * kube-router enforces them, equal the wiring table (DNS, Traefik, the API server and the
  * internet included). An unintended edge widens the blast radius of a compromised pod; a missing
  * one breaks the app only once a default deny is enforced, i.e. in production.

@@ -24,7 +24,7 @@ import {
 } from "./lib/user-workloads";
 
 /**
- * Issue 12 on a real API server: the dev render applied as `pulumi up` would, then the deploy
+ * The deploy targets on a real API server: the dev render applied as `pulumi up` would, then the deploy
  * targets' promises asked of the server's own RBAC authorizer (SubjectAccessReviews, the same
  * matrix the unit tier answers from the rendered objects) and of its admission chain
  * (ResourceQuota, LimitRanger, Pod Security) with user workloads in a target namespace.

@@ -27,7 +27,7 @@ import {
 
 const ROOT = resolve(__dirname, "../../..");
 
-/** POLICY.md's ids and levels ("M in prod" rules are mandatory and skip outside prod). */
+/** The catalogue's ids and levels (docs/policy.md) ("M in prod" rules are mandatory and skip outside prod). */
 const CATALOGUE: Record<string, "mandatory" | "advisory"> = {
   "pss-baseline": "mandatory",
   "pss-restricted": "mandatory",
@@ -142,7 +142,7 @@ function compliantStack() {
 }
 
 describe("the catalogue", () => {
-  it("holds every rule of POLICY.md once, at its level, with a description and a fix", () => {
+  it("holds every rule of the catalogue once, at its level, with a description and a fix", () => {
     const levels = Object.fromEntries(
       POLICIES.map((policy) => [policy.name, policy.enforcementLevel]),
     );
