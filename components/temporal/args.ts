@@ -1,16 +1,17 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { imageRef, tagOf } from "../../core/images";
 import type { WorkloadIdentity } from "../../core/labels";
-import type { ResourceSpec } from "../lib/resources";
+import { fieldErrorIf, nestedErrors, type FieldError, type Settings } from "../../core/validation";
+import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 import {
-  invalid,
-  shardCountProblem,
+  DEFAULT_SQL_CONNECTIONS,
   type TemporalServiceName,
   type TemporalSqlConnections,
 } from "./config";
+import { historyShardRules } from "./shards";
 
-// The Temporal component's arguments and their validation.
+// The Temporal component's arguments, their defaults and their rules.
 
 /** How Temporal reaches its databases: the Postgres Service directly, as the Temporal role. */
 export interface TemporalPostgres {
@@ -36,15 +37,19 @@ export interface TemporalArgs {
   instance?: string;
   /** The databases, created (and owned by the Temporal role) by the data tier. */
   postgres: TemporalPostgres;
-  /**
-   * History shards. Fixed when the cluster is first created: the config layer refuses a change
-   * against the recorded value with `assertShardsUnchanged` (config.ts).
-   */
+  /** History shards, from 1 to 16384. Fixed when the cluster is first created. */
   numHistoryShards: number;
+  /**
+   * The shard count the cluster was created with, as the stack records it. When set,
+   * `numHistoryShards` must equal it: the server would silently keep the stored count.
+   * @default none: nothing recorded yet, so any valid count is accepted
+   */
+  recordedNumHistoryShards?: number;
   /** One Deployment per service (prod) instead of one running all four (dev). @default false */
   separateServices?: boolean;
   /**
-   * Pods per service Deployment when `separateServices`; the all-in-one Deployment runs one.
+   * Pods per service Deployment, read only when `separateServices`. Without it the one
+   * all-in-one Deployment always runs {@link ALL_IN_ONE_REPLICAS} pod, whatever this says.
    * @default 1 each
    */
   replicas?: Partial<Record<TemporalServiceName, number>>;
@@ -69,19 +74,34 @@ export interface TemporalArgs {
      * @default none
      */
     tlsSecretName?: pulumi.Input<string>;
-    /** UI pods. @default 1 */
+    /** UI pods, at least 1. @default 1 */
     replicas?: number;
   };
-  /** The app's Temporal namespace, registered by a Job once the frontend is up. */
-  appNamespace: { name: string; retentionDays: number };
+  /**
+   * The app's Temporal namespace, registered by a Job once the frontend is up, and how many days
+   * closed workflows are kept (at least 1).
+   */
+  appNamespace: {
+    /** Namespace name, e.g. `app`. */
+    name: string;
+    /** Days closed workflows are kept, at least 1. */
+    retentionDays: number;
+  };
   /**
    * Image overrides. Server and admin-tools must be the same release: the tools install the
    * schema the server expects.
    * @default the catalogue's `temporalServer`, `temporalAdminTools` and `temporalUi`
    */
-  images?: { server?: string; adminTools?: string; ui?: string };
+  images?: {
+    /** The server. @default the catalogue's `temporalServer` */
+    server?: string;
+    /** The schema and namespace Jobs' tools. @default the catalogue's `temporalAdminTools` */
+    adminTools?: string;
+    /** The Web UI. @default the catalogue's `temporalUi` */
+    ui?: string;
+  };
   /**
-   * What the schema Job waits for besides the Service, e.g. the Postgres StatefulSet.
+   * What the schema Job waits for before it connects, e.g. the Postgres StatefulSet.
    * @default none
    */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -93,6 +113,7 @@ export interface TemporalIdentities {
   server: WorkloadIdentity[];
   /** The pods behind the frontend Service (clients' target). */
   frontend: WorkloadIdentity;
+  /** The Web UI's pods. */
   ui: WorkloadIdentity;
   /** The schema Job's pods (they reach Postgres). */
   schemaJob: WorkloadIdentity;
@@ -100,45 +121,113 @@ export interface TemporalIdentities {
   namespaceJob: WorkloadIdentity;
 }
 
+/**
+ * Pods of the all-in-one Deployment (`separateServices: false`): always one, whatever `replicas`
+ * says, which sizes only the per-service Deployments. To run more, separate the services.
+ */
+export const ALL_IN_ONE_REPLICAS = 1;
+
+/** The documented defaults of {@link TemporalArgs}, in one place. */
+export const TEMPORAL_DEFAULTS = {
+  separateServices: false,
+  /** Pods of each per-service Deployment. */
+  replicas: 1,
+  uiReplicas: 1,
+  uiResources: RESOURCE_PRESETS.nano,
+  jobResources: RESOURCE_PRESETS.nano,
+  sqlConnections: DEFAULT_SQL_CONNECTIONS,
+} as const;
+
+/** The three images, overrides applied over the catalogue. */
+export interface TemporalImages {
+  server: string;
+  adminTools: string;
+  ui: string;
+}
+
+/** The images Temporal runs: each override, else the catalogue's. */
+export function temporalImages(images: TemporalArgs["images"]): TemporalImages {
+  return {
+    server: images?.server ?? imageRef("temporalServer"),
+    adminTools: images?.adminTools ?? imageRef("temporalAdminTools"),
+    ui: images?.ui ?? imageRef("temporalUi"),
+  };
+}
+
+/**
+ * What a stack config decides: every argument but the databases' wiring and the images, which
+ * the Platform takes from the Postgres component and the catalogue.
+ */
+export type TemporalSettings = Omit<Settings<TemporalArgs>, "postgres" | "images" | "dependsOn">;
+
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const NAMESPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-function positiveInt(propertyPath: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    invalid(propertyPath, `must be a whole number of at least 1 (got ${value})`);
-  }
-  return value;
+function positiveInt(propertyPath: string, value: number): FieldError[] {
+  return fieldErrorIf(
+    !Number.isInteger(value) || value < 1,
+    propertyPath,
+    () => `must be a whole number of at least 1 (got ${value})`,
+  );
 }
 
-/** Checks the args that the builders cannot; every message names the field. */
-export function validateTemporalArgs(args: TemporalArgs): void {
-  const shards = shardCountProblem(args.numHistoryShards);
-  if (shards) invalid("numHistoryShards", shards);
-  const { port, database, visibilityDatabase } = args.postgres;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    invalid("postgres.port", `must be a TCP port (got ${port})`);
-  }
-  for (const [key, db] of Object.entries({ database, visibilityDatabase })) {
-    if (!IDENTIFIER.test(db)) invalid(`postgres.${key}`, `"${db}" must match ${IDENTIFIER}`);
-  }
-  if (database === visibilityDatabase) {
-    invalid("postgres.visibilityDatabase", `must differ from postgres.database ("${database}")`);
-  }
-  for (const [service, count] of Object.entries(args.replicas ?? {})) {
-    positiveInt(`replicas.${service}`, count);
-  }
-  positiveInt("ui.replicas", args.ui.replicas ?? 1);
-  if (!NAMESPACE_NAME.test(args.appNamespace.name)) {
-    invalid("appNamespace.name", `"${args.appNamespace.name}" must match ${NAMESPACE_NAME}`);
-  }
-  positiveInt("appNamespace.retentionDays", args.appNamespace.retentionDays);
-  const server = tagOf(args.images?.server ?? imageRef("temporalServer"));
-  const tools = tagOf(args.images?.adminTools ?? imageRef("temporalAdminTools"));
-  if (server !== tools) {
-    invalid(
-      "images.adminTools",
+/** Every problem with a Temporal's args. */
+export function temporalRules(args: Settings<TemporalArgs>): FieldError[] {
+  return [
+    ...temporalSettingsRules(args),
+    ...nestedErrors("postgres", temporalPostgresRules(args.postgres)),
+    ...temporalImageRules(args.images),
+  ];
+}
+
+/** The problems in what a stack config decides ({@link TemporalSettings}). */
+export function temporalSettingsRules(args: TemporalSettings): FieldError[] {
+  const { name, retentionDays } = args.appNamespace;
+  return [
+    ...historyShardRules(args.numHistoryShards, args.recordedNumHistoryShards),
+    ...Object.entries(args.replicas ?? {}).flatMap(([service, count]) =>
+      positiveInt(`replicas.${service}`, count),
+    ),
+    ...positiveInt("ui.replicas", args.ui.replicas ?? TEMPORAL_DEFAULTS.uiReplicas),
+    ...fieldErrorIf(
+      !NAMESPACE_NAME.test(name),
+      "appNamespace.name",
+      () => `must match ${NAMESPACE_NAME} (got "${name}")`,
+    ),
+    ...positiveInt("appNamespace.retentionDays", retentionDays),
+  ];
+}
+
+/** The problems with where the databases are (paths relative to `postgres`). */
+function temporalPostgresRules(postgres: TemporalPostgres): FieldError[] {
+  const { port, database, visibilityDatabase } = postgres;
+  return [
+    ...fieldErrorIf(
+      !Number.isInteger(port) || port < 1 || port > 65535,
+      "port",
+      () => `must be a TCP port (got ${port})`,
+    ),
+    ...Object.entries({ database, visibilityDatabase }).flatMap(([key, db]) =>
+      fieldErrorIf(!IDENTIFIER.test(db), key, () => `must match ${IDENTIFIER} (got "${db}")`),
+    ),
+    ...fieldErrorIf(
+      database === visibilityDatabase,
+      "visibilityDatabase",
+      () => `must differ from postgres.database ("${database}")`,
+    ),
+  ];
+}
+
+/** Server and admin-tools must be one release: the schema Job installs the server's schema. */
+function temporalImageRules(images: TemporalArgs["images"]): FieldError[] {
+  const resolved = temporalImages(images);
+  const server = tagOf(resolved.server);
+  const tools = tagOf(resolved.adminTools);
+  return fieldErrorIf(
+    server !== tools,
+    "images.adminTools",
+    () =>
       `must be the server's release (server ${server}, admin-tools ${tools}): the schema Job ` +
-        `installs the schema its own release ships, which is the one the server expects`,
-    );
-  }
+      `installs the schema its own release ships, which is the one the server expects`,
+  );
 }

@@ -1,5 +1,6 @@
-import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
+import { assertValidArgs } from "../lib/validation";
+import { historyShardRules } from "./shards";
 
 /**
  * The Temporal server's static configuration, as the text of one file the server reads with
@@ -100,40 +101,6 @@ function envRef(variable: string): string {
 /** Every template expression the config may contain: `{{ env "NAME" | quote }}`. */
 export const ENV_TEMPLATE_PATTERN = /\{\{ env "([A-Z_][A-Z0-9_]*)" \| quote \}\}/g;
 
-/** Throws the error Pulumi reports for a bad input; the message starts with the field's path. */
-export function invalid(propertyPath: string, reason: string): never {
-  throw new pulumi.InputPropertyError({ propertyPath, reason: `${propertyPath} ${reason}` });
-}
-
-/** Why a shard count is unusable, or undefined. */
-export function shardCountProblem(numHistoryShards: number): string | undefined {
-  if (!Number.isInteger(numHistoryShards) || numHistoryShards < 1 || numHistoryShards > 16384) {
-    return `must be a whole number from 1 to 16384 (got ${numHistoryShards})`;
-  }
-  return undefined;
-}
-
-/**
- * Why changing `numHistoryShards` from the recorded value is refused, or undefined when it is
- * unchanged (or nothing was recorded yet). For the config layer, which keeps the recorded value.
- */
-export function shardChangeProblem(previous: number | undefined, next: number): string | undefined {
-  if (previous === undefined || previous === next) return undefined;
-  return (
-    `cannot change from ${previous} to ${next}: Temporal stores the shard count in its database ` +
-    `when the cluster is created and places every workflow on a shard by hashing its ID with ` +
-    `that count, so a new count would strand every existing workflow. The server does not even ` +
-    `refuse it: it keeps the stored count and only logs a warning. Keep ${previous}; a different ` +
-    `count needs a new Temporal cluster (new databases) and a migration of the workflows`
-  );
-}
-
-/** Throws when `numHistoryShards` differs from the value recorded for the stack. */
-export function assertShardsUnchanged(previous: number | undefined, next: number): void {
-  const problem = shardChangeProblem(previous, next);
-  if (problem) invalid("numHistoryShards", problem);
-}
-
 /** The `services` section: every service binds all interfaces and broadcasts the pod IP. */
 function servicesSection(): Record<string, unknown> {
   return Object.fromEntries(
@@ -231,8 +198,7 @@ function configObject(args: TemporalServerConfigArgs): Record<string, unknown> {
 
 /** The server's static config file (YAML text, templated for credentials and the pod IP). */
 export function temporalServerConfig(args: TemporalServerConfigArgs): string {
-  const shards = shardCountProblem(args.numHistoryShards);
-  if (shards) invalid("numHistoryShards", shards);
+  assertValidArgs("Temporal server config", historyShardRules(args.numHistoryShards));
   const body = stringify(configObject(args), { lineWidth: 0 }).replace(
     new RegExp(`${ENV_MARK}([A-Z0-9_]+?)${ENV_MARK}`, "g"),
     (_match, variable: string) => `{{ env "${variable}" | quote }}`,

@@ -1,21 +1,35 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { configHashAnnotation, hashedName } from "../lib/hash";
-import { IMAGES, imageRef, tagOf } from "../../core/images";
+import { IMAGES } from "../../core/images";
 import type { WorkloadIdentity } from "../../core/labels";
-import { RESOURCE_PRESETS } from "../lib/resources";
+import { configHashAnnotation } from "../lib/hash";
 import { serviceArgs } from "../lib/stateful";
+import { assertValidArgs } from "../lib/validation";
 import { disruptionBudget, objectMeta } from "../lib/workload";
-import { type TemporalArgs, type TemporalIdentities, validateTemporalArgs } from "./args";
 import {
-  DEFAULT_SQL_CONNECTIONS,
+  TEMPORAL_DEFAULTS,
+  temporalImages,
+  temporalRules,
+  type TemporalArgs,
+  type TemporalIdentities,
+  type TemporalImages,
+} from "./args";
+import {
+  frontendIndex,
+  namespaceJobName,
+  schemaJobName,
+  serverIdentity,
+  serverLayout,
+  temporalIdentities,
+  temporalUiUrl,
+  type ServerPart,
+} from "./builders";
+import {
   TEMPORAL_CONFIG_FILE,
   TEMPORAL_DYNAMIC_CONFIG_FILE,
   TEMPORAL_PORTS,
-  TEMPORAL_SERVICES,
   temporalDynamicConfig,
   temporalServerConfig,
-  type TemporalServiceName,
 } from "./config";
 import { adminToolsJob, namespaceScript, SQL_TOOL_ENV, temporalSchemaScript } from "./jobs";
 import {
@@ -27,42 +41,15 @@ import {
   uiIngressArgs,
 } from "./server";
 
-export {
-  type TemporalArgs,
-  type TemporalIdentities,
-  type TemporalPostgres,
-  validateTemporalArgs,
-} from "./args";
-export {
-  assertShardsUnchanged,
-  DEFAULT_SQL_CONNECTIONS,
-  MEMBERSHIP_PORT_LIMIT,
-  renderConfigTemplate,
-  shardChangeProblem,
-  shardCountProblem,
-  TEMPORAL_CONFIG_ENV,
-  TEMPORAL_METRICS_PORT,
-  TEMPORAL_PORTS,
-  TEMPORAL_SERVICES,
-  temporalConnectionCount,
-  temporalDynamicConfig,
-  temporalServerConfig,
-  type TemporalServerConfigArgs,
-  type TemporalServiceName,
-  type TemporalSqlConnections,
-} from "./config";
-export {
-  namespaceScript,
-  SCHEMA_NAMES,
-  schemaSteps,
-  SQL_TOOL_ENV,
-  sqlToolCommand,
-  temporalSchemaScript,
-} from "./jobs";
-export { HEALTH_SERVICES, serverCommand, TEMPORAL_UI_PORT } from "./server";
-
 const SCHEMA_JOB = { backoffLimit: 6, activeDeadlineSeconds: 900 };
 const NAMESPACE_JOB = { backoffLimit: 4, activeDeadlineSeconds: 600 };
+
+/** Where the component's children go: their name prefix, namespace and parent. */
+interface Placement {
+  name: string;
+  namespace: pulumi.Input<string>;
+  child: { parent: pulumi.Resource };
+}
 
 /**
  * Temporal on Postgres, without Helm hooks: a schema Job (`temporal-sql-tool`, straight to the
@@ -90,220 +77,29 @@ export class Temporal extends pulumi.ComponentResource {
 
   constructor(name: string, args: TemporalArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:workflow:Temporal", name, {}, opts);
-    validateTemporalArgs(args);
-    const ns = args.namespace;
+    assertValidArgs("Temporal", temporalRules(args));
+    const at: Placement = { name, namespace: args.namespace, child: { parent: this } };
     const instance = args.instance ?? name;
-    const serverImage = args.images?.server ?? imageRef("temporalServer");
-    const toolsImage = args.images?.adminTools ?? imageRef("temporalAdminTools");
-    const uiImage = args.images?.ui ?? imageRef("temporalUi");
-    const jobResources = args.jobResources ?? RESOURCE_PRESETS.nano;
-    const version = tagOf(serverImage);
-    const serverIdentity = (component: string): WorkloadIdentity => ({
-      name: "temporal-server",
-      component,
-      instance,
-      version,
-    });
-    const tools = (component: string): WorkloadIdentity => ({
-      name: "temporal-admin-tools",
-      component,
-      instance,
-      version: tagOf(toolsImage),
-    });
-    const layout: { identity: WorkloadIdentity; services: TemporalServiceName[] }[] =
-      args.separateServices
-        ? TEMPORAL_SERVICES.map((service) => ({
-            identity: serverIdentity(`temporal-${service}`),
-            services: [service],
-          }))
-        : [{ identity: serverIdentity("temporal-server"), services: [...TEMPORAL_SERVICES] }];
-    const frontendIdentity = layout.find((part) => part.services.includes("frontend"))!.identity;
-    this.identities = {
-      server: layout.map((part) => part.identity),
-      frontend: frontendIdentity,
-      ui: { name: "temporal-ui", component: "temporal-ui", instance, version: tagOf(uiImage) },
-      schemaJob: tools("temporal-schema"),
-      namespaceJob: tools("temporal-namespace"),
-    };
-    const child = { parent: this };
+    const images = temporalImages(args.images);
+    const layout = serverLayout(args, serverIdentity(instance, images.server));
+    this.identities = temporalIdentities(instance, images, layout);
 
     // Services first: the static config records the frontend's address.
-    new k8s.core.v1.Service(
-      `${name}-frontend`,
-      serviceArgs(`${name}-frontend`, ns, frontendIdentity, [
-        { name: portNames("frontend").grpc, port: TEMPORAL_PORTS.frontend.grpc },
-      ]),
-      child,
-    );
-    const grpcPort = TEMPORAL_PORTS.frontend.grpc;
-    // From the names, not the Service's outputs: the server's config records this address, and
-    // a server that depended on its Service would wait for the provider's endpoint await on itself.
-    this.frontendAddress = pulumi.interpolate`${name}-frontend.${ns}.svc:${grpcPort}`;
-
-    const { host, port, database, visibilityDatabase } = args.postgres;
-    const configData = pulumi
-      .all([host, this.frontendAddress])
-      .apply(([pgHost, frontendAddress]) => ({
-        [TEMPORAL_CONFIG_FILE]: temporalServerConfig({
-          numHistoryShards: args.numHistoryShards,
-          postgres: { host: pgHost, port, database, visibilityDatabase },
-          frontendAddress,
-          connections: args.sqlConnections ?? DEFAULT_SQL_CONNECTIONS,
-        }),
-        [TEMPORAL_DYNAMIC_CONFIG_FILE]: temporalDynamicConfig(),
-      }));
-    const configMap = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      { metadata: objectMeta(`${name}-config`, ns, frontendIdentity), data: configData },
-      child,
-    );
-
-    // Named by everything that shapes it, so a new release is a new Job; the host is in its
-    // script too, so even a host only known later replaces the Job when it changes.
-    const schemaJobName = hashedName(`${name}-schema`, {
-      image: toolsImage,
-      host: typeof host === "string" ? host : undefined,
-      port,
-      database,
-      visibilityDatabase,
+    this.frontendAddress = frontendService(at, this.identities.frontend);
+    const config = serverConfig(at, args, this.frontendAddress, this.identities.frontend);
+    this.schemaJob = schemaJob(at, args, images, this.identities.schemaJob);
+    this.deployments = serverDeployments(at, args, layout, images, {
+      ...config,
+      schemaJob: this.schemaJob,
     });
-    this.schemaJob = new k8s.batch.v1.Job(
-      schemaJobName,
-      adminToolsJob({
-        name: schemaJobName,
-        namespace: ns,
-        identity: this.identities.schemaJob,
-        image: toolsImage,
-        uid: IMAGES.temporalAdminTools.uid,
-        script: pulumi
-          .output(host)
-          .apply((pgHost) =>
-            temporalSchemaScript({ host: pgHost, port, database, visibilityDatabase }),
-          ),
-        env: [
-          args.postgres.user.env(SQL_TOOL_ENV.user),
-          args.postgres.password.env(SQL_TOOL_ENV.password),
-        ],
-        resources: jobResources,
-        ...SCHEMA_JOB,
-      }),
-      // A retried (replaceUnready) Job keeps its name: the old one must go first.
-      { ...child, dependsOn: args.dependsOn ?? [], deleteBeforeReplace: true },
-    );
-
-    // A new config or a rotated password restarts the servers, which read both only at start.
-    const podAnnotations = configHashAnnotation(
-      configData,
-      ...[args.postgres.user.content, args.postgres.password.content].filter(
-        (content): content is pulumi.Output<Record<string, string>> => content !== undefined,
-      ),
-    );
-    const serverChild = { ...child, dependsOn: [this.schemaJob, configMap] };
-    this.deployments = layout.map(({ identity, services }) => {
-      const deploymentName = args.separateServices ? `${name}-${services[0]}` : `${name}-server`;
-      const replicas = args.separateServices ? (args.replicas?.[services[0]] ?? 1) : 1;
-      const deployment = new k8s.apps.v1.Deployment(
-        deploymentName,
-        serverDeployment({
-          name: deploymentName,
-          namespace: ns,
-          identity,
-          services,
-          image: serverImage,
-          uid: IMAGES.temporalServer.uid,
-          replicas,
-          resources:
-            (args.separateServices && args.serviceResources?.[services[0]]) || args.resources,
-          configMapName: configMap.metadata.name,
-          user: args.postgres.user,
-          password: args.postgres.password,
-          podAnnotations,
-        }),
-        serverChild,
-      );
-      // Headless: every pod, ready or not, by its own address (members reach each other so).
-      new k8s.core.v1.Service(
-        `${deploymentName}-members`,
-        serviceArgs(`${deploymentName}-members`, ns, identity, memberPorts(services), {
-          headless: true,
-        }),
-        child,
-      );
-      if (replicas >= 2) {
-        new k8s.policy.v1.PodDisruptionBudget(
-          deploymentName,
-          disruptionBudget(deploymentName, ns, identity),
-          child,
-        );
-      }
-      return deployment;
+    this.frontend = this.deployments[frontendIndex(layout)];
+    this.namespaceJob = namespaceJob(at, args, images, this.identities.namespaceJob, {
+      address: this.frontendAddress,
+      deployment: this.frontend,
     });
-    this.frontend =
-      this.deployments[layout.findIndex((part) => part.identity === frontendIdentity)];
-
-    const registration = args.appNamespace;
-    const namespaceJobName = hashedName(`${name}-namespace`, {
-      image: toolsImage,
-      registration,
-      frontend: `${name}-frontend`,
-    });
-    this.namespaceJob = new k8s.batch.v1.Job(
-      namespaceJobName,
-      adminToolsJob({
-        name: namespaceJobName,
-        namespace: ns,
-        identity: this.identities.namespaceJob,
-        image: toolsImage,
-        uid: IMAGES.temporalAdminTools.uid,
-        script: namespaceScript(registration),
-        env: [{ name: "TEMPORAL_ADDRESS", value: this.frontendAddress }],
-        resources: jobResources,
-        ...NAMESPACE_JOB,
-      }),
-      { ...child, dependsOn: [this.frontend], deleteBeforeReplace: true },
-    );
     // Consumers that read the namespace from here wait for its registration.
-    this.namespaceName = this.namespaceJob.metadata.name.apply(() => registration.name);
-
-    const uiReplicas = args.ui.replicas ?? 1;
-    const tls = args.ui.tlsSecretName !== undefined;
-    const uiUrl = `${tls ? "https" : "http"}://${args.ui.host}`;
-    const uiName = `${name}-ui`;
-    new k8s.apps.v1.Deployment(
-      uiName,
-      uiDeployment({
-        name: uiName,
-        namespace: ns,
-        identity: this.identities.ui,
-        image: uiImage,
-        uid: IMAGES.temporalUi.uid,
-        replicas: uiReplicas,
-        resources: args.uiResources ?? RESOURCE_PRESETS.nano,
-        frontendAddress: this.frontendAddress,
-        defaultNamespace: registration.name,
-        url: uiUrl,
-        tls,
-      }),
-      child,
-    );
-    if (uiReplicas >= 2) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        uiName,
-        disruptionBudget(uiName, ns, this.identities.ui),
-        child,
-      );
-    }
-    const uiService = new k8s.core.v1.Service(
-      uiName,
-      serviceArgs(uiName, ns, this.identities.ui, [{ name: "http", port: TEMPORAL_UI_PORT }]),
-      child,
-    );
-    new k8s.networking.v1.Ingress(
-      uiName,
-      uiIngressArgs(uiName, ns, this.identities.ui, args.ui, uiService.metadata.name),
-      child,
-    );
-    this.uiUrl = pulumi.output(uiUrl);
+    this.namespaceName = this.namespaceJob.metadata.name.apply(() => args.appNamespace.name);
+    this.uiUrl = webUi(at, args, images, this.identities.ui, this.frontendAddress);
 
     this.registerOutputs({
       frontendAddress: this.frontendAddress,
@@ -313,4 +109,225 @@ export class Temporal extends pulumi.ComponentResource {
       namespaceJob: this.namespaceJob.metadata.name,
     });
   }
+}
+
+/** The frontend Service; returns the clients' address of it. */
+function frontendService(at: Placement, identity: WorkloadIdentity): pulumi.Output<string> {
+  const { name, namespace: ns, child } = at;
+  const grpcPort = TEMPORAL_PORTS.frontend.grpc;
+  new k8s.core.v1.Service(
+    `${name}-frontend`,
+    serviceArgs(`${name}-frontend`, ns, identity, [
+      { name: portNames("frontend").grpc, port: grpcPort },
+    ]),
+    child,
+  );
+  // From the names, not the Service's outputs: the server's config records this address, and
+  // a server that depended on its Service would wait for the provider's endpoint await on itself.
+  return pulumi.interpolate`${name}-frontend.${ns}.svc:${grpcPort}`;
+}
+
+/** The server's two config files, and the ConfigMap that holds them. */
+interface ServerConfig {
+  configData: pulumi.Output<Record<string, string>>;
+  configMap: k8s.core.v1.ConfigMap;
+}
+
+function serverConfig(
+  at: Placement,
+  args: TemporalArgs,
+  frontendAddress: pulumi.Output<string>,
+  identity: WorkloadIdentity,
+): ServerConfig {
+  const { host, port, database, visibilityDatabase } = args.postgres;
+  const configData = pulumi
+    .all([host, frontendAddress])
+    .apply(([pgHost, address]): Record<string, string> => ({
+      [TEMPORAL_CONFIG_FILE]: temporalServerConfig({
+        numHistoryShards: args.numHistoryShards,
+        postgres: { host: pgHost, port, database, visibilityDatabase },
+        frontendAddress: address,
+        connections: args.sqlConnections ?? TEMPORAL_DEFAULTS.sqlConnections,
+      }),
+      [TEMPORAL_DYNAMIC_CONFIG_FILE]: temporalDynamicConfig(),
+    }));
+  const configMap = new k8s.core.v1.ConfigMap(
+    `${at.name}-config`,
+    { metadata: objectMeta(`${at.name}-config`, at.namespace, identity), data: configData },
+    at.child,
+  );
+  return { configData, configMap };
+}
+
+/** The Job installing or upgrading both schemas, straight against the Postgres Service. */
+function schemaJob(
+  at: Placement,
+  args: TemporalArgs,
+  images: TemporalImages,
+  identity: WorkloadIdentity,
+): k8s.batch.v1.Job {
+  const { host, port, database, visibilityDatabase } = args.postgres;
+  const jobName = schemaJobName(at.name, images.adminTools, args.postgres);
+  return new k8s.batch.v1.Job(
+    jobName,
+    adminToolsJob({
+      name: jobName,
+      namespace: at.namespace,
+      identity,
+      image: images.adminTools,
+      uid: IMAGES.temporalAdminTools.uid,
+      script: pulumi
+        .output(host)
+        .apply((pgHost) =>
+          temporalSchemaScript({ host: pgHost, port, database, visibilityDatabase }),
+        ),
+      env: [
+        args.postgres.user.env(SQL_TOOL_ENV.user),
+        args.postgres.password.env(SQL_TOOL_ENV.password),
+      ],
+      resources: args.jobResources ?? TEMPORAL_DEFAULTS.jobResources,
+      ...SCHEMA_JOB,
+    }),
+    // A retried (replaceUnready) Job keeps its name: the old one must go first.
+    { ...at.child, dependsOn: args.dependsOn ?? [], deleteBeforeReplace: true },
+  );
+}
+
+/** What every server Deployment waits for and mounts. */
+interface ServerInputs extends ServerConfig {
+  schemaJob: k8s.batch.v1.Job;
+}
+
+/** One Deployment per part of the layout, each with its members Service (and PDB when HA). */
+function serverDeployments(
+  at: Placement,
+  args: TemporalArgs,
+  layout: readonly ServerPart[],
+  images: TemporalImages,
+  inputs: ServerInputs,
+): k8s.apps.v1.Deployment[] {
+  // A new config or a rotated password restarts the servers, which read both only at start.
+  const podAnnotations = configHashAnnotation(
+    inputs.configData,
+    ...[args.postgres.user.content, args.postgres.password.content].filter(
+      (content): content is pulumi.Output<Record<string, string>> => content !== undefined,
+    ),
+  );
+  const serverChild = { ...at.child, dependsOn: [inputs.schemaJob, inputs.configMap] };
+  return layout.map((part) => {
+    const deploymentName = `${at.name}-${part.suffix}`;
+    const deployment = new k8s.apps.v1.Deployment(
+      deploymentName,
+      serverDeployment({
+        name: deploymentName,
+        namespace: at.namespace,
+        identity: part.identity,
+        services: part.services,
+        image: images.server,
+        uid: IMAGES.temporalServer.uid,
+        replicas: part.replicas,
+        resources: part.resources,
+        configMapName: inputs.configMap.metadata.name,
+        user: args.postgres.user,
+        password: args.postgres.password,
+        podAnnotations,
+      }),
+      serverChild,
+    );
+    // Headless: every pod, ready or not, by its own address (members reach each other so).
+    new k8s.core.v1.Service(
+      `${deploymentName}-members`,
+      serviceArgs(
+        `${deploymentName}-members`,
+        at.namespace,
+        part.identity,
+        memberPorts(part.services),
+        {
+          headless: true,
+        },
+      ),
+      at.child,
+    );
+    if (part.replicas >= 2) {
+      new k8s.policy.v1.PodDisruptionBudget(
+        deploymentName,
+        disruptionBudget(deploymentName, at.namespace, part.identity),
+        at.child,
+      );
+    }
+    return deployment;
+  });
+}
+
+/** The Job registering the app's namespace once the frontend is up. */
+function namespaceJob(
+  at: Placement,
+  args: TemporalArgs,
+  images: TemporalImages,
+  identity: WorkloadIdentity,
+  frontend: { address: pulumi.Output<string>; deployment: k8s.apps.v1.Deployment },
+): k8s.batch.v1.Job {
+  const registration = args.appNamespace;
+  const jobName = namespaceJobName(at.name, images.adminTools, registration);
+  return new k8s.batch.v1.Job(
+    jobName,
+    adminToolsJob({
+      name: jobName,
+      namespace: at.namespace,
+      identity,
+      image: images.adminTools,
+      uid: IMAGES.temporalAdminTools.uid,
+      script: namespaceScript(registration),
+      env: [{ name: "TEMPORAL_ADDRESS", value: frontend.address }],
+      resources: args.jobResources ?? TEMPORAL_DEFAULTS.jobResources,
+      ...NAMESPACE_JOB,
+    }),
+    { ...at.child, dependsOn: [frontend.deployment], deleteBeforeReplace: true },
+  );
+}
+
+/** The Web UI: Deployment (and PDB when HA), Service and Ingress; returns its URL. */
+function webUi(
+  at: Placement,
+  args: TemporalArgs,
+  images: TemporalImages,
+  identity: WorkloadIdentity,
+  frontendAddress: pulumi.Output<string>,
+): pulumi.Output<string> {
+  const { namespace: ns, child } = at;
+  const replicas = args.ui.replicas ?? TEMPORAL_DEFAULTS.uiReplicas;
+  const tls = args.ui.tlsSecretName !== undefined;
+  const url = temporalUiUrl(args.ui.host, tls);
+  const uiName = `${at.name}-ui`;
+  new k8s.apps.v1.Deployment(
+    uiName,
+    uiDeployment({
+      name: uiName,
+      namespace: ns,
+      identity,
+      image: images.ui,
+      uid: IMAGES.temporalUi.uid,
+      replicas,
+      resources: args.uiResources ?? TEMPORAL_DEFAULTS.uiResources,
+      frontendAddress,
+      defaultNamespace: args.appNamespace.name,
+      url,
+      tls,
+    }),
+    child,
+  );
+  if (replicas >= 2) {
+    new k8s.policy.v1.PodDisruptionBudget(uiName, disruptionBudget(uiName, ns, identity), child);
+  }
+  const uiService = new k8s.core.v1.Service(
+    uiName,
+    serviceArgs(uiName, ns, identity, [{ name: "http", port: TEMPORAL_UI_PORT }]),
+    child,
+  );
+  new k8s.networking.v1.Ingress(
+    uiName,
+    uiIngressArgs(uiName, ns, identity, args.ui, uiService.metadata.name),
+    child,
+  );
+  return pulumi.output(url);
 }

@@ -1,4 +1,4 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { TemporalArgs } from "../../components/temporal";
@@ -173,10 +173,18 @@ describe("Temporal and Postgres", () => {
   });
 
   it("refuses admin-tools of another release than the server", async () => {
-    await expect(
-      create("mismatch", { images: { adminTools: "docker.io/temporalio/admin-tools:1.31.0" } }),
-    ).rejects.toThrow(
-      /images\.adminTools must be the server's release \(server 1\.32\.1, admin-tools 1\.31\.0\)/,
+    const { temporalRules } = await temporal();
+    const images = { adminTools: "docker.io/temporalio/admin-tools:1.31.0" };
+    expect(temporalRules(await argsFor({ images }))).toEqual([
+      {
+        propertyPath: "images.adminTools",
+        reason: expect.stringMatching(
+          /^must be the server's release \(server 1\.32\.1, admin-tools 1\.31\.0\)/,
+        ),
+      },
+    ]);
+    await expect(create("mismatch", { images })).rejects.toThrow(
+      /images\.adminTools: must be the server's release \(server 1\.32\.1, admin-tools 1\.31\.0\)/,
     );
   });
 
@@ -428,12 +436,22 @@ describe("Temporal static config", () => {
   });
 
   it("numHistoryShards can never change, and the refusal says why", async () => {
-    const { assertShardsUnchanged } = await temporal();
-    expect(() => assertShardsUnchanged(undefined, 4)).not.toThrow();
-    expect(() => assertShardsUnchanged(4, 4)).not.toThrow();
-    expect(() => assertShardsUnchanged(4, 8)).toThrow(
-      /cannot change from 4 to 8: .*hashing its ID with that count.*only logs a warning/s,
-    );
+    const { temporalRules } = await temporal();
+    const shards = async (recordedNumHistoryShards: number | undefined, numHistoryShards: number) =>
+      temporalRules(await argsFor({ recordedNumHistoryShards, numHistoryShards }));
+    expect(await shards(undefined, 4)).toEqual([]);
+    expect(await shards(4, 4)).toEqual([]);
+    expect(await shards(4, 8)).toEqual([
+      {
+        propertyPath: "numHistoryShards",
+        reason: expect.stringMatching(
+          /cannot change from 4 to 8: .*hashing its ID with that count.*only logs a warning/s,
+        ),
+      },
+    ]);
+    await expect(
+      create("reshard", { recordedNumHistoryShards: 4, numHistoryShards: 8 }),
+    ).rejects.toThrow(/numHistoryShards: cannot change from 4 to 8/);
   });
 
   it("counts the Postgres connections the server may hold, per service and pod", async () => {
@@ -503,5 +521,213 @@ describe("Temporal images", () => {
     const { IMAGES } = await import("../../core/images");
     expect(IMAGES.temporalServer.tag).toBe(IMAGES.temporalAdminTools.tag);
     expect(IMAGES.temporalServer.tag).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+/** One broken argument: how to break the valid args, and the problem the rules report. */
+type Broken = [string, (args: TemporalArgs) => TemporalArgs, string, RegExp];
+
+const BROKEN: Broken[] = [
+  [
+    "a shard count of zero",
+    (args) => ({ ...args, numHistoryShards: 0 }),
+    "numHistoryShards",
+    /whole number from 1 to 16384 \(got 0\)/,
+  ],
+  [
+    "a shard count above 16384",
+    (args) => ({ ...args, numHistoryShards: 16385 }),
+    "numHistoryShards",
+    /whole number from 1 to 16384/,
+  ],
+  [
+    "a shard count other than the recorded one",
+    (args) => ({ ...args, recordedNumHistoryShards: 8 }),
+    "numHistoryShards",
+    /cannot change from 8 to 4/,
+  ],
+  [
+    "a Postgres port outside TCP's range",
+    (args) => ({ ...args, postgres: { ...args.postgres, port: 70000 } }),
+    "postgres.port",
+    /must be a TCP port \(got 70000\)/,
+  ],
+  [
+    "a database name that is no Postgres identifier",
+    (args) => ({ ...args, postgres: { ...args.postgres, database: "Temporal-DB" } }),
+    "postgres.database",
+    /must match .* \(got "Temporal-DB"\)/,
+  ],
+  [
+    "a visibility database name that is no Postgres identifier",
+    (args) => ({ ...args, postgres: { ...args.postgres, visibilityDatabase: "1vis" } }),
+    "postgres.visibilityDatabase",
+    /must match .* \(got "1vis"\)/,
+  ],
+  [
+    "one database for both stores",
+    (args) => ({ ...args, postgres: { ...args.postgres, visibilityDatabase: "temporal" } }),
+    "postgres.visibilityDatabase",
+    /must differ from postgres.database \("temporal"\)/,
+  ],
+  [
+    "a service with no pods",
+    (args) => ({ ...args, separateServices: true, replicas: { history: 0 } }),
+    "replicas.history",
+    /whole number of at least 1 \(got 0\)/,
+  ],
+  [
+    "a UI with no pods",
+    (args) => ({ ...args, ui: { ...args.ui, replicas: 0 } }),
+    "ui.replicas",
+    /whole number of at least 1 \(got 0\)/,
+  ],
+  [
+    "an app namespace Temporal cannot name",
+    (args) => ({ ...args, appNamespace: { ...args.appNamespace, name: "-app" } }),
+    "appNamespace.name",
+    /must match .* \(got "-app"\)/,
+  ],
+  [
+    "a retention of part of a day",
+    (args) => ({ ...args, appNamespace: { ...args.appNamespace, retentionDays: 0.5 } }),
+    "appNamespace.retentionDays",
+    /whole number of at least 1 \(got 0.5\)/,
+  ],
+  [
+    "admin-tools of another release",
+    (args) => ({ ...args, images: { adminTools: "docker.io/temporalio/admin-tools:1.31.0" } }),
+    "images.adminTools",
+    /must be the server's release/,
+  ],
+];
+
+describe("Temporal rules", () => {
+  it.each(BROKEN)("refuses %s, at its argument", async (_name, broken, propertyPath, reason) => {
+    const { temporalRules } = await temporal();
+    expect(temporalRules(broken(await argsFor()))).toEqual([
+      { propertyPath, reason: expect.stringMatching(reason) },
+    ]);
+  });
+
+  it("valid args have no problem, in dev's layout and in prod's", async () => {
+    const { temporalRules } = await temporal();
+    expect(temporalRules(await argsFor())).toEqual([]);
+    const replicas = { frontend: 2, history: 2, matching: 2, worker: 2 };
+    expect(temporalRules(await argsFor({ separateServices: true, replicas }))).toEqual([]);
+  });
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { Temporal } = await temporal();
+    const bad = await argsFor({
+      numHistoryShards: 0,
+      appNamespace: { name: "-app", retentionDays: 0 },
+    });
+    let thrown: unknown;
+    try {
+      new Temporal("refused", bad);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(thrown)).toBe(true);
+    expect(thrown).toMatchObject({
+      errors: [
+        { propertyPath: "numHistoryShards" },
+        { propertyPath: "appNamespace.name" },
+        { propertyPath: "appNamespace.retentionDays" },
+      ],
+    });
+    // Only the component itself is registered: no child of it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const own = mocks.registered.filter((resource) => resource.name.startsWith("refused"));
+    expect(own.map((resource) => resource.type)).toEqual(["k3s-platform:workflow:Temporal"]);
+  });
+});
+
+describe("Temporal stack keys", () => {
+  /** A valid dev stack config, parsed, with the given change to its Temporal section. */
+  async function devConfig(temporalSection: Record<string, unknown> = {}) {
+    const { parseConfig } = await import("../../config");
+    const config = parseConfig({
+      "k3s-platform:profile": "dev",
+      "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
+    });
+    return { ...config, temporal: { ...config.temporal, ...temporalSection } };
+  }
+
+  async function issueKeys(values: Record<string, unknown>): Promise<Record<string, string>> {
+    const { ConfigError, parseConfig } = await import("../../config");
+    const raw = Object.fromEntries(
+      Object.entries({
+        profile: "dev",
+        app: { image: "registry.example.com/app:1.0.0" },
+        ...values,
+      }).map(([key, value]) => [
+        `k3s-platform:${key}`,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]),
+    );
+    try {
+      parseConfig(raw);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return Object.fromEntries(error.issues.map((issue) => [issue.key, issue.message]));
+    }
+    throw new Error("expected the config to be refused");
+  }
+
+  it("a changed shard count is refused at temporal.numHistoryShards", async () => {
+    const issues = await issueKeys({
+      temporal: { numHistoryShards: 1024, recordedNumHistoryShards: 512 },
+    });
+    expect(issues["k3s-platform:temporal.numHistoryShards"]).toMatch(
+      /cannot change from 512 to 1024/,
+    );
+  });
+
+  it("the rules the schema already enforces map to the keys a user writes", async () => {
+    const { componentProblems } = await import("../../platform/validate");
+    const problems = componentProblems(
+      await devConfig({
+        numHistoryShards: 0,
+        replicas: 0,
+        namespace: { name: "-app", retentionDays: 0 },
+      }),
+    );
+    const keys = problems.map((problem) => problem.key);
+    expect(keys).toContain("temporal.numHistoryShards");
+    expect(keys.filter((key) => key === "temporal.replicas")).toHaveLength(4);
+    expect(keys).toContain("temporal.namespace.name");
+    expect(keys).toContain("temporal.namespace.retentionDays");
+    expect(keys.every((key) => key.startsWith("temporal."))).toBe(true);
+  });
+
+  it("a valid stack config gives Temporal settings without problems; ui.replicas follows separateServices", async () => {
+    const { componentProblems } = await import("../../platform/validate");
+    const { argsForTemporal, temporalCheck } = await import("../../platform/args/temporal");
+    const dev = await devConfig();
+    expect(componentProblems(dev).filter((problem) => problem.key.startsWith("temporal."))).toEqual(
+      [],
+    );
+    expect(argsForTemporal(dev).ui.replicas).toBe(1);
+    expect(argsForTemporal(await devConfig({ separateServices: true })).ui.replicas).toBe(2);
+    // No stack can make the UI's pods invalid; were it to, the key that decides them is named.
+    expect(temporalCheck.keys["ui.replicas"]).toBe("temporal.separateServices");
+  });
+
+  it("temporal.replicas sizes every service, and the all-in-one layout ignores it", async () => {
+    const { argsForTemporal } = await import("../../platform/args/temporal");
+    const { serverLayout, ALL_IN_ONE_REPLICAS } = await temporal();
+    const dev = argsForTemporal(await devConfig({ replicas: 3 }));
+    expect(dev.replicas).toEqual({ frontend: 3, history: 3, matching: 3, worker: 3 });
+    const identity = (component: string) => ({
+      name: "temporal-server",
+      component,
+      instance: "x",
+      version: "1",
+    });
+    expect(serverLayout(dev, identity).map((part) => part.replicas)).toEqual([ALL_IN_ONE_REPLICAS]);
+    const prod = argsForTemporal(await devConfig({ replicas: 3, separateServices: true }));
+    expect(serverLayout(prod, identity).map((part) => part.replicas)).toEqual([3, 3, 3, 3]);
   });
 });
