@@ -1,9 +1,9 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
-import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 import { container, emptyDir, podTemplate } from "../lib/workload";
+import type { ResolvedBackupArgs } from "./args";
 
 /**
  * The backup CronJob: an init container (the Postgres image) writes a compressed custom-format
@@ -13,33 +13,8 @@ import { container, emptyDir, podTemplate } from "../lib/workload";
  * dump has succeeded.
  */
 
-/** Where the backups go, as the object store's outputs give it. */
-export interface PostgresBackupArgs {
-  /** Five-field cron schedule, in UTC, e.g. `"0 3 * * *"`. */
-  schedule: string;
-  /** How many backups to keep in the bucket; older ones are deleted after each upload. */
-  retain: number;
-  /** Bucket that receives the backups. */
-  bucket: pulumi.Input<string>;
-  /** S3 API endpoint URL, e.g. `http://minio.platform.svc.cluster.local:9000`. */
-  endpoint: pulumi.Input<string>;
-  /** Access key id of a user that may write and delete in the bucket. */
-  accessKey: SecretKey;
-  /** Its secret key. */
-  secretKey: SecretKey;
-  /** Key prefix inside the bucket. @default "postgres" */
-  prefix?: string;
-  /** Scratch space for one set of dumps. @default "10Gi" */
-  scratchSize?: string;
-  /** Resources of each backup container. @default the `small` preset */
-  resources?: ResourceSpec;
-}
-
 /** Folder the dumps are written to and uploaded from, shared by both containers. */
 export const BACKUP_DIR = "/backup";
-
-/** Names of a backup folder: a UTC timestamp, so names sort in time order. */
-export const BACKUP_STAMP_PATTERN = /^\d{8}T\d{6}Z$/;
 
 /**
  * Dumps every database that allows connections into `$BACKUP_DIR/<UTC stamp>/<db>.dump`
@@ -104,8 +79,8 @@ done
 export interface BackupCronJobSpecArgs {
   /** Identity of the backup pods (labels, selectors of network policies). */
   identity: WorkloadIdentity;
-  /** Where to send the backups. */
-  backup: PostgresBackupArgs;
+  /** Where to send the backups, defaults filled in. */
+  backup: ResolvedBackupArgs;
   /** Postgres client Service host and port. */
   host: pulumi.Input<string>;
   port: number;
@@ -124,10 +99,7 @@ export function backupCronJobSpec(
   args: BackupCronJobSpecArgs,
 ): k8s.types.input.batch.v1.CronJobSpec {
   const { backup } = args;
-  if (!Number.isInteger(backup.retain) || backup.retain < 1) {
-    throw new Error(`backup.retain must be a whole number ≥ 1 (got ${backup.retain})`);
-  }
-  const resources = backup.resources ?? RESOURCE_PRESETS.small;
+  const resources = backup.resources;
   const mounts = [
     { name: "backup", mountPath: BACKUP_DIR },
     { name: "tmp", mountPath: "/tmp" },
@@ -155,7 +127,7 @@ export function backupCronJobSpec(
       { name: "BACKUP_RETAIN", value: String(backup.retain) },
       { name: "S3_ENDPOINT", value: backup.endpoint },
       { name: "S3_BUCKET", value: backup.bucket },
-      { name: "S3_PREFIX", value: backup.prefix ?? "postgres" },
+      { name: "S3_PREFIX", value: backup.prefix },
       backup.accessKey.env("AWS_ACCESS_KEY_ID"),
       backup.secretKey.env("AWS_SECRET_ACCESS_KEY"),
     ],
@@ -178,7 +150,7 @@ export function backupCronJobSpec(
         template: podTemplate(args.identity, {
           initContainers: [dump],
           containers: [upload],
-          volumes: [emptyDir("backup", backup.scratchSize ?? "10Gi"), emptyDir("tmp")],
+          volumes: [emptyDir("backup", backup.scratchSize), emptyDir("tmp")],
           security: { runAsUser: args.uid },
           // Every retry starts from an empty scratch folder.
           restartPolicy: "Never",

@@ -6,10 +6,18 @@ import { toMebibytes } from "../../core/quantity";
  * never read, and a change here is a change of the ConfigMap (and so a rollout).
  */
 
+/** PostgreSQL's port, on the container, both Services and in every URL. */
+export const POSTGRES_PORT = 5432;
+/** Directory of the Unix socket: the image's default, an emptyDir in the pod. */
+export const SOCKET_DIR = "/var/run/postgresql";
+
 /** A server setting's value; strings are written quoted. */
 export type SettingValue = string | number | boolean;
 
-/** What `postgresql.conf` is derived from. */
+/**
+ * What `postgresql.conf` is derived from. The connection counts are valid ones (`postgresRules`
+ * checks them): this builds, it does not judge.
+ */
 export interface PostgresConfArgs {
   /** `max_connections`. */
   maxConnections: number;
@@ -19,10 +27,6 @@ export interface PostgresConfArgs {
   memoryLimit: string;
   /** Path of the pg_hba.conf the server reads. */
   hbaFile: string;
-  /** TCP port. @default 5432 */
-  port?: number;
-  /** Directory of the Unix socket. @default "/var/run/postgresql" (the image's) */
-  unixSocketDirectory?: string;
   /** Further settings, applied last (they win over derived ones). @default none */
   settings?: Record<string, SettingValue>;
 }
@@ -58,17 +62,11 @@ export function memorySettings(memoryLimit: string, maxConnections: number): Mem
 
 /** Every setting of the server, in file order. */
 export function postgresSettings(args: PostgresConfArgs): Record<string, SettingValue> {
-  if (args.superuserReservedConnections >= args.maxConnections) {
-    throw new Error(
-      `superuserReservedConnections (${args.superuserReservedConnections}) must be below ` +
-        `maxConnections (${args.maxConnections})`,
-    );
-  }
   const memory = memorySettings(args.memoryLimit, args.maxConnections);
   return {
     listen_addresses: "*",
-    port: args.port ?? 5432,
-    unix_socket_directories: args.unixSocketDirectory ?? "/var/run/postgresql",
+    port: POSTGRES_PORT,
+    unix_socket_directories: SOCKET_DIR,
     max_connections: args.maxConnections,
     superuser_reserved_connections: args.superuserReservedConnections,
     hba_file: args.hbaFile,

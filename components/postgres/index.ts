@@ -1,33 +1,14 @@
-/** The Postgres component: the class, its args and outputs, and the pure builders it uses. */
+/** The Postgres component: the class, its args and rules, and the builders tests and tools read. */
 export {
-  Postgres,
-  PGDATA,
-  POSTGRES_EXPORTER_PORT,
-  POSTGRES_PORT,
+  POSTGRES_MAX_CONNECTIONS,
+  postgresRules,
   type PostgresArgs,
-  type RoleCredentials,
-} from "./component";
-export {
-  memorySettings,
-  pgHbaConf,
-  postgresqlConf,
-  postgresSettings,
-  type PostgresConfArgs,
-  type SettingValue,
-} from "./config";
-export {
-  APP_ROLE,
-  EXPORTER_ROLE,
-  TEMPORAL_ROLE,
-  backupRole,
-  initSql,
-  platformRoles,
-  type RoleSpec,
-} from "./init";
-export {
-  BACKUP_DIR,
-  backupCronJobSpec,
-  backupDumpScript,
-  backupUploadScript,
   type PostgresBackupArgs,
-} from "./backup";
+  type PostgresBackupSettings,
+  type PostgresSettings,
+} from "./args";
+export { backupDumpScript, backupUploadScript } from "./backup";
+export { POSTGRES_EXPORTER_PORT, type RoleCredentials } from "./builders";
+export { pgHbaConf, POSTGRES_PORT, postgresqlConf, type SettingValue } from "./config";
+export { initSql, platformRoles } from "./init";
+export { Postgres } from "./postgres";

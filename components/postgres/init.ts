@@ -40,10 +40,13 @@ export const EXPORTER_ROLE: RoleSpec = {
   memberOf: ["pg_monitor"],
 };
 
+/** Name of the backup role (its Secret is what the backup CronJob logs in with). */
+export const BACKUP_ROLE_NAME = "backup";
+
 /** The backup role: reads every row of every database (pg_read_all_data), writes nothing. */
 export function backupRole(databases: string[]): RoleSpec {
   return {
-    name: "backup",
+    name: BACKUP_ROLE_NAME,
     connect: [MAINTENANCE_DATABASE, ...databases],
     memberOf: ["pg_read_all_data"],
     bypassRls: true,

@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Postgres, PostgresArgs } from "../../components/postgres";
+import type { Postgres, PostgresArgs, PostgresSettings } from "../../components/postgres";
 import { memoryCeiling } from "../../components/lib/resources";
+import { POSTGRES_MAX_CONNECTIONS, postgresRules } from "../../components/postgres/args";
 import { backupDumpScript, backupUploadScript } from "../../components/postgres/backup";
 import { memorySettings, pgHbaConf, postgresqlConf } from "../../components/postgres/config";
 import { APP_ROLE, initSql, platformRoles, TEMPORAL_ROLE } from "../../components/postgres/init";
-import { MOCK_SECRET_PREFIX, setupMocks, unwrap } from "../mocks";
+import type { PlatformSettings } from "../../stack-config/types";
+import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
 import { optionRecorder, pick, registeredUnder, type Recorded } from "./recorded";
 
 const mocks = setupMocks();
@@ -56,12 +58,6 @@ describe("postgresql.conf", () => {
     expect(text).toMatch(/^work_mem = '16MB'$/m);
     expect(text).not.toMatch(/^work_mem = '3MB'$/m);
     expect(text).toMatch(/^jit = off$/m);
-  });
-
-  it("a superuser reserve as large as max_connections is refused", () => {
-    expect(() => conf({ maxConnections: 20, superuserReservedConnections: 20 })).toThrow(
-      /superuserReservedConnections \(20\) must be below maxConnections \(20\)/,
-    );
   });
 });
 
@@ -447,14 +443,204 @@ describe("Postgres (prod)", () => {
   });
 });
 
-describe("Postgres args", () => {
-  it("a storage size that is not a quantity is refused, naming the field", async () => {
-    const { Postgres } = await import("../../components/postgres");
-    expect(() => new Postgres("pg-bad", { ...postgresArgs("dev"), storageSize: "5 GB" })).toThrow(
-      expect.objectContaining({
-        propertyPath: "storageSize",
-        reason: expect.stringMatching(/5Gi/),
-      }),
+describe("Postgres rules", () => {
+  /** The dev settings with a backup, as a stack config with backups on gives them. */
+  const settings = (overrides: Partial<PostgresSettings> = {}): PostgresSettings => ({
+    ...postgresArgs("dev"),
+    backup: { schedule: "0 3 * * *", retain: 7 },
+    ...overrides,
+  });
+
+  it("valid settings, with or without a backup, have no problem", () => {
+    expect(postgresRules(settings())).toEqual([]);
+    expect(postgresRules(postgresArgs("prod"))).toEqual([]);
+    expect(postgresRules(settings({ superuserReservedConnections: 0 }))).toEqual([]);
+  });
+
+  it("a storage size that is not a positive quantity is refused", () => {
+    for (const storageSize of ["5 GB", "0Gi", ""]) {
+      expect(postgresRules(settings({ storageSize })), storageSize).toEqual([
+        { propertyPath: "storageSize", reason: expect.stringMatching(/positive quantity.*5Gi/) },
+      ]);
+    }
+  });
+
+  it("max_connections must be a whole number PostgreSQL accepts", () => {
+    for (const maxConnections of [0, 2.5, POSTGRES_MAX_CONNECTIONS + 1]) {
+      expect(postgresRules(settings({ maxConnections })), String(maxConnections)).toContainEqual({
+        propertyPath: "maxConnections",
+        reason: expect.stringMatching(new RegExp(`from 1 to ${POSTGRES_MAX_CONNECTIONS}`)),
+      });
+    }
+    expect(postgresRules(settings({ maxConnections: POSTGRES_MAX_CONNECTIONS }))).toEqual([]);
+  });
+
+  it("the superuser reserve must be a whole number", () => {
+    expect(postgresRules(settings({ superuserReservedConnections: -1 }))).toEqual([
+      {
+        propertyPath: "superuserReservedConnections",
+        reason: expect.stringMatching(/whole number ≥ 0 \(got -1\)/),
+      },
+    ]);
+  });
+
+  it("a superuser reserve as large as max_connections is refused", () => {
+    expect(
+      postgresRules(settings({ maxConnections: 20, superuserReservedConnections: 20 })),
+    ).toEqual([
+      {
+        propertyPath: "superuserReservedConnections",
+        reason: expect.stringMatching(/must be below maxConnections.*\(20 ≥ 20\)/),
+      },
+    ]);
+  });
+
+  it("a backup that keeps nothing is refused, by its path inside backup", () => {
+    for (const retain of [0, 1.5]) {
+      expect(postgresRules(settings({ backup: { schedule: "0 3 * * *", retain } }))).toEqual([
+        { propertyPath: "backup.retain", reason: expect.stringMatching(/at least one backup/) },
+      ]);
+    }
+  });
+
+  it("every problem is reported at once", () => {
+    const problems = postgresRules(
+      settings({ storageSize: "big", maxConnections: 0, backup: { schedule: "x", retain: 0 } }),
     );
+    expect(problems.map((p) => p.propertyPath)).toEqual([
+      "storageSize",
+      "maxConnections",
+      "superuserReservedConnections",
+      "backup.retain",
+    ]);
+  });
+});
+
+describe("Postgres args", () => {
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { Postgres } = await import("../../components/postgres");
+    const before = (await registeredOfType(mocks, "random:index/randomPassword:RandomPassword"))
+      .length;
+    let thrown: unknown;
+    try {
+      new Postgres("pg-bad", { ...postgresArgs("dev"), storageSize: "5 GB", maxConnections: 0 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(thrown)).toBe(true);
+    expect(thrown).toMatchObject({
+      errors: [
+        { propertyPath: "storageSize", reason: expect.stringMatching(/5Gi/) },
+        { propertyPath: "maxConnections", reason: expect.stringMatching(/whole number/) },
+        { propertyPath: "superuserReservedConnections", reason: expect.any(String) },
+      ],
+    });
+    const after = await registeredOfType(mocks, "random:index/randomPassword:RandomPassword");
+    expect(after.length).toBe(before);
+    expect(after.some((r) => r.name.startsWith("pg-bad"))).toBe(false);
+  });
+});
+
+/** Problems the stack config reports, by key, for a stack config with these values. */
+async function stackIssues(values: Record<string, unknown>): Promise<Map<string, string>> {
+  const { ConfigError, parseConfig } = await import("../../config");
+  const raw = Object.fromEntries(
+    Object.entries({
+      profile: "dev",
+      app: { image: "registry.example.com/app:1.0.0" },
+      ...values,
+    }).map(([key, value]) => [
+      `k3s-platform:${key}`,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
+  );
+  try {
+    parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return new Map(error.issues.map((i) => [i.key, i.message]));
+    throw error;
+  }
+  return new Map();
+}
+
+/**
+ * Problems the components' rules find in a parsed dev stack config with these Postgres settings:
+ * for values the schema already refuses, so that the rules' own key mapping is still seen.
+ */
+async function componentIssues(
+  postgres: Partial<PlatformSettings["postgres"]>,
+): Promise<Map<string, string>> {
+  const { parseConfig } = await import("../../config");
+  const { componentProblems } = await import("../../platform/validate");
+  const config = parseConfig({
+    "k3s-platform:profile": "dev",
+    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
+  });
+  const problems = componentProblems({ ...config, postgres: { ...config.postgres, ...postgres } });
+  return new Map(problems.map(({ key, reason }) => [`k3s-platform:${key}`, reason]));
+}
+
+describe("Postgres's stack keys", () => {
+  it("the shipped profiles' settings pass Postgres's rules", async () => {
+    const { parseConfig } = await import("../../config");
+    const { argsForPostgres } = await import("../../platform/args/postgres");
+    for (const [profile, extra] of [
+      ["dev", {}],
+      ["prod", { cluster: JSON.stringify({ tlsSecretName: "platform-tls" }) }],
+    ] as const) {
+      const config = parseConfig({
+        "k3s-platform:profile": profile,
+        "k3s-platform:app": JSON.stringify({
+          image: `registry.example.com/app@sha256:${"a".repeat(64)}`,
+        }),
+        ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [`k3s-platform:${k}`, v])),
+      });
+      const settings = argsForPostgres(config);
+      expect(postgresRules(settings), profile).toEqual([]);
+      expect(Boolean(settings.backup), profile).toBe(profile === "prod");
+    }
+  });
+
+  it("a superuser reserve past max_connections is reported at its stack key", async () => {
+    const issues = await stackIssues({
+      postgres: { maxConnections: 20, superuserReservedConnections: 25, directConnections: 0 },
+    });
+    expect(issues.get("k3s-platform:postgres.superuserReservedConnections")).toMatch(
+      /must be below maxConnections.*\(25 ≥ 20\)/,
+    );
+  });
+
+  it("each argument the rules can report maps to the stack key it comes from", async () => {
+    const cases: [Partial<PlatformSettings["postgres"]>, string, RegExp][] = [
+      [{ storageSize: "0Gi" }, "k3s-platform:postgres.storageSize", /positive quantity/],
+      [
+        { maxConnections: POSTGRES_MAX_CONNECTIONS + 1 },
+        "k3s-platform:postgres.maxConnections",
+        /whole number/,
+      ],
+      [
+        { superuserReservedConnections: -1 },
+        "k3s-platform:postgres.superuserReservedConnections",
+        /whole number ≥ 0/,
+      ],
+      [
+        { backup: { enabled: true, schedule: "0 3 * * *", retain: 0 } },
+        "k3s-platform:postgres.backup.retain",
+        /at least one backup/,
+      ],
+    ];
+    for (const [postgres, key, reason] of cases) {
+      const issues = await componentIssues(postgres);
+      const postgresKeys = [...issues.keys()].filter((k) => k.startsWith("k3s-platform:postgres."));
+      expect(postgresKeys, key).toEqual([key]);
+      expect(issues.get(key), key).toMatch(reason);
+    }
+  });
+
+  it("a backup that is off is not judged", async () => {
+    const issues = await componentIssues({
+      backup: { enabled: false, schedule: "0 3 * * *", retain: 0 },
+    });
+    expect([...issues.keys()].filter((k) => k.startsWith("k3s-platform:postgres."))).toEqual([]);
   });
 });
