@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeSumFile } from "../../core/atlas-sum";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
+import { registeredUnder } from "./recorded";
 
 const mocks = setupMocks();
 
@@ -94,6 +95,11 @@ describe("Migrations", () => {
     expect(
       () => new Migrations("tampered", { namespace: "platform", databaseUrl: direct, dir }),
     ).toThrow(new RegExp(`${dir}[\\s\\S]*20261126030415_initial\\.sql: was edited`));
+    expect(
+      () => new Migrations("tampered2", { namespace: "platform", databaseUrl: direct, dir }),
+    ).toThrow(
+      expect.objectContaining({ errors: [expect.objectContaining({ propertyPath: "dir" })] }),
+    );
   });
 
   it("puts every migration file and atlas.sum in an immutable ConfigMap the Job mounts", async () => {
@@ -231,5 +237,107 @@ describe("Migrations", () => {
     writeSumFile(dir);
     const configMapName = migrationsConfigMapName("migrations", readMigrationBundle(dir));
     expect(migrationsJobName("migrations", { ...inputs, configMapName })).not.toBe(name);
+  });
+});
+
+describe("migrationsRules", () => {
+  it("no args but the URL, or sensible ones, have no problem", async () => {
+    const { migrationsRules } = await lib();
+    expect(migrationsRules({})).toEqual([]);
+    expect(migrationsRules({ backoffLimit: 0, activeDeadlineSeconds: 30 })).toEqual([]);
+  });
+
+  it.each([-1, 1.5])("a backoffLimit of %s is refused", async (backoffLimit) => {
+    const { migrationsRules } = await lib();
+    expect(migrationsRules({ backoffLimit })).toEqual([
+      { propertyPath: "backoffLimit", reason: `must be a whole number ≥ 0 (got ${backoffLimit})` },
+    ]);
+  });
+
+  it.each([29, 60.5])(
+    "an activeDeadlineSeconds of %s is refused",
+    async (activeDeadlineSeconds) => {
+      const { migrationsRules } = await lib();
+      expect(migrationsRules({ activeDeadlineSeconds })).toEqual([
+        {
+          propertyPath: "activeDeadlineSeconds",
+          reason: `must be a whole number ≥ 30 (got ${activeDeadlineSeconds})`,
+        },
+      ]);
+    },
+  );
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { Migrations } = await lib();
+    const { direct } = await databaseSecrets("refused");
+    let error: unknown;
+    try {
+      new Migrations("refused", {
+        namespace: "platform",
+        databaseUrl: direct,
+        backoffLimit: -1,
+        activeDeadlineSeconds: 10,
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(error)).toBe(true);
+    expect((error as pulumi.InputPropertiesError).errors).toEqual([
+      expect.objectContaining({ propertyPath: "backoffLimit" }),
+      expect.objectContaining({ propertyPath: "activeDeadlineSeconds" }),
+    ]);
+    // Only the test's own URL Secrets exist: no ConfigMap, no Job.
+    const registered = await registeredUnder(mocks, "refused");
+    expect(registered.filter((r) => !r.type.endsWith(":Secret")).map((r) => r.type)).toEqual([
+      "k3s-platform:app:Migrations",
+    ]);
+  });
+});
+
+describe("migrationDirErrors", () => {
+  it("a directory whose atlas.sum matches its files has no problem", async () => {
+    const { migrationDirErrors } = await lib();
+    expect(migrationDirErrors(copyOfMigrations())).toEqual([]);
+  });
+
+  it("an edited migration is refused at dir, naming the file", async () => {
+    const { migrationDirErrors } = await lib();
+    const dir = copyOfMigrations();
+    appendFileSync(join(dir, "20261126030415_initial.sql"), "\n-- edited after hashing\n");
+    expect(migrationDirErrors(dir)).toEqual([
+      {
+        propertyPath: "dir",
+        reason: expect.stringMatching(/20261126030415_initial\.sql: was edited/),
+      },
+    ]);
+  });
+
+  it("migrations too large for a ConfigMap are refused at dir", async () => {
+    const { migrationDirErrors, MAX_CONFIGMAP_BYTES } = await lib();
+    const dir = copyOfMigrations();
+    writeFileSync(join(dir, NEW_MIGRATION), `-- ${"x".repeat(MAX_CONFIGMAP_BYTES)}\nSELECT 1;\n`);
+    writeSumFile(dir);
+    expect(migrationDirErrors(dir)).toEqual([
+      { propertyPath: "dir", reason: expect.stringMatching(/more than a ConfigMap can/) },
+    ]);
+  });
+});
+
+describe("migrationsCheck", () => {
+  it("the stack config sets no Migrations argument, and the defaults pass the rules", async () => {
+    const { parseConfig } = await import("../../config");
+    const { argsForMigrations, migrationsCheck } = await import("../../platform/args/migrations");
+    for (const profile of ["dev", "prod"]) {
+      const config = parseConfig({
+        "k3s-platform:profile": profile,
+        "k3s-platform:app": JSON.stringify({
+          image: `registry.example.com/app@sha256:${"a".repeat(64)}`,
+        }),
+        "k3s-platform:cluster": JSON.stringify({ tlsSecretName: "platform-tls" }),
+      });
+      expect(argsForMigrations(config)).toEqual({});
+      expect(migrationsCheck.rules(config)).toEqual([]);
+      expect(migrationsCheck.keys).toEqual({});
+    }
   });
 });

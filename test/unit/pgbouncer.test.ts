@@ -125,7 +125,11 @@ describe("pgbouncer.ini", () => {
         databases: [],
         authFile: "/x",
       }),
-    ).toThrow(expect.objectContaining({ propertyPath: "pool.minPoolSize" }));
+    ).toThrow(
+      expect.objectContaining({
+        errors: [expect.objectContaining({ propertyPath: "pool.minPoolSize" })],
+      }),
+    );
   });
 });
 
@@ -309,7 +313,7 @@ describe("PgBouncer (prod, two replicas)", () => {
 
   it("zero replicas are refused, naming the field", () => {
     expect(() => new pgb.PgBouncer("pgb-zero", argsFor(0))).toThrow(
-      expect.objectContaining({ propertyPath: "replicas" }),
+      expect.objectContaining({ errors: [expect.objectContaining({ propertyPath: "replicas" })] }),
     );
   });
 });
@@ -344,5 +348,112 @@ describe("PgBouncer wired to Postgres", () => {
     expect(await unwrap(bouncer.url)).toBe(
       `postgres://app:${MOCK_SECRET_PREFIX}wired-pg-app-password@wired-pgb.platform.svc.cluster.local:6432/app`,
     );
+  });
+});
+
+describe("pgbouncerRules", () => {
+  const settings = (
+    overrides: Partial<PgBouncerModule.PgBouncerArgs> = {},
+    pool: Partial<PgBouncerModule.PoolSettings> = {},
+  ) => ({ replicas: 1, ...overrides, pool: { ...devPool(), ...pool } });
+
+  it("valid args have no problem", () => {
+    expect(pgb.pgbouncerRules(settings())).toEqual([]);
+    expect(pgb.pgbouncerRules(settings({ replicas: 3 }, { minPoolSize: 25 }))).toEqual([]);
+  });
+
+  it.each([0, 1.5, -1])("replicas of %s are refused", (replicas) => {
+    expect(pgb.pgbouncerRules(settings({ replicas }))).toEqual([
+      { propertyPath: "replicas", reason: `must be a whole number ≥ 1 (got ${replicas})` },
+    ]);
+  });
+
+  it.each([
+    "minPoolSize",
+    "reservePoolSize",
+    "reservePoolTimeoutSeconds",
+    "serverIdleTimeoutSeconds",
+    "serverLifetimeSeconds",
+    "queryWaitTimeoutSeconds",
+    "maxPreparedStatements",
+  ] as const)("a negative or fractional pool.%s is refused", (key) => {
+    for (const value of [-1, 2.5]) {
+      expect(pgb.pgbouncerRules(settings({}, { [key]: value }))).toEqual([
+        { propertyPath: `pool.${key}`, reason: `must be a whole number ≥ 0 (got ${value})` },
+      ]);
+    }
+  });
+
+  it.each(["maxClientConn", "defaultPoolSize"] as const)("pool.%s must be at least 1", (key) => {
+    expect(pgb.pgbouncerRules(settings({}, { [key]: 0, minPoolSize: 0 }))).toEqual([
+      { propertyPath: `pool.${key}`, reason: "must be a whole number ≥ 1 (got 0)" },
+    ]);
+  });
+
+  it("a min_pool_size above default_pool_size is refused", () => {
+    expect(pgb.pgbouncerRules(settings({}, { minPoolSize: 30 }))).toEqual([
+      {
+        propertyPath: "pool.minPoolSize",
+        reason: "must not exceed defaultPoolSize (30 > 25)",
+      },
+    ]);
+  });
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const bad = { ...argsFor(0), pool: { ...devPool(), minPoolSize: 30 } };
+    let error: unknown;
+    try {
+      new pgb.PgBouncer("pgb-bad", bad);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(error)).toBe(true);
+    expect((error as pulumi.InputPropertiesError).errors).toEqual([
+      expect.objectContaining({ propertyPath: "replicas" }),
+      expect.objectContaining({ propertyPath: "pool.minPoolSize" }),
+    ]);
+    const registered = await registeredUnder(mocks, "pgb-bad");
+    expect(registered.filter((r) => r.type !== "k3s-platform:data:PgBouncer")).toEqual([]);
+  });
+});
+
+describe("pgbouncerCheck: the stack key of each argument", () => {
+  const rawConfig = (pgbouncer: Record<string, unknown> = {}): Record<string, string> => ({
+    "k3s-platform:profile": "dev",
+    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
+    "k3s-platform:pgbouncer": JSON.stringify(pgbouncer),
+  });
+
+  it("a min_pool_size above default_pool_size is refused at pgbouncer.minPoolSize", async () => {
+    const { ConfigError, parseConfig } = await import("../../config");
+    let error: unknown;
+    try {
+      parseConfig(rawConfig({ minPoolSize: 30 }));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as InstanceType<typeof ConfigError>).issues).toEqual([
+      {
+        key: "k3s-platform:pgbouncer.minPoolSize",
+        message: "must not exceed defaultPoolSize (30 > 25)",
+      },
+    ]);
+  });
+
+  it("every argument its rules report maps to the pgbouncer key of the same name", async () => {
+    const { parseConfig } = await import("../../config");
+    const { componentProblems } = await import("../../platform/validate");
+    const { argsForPgBouncer } = await import("../../platform/args/pgbouncer");
+    const config = parseConfig(rawConfig());
+    // The schema refuses these first; the rules would name the same keys.
+    const keyOf = (pgbouncer: Record<string, number>) =>
+      componentProblems({ ...config, pgbouncer: { ...config.pgbouncer, ...pgbouncer } }).map(
+        ({ key }) => key,
+      );
+    expect(keyOf({ replicas: 0 })).toEqual(["pgbouncer.replicas"]);
+    for (const key of Object.keys(argsForPgBouncer(config).pool)) {
+      expect(keyOf({ [key]: -1 })).toContain(`pgbouncer.${key}`);
+    }
   });
 });

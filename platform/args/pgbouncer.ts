@@ -1,0 +1,32 @@
+import { pgbouncerRules, type PgBouncerSettings } from "../../components/pgbouncer";
+import type { PlatformSettings } from "../../stack-config/types";
+import type { ComponentCheck } from "./check";
+
+/** PgBouncer's settings; the Platform adds the Postgres host, port and credentials. */
+export function argsForPgBouncer(config: PlatformSettings): PgBouncerSettings {
+  const { pgbouncer } = config;
+  return {
+    replicas: pgbouncer.replicas,
+    resources: pgbouncer.resources,
+    pool: {
+      maxClientConn: pgbouncer.maxClientConn,
+      defaultPoolSize: pgbouncer.defaultPoolSize,
+      minPoolSize: pgbouncer.minPoolSize,
+      reservePoolSize: pgbouncer.reservePoolSize,
+      reservePoolTimeoutSeconds: pgbouncer.reservePoolTimeoutSeconds,
+      serverIdleTimeoutSeconds: pgbouncer.serverIdleTimeoutSeconds,
+      serverLifetimeSeconds: pgbouncer.serverLifetimeSeconds,
+      queryWaitTimeoutSeconds: pgbouncer.queryWaitTimeoutSeconds,
+      maxPreparedStatements: pgbouncer.maxPreparedStatements,
+    },
+  };
+}
+
+export const pgbouncerCheck: ComponentCheck = {
+  rules: (config) => pgbouncerRules(argsForPgBouncer(config)),
+  keys: {
+    replicas: "pgbouncer.replicas",
+    // The pool settings sit directly in the `pgbouncer` section, under the same names.
+    pool: "pgbouncer",
+  },
+};
