@@ -1,19 +1,21 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { configHashAnnotation } from "../lib/hash";
 import { tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { configHashAnnotation } from "../lib/hash";
 import { PlatformSecret, type SecretKey } from "../lib/secrets";
+import { assertValidArgs } from "../lib/validation";
+import { disruptionBudget } from "../lib/workload";
 import {
   APP_DEFAULTS,
-  validateAppImage,
+  appRules,
+  appWiringRules,
+  resolveApp,
   type AppArgs,
   type ResolvedWeb,
-  type ResolvedWorker,
 } from "./args";
 import { appEnv, secretHashInputs, type AppEnvSpec } from "./env";
 import { buildAppImage } from "./image";
-import { disruptionBudget } from "../lib/workload";
 import {
   appUrl,
   webAutoscaler,
@@ -23,149 +25,11 @@ import {
   workerDeployment,
 } from "./workloads";
 
-export * from "./args";
-export * from "./env";
-export { dockerImageArgs } from "./image";
-export {
-  INGRESS_PATHS,
-  SSE_PATH,
-  STREAMING_PATHS_ANNOTATION,
-  TRAEFIK_SSE_HELM_CHART_CONFIG,
-  WEB_SERVICE_PORT,
-  webIngressAnnotations,
-} from "./workloads";
-
-/** {@link AppArgs} after validation, with every default applied. */
-export interface ResolvedApp {
-  web: ResolvedWeb;
-  worker: ResolvedWorker;
-  metrics: { port: number; path: string } | false;
-  uid: number;
-  directDatabaseAccess: boolean;
-}
-
-function invalid(propertyPath: string, reason: string): never {
-  throw new pulumi.InputPropertyError({ propertyPath, reason });
-}
-
-function positiveInt(path: string, value: number, min = 1): void {
-  if (!Number.isInteger(value) || value < min)
-    invalid(path, `must be a whole number ≥ ${min} (got ${value})`);
-}
-
-/** Validates the args and applies {@link APP_DEFAULTS}; pure, so tests need no mocks. */
-export function resolveApp(args: AppArgs): ResolvedApp {
-  const [imageIssue] = validateAppImage(args.profile, args.image, args.build);
-  if (imageIssue) invalid(imageIssue.path, imageIssue.message);
-  const profile = args.profile;
-  const d = APP_DEFAULTS;
-  const web: ResolvedWeb = {
-    port: args.web?.port ?? d.web.port,
-    readinessPath: args.web?.readinessPath ?? d.web.readinessPath,
-    livenessPath: args.web?.livenessPath ?? d.web.livenessPath,
-    minReplicas: args.web?.minReplicas ?? d.web.minReplicas[profile],
-    maxReplicas: args.web?.maxReplicas ?? d.web.maxReplicas[profile],
-    targetCpuUtilization: args.web?.targetCpuUtilization ?? d.web.targetCpuUtilization,
-    resources: args.web?.resources ?? d.web.resources,
-    preStopSeconds: args.web?.preStopSeconds ?? d.web.preStopSeconds,
-    terminationGracePeriodSeconds:
-      args.web?.terminationGracePeriodSeconds ?? d.web.terminationGracePeriodSeconds,
-  };
-  const worker: ResolvedWorker = {
-    replicas: args.worker?.replicas ?? d.worker.replicas[profile],
-    resources: args.worker?.resources ?? d.worker.resources,
-    healthPort: args.worker?.healthPort ?? d.worker.healthPort,
-    readinessPath: args.worker?.readinessPath ?? d.worker.readinessPath,
-    livenessPath: args.worker?.livenessPath ?? d.worker.livenessPath,
-    terminationGracePeriodSeconds:
-      args.worker?.terminationGracePeriodSeconds ?? d.worker.terminationGracePeriodSeconds,
-  };
-  const metrics = args.metrics === false ? false : { ...d.metrics, ...args.metrics };
-
-  positiveInt("web.minReplicas", web.minReplicas);
-  positiveInt("worker.replicas", worker.replicas);
-  if (web.maxReplicas < web.minReplicas) {
-    invalid(
-      "web.maxReplicas",
-      `must be ≥ web.minReplicas (${web.maxReplicas} < ${web.minReplicas})`,
-    );
-  }
-  if (profile === "prod" && web.minReplicas < 2) {
-    invalid(
-      "web.minReplicas",
-      `must be ≥ 2 in prod, so a node drain never takes the API down (got ${web.minReplicas})`,
-    );
-  }
-  if (web.targetCpuUtilization < 1 || web.targetCpuUtilization > 100) {
-    invalid(
-      "web.targetCpuUtilization",
-      `must be a percentage 1–100 (got ${web.targetCpuUtilization})`,
-    );
-  }
-  positiveInt("web.preStopSeconds", web.preStopSeconds, 0);
-  if (web.terminationGracePeriodSeconds <= web.preStopSeconds) {
-    invalid(
-      "web.terminationGracePeriodSeconds",
-      `must exceed web.preStopSeconds (${web.terminationGracePeriodSeconds} ≤ ${web.preStopSeconds}): ` +
-        "the grace period includes the preStop sleep, and the app needs time to drain after it",
-    );
-  }
-  if (metrics && (metrics.port === web.port || metrics.port === worker.healthPort)) {
-    invalid(
-      "metrics.port",
-      `must differ from web.port (${web.port}) and worker.healthPort (${worker.healthPort})`,
-    );
-  }
-  const probePaths = {
-    "web.readinessPath": web.readinessPath,
-    "web.livenessPath": web.livenessPath,
-    "worker.readinessPath": worker.readinessPath,
-    "worker.livenessPath": worker.livenessPath,
-  };
-  for (const [key, path] of Object.entries(probePaths)) {
-    if (!path.startsWith("/")) invalid(key, `must start with "/" (got "${path}")`);
-  }
-  if (web.readinessPath === web.livenessPath) {
-    invalid(
-      "web.livenessPath",
-      "must differ from readinessPath: a slow dependency would restart the pod",
-    );
-  }
-  if (worker.readinessPath === worker.livenessPath) {
-    invalid(
-      "worker.livenessPath",
-      "must differ from readinessPath: a slow dependency would restart the pod",
-    );
-  }
-  const directDatabaseAccess = args.directDatabaseAccess ?? false;
-  if (directDatabaseAccess && args.databaseDirectUrl === undefined) {
-    invalid("databaseDirectUrl", "is required when directDatabaseAccess is on");
-  }
-  if (profile === "prod" && args.ingress.tlsSecretName === undefined) {
-    invalid("ingress.tlsSecretName", "is required in prod: the API is served over HTTPS only");
-  }
-  return { web, worker, metrics, uid: args.uid ?? APP_DEFAULTS.uid, directDatabaseAccess };
-}
-
-/**
- * What each Deployment waits for: the migrations Job (so a failed migration stops the rollout
- * and the old ReplicaSet keeps serving), and for the worker whatever else it needs first.
- */
-export function rolloutDependencies(args: Pick<AppArgs, "migrationsJob" | "workerDependsOn">): {
-  web: pulumi.Resource[];
-  worker: pulumi.Resource[];
-} {
-  return {
-    web: [args.migrationsJob],
-    worker: [args.migrationsJob, ...(args.workerDependsOn ?? [])],
-  };
-}
-
 /**
  * The application: its image (a pinned reference, or built and deployed by digest), the `web`
  * Deployment behind a Traefik Ingress (`/api`, `/trpc` with SSE) with an HPA and a PDB, and the
  * `worker` Deployment, both wired to the platform through the environment contract
- * ({@link APP_ENV_CONTRACT}) and both rolled out only after the migrations Job completed.
+ * (`APP_ENV_CONTRACT`) and both rolled out only after the migrations Job completed.
  */
 export class App extends pulumi.ComponentResource {
   /** `https://host` (or `http://host` without TLS). */
@@ -180,104 +44,81 @@ export class App extends pulumi.ComponentResource {
   public readonly workerIdentity: WorkloadIdentity;
   /** What each Deployment was made to depend on (inspectable, since mocks do not see it). */
   public readonly rollout: { web: pulumi.Resource[]; worker: pulumi.Resource[] };
-  /** The Deployments, for `dependsOn`. */
+  /** The web Deployment, for `dependsOn`. */
   public readonly webDeployment: k8s.apps.v1.Deployment;
+  /** The worker Deployment, for `dependsOn`. */
   public readonly workerDeployment: k8s.apps.v1.Deployment;
 
   constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:app:App", name, {}, opts);
+    assertValidArgs("App", [...appRules(args), ...appWiringRules(args)]);
     const resolved = resolveApp(args);
     const instance = args.instance ?? name;
     const version = args.image !== undefined ? tagOf(args.image) : undefined;
     this.webIdentity = { name: "web", component: "web", instance, version };
     this.workerIdentity = { name: "worker", component: "worker", instance, version };
 
-    const image = args.build
+    this.image = args.build
       ? buildAppImage(`${name}-image`, args.build, this).reference
       : pulumi.output(args.image ?? "");
-    this.image = image;
-
-    const arcjet =
-      args.arcjetKey === undefined
-        ? undefined
-        : new PlatformSecret(
-            `${name}-arcjet`,
-            {
-              namespace: args.namespace,
-              labels: labelsFor({ name, component: "app", instance }),
-              data: { key: args.arcjetKey },
-            },
-            { parent: this },
-          );
-    const secrets: SecretKey[] = [
-      args.databaseUrl,
-      ...(resolved.directDatabaseAccess && args.databaseDirectUrl ? [args.databaseDirectUrl] : []),
-      args.redisUrl,
-      args.s3.accessKeyId,
-      args.s3.secretAccessKey,
-      ...(arcjet ? [arcjet.key("key")] : []),
-    ];
-    const configHash = configHashAnnotation(...secretHashInputs(secrets));
-    const envSpec = (
-      serviceName: string,
-      deploymentName: string,
-      deployNamespaces?: pulumi.Input<string[]>,
-    ): AppEnvSpec => ({
-      profile: args.profile,
-      serviceName,
-      serviceNamespace: instance,
-      serviceVersion: version,
-      deploymentName,
-      databaseUrl: args.databaseUrl,
-      databaseDirectUrl: resolved.directDatabaseAccess ? args.databaseDirectUrl : undefined,
-      redisUrl: args.redisUrl,
-      otlpEndpoint: args.otlpEndpoint,
-      temporalAddress: args.temporal.address,
-      temporalNamespace: args.temporal.namespace ?? APP_DEFAULTS.temporalNamespace,
-      s3Endpoint: args.s3.endpoint,
-      s3Bucket: args.s3.bucket,
-      s3Region: args.s3.region ?? APP_DEFAULTS.s3Region,
-      accessKeyId: args.s3.accessKeyId,
-      secretAccessKey: args.s3.secretAccessKey,
-      ollamaHost: args.ollamaHost,
-      arcjetKey: arcjet?.key("key"),
-      ...(deployNamespaces !== undefined ? { deployNamespaces } : {}),
-    });
+    const arcjet = arcjetSecret(name, args, instance, this);
+    const arcjetKey = arcjet?.key("key");
+    const envSpec = envSpecFor(
+      args,
+      { instance, version, arcjetKey },
+      resolved.directDatabaseAccess,
+    );
     this.rollout = rolloutDependencies(args);
-    const common = {
+    const pods = {
       namespace: args.namespace,
-      image,
+      image: this.image,
       uid: resolved.uid,
       metrics: resolved.metrics,
-      configHash,
+      configHash: configHashAnnotation(
+        ...secretHashInputs(secretsRead(args, resolved.directDatabaseAccess, arcjetKey)),
+      ),
     };
+    // The pods read the Arcjet Secret: it must exist before they start.
+    const secretsFirst = arcjet ? [arcjet.resource] : [];
 
     const webName = `${name}-web`;
     this.webDeployment = new k8s.apps.v1.Deployment(
       webName,
       webDeployment({
-        ...common,
+        ...pods,
         name: webName,
         identity: this.webIdentity,
         env: appEnv(envSpec("web", webName)),
         web: resolved.web,
       }),
-      { parent: this, dependsOn: [...(arcjet ? [arcjet.resource] : []), ...this.rollout.web] },
+      { parent: this, dependsOn: [...secretsFirst, ...this.rollout.web] },
     );
     const workerName = `${name}-worker`;
     this.workerDeployment = new k8s.apps.v1.Deployment(
       workerName,
       workerDeployment({
-        ...common,
+        ...pods,
         name: workerName,
         identity: this.workerIdentity,
         env: appEnv(envSpec("worker", workerName, args.deployNamespaces)),
         worker: resolved.worker,
         serviceAccountName: args.workerServiceAccountName,
       }),
-      { parent: this, dependsOn: [...(arcjet ? [arcjet.resource] : []), ...this.rollout.worker] },
+      { parent: this, dependsOn: [...secretsFirst, ...this.rollout.worker] },
     );
 
+    this.webService = this.serveWeb(name, args, resolved.web);
+    this.budgetDisruptions(args.namespace, [
+      [webName, this.webIdentity],
+      [workerName, this.workerIdentity],
+    ]);
+    this.url = appUrl(args.ingress.host, args.ingress.tlsSecretName !== undefined);
+    this.registerOutputs({ url: this.url, webService: this.webService, image: this.image });
+  }
+
+  /** The web Service, the Ingress to it and the HPA of the web Deployment; the Service's name. */
+  private serveWeb(name: string, args: AppArgs, web: ResolvedWeb): pulumi.Output<string> {
+    const webName = `${name}-web`;
     // After the web Deployment: the provider awaits a Service until it has endpoints, so a
     // Service created first would, on a first install whose migration fails, wait the full
     // timeout for pods that are never created before `pulumi up` reports the failed Job.
@@ -306,23 +147,116 @@ export class App extends pulumi.ComponentResource {
         args.namespace,
         this.webIdentity,
         this.webDeployment.metadata.name,
-        resolved.web,
+        web,
       ),
       { parent: this },
     );
-    new k8s.policy.v1.PodDisruptionBudget(
-      webName,
-      disruptionBudget(webName, args.namespace, this.webIdentity),
-      { parent: this },
-    );
-    new k8s.policy.v1.PodDisruptionBudget(
-      workerName,
-      disruptionBudget(workerName, args.namespace, this.workerIdentity),
-      { parent: this },
-    );
-
-    this.webService = service.metadata.name;
-    this.url = appUrl(args.ingress.host, args.ingress.tlsSecretName !== undefined);
-    this.registerOutputs({ url: this.url, webService: this.webService, image: this.image });
+    return service.metadata.name;
   }
+
+  /** A PodDisruptionBudget per Deployment, so a node drain evicts one pod at a time. */
+  private budgetDisruptions(
+    namespace: pulumi.Input<string>,
+    deployments: [string, WorkloadIdentity][],
+  ): void {
+    for (const [deploymentName, identity] of deployments) {
+      new k8s.policy.v1.PodDisruptionBudget(
+        deploymentName,
+        disruptionBudget(deploymentName, namespace, identity),
+        { parent: this },
+      );
+    }
+  }
+}
+
+/** The App's own Secret for the Arcjet key, when there is a key. */
+function arcjetSecret(
+  name: string,
+  args: Pick<AppArgs, "arcjetKey" | "namespace">,
+  instance: string,
+  parent: pulumi.Resource,
+): PlatformSecret | undefined {
+  if (args.arcjetKey === undefined) return undefined;
+  return new PlatformSecret(
+    `${name}-arcjet`,
+    {
+      namespace: args.namespace,
+      labels: labelsFor({ name, component: "app", instance }),
+      data: { key: args.arcjetKey },
+    },
+    { parent },
+  );
+}
+
+/** Every Secret key the pods read, for their config hash. */
+function secretsRead(
+  args: AppArgs,
+  directDatabaseAccess: boolean,
+  arcjetKey: SecretKey | undefined,
+): SecretKey[] {
+  return [
+    args.databaseUrl,
+    ...(directDatabaseAccess && args.databaseDirectUrl ? [args.databaseDirectUrl] : []),
+    args.redisUrl,
+    args.s3.accessKeyId,
+    args.s3.secretAccessKey,
+    ...(arcjetKey ? [arcjetKey] : []),
+  ];
+}
+
+/** Who the pods are, for their OTel resource and their Arcjet key. */
+interface AppPodContext {
+  instance: string;
+  version: string | undefined;
+  arcjetKey: SecretKey | undefined;
+}
+
+/**
+ * The environment spec of one Deployment, given its OTel service name and Deployment name (and,
+ * for the worker, the namespaces it deploys to); all else is shared by web and worker.
+ */
+function envSpecFor(
+  args: AppArgs,
+  pod: AppPodContext,
+  directDatabaseAccess: boolean,
+): (
+  serviceName: string,
+  deploymentName: string,
+  deployNamespaces?: pulumi.Input<string[]>,
+) => AppEnvSpec {
+  return (serviceName, deploymentName, deployNamespaces) => ({
+    profile: args.profile,
+    serviceName,
+    serviceNamespace: pod.instance,
+    serviceVersion: pod.version,
+    deploymentName,
+    databaseUrl: args.databaseUrl,
+    databaseDirectUrl: directDatabaseAccess ? args.databaseDirectUrl : undefined,
+    redisUrl: args.redisUrl,
+    otlpEndpoint: args.otlpEndpoint,
+    temporalAddress: args.temporal.address,
+    temporalNamespace: args.temporal.namespace ?? APP_DEFAULTS.temporalNamespace,
+    s3Endpoint: args.s3.endpoint,
+    s3Bucket: args.s3.bucket,
+    s3Region: args.s3.region ?? APP_DEFAULTS.s3Region,
+    accessKeyId: args.s3.accessKeyId,
+    secretAccessKey: args.s3.secretAccessKey,
+    ollamaHost: args.ollamaHost,
+    arcjetKey: pod.arcjetKey,
+    ...(deployNamespaces !== undefined ? { deployNamespaces } : {}),
+  });
+}
+
+/**
+ * What each Deployment waits for: the migrations Job (so a failed migration stops the rollout
+ * and the old ReplicaSet keeps serving), and for the worker whatever else it needs first.
+ */
+function rolloutDependencies(args: Pick<AppArgs, "migrationsJob" | "workerDependsOn">): {
+  web: pulumi.Resource[];
+  worker: pulumi.Resource[];
+} {
+  return {
+    web: [args.migrationsJob],
+    worker: [args.migrationsJob, ...(args.workerDependsOn ?? [])],
+  };
 }

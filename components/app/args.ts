@@ -1,7 +1,9 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { Profile } from "../../core/profile";
+import { fieldErrorIf, nestedErrors, type FieldError } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
+import { appImageRules } from "./image-reference";
 
 /** Build the app image from source and push it; the pods then run it by its repo digest. */
 export interface AppBuildArgs {
@@ -36,7 +38,7 @@ export interface WebArgs {
   livenessPath?: string;
   /** HPA floor; at least 2 in prod. @default 1 (dev), 2 (prod) */
   minReplicas?: number;
-  /** HPA ceiling. @default 3 (dev), 6 (prod) */
+  /** HPA ceiling, at least `minReplicas`. @default 3 (dev), 10 (prod) */
   maxReplicas?: number;
   /** Average CPU utilisation (percent of the request) the HPA aims for. @default 70 */
   targetCpuUtilization?: number;
@@ -161,7 +163,10 @@ export interface AppArgs {
   deployNamespaces?: pulumi.Input<string[]>;
 }
 
-/** Every default of {@link AppArgs} in one place. */
+/**
+ * Every default of {@link AppArgs} in one place. The stack's defaults read their replica counts
+ * from here, so a stack and a hand-built App get the same ones.
+ */
 export const APP_DEFAULTS = {
   uid: 65532,
   web: {
@@ -169,7 +174,7 @@ export const APP_DEFAULTS = {
     readinessPath: "/readyz",
     livenessPath: "/healthz",
     minReplicas: { dev: 1, prod: 2 },
-    maxReplicas: { dev: 3, prod: 6 },
+    maxReplicas: { dev: 3, prod: 10 },
     targetCpuUtilization: 70,
     resources: RESOURCE_PRESETS.small,
     preStopSeconds: 10,
@@ -195,85 +200,162 @@ export type ResolvedWeb = Required<WebArgs>;
 /** {@link WorkerArgs} with every default applied. */
 export type ResolvedWorker = Required<WorkerArgs>;
 
-/** One problem with the image settings: the arg path (`image`, `build.registry.server`) and why. */
-export interface AppImageIssue {
-  path: string;
-  message: string;
+/** The App's plain settings: what a stack config decides, and all that its rules read. */
+export type AppSettings = Pick<
+  AppArgs,
+  | "profile"
+  | "image"
+  | "build"
+  | "uid"
+  | "web"
+  | "worker"
+  | "metrics"
+  | "ingress"
+  | "directDatabaseAccess"
+>;
+
+/** {@link AppSettings} with every default of {@link APP_DEFAULTS} applied. */
+export interface ResolvedApp {
+  web: ResolvedWeb;
+  worker: ResolvedWorker;
+  metrics: { port: number; path: string } | false;
+  uid: number;
+  directDatabaseAccess: boolean;
 }
 
-const SHA256_DIGEST = /@sha256:[0-9a-f]{64}$/;
-const FLOATING_TAGS = new Set(["latest", "stable", "edge", "nightly", "main", "master", "dev"]);
-const REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
-const REGISTRY_SERVER = /^[a-zA-Z0-9.-]+(:\d+)?$/;
+/** Applies {@link APP_DEFAULTS} (per profile where they differ); checks nothing. */
+export function resolveApp(args: AppSettings): ResolvedApp {
+  const { profile } = args;
+  const d = APP_DEFAULTS;
+  const web: ResolvedWeb = {
+    port: args.web?.port ?? d.web.port,
+    readinessPath: args.web?.readinessPath ?? d.web.readinessPath,
+    livenessPath: args.web?.livenessPath ?? d.web.livenessPath,
+    minReplicas: args.web?.minReplicas ?? d.web.minReplicas[profile],
+    maxReplicas: args.web?.maxReplicas ?? d.web.maxReplicas[profile],
+    targetCpuUtilization: args.web?.targetCpuUtilization ?? d.web.targetCpuUtilization,
+    resources: args.web?.resources ?? d.web.resources,
+    preStopSeconds: args.web?.preStopSeconds ?? d.web.preStopSeconds,
+    terminationGracePeriodSeconds:
+      args.web?.terminationGracePeriodSeconds ?? d.web.terminationGracePeriodSeconds,
+  };
+  const worker: ResolvedWorker = {
+    replicas: args.worker?.replicas ?? d.worker.replicas[profile],
+    resources: args.worker?.resources ?? d.worker.resources,
+    healthPort: args.worker?.healthPort ?? d.worker.healthPort,
+    readinessPath: args.worker?.readinessPath ?? d.worker.readinessPath,
+    livenessPath: args.worker?.livenessPath ?? d.worker.livenessPath,
+    terminationGracePeriodSeconds:
+      args.worker?.terminationGracePeriodSeconds ?? d.worker.terminationGracePeriodSeconds,
+  };
+  return {
+    web,
+    worker,
+    metrics: args.metrics === false ? false : { ...d.metrics, ...args.metrics },
+    uid: args.uid ?? d.uid,
+    directDatabaseAccess: args.directDatabaseAccess ?? false,
+  };
+}
 
 /**
- * Checks the app image settings; pure, so `config.ts` reports the issues with the stack key.
- * Exactly one of `image` and `build`; an image names one build (a tag that is not `latest`, or
- * a digest), and in prod a digest, because a tag can be pushed again. A build is deployed by
- * its repo digest, so it satisfies prod by construction.
+ * Every problem with the App's settings, defaults applied: the image, web and worker, metrics,
+ * and TLS in prod. The stack config runs these same rules (`platform/args/app.ts`).
  */
-export function validateAppImage(
-  profile: Profile,
-  image: string | undefined,
-  build: Pick<AppBuildArgs, "registry" | "repository"> | undefined,
-): AppImageIssue[] {
-  if (image !== undefined && build !== undefined) {
-    return [{ path: "image", message: "set either image or build, not both" }];
-  }
-  if (image === undefined && build === undefined) {
-    return [
-      {
-        path: "image",
-        message: "is required: set image (a pinned reference) or build (context and registry)",
-      },
-    ];
-  }
-  if (build !== undefined) {
-    const issues: AppImageIssue[] = [];
-    if (!REGISTRY_SERVER.test(build.registry.server)) {
-      issues.push({
-        path: "build.registry.server",
-        message: `must be a registry host[:port] without a scheme, e.g. ghcr.io (got "${build.registry.server}")`,
-      });
-    }
-    if (!REPOSITORY.test(build.repository)) {
-      issues.push({
-        path: "build.repository",
-        message: `must be a lowercase repository path such as acme/app (got "${build.repository}")`,
-      });
-    }
-    return issues;
-  }
-  const reference = image ?? "";
-  const digested = SHA256_DIGEST.test(reference);
-  const named = reference.split("@")[0];
-  const colon = named.lastIndexOf(":");
-  const tag = colon > named.lastIndexOf("/") ? named.slice(colon + 1) : undefined;
-  if (reference.includes("@") && !digested) {
-    return [
-      {
-        path: "image",
-        message: `has a malformed digest; use @sha256:<64 hex> (got "${reference}")`,
-      },
-    ];
-  }
-  if (profile === "prod" && !digested) {
-    return [
-      {
-        path: "image",
-        message:
-          `must be pinned by digest in prod (repo:tag@sha256:<digest>), a tag can be pushed again ` +
-          `(got "${reference}"); or use build, which deploys by digest`,
-      },
-    ];
-  }
-  if (!digested && (tag === undefined || FLOATING_TAGS.has(tag.toLowerCase()))) {
-    return [
-      {
-        path: "image",
-        message: `must name one build: an exact tag or a digest, not "${tag ?? "no tag"}" (got "${reference}")`,
-      },
-    ];
-  }
-  return [];
+export function appRules(args: AppSettings): FieldError[] {
+  const { web, worker, metrics } = resolveApp(args);
+  return [
+    ...appImageRules(args),
+    ...nestedErrors("web", webRules(web, args.profile)),
+    ...nestedErrors("worker", workerRules(worker)),
+    ...fieldErrorIf(
+      metrics !== false && (metrics.port === web.port || metrics.port === worker.healthPort),
+      "metrics.port",
+      () => `must differ from web.port (${web.port}) and worker.healthPort (${worker.healthPort})`,
+    ),
+    ...fieldErrorIf(
+      args.profile === "prod" && args.ingress.tlsSecretName === undefined,
+      "ingress.tlsSecretName",
+      () =>
+        "is required in prod: the API is served over HTTPS only; name the TLS Secret for its " +
+        "host (e.g. from cert-manager)",
+    ),
+  ];
+}
+
+/**
+ * Problems with what the Platform wires in rather than what a stack sets: direct database access
+ * needs the direct URL. The Platform always passes one, so only a hand-built App can miss it.
+ */
+export function appWiringRules(
+  args: Pick<AppArgs, "directDatabaseAccess" | "databaseDirectUrl">,
+): FieldError[] {
+  return fieldErrorIf(
+    (args.directDatabaseAccess ?? false) && args.databaseDirectUrl === undefined,
+    "databaseDirectUrl",
+    () => "is required when directDatabaseAccess is on",
+  );
+}
+
+/** The web Deployment's problems, by their path in {@link WebArgs}. */
+function webRules(web: ResolvedWeb, profile: Profile): FieldError[] {
+  return [
+    ...wholeNumberRule("minReplicas", web.minReplicas, 1),
+    ...fieldErrorIf(
+      profile === "prod" && web.minReplicas < 2,
+      "minReplicas",
+      () =>
+        `must be ≥ 2 in prod, so a node drain or a rollout never takes the API down ` +
+        `(got ${web.minReplicas})`,
+    ),
+    ...fieldErrorIf(
+      web.maxReplicas < web.minReplicas,
+      "maxReplicas",
+      () => `must be at least minReplicas (${web.maxReplicas} < ${web.minReplicas})`,
+    ),
+    ...fieldErrorIf(
+      web.targetCpuUtilization < 1 || web.targetCpuUtilization > 100,
+      "targetCpuUtilization",
+      () => `must be a percentage 1–100 (got ${web.targetCpuUtilization})`,
+    ),
+    ...wholeNumberRule("preStopSeconds", web.preStopSeconds, 0),
+    ...fieldErrorIf(
+      web.terminationGracePeriodSeconds <= web.preStopSeconds,
+      "terminationGracePeriodSeconds",
+      () =>
+        `must exceed preStopSeconds (${web.terminationGracePeriodSeconds} ≤ ${web.preStopSeconds}): ` +
+        "the grace period includes the preStop sleep, and the app needs time to drain after it",
+    ),
+    ...probeRules(web),
+  ];
+}
+
+/** The worker Deployment's problems, by their path in {@link WorkerArgs}. */
+function workerRules(worker: ResolvedWorker): FieldError[] {
+  return [...wholeNumberRule("replicas", worker.replicas, 1), ...probeRules(worker)];
+}
+
+/** Probe paths are absolute, and liveness is not readiness. */
+function probeRules(probes: { readinessPath: string; livenessPath: string }): FieldError[] {
+  return [
+    ...(["readinessPath", "livenessPath"] as const).flatMap((key) =>
+      fieldErrorIf(
+        !probes[key].startsWith("/"),
+        key,
+        () => `must start with "/" (got "${probes[key]}")`,
+      ),
+    ),
+    ...fieldErrorIf(
+      probes.readinessPath === probes.livenessPath,
+      "livenessPath",
+      () => "must differ from readinessPath: a slow dependency would restart the pod",
+    ),
+  ];
+}
+
+function wholeNumberRule(path: string, value: number, min: number): FieldError[] {
+  return fieldErrorIf(
+    !Number.isInteger(value) || value < min,
+    path,
+    () => `must be a whole number ≥ ${min} (got ${value})`,
+  );
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type * as AppModule from "../../components/app";
-import type { AppArgs } from "../../components/app";
+import type { AppArgs, AppSettings } from "../../components/app";
 import { literalCredential } from "../../policy/lib/credentials";
 import { DOCKER_IMAGE_TYPE } from "../../tools/lib/mocks";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
@@ -238,31 +238,44 @@ describe("the app's environment contract", () => {
 
 describe("the app image", () => {
   it("prod refuses a tag-only image; a digest, or a build, is accepted", async () => {
-    const { validateAppImage } = await import("../../components/app");
-    const tagOnly = validateAppImage("prod", "registry.example.com/acme/app:1.4.0", undefined);
-    expect(tagOnly).toEqual([
-      expect.objectContaining({ path: "image", message: expect.stringMatching(/digest in prod/) }),
+    const { appImageRules } = await import("../../components/app");
+    const rules = (
+      profile: "dev" | "prod",
+      image: string | undefined,
+      build?: { registry: { server: string }; repository: string },
+    ) => appImageRules({ profile, image, build });
+    expect(rules("prod", "registry.example.com/acme/app:1.4.0")).toEqual([
+      { propertyPath: "image", reason: expect.stringMatching(/digest in prod/) },
     ]);
-    expect(
-      validateAppImage("prod", `registry.example.com/acme/app:1.4.0@${DIGEST}`, undefined),
-    ).toEqual([]);
-    expect(validateAppImage("dev", "registry.example.com/acme/app:1.4.0", undefined)).toEqual([]);
-    expect(validateAppImage("dev", "registry.example.com/acme/app:latest", undefined)).toHaveLength(
-      1,
-    );
-    expect(validateAppImage("dev", "registry:5000/acme/app", undefined)).toHaveLength(1);
+    expect(rules("prod", `registry.example.com/acme/app:1.4.0@${DIGEST}`)).toEqual([]);
+    expect(rules("dev", "registry.example.com/acme/app:1.4.0")).toEqual([]);
+    expect(rules("dev", "registry.example.com/acme/app:latest")).toEqual([
+      { propertyPath: "image", reason: expect.stringMatching(/must name one build/) },
+    ]);
+    expect(rules("dev", "registry:5000/acme/app")).toEqual([
+      { propertyPath: "image", reason: expect.stringMatching(/not "no tag"/) },
+    ]);
+    expect(rules("dev", "registry.example.com/acme/app@sha256:abc")).toEqual([
+      { propertyPath: "image", reason: expect.stringMatching(/malformed digest/) },
+    ]);
     const build = { registry: { server: "ghcr.io" }, repository: "acme/app" };
-    expect(validateAppImage("prod", undefined, build)).toEqual([]);
-    expect(validateAppImage("prod", "x:1", build)).toEqual([
-      expect.objectContaining({ path: "image" }),
+    expect(rules("prod", undefined, build)).toEqual([]);
+    expect(rules("prod", "x:1", build)).toEqual([
+      { propertyPath: "image", reason: expect.stringMatching(/not both/) },
     ]);
-    expect(validateAppImage("prod", undefined, undefined)).toHaveLength(1);
+    expect(rules("prod", undefined)).toEqual([
+      { propertyPath: "image", reason: expect.stringMatching(/is required/) },
+    ]);
     expect(
-      validateAppImage("dev", undefined, {
-        registry: { server: "https://ghcr.io" },
-        repository: "acme/app",
-      }),
-    ).toEqual([expect.objectContaining({ path: "build.registry.server" })]);
+      rules("dev", undefined, { registry: { server: "https://ghcr.io" }, repository: "acme/app" }),
+    ).toEqual([
+      { propertyPath: "build.registry.server", reason: expect.stringMatching(/without a scheme/) },
+    ]);
+    expect(
+      rules("dev", undefined, { registry: { server: "ghcr.io" }, repository: "Acme/App" }),
+    ).toEqual([
+      { propertyPath: "build.repository", reason: expect.stringMatching(/lowercase repository/) },
+    ]);
   });
 
   it("the component refuses a tag-only image in prod before creating any of its resources", async () => {
@@ -388,11 +401,16 @@ describe("web: Ingress, scaling, termination", () => {
       preStop: { sleep: { seconds: 15 } },
     });
     expect(web.spec.template.spec.terminationGracePeriodSeconds).toBe(60);
-    const { resolveApp } = await import("../../components/app");
+    const { appRules } = await import("../../components/app");
     const args = await baseArgs();
-    expect(() =>
-      resolveApp({ ...args, web: { preStopSeconds: 30, terminationGracePeriodSeconds: 30 } }),
-    ).toThrow(/must exceed web.preStopSeconds/);
+    expect(
+      appRules({ ...args, web: { preStopSeconds: 30, terminationGracePeriodSeconds: 30 } }),
+    ).toEqual([
+      {
+        propertyPath: "web.terminationGracePeriodSeconds",
+        reason: expect.stringMatching(/must exceed preStopSeconds/),
+      },
+    ]);
   });
 });
 
@@ -438,6 +456,279 @@ describe("rollout order", () => {
     });
     const services = await registeredOfType(mocks, "kubernetes:core/v1:Service");
     expect(services.map((s) => s.name).filter((n) => n.includes("worker"))).toEqual([]);
+  });
+});
+
+/** Valid settings of a dev App, which each rule's case below breaks in one place. */
+function settings(overrides: Partial<AppSettings> = {}): AppSettings {
+  return {
+    profile: "dev",
+    image: "registry.example.com/acme/app:1.4.0",
+    ingress: { host: "platform.example.com" },
+    ...overrides,
+  };
+}
+
+const PROD_IMAGE = `registry.example.com/acme/app:1.4.0@${DIGEST}`;
+
+/** One broken setting per rule: the settings, the argument path reported, and why. */
+const BROKEN: [string, Partial<AppSettings>, string, RegExp][] = [
+  ["no image and no build", { image: undefined }, "image", /is required/],
+  ["a floating tag", { image: "registry.example.com/acme/app:latest" }, "image", /one build/],
+  [
+    "a registry with a scheme",
+    {
+      image: undefined,
+      build: { context: ".", registry: { server: "https://x.io" }, repository: "a/b" },
+    },
+    "build.registry.server",
+    /without a scheme/,
+  ],
+  [
+    "an uppercase repository",
+    { image: undefined, build: { context: ".", registry: { server: "x.io" }, repository: "A/B" } },
+    "build.repository",
+    /lowercase/,
+  ],
+  ["no web replica", { web: { minReplicas: 0 } }, "web.minReplicas", /whole number ≥ 1/],
+  [
+    "one web replica in prod",
+    {
+      profile: "prod",
+      image: PROD_IMAGE,
+      ingress: { host: "a.b", tlsSecretName: "tls" },
+      web: { minReplicas: 1 },
+    },
+    "web.minReplicas",
+    /≥ 2 in prod/,
+  ],
+  [
+    "an HPA ceiling below its floor",
+    { web: { minReplicas: 3, maxReplicas: 2 } },
+    "web.maxReplicas",
+    /at least minReplicas \(2 < 3\)/,
+  ],
+  [
+    "a CPU target over 100%",
+    { web: { targetCpuUtilization: 120 } },
+    "web.targetCpuUtilization",
+    /1–100/,
+  ],
+  [
+    "a negative preStop sleep",
+    { web: { preStopSeconds: -1 } },
+    "web.preStopSeconds",
+    /whole number ≥ 0/,
+  ],
+  [
+    "a grace period within the preStop sleep",
+    { web: { preStopSeconds: 30, terminationGracePeriodSeconds: 30 } },
+    "web.terminationGracePeriodSeconds",
+    /must exceed preStopSeconds/,
+  ],
+  [
+    "a relative readiness path",
+    { web: { readinessPath: "readyz" } },
+    "web.readinessPath",
+    /start with "\/"/,
+  ],
+  [
+    "a relative liveness path",
+    { web: { livenessPath: "healthz" } },
+    "web.livenessPath",
+    /start with "\/"/,
+  ],
+  [
+    "web liveness that is readiness",
+    { web: { readinessPath: "/ready", livenessPath: "/ready" } },
+    "web.livenessPath",
+    /differ from readinessPath/,
+  ],
+  ["no worker", { worker: { replicas: 0 } }, "worker.replicas", /whole number ≥ 1/],
+  [
+    "a relative worker readiness path",
+    { worker: { readinessPath: "readyz" } },
+    "worker.readinessPath",
+    /start with "\/"/,
+  ],
+  [
+    "worker liveness that is readiness",
+    { worker: { readinessPath: "/ready", livenessPath: "/ready" } },
+    "worker.livenessPath",
+    /differ from readinessPath/,
+  ],
+  [
+    "metrics on the web port",
+    { metrics: { port: 3000 } },
+    "metrics.port",
+    /must differ from web.port/,
+  ],
+  [
+    "prod without TLS",
+    { profile: "prod", image: PROD_IMAGE, web: { minReplicas: 2 } },
+    "ingress.tlsSecretName",
+    /required in prod/,
+  ],
+];
+
+describe("the app's rules", () => {
+  it.each(BROKEN)("refuse %s", async (_name, overrides, propertyPath, reason) => {
+    const { appRules } = await import("../../components/app");
+    expect(appRules(settings(overrides))).toEqual([
+      { propertyPath, reason: expect.stringMatching(reason) },
+    ]);
+  });
+
+  it("accept valid dev and prod settings, and a build instead of an image", async () => {
+    const { appRules } = await import("../../components/app");
+    expect(appRules(settings())).toEqual([]);
+    expect(appRules(settings({ metrics: false }))).toEqual([]);
+    const prod = { profile: "prod" as const, ingress: { host: "a.b", tlsSecretName: "tls" } };
+    expect(appRules(settings({ ...prod, image: PROD_IMAGE }))).toEqual([]);
+    const build = { context: ".", registry: { server: "registry.local:5000" }, repository: "a/b" };
+    expect(appRules(settings({ ...prod, image: undefined, build }))).toEqual([]);
+  });
+
+  it("direct database access needs the direct URL (a wiring rule)", async () => {
+    const { appWiringRules } = await import("../../components/app");
+    const { databaseDirectUrl } = await platformSecrets("wiring");
+    expect(appWiringRules({ directDatabaseAccess: true })).toEqual([
+      { propertyPath: "databaseDirectUrl", reason: expect.stringMatching(/directDatabaseAccess/) },
+    ]);
+    expect(appWiringRules({ directDatabaseAccess: true, databaseDirectUrl })).toEqual([]);
+    expect(appWiringRules({})).toEqual([]);
+  });
+
+  it("defaults follow the profile; the stack's defaults are the App's own", async () => {
+    const { resolveApp, APP_DEFAULTS } = await import("../../components/app");
+    const { PROFILE_DEFAULTS } = await import("../../config");
+    expect(resolveApp(settings()).web).toMatchObject({ minReplicas: 1, maxReplicas: 3 });
+    const prod = resolveApp(settings({ profile: "prod" }));
+    expect(prod.web).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+    expect(prod.worker.replicas).toBe(2);
+    for (const profile of ["dev", "prod"] as const) {
+      expect(PROFILE_DEFAULTS[profile].app).toMatchObject({
+        web: {
+          minReplicas: APP_DEFAULTS.web.minReplicas[profile],
+          maxReplicas: APP_DEFAULTS.web.maxReplicas[profile],
+        },
+        worker: { replicas: APP_DEFAULTS.worker.replicas[profile] },
+      });
+    }
+  });
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { App } = await import("../../components/app");
+    const args = await baseArgs();
+    const bad = {
+      ...args,
+      web: { minReplicas: 3, maxReplicas: 2 },
+      directDatabaseAccess: true,
+    };
+    let error: unknown;
+    try {
+      new App("refused", bad);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({
+      errors: [
+        expect.objectContaining({ propertyPath: "web.maxReplicas" }),
+        expect.objectContaining({ propertyPath: "databaseDirectUrl" }),
+      ],
+    });
+    const children = [
+      ...(await registeredOfType(mocks, "kubernetes:apps/v1:Deployment")),
+      ...(await registeredOfType(mocks, "kubernetes:core/v1:Secret")),
+    ].filter((r) => r.name.startsWith("refused"));
+    expect(children).toEqual([]);
+  });
+});
+
+/** A stack config as the engine passes it: structured values as JSON text. */
+function stackConfig(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [
+      `k3s-platform:${key}`,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
+  );
+}
+
+const PROD_STACK = {
+  profile: "prod",
+  cluster: { tlsSecretName: "platform-tls" },
+  app: { image: PROD_IMAGE },
+};
+
+/** A bad stack config, and the one key its App problem must be reported at. */
+const STACK_CASES: [string, Record<string, unknown>, string, RegExp][] = [
+  ["a floating tag", { profile: "dev", app: { image: "r.io/a:latest" } }, "app.image", /one build/],
+  [
+    "a registry with a scheme",
+    {
+      profile: "dev",
+      app: { build: { context: ".", registry: { server: "https://r.io" }, repository: "a/b" } },
+    },
+    "app.build.registry.server",
+    /without a scheme/,
+  ],
+  [
+    "an uppercase repository",
+    {
+      profile: "dev",
+      app: { build: { context: ".", registry: { server: "r.io" }, repository: "A/b" } },
+    },
+    "app.build.repository",
+    /lowercase/,
+  ],
+  [
+    "one web replica in prod",
+    { ...PROD_STACK, app: { image: PROD_IMAGE, web: { minReplicas: 1 } } },
+    "app.web.minReplicas",
+    /≥ 2 in prod/,
+  ],
+  [
+    "an HPA ceiling below its floor",
+    { profile: "dev", app: { image: "r.io/a:1.0.0", web: { minReplicas: 3, maxReplicas: 2 } } },
+    "app.web.maxReplicas",
+    /at least minReplicas/,
+  ],
+  [
+    "prod without the cluster's TLS Secret",
+    { ...PROD_STACK, cluster: {} },
+    "cluster.tlsSecretName",
+    /required in prod/,
+  ],
+];
+
+describe("the app's stack check", () => {
+  it.each(STACK_CASES)("reports %s once, at its stack key", async (_name, values, key, reason) => {
+    const { ConfigError, parseConfig } = await import("../../config");
+    let issues: { key: string; message: string }[] = [];
+    try {
+      parseConfig(stackConfig(values));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues = error.issues;
+    }
+    expect(issues).toEqual([
+      { key: `k3s-platform:${key}`, message: expect.stringMatching(reason) },
+    ]);
+  });
+
+  it("a valid prod stack gives the App valid settings", async () => {
+    const { parseConfig } = await import("../../config");
+    const { argsForApp } = await import("../../platform/args/app");
+    const { appRules } = await import("../../components/app");
+    const app = argsForApp(parseConfig(stackConfig(PROD_STACK)));
+    expect(app).toMatchObject({
+      profile: "prod",
+      web: { minReplicas: 2, maxReplicas: 10 },
+      ingress: { host: "app.platform.localhost", tlsSecretName: "platform-tls" },
+    });
+    expect(appRules(app)).toEqual([]);
   });
 });
 

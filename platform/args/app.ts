@@ -1,0 +1,38 @@
+import { appRules, type AppSettings } from "../../components/app";
+import type { PlatformSettings } from "../../stack-config/types";
+import type { ComponentCheck } from "./check";
+
+/**
+ * The App's plain settings from the stack config. The Platform adds the registry password (a
+ * secret output) to `build`, and wires in what other components provide: the database, Redis,
+ * Temporal, S3 and Ollama endpoints, the OTLP endpoint, the Arcjet key, the migrations Job and the
+ * deploy targets.
+ */
+export function argsForApp(config: PlatformSettings): AppSettings {
+  const { app, cluster } = config;
+  return {
+    profile: config.profile,
+    image: app.image,
+    build: app.build,
+    web: app.web,
+    worker: app.worker,
+    ingress: {
+      host: app.host ?? `app.${cluster.domain}`,
+      tlsSecretName: cluster.tlsSecretName,
+      ingressClassName: cluster.ingressClass,
+    },
+    directDatabaseAccess: app.directDatabaseAccess,
+  };
+}
+
+export const appCheck: ComponentCheck = {
+  rules: (config) => appRules(argsForApp(config)),
+  keys: {
+    image: "app.image",
+    build: "app.build",
+    web: "app.web",
+    worker: "app.worker",
+    // Every Ingress of the stack, the App's included, is served with the cluster's TLS Secret.
+    "ingress.tlsSecretName": "cluster.tlsSecretName",
+  },
+};
