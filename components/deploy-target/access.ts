@@ -10,56 +10,12 @@ import {
   type Edge,
   type NetworkPolicyManifest,
 } from "../../core/network";
-import { nodeLogsNamespace } from "../../core/security-exceptions";
-import type { DeployTargetIssue } from "./sizing";
+import { DEPLOY_TARGET_DEFAULTS } from "./args";
 
 /*
- * Who may do what in a deploy target, as pure data: which namespaces may be targets, the
- * worker's Role rules, its edge to the API server, and the NetworkPolicies of a target.
+ * Who may do what in a deploy target, as pure data: the worker's Role rules, its edge to the API
+ * server, and the NetworkPolicies of a target.
  */
-
-/** What a target namespace defaults to: the platform namespace plus this. */
-export const DEFAULT_TARGET_SUFFIX = "-apps";
-
-/** Namespaces a target may never be: Kubernetes' own (`kube-` is reserved) and `default`. */
-const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/**
- * Checks the target names; pure, so `config.ts` reports the issues with the stack key. A target
- * may not be the platform's own namespace (or its node-logs namespace, labelled `privileged`):
- * the worker would then manage the platform's Secrets and run users' pods beside it.
- */
-export function validateDeployTargets(
-  names: readonly string[],
-  platformNamespace: string,
-): DeployTargetIssue[] {
-  if (names.length === 0) {
-    return [{ path: "namespaces", message: "must list at least one target namespace" }];
-  }
-  const owned = [platformNamespace, nodeLogsNamespace(platformNamespace)];
-  return names.flatMap((name, index): DeployTargetIssue[] => {
-    const at = (message: string) => [{ path: `namespaces.${index}`, message }];
-    if (name.length > 63 || !DNS_LABEL.test(name)) {
-      return at(
-        `must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending ` +
-          `alphanumeric (got "${name}")`,
-      );
-    }
-    if (owned.includes(name)) {
-      return at(
-        `must not be a namespace of the platform itself (got "${name}"): the worker would ` +
-          `manage the platform's own objects; use e.g. ` +
-          `"${platformNamespace}${DEFAULT_TARGET_SUFFIX}"`,
-      );
-    }
-    if (SYSTEM_NAMESPACES.includes(name) || name.startsWith("kube-")) {
-      return at(`must not be a Kubernetes system namespace or start with "kube-" (got "${name}")`);
-    }
-    const first = names.indexOf(name);
-    return first !== index ? at(`repeats "${name}" (already namespaces.${first})`) : [];
-  });
-}
 
 /** A Role rule as plain data; assignable to the provider's `PolicyRule` input. */
 export interface RoleRule {
@@ -90,7 +46,7 @@ const READ = ["get", "list", "watch"];
  * `list` on Secrets (the worker reads back only the Secrets it applied, by name).
  */
 export function deployTargetRbac(options: DeployTargetRbacOptions = {}): RoleRule[] {
-  const watchRollouts = options.watchRollouts ?? true;
+  const watchRollouts = options.watchRollouts ?? DEPLOY_TARGET_DEFAULTS.watchRollouts;
   return [
     // Apply, update and remove what a user's service is made of: server-side apply is a patch,
     // and applying an object that does not exist yet is a create.

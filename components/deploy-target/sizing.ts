@@ -1,5 +1,6 @@
 import type { Profile } from "../../core/profile";
 import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
+import { fieldError, type FieldError } from "../../core/validation";
 
 /*
  * How big a deploy target is: its ResourceQuota (all user workloads of the namespace together)
@@ -86,12 +87,6 @@ export const DEPLOY_TARGET_PRESETS = {
   },
 } as const satisfies Record<Profile, DeployTargetSizing>;
 
-/** One problem with deploy-target settings: the path below the args (`namespaces.1`) and why. */
-export interface DeployTargetIssue {
-  path: string;
-  message: string;
-}
-
 type QuantityPath =
   | `quota.${"requestsCpu" | "requestsMemory" | "limitsCpu" | "limitsMemory"}`
   | `containerLimits.${keyof ContainerLimits}.${keyof CpuMemory}`;
@@ -117,37 +112,44 @@ const AT_LEAST: readonly [QuantityPath, QuantityPath, string][] = [
   ["containerLimits.default.memory", "containerLimits.defaultRequest.memory", ORDERED],
 ];
 
-/** Checks the quantities and counts, and that the LimitRange is ordered and fits the quota. */
-export function validateDeployTargetSizing(sizing: DeployTargetSizing): DeployTargetIssue[] {
+/**
+ * Problems with a target's size, at their path in the args (`quota.limitsMemory`): malformed
+ * quantities and counts, and a LimitRange that is out of order or does not fit the quota.
+ */
+export function deployTargetSizingRules(sizing: DeployTargetSizing): FieldError[] {
   const paths = [...new Set(AT_LEAST.flatMap(([path, other]) => [path, other]))];
   const malformed = paths
     .filter((path) => !QUANTITY_PATTERN.test(quantityAt(sizing, path)))
-    .map((path) => ({
-      path,
-      message: `must be a quantity such as 500m, 2 or 512Mi (got "${quantityAt(sizing, path)}")`,
-    }));
+    .map((path) =>
+      fieldError(
+        path,
+        `must be a quantity such as 500m, 2 or 512Mi (got "${quantityAt(sizing, path)}")`,
+      ),
+    );
   // A comparison with a malformed quantity would only repeat the finding above.
-  const unordered = AT_LEAST.filter(
-    ([path, other]) => !malformed.some((issue) => issue.path === path || issue.path === other),
-  )
+  const isMalformed = (path: QuantityPath) => malformed.some((e) => e.propertyPath === path);
+  const unordered = AT_LEAST.filter(([path, other]) => !isMalformed(path) && !isMalformed(other))
     .filter(
       ([path, other]) =>
         parseQuantity(quantityAt(sizing, path)) < parseQuantity(quantityAt(sizing, other)),
     )
-    .map(([path, other, why]) => ({
-      path,
-      message:
+    .map(([path, other, why]) =>
+      fieldError(
+        path,
         `must be at least ${other} ` +
-        `(${quantityAt(sizing, path)} < ${quantityAt(sizing, other)}), ${why}`,
-    }));
+          `(${quantityAt(sizing, path)} < ${quantityAt(sizing, other)}), ${why}`,
+      ),
+    );
   const counts = (["pods", "services", "persistentVolumeClaims"] as const)
     .filter(
       (key) => !Number.isInteger(sizing.quota[key]) || sizing.quota[key] < (key === "pods" ? 1 : 0),
     )
-    .map((key) => ({
-      path: `quota.${key}`,
-      message: `must be a whole number ≥ ${key === "pods" ? 1 : 0} (got ${sizing.quota[key]})`,
-    }));
+    .map((key) =>
+      fieldError(
+        `quota.${key}`,
+        `must be a whole number ≥ ${key === "pods" ? 1 : 0} (got ${sizing.quota[key]})`,
+      ),
+    );
   return [...malformed, ...unordered, ...counts];
 }
 

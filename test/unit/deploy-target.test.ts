@@ -260,15 +260,17 @@ describe("DeployTarget", () => {
   });
 
   it("a quota smaller than the LimitRange default is refused, naming the key", async () => {
-    const { DEPLOY_TARGET_PRESETS, validateDeployTargetSizing } = await deployTarget();
+    const { DEPLOY_TARGET_PRESETS, deployTargetRules } = await deployTarget();
     const dev = DEPLOY_TARGET_PRESETS.dev;
-    expect(validateDeployTargetSizing(dev)).toEqual([]);
-    expect(validateDeployTargetSizing(DEPLOY_TARGET_PRESETS.prod)).toEqual([]);
+    const rules = (sizing: Pick<DeployTargetArgs, "quota" | "containerLimits">) =>
+      deployTargetRules({ namespace: PLATFORM, targetNamespaces: TARGETS, ...sizing });
+    expect(rules(dev)).toEqual([]);
+    expect(rules(DEPLOY_TARGET_PRESETS.prod)).toEqual([]);
     const small = { ...dev, quota: { ...dev.quota, limitsMemory: "256Mi" } };
-    expect(validateDeployTargetSizing(small)).toEqual([
+    expect(rules(small)).toEqual([
       {
-        path: "quota.limitsMemory",
-        message: expect.stringContaining(
+        propertyPath: "quota.limitsMemory",
+        reason: expect.stringContaining(
           "must be at least containerLimits.default.memory (256Mi < 512Mi)",
         ),
       },
@@ -277,21 +279,76 @@ describe("DeployTarget", () => {
       ...dev,
       containerLimits: { ...dev.containerLimits, max: { cpu: "2", memory: "256Mi" } },
     };
-    expect(validateDeployTargetSizing(unordered)).toEqual([
+    expect(rules(unordered)).toEqual([
       {
-        path: "containerLimits.max.memory",
-        message: expect.stringContaining(
+        propertyPath: "containerLimits.max.memory",
+        reason: expect.stringContaining(
           "(256Mi < 512Mi), or the API server refuses the LimitRange",
         ),
       },
     ]);
     const malformed = { ...dev, quota: { ...dev.quota, requestsCpu: "two" } };
-    expect(validateDeployTargetSizing(malformed)).toEqual([
-      { path: "quota.requestsCpu", message: expect.stringContaining('(got "two")') },
+    expect(rules(malformed)).toEqual([
+      { propertyPath: "quota.requestsCpu", reason: expect.stringContaining('(got "two")') },
     ]);
     await expect(create("too-small", { quota: small.quota })).rejects.toThrow(
       /quota\.limitsMemory/,
     );
+  });
+
+  it("a count the quota cannot hold is refused, naming it", async () => {
+    const { DEPLOY_TARGET_PRESETS, deployTargetRules } = await deployTarget();
+    const dev = DEPLOY_TARGET_PRESETS.dev;
+    const quota = { ...dev.quota, pods: 0, services: 1.5, persistentVolumeClaims: -1 };
+    expect(deployTargetRules({ namespace: PLATFORM, quota })).toEqual([
+      { propertyPath: "quota.pods", reason: "must be a whole number ≥ 1 (got 0)" },
+      { propertyPath: "quota.services", reason: "must be a whole number ≥ 0 (got 1.5)" },
+      {
+        propertyPath: "quota.persistentVolumeClaims",
+        reason: "must be a whole number ≥ 0 (got -1)",
+      },
+    ]);
+  });
+
+  it("a LimitRange default above its max, or a request above its default, is refused", async () => {
+    const { DEPLOY_TARGET_PRESETS, deployTargetRules } = await deployTarget();
+    const limits = DEPLOY_TARGET_PRESETS.dev.containerLimits;
+    const containerLimits = {
+      ...limits,
+      defaultRequest: { cpu: "1", memory: limits.defaultRequest.memory },
+    };
+    expect(deployTargetRules({ namespace: PLATFORM, containerLimits })).toEqual([
+      {
+        propertyPath: "containerLimits.default.cpu",
+        reason: expect.stringContaining(
+          "must be at least containerLimits.defaultRequest.cpu (500m < 1), or the API server",
+        ),
+      },
+    ]);
+  });
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { DeployTarget, DEPLOY_TARGET_PRESETS } = await deployTarget();
+    const quota = { ...DEPLOY_TARGET_PRESETS.dev.quota, limitsMemory: "256Mi" };
+    let thrown: unknown;
+    try {
+      new DeployTarget("refused-all", {
+        namespace: PLATFORM,
+        targetNamespaces: ["kube-system"],
+        quota,
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(thrown)).toBe(true);
+    expect(thrown).toMatchObject({
+      errors: [
+        expect.objectContaining({ propertyPath: "targetNamespaces.0" }),
+        expect.objectContaining({ propertyPath: "quota.limitsMemory" }),
+      ],
+    });
+    const children = await registeredUnder(mocks, "refused-all");
+    expect(children.filter((resource) => resource.type.startsWith("kubernetes:"))).toEqual([]);
   });
 
   it("target namespaces deny by default and admit only the ingress controller and DNS", async () => {
@@ -342,35 +399,41 @@ describe("DeployTarget", () => {
   });
 
   it("a target named like the platform namespace or kube-system is refused", async () => {
-    const { validateDeployTargets } = await deployTarget();
-    expect(validateDeployTargets(["platform-apps", "team-b"], PLATFORM)).toEqual([]);
+    const { deployTargetRules } = await deployTarget();
+    const rules = (targetNamespaces: string[]) =>
+      deployTargetRules({ namespace: PLATFORM, targetNamespaces });
+    expect(rules(["platform-apps", "team-b"])).toEqual([]);
+    // The default target, <namespace>-apps, is checked like a given one.
+    expect(deployTargetRules({ namespace: PLATFORM })).toEqual([]);
     const messages = (names: string[]) =>
-      validateDeployTargets(names, PLATFORM).map((issue) => `${issue.path}: ${issue.message}`);
+      rules(names).map((error) => `${error.propertyPath}: ${error.reason}`);
     expect(messages(["platform"])).toEqual([
       expect.stringMatching(
-        /^namespaces\.0: must not be a namespace of the platform itself.*"platform-apps"/,
+        /^targetNamespaces\.0: must not be a namespace of the platform itself.*"platform-apps"/,
       ),
     ]);
     expect(messages(["ok", "platform-node-logs"])).toEqual([
-      expect.stringMatching(/^namespaces\.1: must not be a namespace of the platform itself/),
+      expect.stringMatching(/^targetNamespaces\.1: must not be a namespace of the platform itself/),
     ]);
     for (const system of ["kube-system", "kube-public", "default", "kube-anything"]) {
       expect(messages([system])).toEqual([
-        expect.stringMatching(/^namespaces\.0: must not be a Kubernetes system namespace/),
+        expect.stringMatching(/^targetNamespaces\.0: must not be a Kubernetes system namespace/),
       ]);
     }
     expect(messages(["apps", "apps"])).toEqual([
-      'namespaces.1: repeats "apps" (already namespaces.0)',
+      'targetNamespaces.1: repeats "apps" (already at index 0)',
     ]);
     for (const bad of ["Apps", "apps_1", "-apps", "a".repeat(64)]) {
       expect(messages([bad])).toEqual([
-        expect.stringMatching(/^namespaces\.0: must be a DNS label/),
+        expect.stringMatching(/^targetNamespaces\.0: must be a DNS label/),
       ]);
     }
-    expect(messages([])).toEqual(["namespaces: must list at least one target namespace"]);
+    expect(messages([])).toEqual(["targetNamespaces: must list at least one target namespace"]);
 
-    const refusal = create("refused", { targetNamespaces: ["kube-system"] });
-    await expect(refusal).rejects.toBeInstanceOf(pulumi.InputPropertyError);
+    const refusal = create("refused", { targetNamespaces: ["kube-system"] }).catch(
+      (error: unknown) => error,
+    );
+    expect(pulumi.InputPropertiesError.isInstance(await refusal)).toBe(true);
     await expect(create("refused-2", { targetNamespaces: [PLATFORM] })).rejects.toThrow(
       /targetNamespaces\.0: must not be a namespace of the platform itself/,
     );
@@ -439,6 +502,100 @@ describe("DeployTarget", () => {
     const secretMessages = await runPolicies([rbacLeast], [anonymous], { profile: "dev" });
     expect(secretMessages.map((violation) => violation.message)).toEqual([
       expect.stringContaining("can read Secrets"),
+    ]);
+  });
+});
+
+describe("DeployTarget's settings in the stack config", () => {
+  /** The issues of a dev stack with `values` on top (JSON-encoded as the engine passes them). */
+  async function stackIssues(values: Record<string, unknown>) {
+    const { ConfigError, parseConfig } = await import("../../config");
+    const raw = Object.fromEntries(
+      Object.entries({
+        profile: "dev",
+        app: { image: "registry.example.com/app:1.0.0" },
+        ...values,
+      }).map(([key, value]) => [
+        `k3s-platform:${key}`,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]),
+    );
+    try {
+      parseConfig(raw);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.issues;
+      throw error;
+    }
+    return [];
+  }
+
+  it("the stack config's settings are the component's, with the target list as given", async () => {
+    const { parseConfig } = await import("../../config");
+    const { argsForDeployTarget } = await import("../../platform/args/deploy-target");
+    const { DEPLOY_TARGET_PRESETS } = await deployTarget();
+    const raw = {
+      "k3s-platform:profile": "dev",
+      "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
+    };
+    const config = parseConfig(raw);
+    expect(argsForDeployTarget(config)).toEqual({
+      targetNamespaces: undefined,
+      quota: DEPLOY_TARGET_PRESETS.dev.quota,
+      containerLimits: DEPLOY_TARGET_PRESETS.dev.containerLimits,
+      podCidr: "10.42.0.0/16",
+      serviceCidr: "10.43.0.0/16",
+      apiServer: { port: 6443 },
+    });
+  });
+
+  it.each([
+    [
+      { namespaces: ["team-a", "platform"] },
+      "k3s-platform:deployTargets.namespaces.1",
+      /platform itself/,
+    ],
+    [
+      { namespaces: ["team-a", "team-a"] },
+      "k3s-platform:deployTargets.namespaces.1",
+      /repeats "team-a"/,
+    ],
+    [
+      { quota: { limitsMemory: "256Mi" } },
+      "k3s-platform:deployTargets.quota.limitsMemory",
+      /at least containerLimits\.default\.memory/,
+    ],
+    [
+      { containerLimits: { max: { cpu: "2", memory: "256Mi" } } },
+      "k3s-platform:deployTargets.containerLimits.max.memory",
+      /refuses the LimitRange/,
+    ],
+  ])("%j is reported at %s", async (deployTargets, key, reason) => {
+    const issues = await stackIssues({ deployTargets });
+    const issue = issues.find((candidate) => candidate.key === key);
+    expect(issue, JSON.stringify(issues)).toBeDefined();
+    expect(issue?.message).toMatch(reason);
+  });
+
+  it("the default target is checked against the namespace", async () => {
+    // 60 characters: a DNS label, but <namespace>-apps is not.
+    const issues = await stackIssues({ namespace: "a".repeat(60) });
+    expect(issues).toContainEqual({
+      key: "k3s-platform:deployTargets.namespaces.0",
+      message: expect.stringMatching(/must be a DNS label/),
+    });
+  });
+
+  it("an empty target list maps to deployTargets.namespaces", async () => {
+    // The schema refuses an empty list first; the component's rule maps to the same key.
+    const { parseConfig } = await import("../../config");
+    const { componentProblems } = await import("../../platform/validate");
+    const config = parseConfig({
+      "k3s-platform:profile": "dev",
+      "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
+    });
+    const empty = { ...config, deployTargets: { ...config.deployTargets, namespaces: [] } };
+    expect(componentProblems(empty)).toEqual([
+      { key: "deployTargets.namespaces", reason: "must list at least one target namespace" },
     ]);
   });
 });

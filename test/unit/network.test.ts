@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { WorkloadIdentity } from "../../core/labels";
 import {
@@ -240,7 +241,7 @@ describe("NetworkPolicies", () => {
     );
   });
 
-  it("names the bad edge in an InputPropertyError", async () => {
+  it("names the bad edge in an InputPropertiesError, before any policy exists", async () => {
     const { NetworkPolicies } = await import("../../components/network-policies");
     const create = () =>
       new NetworkPolicies("bad", {
@@ -254,9 +255,73 @@ describe("NetworkPolicies", () => {
     } catch (error) {
       thrown = error;
     }
+    expect(pulumi.InputPropertiesError.isInstance(thrown)).toBe(true);
     expect(thrown).toMatchObject({
-      propertyPath: "edges[0].ports",
-      reason: expect.stringMatching(/^edges\[0\]\.ports: list the destination/),
+      message: expect.stringMatching(
+        /^NetworkPolicies: invalid arguments\nedges\[0\]\.ports: list/,
+      ),
+      errors: [
+        { propertyPath: "edges[0].ports", reason: expect.stringMatching(/^list the destination/) },
+      ],
     });
+    const policies = await registeredOfType(mocks, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+    expect(policies.filter((policy) => policy.name.startsWith("bad-"))).toEqual([]);
   });
+});
+
+describe("NetworkPolicies' rules", () => {
+  it("valid edges and CIDRs have no problem", async () => {
+    const { networkPoliciesRules } = await import("../../components/network-policies");
+    expect(networkPoliciesRules({ edges: EDGES, ...CIDRS })).toEqual([]);
+  });
+
+  it.each([
+    ["podCidr", { podCidr: "10.42.0.0" }],
+    ["serviceCidr", { serviceCidr: "10.300.0.0/16" }],
+  ])("a %s that is not an IPv4 CIDR is refused", async (propertyPath, cidrs) => {
+    const { networkPoliciesRules } = await import("../../components/network-policies");
+    expect(networkPoliciesRules({ edges: [], ...CIDRS, ...cidrs })).toEqual([
+      { propertyPath, reason: expect.stringContaining("must be an IPv4 CIDR") },
+    ]);
+  });
+
+  it("an edge without ports is refused at its path", async () => {
+    const { networkPoliciesRules } = await import("../../components/network-policies");
+    const edges = [edge(web, pgbouncer, [], "no ports")];
+    expect(networkPoliciesRules({ edges, ...CIDRS })).toEqual([
+      { propertyPath: "edges[0].ports", reason: expect.stringContaining("list the destination") },
+    ]);
+  });
+});
+
+describe("NetworkPolicies' settings in the stack config", () => {
+  const DEV = {
+    "k3s-platform:profile": "dev",
+    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
+  };
+
+  it("the address plan comes from cluster.*", async () => {
+    const { parseConfig } = await import("../../config");
+    const { argsForNetworkPolicies } = await import("../../platform/args/network-policies");
+    expect(argsForNetworkPolicies(parseConfig(DEV))).toEqual(CIDRS);
+  });
+
+  it.each(["podCidr", "serviceCidr"])(
+    "a cluster.%s the schema's pattern lets through is reported at its key",
+    async (key) => {
+      const { ConfigError, parseConfig } = await import("../../config");
+      // Shaped like a CIDR, but 300 is no octet.
+      const cluster = JSON.stringify({ [key]: "10.300.0.0/16" });
+      let issues: { key: string; message: string }[] = [];
+      try {
+        parseConfig({ ...DEV, "k3s-platform:cluster": cluster });
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        issues = error.issues;
+      }
+      expect(issues).toEqual([
+        { key: `k3s-platform:cluster.${key}`, message: expect.stringContaining("IPv4 CIDR") },
+      ]);
+    },
+  );
 });

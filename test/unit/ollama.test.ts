@@ -1,4 +1,4 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { OllamaArgs } from "../../components/ollama";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
@@ -116,7 +116,7 @@ describe("Ollama server", () => {
 
   it("refuses a keep-alive that is not a duration", async () => {
     await expect(create("badkeep", { keepAlive: "five minutes" })).rejects.toThrow(
-      /keepAlive must be a duration/,
+      /keepAlive: must be a duration/,
     );
   });
 });
@@ -134,13 +134,21 @@ describe("Ollama GPUs", () => {
   });
 
   it("GPU needs a runtime class", async () => {
-    const { validateGpu, gpuProblem } = await ollama();
-    expect(() => validateGpu({ gpu: { count: 1 } })).toThrow(
-      /gpu\.count is 1 but gpu\.runtimeClassName is not set.*set gpu\.runtimeClassName/s,
-    );
-    expect(gpuProblem({ count: 0, runtimeClassName: "nvidia" })).toMatch(/at least 1/);
-    expect(gpuProblem({ count: 1, runtimeClassName: "nvidia" })).toBeUndefined();
-    expect(gpuProblem(undefined)).toBeUndefined();
+    const { ollamaRules } = await ollama();
+    const gpuRules = (gpu: OllamaArgs["gpu"]) => ollamaRules({ ...baseArgs, gpu });
+    expect(gpuRules({ count: 1 })).toEqual([
+      {
+        propertyPath: "gpu",
+        reason: expect.stringMatching(
+          /gpu\.count is 1 but gpu\.runtimeClassName is not set.*set gpu\.runtimeClassName/s,
+        ),
+      },
+    ]);
+    expect(gpuRules({ count: 0, runtimeClassName: "nvidia" })).toEqual([
+      { propertyPath: "gpu.count", reason: expect.stringMatching(/at least 1/) },
+    ]);
+    expect(gpuRules({ count: 1, runtimeClassName: "nvidia" })).toEqual([]);
+    expect(gpuRules(undefined)).toEqual([]);
     await expect(create("nogpuclass", { gpu: { count: 1 } })).rejects.toThrow(/runtimeClassName/);
   });
 
@@ -202,7 +210,127 @@ describe("Ollama model pull Job", () => {
 
   it("refuses a model name that could not be a model", async () => {
     await expect(create("badmodel", { models: ["qwen'; rm -rf /"] })).rejects.toThrow(
-      /models "qwen'; rm -rf \/" is not a model name/,
+      /models\.0: "qwen'; rm -rf \/" is not a model name/,
     );
+  });
+});
+
+describe("Ollama's rules", () => {
+  it("valid args have no problem", async () => {
+    const { ollamaRules } = await ollama();
+    expect(ollamaRules(baseArgs)).toEqual([]);
+    const tuned = { keepAlive: "-1", numParallel: 4, maxLoadedModels: 2, pullAttempts: 3 };
+    expect(ollamaRules({ ...baseArgs, ...tuned, pullDeadlineSeconds: 600 })).toEqual([]);
+  });
+
+  it.each([
+    [{ storageSize: "20 GB" }, "storageSize", /must be a quantity such as 20Gi \(got "20 GB"\)/],
+    [{ keepAlive: "five minutes" }, "keepAlive", /must be a duration such as 5m/],
+    [{ numParallel: 0 }, "numParallel", /whole number of at least 1 \(got 0\)/],
+    [{ maxLoadedModels: 1.5 }, "maxLoadedModels", /whole number of at least 1 \(got 1\.5\)/],
+    [{ pullAttempts: -1 }, "pullAttempts", /whole number of at least 1/],
+    [{ pullDeadlineSeconds: 0 }, "pullDeadlineSeconds", /whole number of at least 1/],
+    [{ models: ["qwen2.5:0.5b", "bad model"] }, "models.1", /"bad model" is not a model name/],
+    [{ gpu: { count: 2 } }, "gpu", /gpu\.runtimeClassName is not set/],
+    [{ gpu: { count: 0, runtimeClassName: "nvidia" } }, "gpu.count", /at least 1/],
+  ])("%j is refused at %s", async (overrides, propertyPath, reason) => {
+    const { ollamaRules } = await ollama();
+    expect(ollamaRules({ ...baseArgs, ...overrides })).toEqual([
+      { propertyPath, reason: expect.stringMatching(reason) },
+    ]);
+  });
+
+  it("a repeated bad model is reported once, at its first place", async () => {
+    const { ollamaRules } = await ollama();
+    expect(ollamaRules({ ...baseArgs, models: ["bad model", "ok", "bad model"] })).toEqual([
+      { propertyPath: "models.0", reason: expect.stringContaining('"bad model"') },
+    ]);
+  });
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { Ollama } = await ollama();
+    let thrown: unknown;
+    try {
+      new Ollama("refused", { ...baseArgs, storageSize: "lots", gpu: { count: 1 } });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(thrown)).toBe(true);
+    expect(thrown).toMatchObject({
+      errors: [
+        expect.objectContaining({ propertyPath: "gpu" }),
+        expect.objectContaining({ propertyPath: "storageSize" }),
+      ],
+    });
+    const deployments = await registeredOfType(mocks, "kubernetes:apps/v1:Deployment");
+    expect(deployments.filter((resource) => resource.name.startsWith("refused"))).toEqual([]);
+  });
+});
+
+describe("Ollama's settings in the stack config", () => {
+  const DEV = {
+    "k3s-platform:profile": "dev",
+    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
+  };
+
+  /** The issues of a dev stack with `ollama` set to `values`. */
+  async function ollamaIssues(values: Record<string, unknown>) {
+    const { ConfigError, parseConfig } = await import("../../config");
+    try {
+      parseConfig({ ...DEV, "k3s-platform:ollama": JSON.stringify(values) });
+    } catch (error) {
+      if (error instanceof ConfigError) return error.issues;
+      throw error;
+    }
+    return [];
+  }
+
+  it("the stack config's settings are the component's", async () => {
+    const { parseConfig } = await import("../../config");
+    const { argsForOllama } = await import("../../platform/args/ollama");
+    const settings = argsForOllama(parseConfig(DEV));
+    expect(settings).toMatchObject({
+      storageClass: "local-path",
+      storageSize: "10Gi",
+      models: ["qwen2.5:0.5b"],
+      keepAlive: "5m",
+      numParallel: 1,
+      protect: false,
+    });
+    const { ollamaRules } = await ollama();
+    expect(ollamaRules(settings)).toEqual([]);
+  });
+
+  it("a GPU without a runtime class is reported at ollama.gpu", async () => {
+    const issues = await ollamaIssues({ gpu: { count: 1 } });
+    expect(issues).toEqual([
+      { key: "k3s-platform:ollama.gpu", message: expect.stringMatching(/runtimeClassName/) },
+    ]);
+  });
+
+  it("a model name longer than Ollama takes is reported at ollama.models.<index>", async () => {
+    const issues = await ollamaIssues({ models: ["qwen2.5:0.5b", "a".repeat(201)] });
+    expect(issues).toEqual([
+      { key: "k3s-platform:ollama.models.1", message: expect.stringMatching(/not a model name/) },
+    ]);
+  });
+
+  it("what the schema refuses first still maps to its key", async () => {
+    const { parseConfig } = await import("../../config");
+    const { componentProblems } = await import("../../platform/validate");
+    const config = parseConfig(DEV);
+    const ollamaSettings = {
+      ...config.ollama,
+      storageSize: "lots",
+      keepAlive: "a while",
+      numParallel: 0,
+      gpu: { count: 0 },
+    };
+    expect(componentProblems({ ...config, ollama: ollamaSettings }).map(({ key }) => key)).toEqual([
+      "ollama.gpu.count",
+      "ollama.storageSize",
+      "ollama.keepAlive",
+      "ollama.numParallel",
+    ]);
   });
 });

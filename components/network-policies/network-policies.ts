@@ -4,34 +4,10 @@ import {
   formatWiringTable,
   namespaceWiring,
   networkPoliciesFor,
-  validateEdges,
   type Edge,
-} from "../core/network";
-
-/** Arguments of {@link NetworkPolicies}. */
-export interface NetworkPoliciesArgs {
-  /**
-   * The namespace whose pods the policies govern. A plain string, not an Output: peers name their
-   * namespace, and whether an edge ends here must be known when the policies are written.
-   */
-  namespace: string;
-  /**
-   * The wiring table: every connection the platform needs, with its reason. Edges may start or
-   * end in other namespaces (their own NetworkPolicies component writes that end); DNS to CoreDNS
-   * is added for every workload that appears in an edge.
-   */
-  edges: Edge[];
-  /** The cluster's pod CIDR (config `cluster.podCidr`; K3s default `10.42.0.0/16`). */
-  podCidr: string;
-  /** The cluster's Service CIDR (config `cluster.serviceCidr`; K3s default `10.43.0.0/16`). */
-  serviceCidr: string;
-  /**
-   * The same namespace as an output of whatever creates it, so the policies are created after
-   * their namespace exists (and only after it, not after everything its owner creates).
-   * @default `namespace`, with no ordering
-   */
-  namespaceRef?: pulumi.Input<string>;
-}
+} from "../../core/network";
+import { assertValidArgs } from "../lib/validation";
+import { networkPoliciesRules, type NetworkPoliciesArgs } from "./args";
 
 /**
  * Default deny in one namespace, then exactly the wiring table: a `default-deny` policy (every
@@ -52,12 +28,7 @@ export class NetworkPolicies extends pulumi.ComponentResource {
 
   constructor(name: string, args: NetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:security:NetworkPolicies", name, {}, opts);
-    const issues = validateEdges(args.edges, args);
-    if (issues.length > 0) {
-      // One error names the first field; its reason lists every problem, so one run shows all.
-      const reason = issues.map((issue) => `${issue.propertyPath}: ${issue.reason}`).join("; ");
-      throw new pulumi.InputPropertyError({ propertyPath: issues[0].propertyPath, reason });
-    }
+    assertValidArgs("NetworkPolicies", networkPoliciesRules(args));
 
     const manifests = networkPoliciesFor(args.edges, args);
     this.policies = manifests.map(
