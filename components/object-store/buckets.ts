@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { hashedName } from "../lib/hash";
 import { IMAGES } from "../../core/images";
 import type { WorkloadIdentity } from "../../core/labels";
@@ -55,30 +55,21 @@ export interface BucketPlan {
   users: BucketUser[];
 }
 
-/** S3's bucket naming rules, which also keep a name safe inside the Job's shell script. */
-const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** The roles given a bucket, in {@link BucketRole} order. */
+export function bucketRoles(buckets: Partial<Record<BucketRole, string>>): BucketRole[] {
+  return Object.values(BucketRole).filter((role) => buckets[role] !== undefined);
+}
 
-/** The plan for the given buckets; refuses names S3 would refuse. */
+/**
+ * The plan for the given buckets, one user per role given. The names must pass the ObjectStore's
+ * `bucketRules` (its constructor checks them first): they are written into the Job's script.
+ */
 export function bucketPlan(buckets: Partial<Record<BucketRole, string>>): BucketPlan {
-  const roles = Object.values(BucketRole).filter((role) => buckets[role] !== undefined);
-  if (roles.length === 0) {
-    throw new pulumi.InputPropertyError({
-      propertyPath: "buckets",
-      reason: `names no bucket; give at least one of ${Object.values(BucketRole).join(", ")}`,
-    });
-  }
-  const users = roles.map((role): BucketUser => {
-    const bucket = buckets[role] as string;
-    if (!BUCKET_NAME.test(bucket)) {
-      throw new pulumi.InputPropertyError({
-        propertyPath: `buckets.${role}`,
-        reason: `"${bucket}" is not an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'`,
-      });
-    }
+  const users = bucketRoles(buckets).map((role): BucketUser => {
     const prefix = role.toUpperCase();
     return {
       role,
-      bucket,
+      bucket: buckets[role] as string,
       policy: `${role}-readwrite`,
       accessKeyEnv: `${prefix}_ACCESS_KEY`,
       secretKeyEnv: `${prefix}_SECRET_KEY`,

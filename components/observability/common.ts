@@ -1,13 +1,10 @@
-import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { WorkloadIdentity } from "../../core/labels";
-import type { ResourceSpec } from "../lib/resources";
-import type { SecretKey } from "../lib/secrets";
 
 /**
  * What the observability components share: their names, ports and identities (so the collector,
- * Grafana and the network policies address exactly the Services the stack creates), durations,
- * and the object-storage arguments of Loki and Tempo.
+ * Grafana and the network policies address exactly the Services the stack creates), retentions,
+ * YAML, and the S3 endpoint of Loki and Tempo. Their arguments and defaults are in `args.ts`.
  */
 
 /** Kubernetes names of the observability workloads and their Services. */
@@ -88,22 +85,29 @@ export function toYaml(value: unknown): string {
   return stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-const DURATION = /^(\d+)(h|d|w)$/;
+const RETENTION = /^(\d+)(h|d|w)$/;
+const HOURS_PER_UNIT = { h: 1, d: 24, w: 168 } as const;
 
 /**
- * A retention such as `168h`, `7d` or `2w` in hours (`168h`): the one unit that Tempo (Go
- * durations), Loki and Prometheus all read.
+ * A retention such as `168h`, `7d` or `2w` in whole hours, or undefined when it is none: another
+ * unit (`30m`), no whole number, or zero.
  */
-export function retentionHours(propertyPath: string, retention: string): string {
-  const match = DURATION.exec(retention);
-  if (!match || Number(match[1]) < 1) {
-    throw new pulumi.InputPropertyError({
-      propertyPath,
-      reason: `must be a whole number of hours, days or weeks such as 168h, 7d or 2w (got "${retention}")`,
-    });
+export function parseRetentionHours(retention: string): number | undefined {
+  const match = RETENTION.exec(retention);
+  if (!match || Number(match[1]) < 1) return undefined;
+  return Number(match[1]) * HOURS_PER_UNIT[match[2] as keyof typeof HOURS_PER_UNIT];
+}
+
+/**
+ * A retention in hours (`168h`): the one unit that Tempo (Go durations), Loki and Prometheus all
+ * read. The components' rules refuse any other retention before this runs.
+ */
+export function retentionHours(retention: string): string {
+  const hours = parseRetentionHours(retention);
+  if (hours === undefined) {
+    throw new Error(`retentionHours: "${retention}" is not a retention; the rules refuse it first`);
   }
-  const factor = { h: 1, d: 24, w: 168 }[match[2] as "h" | "d" | "w"];
-  return `${Number(match[1]) * factor}h`;
+  return `${hours}h`;
 }
 
 /** An RBAC rule as plain data (assignable to the provider's PolicyRule input). */
@@ -113,81 +117,30 @@ export interface RbacRule {
   verbs: ("get" | "list" | "watch")[];
 }
 
-/** An S3 key pair from a Secret; the object store's per-consumer credentials have this shape. */
-export interface S3KeyPair {
-  /** Access key id. */
-  accessKey: SecretKey;
-  /** Secret access key. */
-  secretKey: SecretKey;
-}
-
-/** One consumer's bucket. */
-export interface BucketAccess {
-  /** Bucket name. */
-  bucket: string;
-  /** Key pair of a user scoped to that bucket. */
-  credentials: S3KeyPair;
-}
-
-/** An S3 endpoint and the bucket of Loki and of Tempo (prod); without it both use their PVC. */
-export interface ObjectStorageArgs {
-  /** `http://host:port` or `https://host:port` of the S3 API, e.g. the ObjectStore's `endpoint`. */
-  endpoint: pulumi.Input<string>;
-  /** S3 region. @default "us-east-1" (what MinIO answers to) */
-  region?: string;
-  /** Loki's chunks and index. */
-  loki: BucketAccess;
-  /** Tempo's trace blocks. */
-  tempo: BucketAccess;
-  /**
-   * What must exist before Loki and Tempo start, e.g. the ObjectStore's bucket Job.
-   * @default none
-   */
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
-
 /** An S3 endpoint as the Go S3 clients of Loki and Tempo want it: `host:port` and TLS or not. */
 export interface S3Endpoint {
   hostPort: string;
   insecure: boolean;
 }
 
-/** Splits `http(s)://host:port` into host:port and whether TLS is off. */
+const S3_ENDPOINT = /^(https?):\/\/([^/\s]+)\/?$/;
+
+/** Splits `http(s)://host:port` into host:port and whether TLS is off; undefined for anything else. */
+export function matchS3Endpoint(endpoint: string): S3Endpoint | undefined {
+  const match = S3_ENDPOINT.exec(endpoint);
+  return match ? { hostPort: match[2], insecure: match[1] === "http" } : undefined;
+}
+
+/** Splits an endpoint that the rules accepted (`objectStorageRules`) into host:port and TLS. */
 export function parseS3Endpoint(endpoint: string): S3Endpoint {
-  const match = /^(https?):\/\/([^/\s]+)\/?$/.exec(endpoint);
-  if (!match) {
-    throw new pulumi.InputPropertyError({
-      propertyPath: "objectStorage.endpoint",
-      reason: `must be http(s)://host:port with no path, e.g. http://minio.platform.svc:9000 (got "${endpoint}")`,
-    });
+  const parsed = matchS3Endpoint(endpoint);
+  if (!parsed) {
+    throw new Error(
+      `parseS3Endpoint: "${endpoint}" is not http(s)://host:port; the rules refuse it first`,
+    );
   }
-  return { hostPort: match[2], insecure: match[1] === "http" };
+  return parsed;
 }
 
 /** Environment variables that carry the S3 key pair into `-config.expand-env=true`. */
 export const S3_ENV = { accessKey: "S3_ACCESS_KEY_ID", secretKey: "S3_SECRET_ACCESS_KEY" } as const;
-
-/** What every observability workload component takes besides its own settings. */
-export interface WorkloadBaseArgs {
-  /** Namespace of every object it creates. */
-  namespace: pulumi.Input<string>;
-  /** `app.kubernetes.io/instance` of its labels. @default the component's name */
-  instance?: string;
-  /** Image reference. @default the catalogue's image of the component */
-  image?: string;
-  /**
-   * Requests and limits of the main container.
-   * @default the component's entry in {@link DEFAULT_RESOURCES}
-   */
-  resources?: ResourceSpec;
-}
-
-/** Requests and limits of each workload when the args give none. */
-export const DEFAULT_RESOURCES = {
-  collector: { cpu: "100m", memory: "256Mi", memoryLimit: "512Mi" },
-  nodeLogCollector: { cpu: "50m", memory: "128Mi", memoryLimit: "256Mi" },
-  tempo: { cpu: "100m", memory: "512Mi", memoryLimit: "1Gi" },
-  loki: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
-  prometheus: { cpu: "200m", memory: "1Gi", memoryLimit: "2Gi" },
-  grafana: { cpu: "50m", memory: "256Mi", memoryLimit: "512Mi" },
-} as const satisfies Record<ObservabilityWorkload, ResourceSpec>;

@@ -45,11 +45,10 @@ export const TRACE_TO_LOGS_QUERY =
  * The datasources, with the fixed UIDs the dashboards use, linked both ways: a trace opens its
  * logs (Loki) and its service's RED metrics and service map (Prometheus, from Tempo's generator);
  * a log line with a `trace_id` opens the trace; an exemplar on a latency graph opens the trace.
- * Returned unescaped; {@link grafanaDatasourcesYaml} escapes it.
+ * Returned unescaped: the Grafana component escapes it with {@link escapeProvisioning}.
  */
 export function grafanaDatasources(args: GrafanaDatasourceArgs): Record<string, unknown> {
   const common = { access: "proxy", orgId: 1, editable: false, version: 1 };
-  const spanTags = [{ key: "service.name", value: "service" }];
   return {
     apiVersion: 1,
     // Datasources removed from this file are removed from Grafana too.
@@ -74,42 +73,7 @@ export function grafanaDatasources(args: GrafanaDatasourceArgs): Record<string, 
         type: "tempo",
         uid: DATASOURCE_UIDS.tempo,
         url: args.tempoUrl,
-        jsonData: {
-          tracesToLogsV2: {
-            datasourceUid: DATASOURCE_UIDS.loki,
-            ...SPAN_WINDOW,
-            filterByTraceID: false,
-            filterBySpanID: false,
-            customQuery: true,
-            query: TRACE_TO_LOGS_QUERY,
-          },
-          tracesToMetrics: {
-            datasourceUid: DATASOURCE_UIDS.prometheus,
-            ...SPAN_WINDOW,
-            tags: spanTags,
-            queries: [
-              {
-                name: "Request rate",
-                query: "sum(rate(traces_spanmetrics_calls_total{$__tags}[5m]))",
-              },
-              {
-                name: "Error rate",
-                query:
-                  'sum(rate(traces_spanmetrics_calls_total{$__tags, status_code="STATUS_CODE_ERROR"}[5m]))',
-              },
-              {
-                name: "p99 latency",
-                query:
-                  "histogram_quantile(0.99, sum by (le) (rate(traces_spanmetrics_latency_bucket{$__tags}[5m])))",
-              },
-            ],
-          },
-          serviceMap: { datasourceUid: DATASOURCE_UIDS.prometheus },
-          nodeGraph: { enabled: true },
-          lokiSearch: { datasourceUid: DATASOURCE_UIDS.loki },
-          search: { hide: false },
-          traceQuery: { timeShiftEnabled: true, ...SPAN_WINDOW },
-        },
+        jsonData: tempoJsonData(),
       },
       {
         ...common,
@@ -117,29 +81,75 @@ export function grafanaDatasources(args: GrafanaDatasourceArgs): Record<string, 
         type: "loki",
         uid: DATASOURCE_UIDS.loki,
         url: args.lokiUrl,
-        jsonData: {
-          maxLines: 1000,
-          derivedFields: [
-            {
-              // OTLP logs: the trace ID is the `trace_id` structured-metadata field.
-              name: "TraceID",
-              matcherType: "label",
-              matcherRegex: "trace_id",
-              datasourceUid: DATASOURCE_UIDS.tempo,
-              url: "${__value.raw}",
-              urlDisplayLabel: "View trace",
-            },
-            {
-              // stdout logs that print it themselves, e.g. `trace_id=4bf92f35…` or JSON.
-              name: "TraceID in line",
-              matcherType: "regex",
-              matcherRegex: '(?:trace_?[iI][dD])"?[=:]\\s*"?([0-9a-fA-F]{32})',
-              datasourceUid: DATASOURCE_UIDS.tempo,
-              url: "${__value.raw}",
-              urlDisplayLabel: "View trace",
-            },
-          ],
+        jsonData: lokiJsonData(),
+      },
+    ],
+  };
+}
+
+/** Tempo's links: a trace to its logs, to its service's RED metrics, and the service map. */
+function tempoJsonData(): Record<string, unknown> {
+  const spanTags = [{ key: "service.name", value: "service" }];
+  return {
+    tracesToLogsV2: {
+      datasourceUid: DATASOURCE_UIDS.loki,
+      ...SPAN_WINDOW,
+      filterByTraceID: false,
+      filterBySpanID: false,
+      customQuery: true,
+      query: TRACE_TO_LOGS_QUERY,
+    },
+    tracesToMetrics: {
+      datasourceUid: DATASOURCE_UIDS.prometheus,
+      ...SPAN_WINDOW,
+      tags: spanTags,
+      queries: [
+        {
+          name: "Request rate",
+          query: "sum(rate(traces_spanmetrics_calls_total{$__tags}[5m]))",
         },
+        {
+          name: "Error rate",
+          query:
+            'sum(rate(traces_spanmetrics_calls_total{$__tags, status_code="STATUS_CODE_ERROR"}[5m]))',
+        },
+        {
+          name: "p99 latency",
+          query:
+            "histogram_quantile(0.99, sum by (le) (rate(traces_spanmetrics_latency_bucket{$__tags}[5m])))",
+        },
+      ],
+    },
+    serviceMap: { datasourceUid: DATASOURCE_UIDS.prometheus },
+    nodeGraph: { enabled: true },
+    lokiSearch: { datasourceUid: DATASOURCE_UIDS.loki },
+    search: { hide: false },
+    traceQuery: { timeShiftEnabled: true, ...SPAN_WINDOW },
+  };
+}
+
+/** Loki's links: a log line to its trace, by structured metadata or by the text of the line. */
+function lokiJsonData(): Record<string, unknown> {
+  return {
+    maxLines: 1000,
+    derivedFields: [
+      {
+        // OTLP logs: the trace ID is the `trace_id` structured-metadata field.
+        name: "TraceID",
+        matcherType: "label",
+        matcherRegex: "trace_id",
+        datasourceUid: DATASOURCE_UIDS.tempo,
+        url: "${__value.raw}",
+        urlDisplayLabel: "View trace",
+      },
+      {
+        // stdout logs that print it themselves, e.g. `trace_id=4bf92f35…` or JSON.
+        name: "TraceID in line",
+        matcherType: "regex",
+        matcherRegex: '(?:trace_?[iI][dD])"?[=:]\\s*"?([0-9a-fA-F]{32})',
+        datasourceUid: DATASOURCE_UIDS.tempo,
+        url: "${__value.raw}",
+        urlDisplayLabel: "View trace",
       },
     ],
   };

@@ -2,58 +2,64 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES, imageRef, tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { ingressUrl, servesTls, type IngressSettings } from "../lib/ingress";
 import { check, probesFor } from "../lib/probes";
 import { generatedPassword, PlatformSecret, type SecretKey } from "../lib/secrets";
+import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
-import { DEFAULT_RESOURCES, identityOf, PORTS, toYaml } from "./common";
+import { DEFAULT_RESOURCES, GRAFANA_DEFAULTS, grafanaRules, type GrafanaArgs } from "./args";
+import { identityOf, PORTS, toYaml } from "./common";
 import {
   DASHBOARDS_DIR,
   escapeProvisioning,
   grafanaDashboardProviders,
   grafanaDatasources,
   grafanaIni,
-  type GrafanaDatasourceArgs,
 } from "./grafana-provisioning";
-import { storeWorkload, type StoreArgs } from "./store";
+import { storeWorkload } from "./store";
 
 /** Key of the admin password in the Grafana Secret. */
 export const GRAFANA_ADMIN_PASSWORD_KEY = "admin-password";
 
-/** Arguments of a {@link Grafana}. */
-export interface GrafanaArgs extends StoreArgs {
-  /** Host name of the Ingress, e.g. `grafana.platform.example.com`. */
-  host: string;
-  /** Let visitors in without logging in, as Viewer only (dev). @default false */
-  anonymousViewer?: boolean;
-  /** IngressClass of the Ingress. @default "traefik" (K3s's) */
-  ingressClassName?: string;
-  /**
-   * Serve the host over TLS; without `secretName` the ingress controller's default certificate
-   * is used. @default none: plain HTTP
-   */
-  tls?: { secretName?: string };
-  /** Login name of the admin user. @default "admin" */
-  adminUser?: string;
-  /** Size of the data volume (users, sessions, preferences). @default "1Gi" */
-  storageSize?: string;
-  /** URLs of Prometheus, Tempo and Loki, for the datasources. */
-  datasources: pulumi.Input<GrafanaDatasourceArgs>;
-  /** Dashboard JSON files by name (`charts/dashboards/*.json`). @default none */
-  dashboards?: Record<string, string>;
+/** What {@link grafanaIngress} builds from. */
+interface GrafanaIngressSpec {
+  name: string;
+  namespace: pulumi.Input<string>;
+  identity: WorkloadIdentity;
+  ingress: IngressSettings;
+  serviceName: pulumi.Input<string>;
 }
 
-/** Grafana's defaults, in one place. */
-export const GRAFANA_DEFAULTS = {
-  anonymousViewer: false,
-  ingressClassName: "traefik",
-  adminUser: "admin",
-  storageSize: "1Gi",
-} as const;
+/** The host, all paths, to the Service's `http` port; over TLS when a Secret is named. */
+function grafanaIngress(spec: GrafanaIngressSpec): k8s.networking.v1.IngressArgs {
+  const { host, tlsSecretName } = spec.ingress;
+  return {
+    metadata: objectMeta(spec.name, spec.namespace, spec.identity),
+    spec: {
+      ingressClassName: spec.ingress.ingressClassName ?? GRAFANA_DEFAULTS.ingressClassName,
+      rules: [
+        {
+          host,
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: spec.serviceName, port: { name: "http" } } },
+              },
+            ],
+          },
+        },
+      ],
+      ...(servesTls(spec.ingress) ? { tls: [{ hosts: [host], secretName: tlsSecretName }] } : {}),
+    },
+  };
+}
 
 /**
  * Grafana: datasources and dashboards provisioned from the repository, an admin password generated
  * into a Secret, anonymous access only when asked for and then only as Viewer, reachable at
- * `host` through the ingress controller.
+ * `ingress.host` through the ingress controller.
  *
  * A StatefulSet with one replica: its SQLite database (users, sessions) cannot be shared, so more
  * replicas would log users out at random. Everything else is provisioned, so a lost volume costs
@@ -73,17 +79,11 @@ export class Grafana extends pulumi.ComponentResource {
 
   constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:observability:Grafana", name, {}, opts);
-    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(args.host)) {
-      throw new pulumi.InputPropertyError({
-        propertyPath: "host",
-        reason: `must be a lowercase DNS name such as grafana.example.com (got "${args.host}")`,
-      });
-    }
+    assertValidArgs("Grafana", grafanaRules(args));
     const image = args.image ?? imageRef("grafana");
     this.identity = identityOf("grafana", args.instance ?? name, tagOf(image));
     const ns = args.namespace;
-    const https = args.tls !== undefined;
-    this.url = pulumi.output(`${https ? "https" : "http"}://${args.host}`);
+    this.url = pulumi.output(ingressUrl(args.ingress));
 
     const password = generatedPassword(`${name}-admin-password`, { parent: this });
     const secret = new PlatformSecret(
@@ -97,35 +97,7 @@ export class Grafana extends pulumi.ComponentResource {
     );
     this.adminPassword = secret.key(GRAFANA_ADMIN_PASSWORD_KEY);
 
-    const ini = grafanaIni({
-      rootUrl: `${https ? "https" : "http"}://${args.host}/`,
-      anonymousViewer: args.anonymousViewer ?? GRAFANA_DEFAULTS.anonymousViewer,
-      https,
-      adminUser: args.adminUser ?? GRAFANA_DEFAULTS.adminUser,
-    });
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      {
-        metadata: objectMeta(`${name}-config`, ns, this.identity),
-        data: {
-          "grafana.ini": ini,
-          "datasources.yaml": pulumi
-            .output(args.datasources)
-            .apply((urls) => toYaml(escapeProvisioning(grafanaDatasources(urls)))),
-          "dashboards.yaml": toYaml(escapeProvisioning(grafanaDashboardProviders())),
-        },
-      },
-      { parent: this },
-    );
-    const dashboards = new k8s.core.v1.ConfigMap(
-      `${name}-dashboards`,
-      {
-        metadata: objectMeta(`${name}-dashboards`, ns, this.identity),
-        data: args.dashboards ?? {},
-      },
-      { parent: this },
-    );
-
+    const { config, dashboards } = this.createConfig(name, args);
     const store = storeWorkload(this, name, {
       namespace: ns,
       identity: this.identity,
@@ -161,42 +133,18 @@ export class Grafana extends pulumi.ComponentResource {
       scrapePort: PORTS.grafanaHttp,
       protect: args.protect ?? false,
     });
-    const service = store.service;
-    this.service = service.metadata.name;
+    this.service = store.service.metadata.name;
     this.statefulSet = store.statefulSet;
 
     new k8s.networking.v1.Ingress(
       name,
-      {
-        metadata: objectMeta(name, ns, this.identity),
-        spec: {
-          ingressClassName: args.ingressClassName ?? GRAFANA_DEFAULTS.ingressClassName,
-          rules: [
-            {
-              host: args.host,
-              http: {
-                paths: [
-                  {
-                    path: "/",
-                    pathType: "Prefix",
-                    backend: { service: { name: service.metadata.name, port: { name: "http" } } },
-                  },
-                ],
-              },
-            },
-          ],
-          ...(args.tls
-            ? {
-                tls: [
-                  {
-                    hosts: [args.host],
-                    ...(args.tls.secretName ? { secretName: args.tls.secretName } : {}),
-                  },
-                ],
-              }
-            : {}),
-        },
-      },
+      grafanaIngress({
+        name,
+        namespace: ns,
+        identity: this.identity,
+        ingress: args.ingress,
+        serviceName: store.service.metadata.name,
+      }),
       { parent: this },
     );
 
@@ -205,5 +153,41 @@ export class Grafana extends pulumi.ComponentResource {
       service: this.service,
       adminPasswordSecret: secret.name,
     });
+  }
+
+  /** `grafana.ini` and the provisioning files in one ConfigMap, the dashboards in another. */
+  private createConfig(
+    name: string,
+    args: GrafanaArgs,
+  ): { config: k8s.core.v1.ConfigMap; dashboards: k8s.core.v1.ConfigMap } {
+    const ini = grafanaIni({
+      rootUrl: `${ingressUrl(args.ingress)}/`,
+      anonymousViewer: args.anonymousViewer ?? GRAFANA_DEFAULTS.anonymousViewer,
+      https: servesTls(args.ingress),
+      adminUser: args.adminUser ?? GRAFANA_DEFAULTS.adminUser,
+    });
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      {
+        metadata: objectMeta(`${name}-config`, args.namespace, this.identity),
+        data: {
+          "grafana.ini": ini,
+          "datasources.yaml": pulumi
+            .output(args.datasources)
+            .apply((urls) => toYaml(escapeProvisioning(grafanaDatasources(urls)))),
+          "dashboards.yaml": toYaml(escapeProvisioning(grafanaDashboardProviders())),
+        },
+      },
+      { parent: this },
+    );
+    const dashboards = new k8s.core.v1.ConfigMap(
+      `${name}-dashboards`,
+      {
+        metadata: objectMeta(`${name}-dashboards`, args.namespace, this.identity),
+        data: args.dashboards ?? {},
+      },
+      { parent: this },
+    );
+    return { config, dashboards };
   }
 }

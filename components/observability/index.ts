@@ -1,72 +1,59 @@
 /**
  * The observability stack (`k3s-platform:observability:*`): the {@link Observability} component
- * that composes the others, each component, and the pure config builders the tests (and the
- * integration tests' real programs) read.
+ * that composes the others, each component with its args and rules, and the pure config builders
+ * the tests (and the integration tests' real programs) read.
  */
 export {
-  alertRuleFiles,
-  dashboardFiles,
-  DEFAULT_ALERTS_DIR,
-  DEFAULT_DASHBOARDS_DIR,
-} from "./charts";
-export {
-  COMPONENTS,
-  DATASOURCE_TYPES,
-  DATASOURCE_UIDS,
-  DEFAULT_RESOURCES,
-  PORTS,
-  SERVICE_NAMES,
-  parseS3Endpoint,
-  retentionHours,
-  toYaml,
-  type BucketAccess,
-  type ObjectStorageArgs,
-  type S3KeyPair,
-} from "./common";
-export {
-  ANONYMOUS_ROLE,
-  DASHBOARDS_DIR,
-  escapeProvisioning,
-  grafanaDashboardProviders,
-  grafanaDatasources,
-  grafanaIni,
-  TRACE_TO_LOGS_QUERY,
-  type GrafanaDatasourceArgs,
-  type GrafanaIniArgs,
-} from "./grafana-provisioning";
-export { Grafana, GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_DEFAULTS, type GrafanaArgs } from "./grafana";
-export { Loki, LOKI_DEFAULTS, lokiConfig, type LokiArgs, type LokiConfigArgs } from "./loki";
-export {
-  NodeLogCollector,
-  nodeLogCollectorDaemonSet,
+  grafanaRules,
+  lokiRules,
+  objectStorageRules,
+  observabilityRules,
+  otelCollectorRules,
+  prometheusRules,
+  tempoRules,
+  type GrafanaArgs,
+  type LokiArgs,
   type NodeLogCollectorArgs,
-} from "./node-logs";
-export {
-  Observability,
-  OBSERVABILITY_SERVICES,
+  type ObjectStorageArgs,
   type ObservabilityArgs,
-  type ObservabilityIdentities,
-  type ServiceEndpoint,
-} from "./observability";
+  type OtelCollectorArgs,
+  type PrometheusArgs,
+  type TempoArgs,
+} from "./args";
+export { alertRuleFiles, dashboardFiles, DEFAULT_ALERTS_DIR } from "./charts";
 export {
   collectorClusterRoleRules,
   collectorConfig,
   nodeLogCollectorConfig,
-  OtelCollector,
-  type CollectorExporters,
-  type OtelCollectorArgs,
-} from "./otel-collector";
+} from "./collector-config";
 export {
-  Prometheus,
+  DATASOURCE_TYPES,
+  DATASOURCE_UIDS,
+  PORTS,
+  parseS3Endpoint,
+  retentionHours,
+  toYaml,
+} from "./common";
+export { Grafana } from "./grafana";
+export {
+  escapeProvisioning,
+  grafanaDatasources,
+  grafanaIni,
+  TRACE_TO_LOGS_QUERY,
+} from "./grafana-provisioning";
+export { Loki } from "./loki";
+export { lokiConfig } from "./loki-config";
+export { NodeLogCollector } from "./node-logs";
+export { Observability } from "./observability";
+export { OtelCollector } from "./otel-collector";
+export { Prometheus } from "./prometheus";
+export {
   prometheusArgs,
   prometheusClusterRoleRules,
   prometheusConfig,
   prometheusPodRoleRules,
-  PROMETHEUS_DEFAULTS,
   retentionSize,
   RULES_DIR,
-  type PrometheusArgs,
-  type PrometheusConfigArgs,
-} from "./prometheus";
-export { kubeletScrapeJobs, podAnnotationMetaLabel, podScrapeJob } from "./scrape-config";
-export { Tempo, TEMPO_DEFAULTS, tempoConfig, type TempoArgs, type TempoConfigArgs } from "./tempo";
+} from "./prometheus-config";
+export { Tempo } from "./tempo";
+export { tempoConfig } from "./tempo-config";

@@ -1,6 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkloadIdentity } from "../../core/labels";
+import { nestedErrors } from "../../core/validation";
 import type { SecretKey } from "../lib/secrets";
+import { assertValidArgs } from "../lib/validation";
+import {
+  OBJECT_STORAGE_DEFAULTS,
+  objectStorageRules,
+  observabilityRules,
+  type ObjectBucket,
+  type ObjectStorageArgs,
+  type ObservabilityArgs,
+} from "./args";
 import { alertRuleFiles, dashboardFiles } from "./charts";
 import {
   identityOf,
@@ -8,70 +18,14 @@ import {
   SERVICE_NAMES,
   parseS3Endpoint,
   serviceHost,
-  type ObjectStorageArgs,
   type ObservabilityWorkload,
 } from "./common";
-import { Grafana, type GrafanaArgs } from "./grafana";
-import { Loki, type LokiArgs } from "./loki";
-import { NodeLogCollector, type NodeLogCollectorArgs } from "./node-logs";
-import { OtelCollector, type OtelCollectorArgs } from "./otel-collector";
-import { Prometheus, type PrometheusArgs } from "./prometheus";
-import type { ObjectBucket } from "./store";
-import { Tempo, type TempoArgs } from "./tempo";
-
-/** Settings every workload takes: image, requests and limits. */
-type WorkloadSettings = "image" | "resources";
-
-/** Arguments of {@link Observability}; every default is documented on the component's own args. */
-export interface ObservabilityArgs {
-  /** Namespace of every workload except the node log collector (Pod Security `restricted`). */
-  namespace: pulumi.Input<string>;
-  /** `app.kubernetes.io/instance` of every label. @default the component's name */
-  instance?: string;
-  /** StorageClass of every volume. @default the cluster's default StorageClass */
-  storageClass?: pulumi.Input<string>;
-  /**
-   * Protect the StatefulSets (Prometheus, Loki, Tempo, Grafana) and retain them on delete.
-   * @default false
-   */
-  protect?: boolean;
-  /** The OTLP gateway. @default 1 replica, DEFAULT_RESOURCES.collector, the catalogue image */
-  collector?: Pick<OtelCollectorArgs, WorkloadSettings | "replicas">;
-  /** Container logs from every node. @default enabled, DEFAULT_RESOURCES.nodeLogCollector */
-  nodeLogs?: Pick<NodeLogCollectorArgs, WorkloadSettings> & {
-    /** Run the DaemonSet (and its privileged namespace). @default true */
-    enabled?: boolean;
-  };
-  /** Traces. @default TEMPO_DEFAULTS (168h, 10Gi), DEFAULT_RESOURCES.tempo */
-  tempo?: Pick<TempoArgs, WorkloadSettings | "retention" | "storageSize">;
-  /** Logs. @default LOKI_DEFAULTS (168h, 10Gi), DEFAULT_RESOURCES.loki */
-  loki?: Pick<LokiArgs, WorkloadSettings | "retention" | "storageSize">;
-  /**
-   * Metrics and alerts.
-   * @default PROMETHEUS_DEFAULTS (15d, 20Gi, 30s), DEFAULT_RESOURCES.prometheus
-   */
-  prometheus?: Pick<
-    PrometheusArgs,
-    WorkloadSettings | "retention" | "storageSize" | "scrapeInterval"
-  >;
-  /** Dashboards. `host` is required; the rest defaults as GRAFANA_DEFAULTS says. */
-  grafana: Pick<
-    GrafanaArgs,
-    | WorkloadSettings
-    | "host"
-    | "anonymousViewer"
-    | "ingressClassName"
-    | "tls"
-    | "adminUser"
-    | "storageSize"
-  >;
-  /** S3 buckets for Loki and Tempo (prod). @default none: both keep their data on their PVC */
-  objectStorage?: ObjectStorageArgs;
-  /** Prometheus rule files. @default the repository's `charts/alerts` */
-  alertsDir?: string;
-  /** Grafana dashboards. @default the repository's `charts/dashboards` */
-  dashboardsDir?: string;
-}
+import { Grafana } from "./grafana";
+import { Loki } from "./loki";
+import { NodeLogCollector } from "./node-logs";
+import { OtelCollector } from "./otel-collector";
+import { Prometheus } from "./prometheus";
+import { Tempo } from "./tempo";
 
 /** A workload's Service and the container ports its pods serve, for clients and policies. */
 export interface ServiceEndpoint {
@@ -106,6 +60,13 @@ export const OBSERVABILITY_SERVICES: Record<
   grafana: { name: SERVICE_NAMES.grafana, ports: { http: PORTS.grafanaHttp } },
 };
 
+/** What every component of the stack gets: where it is placed and, for stores, its volume. */
+interface Placement {
+  base: { namespace: pulumi.Input<string>; instance: string };
+  stateful: { storageClass?: pulumi.Input<string>; protect: boolean };
+  parent: { parent: pulumi.Resource };
+}
+
 /**
  * The observability stack: an OTel Collector gateway and a node log collector, Tempo, Loki,
  * Prometheus and Grafana, wired so that a developer goes from a slow request's trace to its logs
@@ -116,7 +77,7 @@ export class Observability extends pulumi.ComponentResource {
   public readonly otlpGrpcEndpoint: pulumi.Output<string>;
   /** `http://<collector>:4318`: for OTLP over HTTP. */
   public readonly otlpHttpEndpoint: pulumi.Output<string>;
-  /** Where users open Grafana (`http(s)://<grafana.host>`). */
+  /** Where users open Grafana (`http(s)://<grafana.ingress.host>`). */
   public readonly grafanaUrl: pulumi.Output<string>;
   /** In-cluster URL of Prometheus's API and UI. */
   public readonly prometheusUrl: pulumi.Output<string>;
@@ -142,58 +103,21 @@ export class Observability extends pulumi.ComponentResource {
 
   constructor(name: string, args: ObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:observability:Observability", name, {}, opts);
-    const parent = { parent: this };
-    const base = { namespace: args.namespace, instance: args.instance ?? name };
-    const stateful = { storageClass: args.storageClass, protect: args.protect ?? false };
-    const buckets = objectBuckets(args.objectStorage);
+    assertValidArgs("Observability", observabilityRules(args));
+    const at: Placement = {
+      base: { namespace: args.namespace, instance: args.instance ?? name },
+      stateful: { storageClass: args.storageClass, protect: args.protect ?? false },
+      parent: { parent: this },
+    };
 
     // The node log collector sends to the gateway's Service by its fixed name, so it can be
     // created first and Prometheus can be granted pod discovery in its namespace.
-    const nodeLogs =
-      args.nodeLogs?.enabled === false
-        ? undefined
-        : new NodeLogCollector(
-            SERVICE_NAMES.nodeLogCollector,
-            {
-              ...base,
-              ...pick(args.nodeLogs),
-              gatewayOtlpGrpc: pulumi
-                .output(args.namespace)
-                .apply((ns) => `${serviceHost(SERVICE_NAMES.collector, ns)}:${PORTS.otlpGrpc}`),
-            },
-            parent,
-          );
-    const prometheus = new Prometheus(
-      SERVICE_NAMES.prometheus,
-      {
-        ...base,
-        ...stateful,
-        ...args.prometheus,
-        scrapeNamespaces: nodeLogs ? [args.namespace, nodeLogs.namespace] : [args.namespace],
-        ruleFiles: alertRuleFiles(args.alertsDir),
-      },
-      parent,
-    );
-    const loki = new Loki(
-      SERVICE_NAMES.loki,
-      { ...base, ...stateful, ...args.loki, objectStorage: buckets?.loki },
-      parent,
-    );
-    const tempo = new Tempo(
-      SERVICE_NAMES.tempo,
-      {
-        ...base,
-        ...stateful,
-        ...args.tempo,
-        prometheusRemoteWriteUrl: prometheus.remoteWriteUrl,
-        objectStorage: buckets?.tempo,
-      },
-      parent,
-    );
+    const nodeLogs = args.nodeLogs?.enabled === false ? undefined : nodeLogCollector(args, at);
+    const { prometheus, loki, tempo } = stores(args, at, nodeLogs);
     const collector = new OtelCollector(
       SERVICE_NAMES.collector,
       {
-        ...base,
+        ...at.base,
         ...args.collector,
         exporters: pulumi
           .all([tempo.otlpGrpcAddress, loki.otlpUrl, prometheus.otlpUrl])
@@ -203,20 +127,20 @@ export class Observability extends pulumi.ComponentResource {
             prometheusOtlpHttp,
           })),
       },
-      parent,
+      at.parent,
     );
     const grafana = new Grafana(
       SERVICE_NAMES.grafana,
       {
-        ...base,
-        ...stateful,
+        ...at.base,
+        ...at.stateful,
         ...args.grafana,
         datasources: pulumi
           .all([prometheus.url, tempo.url, loki.url])
           .apply(([prometheusUrl, tempoUrl, lokiUrl]) => ({ prometheusUrl, tempoUrl, lokiUrl })),
         dashboards: dashboardFiles(args.dashboardsDir),
       },
-      parent,
+      at.parent,
     );
 
     this.otlpGrpcEndpoint = collector.otlpGrpcEndpoint;
@@ -230,7 +154,7 @@ export class Observability extends pulumi.ComponentResource {
     this.services = OBSERVABILITY_SERVICES;
     this.identities = {
       collector: collector.identity,
-      nodeLogCollector: nodeLogs?.identity ?? identityOf("nodeLogCollector", base.instance),
+      nodeLogCollector: nodeLogs?.identity ?? identityOf("nodeLogCollector", at.base.instance),
       tempo: tempo.identity,
       loki: loki.identity,
       prometheus: prometheus.identity,
@@ -249,19 +173,79 @@ export class Observability extends pulumi.ComponentResource {
   }
 }
 
-/** The node log settings without `enabled`, which is the composer's, not the component's. */
-function pick(
-  settings: ObservabilityArgs["nodeLogs"],
-): Pick<NodeLogCollectorArgs, WorkloadSettings> {
-  return { image: settings?.image, resources: settings?.resources };
+/** The node log collector, sending to the gateway's Service in the platform namespace. */
+function nodeLogCollector(args: ObservabilityArgs, at: Placement): NodeLogCollector {
+  return new NodeLogCollector(
+    SERVICE_NAMES.nodeLogCollector,
+    {
+      ...at.base,
+      // `enabled` is the composer's setting, not the component's.
+      image: args.nodeLogs?.image,
+      resources: args.nodeLogs?.resources,
+      gatewayOtlpGrpc: pulumi
+        .output(args.namespace)
+        .apply((ns) => `${serviceHost(SERVICE_NAMES.collector, ns)}:${PORTS.otlpGrpc}`),
+    },
+    at.parent,
+  );
 }
 
-/** Loki's and Tempo's buckets with the endpoint parsed once. */
+/** Prometheus, scraping the platform's namespace and the node log collector's; Loki; Tempo. */
+function stores(
+  args: ObservabilityArgs,
+  at: Placement,
+  nodeLogs: NodeLogCollector | undefined,
+): { prometheus: Prometheus; loki: Loki; tempo: Tempo } {
+  const buckets = objectBuckets(args.objectStorage);
+  const prometheus = new Prometheus(
+    SERVICE_NAMES.prometheus,
+    {
+      ...at.base,
+      ...at.stateful,
+      ...args.prometheus,
+      scrapeNamespaces: nodeLogs ? [args.namespace, nodeLogs.namespace] : [args.namespace],
+      ruleFiles: alertRuleFiles(args.alertsDir),
+    },
+    at.parent,
+  );
+  const loki = new Loki(
+    SERVICE_NAMES.loki,
+    { ...at.base, ...at.stateful, ...args.loki, objectStorage: buckets?.loki },
+    at.parent,
+  );
+  const tempo = new Tempo(
+    SERVICE_NAMES.tempo,
+    {
+      ...at.base,
+      ...at.stateful,
+      ...args.tempo,
+      prometheusRemoteWriteUrl: prometheus.remoteWriteUrl,
+      objectStorage: buckets?.tempo,
+    },
+    at.parent,
+  );
+  return { prometheus, loki, tempo };
+}
+
+/**
+ * Loki's and Tempo's buckets with the endpoint parsed once. An endpoint that is an output is
+ * checked by the same rule as a plain one, once it is known.
+ */
 function objectBuckets(
   storage: ObjectStorageArgs | undefined,
 ): { loki: ObjectBucket; tempo: ObjectBucket } | undefined {
   if (!storage) return undefined;
-  const endpoint = pulumi.output(storage.endpoint).apply(parseS3Endpoint);
-  const shared = { endpoint, region: storage.region ?? "us-east-1", dependsOn: storage.dependsOn };
+  const endpoint = pulumi.output(storage.endpoint).apply((url) => {
+    assertValidArgs(
+      "Observability",
+      nestedErrors("objectStorage", objectStorageRules({ endpoint: url })),
+    );
+    return parseS3Endpoint(url);
+  });
+  const shared = {
+    endpoint,
+    region: storage.region ?? OBJECT_STORAGE_DEFAULTS.region,
+    dependsOn: storage.dependsOn,
+  };
   return { loki: { ...storage.loki, ...shared }, tempo: { ...storage.tempo, ...shared } };
 }

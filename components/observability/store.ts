@@ -10,31 +10,14 @@ import {
   type ServicePortSpec,
   type StatefulWorkloadBase,
 } from "../lib/stateful";
-import { PORTS, S3_ENV, type BucketAccess, type S3Endpoint, type WorkloadBaseArgs } from "./common";
+import type { ObjectBucket } from "./args";
+import { PORTS, S3_ENV } from "./common";
 
 /**
  * The shape Tempo, Loki, Prometheus and Grafana share: one process in a single-replica
  * StatefulSet behind a headless and a client Service, its config from a ConfigMap, its data on a
  * PVC, a small `/tmp`, scraped by Prometheus on its HTTP port.
  */
-
-/** What every store component (Loki, Tempo, Prometheus, Grafana) takes besides its own settings. */
-export interface StoreArgs extends WorkloadBaseArgs {
-  /** StorageClass of its data volume. @default the cluster's default StorageClass */
-  storageClass?: pulumi.Input<string>;
-  /** Protect the StatefulSet and retain it on delete (prod). @default false */
-  protect?: boolean;
-}
-
-/** One consumer's bucket, resolved for a component: endpoint parsed, region set. */
-export interface ObjectBucket extends BucketAccess {
-  /** The S3 endpoint as `host:port` and TLS flag. */
-  endpoint: pulumi.Input<S3Endpoint>;
-  /** S3 region. */
-  region: string;
-  /** What must exist first (the bucket Job). */
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
 
 /** The key pair as environment variables for `-config.expand-env=true`, via `secretKeyRef`. */
 function bucketEnv(bucket: ObjectBucket): k8s.types.input.core.v1.EnvVar[] {

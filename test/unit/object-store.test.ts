@@ -161,14 +161,25 @@ describe("bucket script", () => {
   });
 
   it("a bucket name S3 rejects is refused, naming the key", async () => {
-    const { bucketPlan } = await load();
-    expect(() => bucketPlan({ app: "Uploads_2024" })).toThrow(
-      expect.objectContaining({ propertyPath: "buckets.app" }),
-    );
-    expect(() => bucketPlan({ app: "it's" })).toThrow(
-      expect.objectContaining({ propertyPath: "buckets.app" }),
-    );
-    expect(() => bucketPlan({})).toThrow(expect.objectContaining({ propertyPath: "buckets" }));
+    const { objectStoreRules } = await load();
+    const rules = (buckets: ObjectStoreArgs["buckets"]) =>
+      objectStoreRules({ storageSize: "10Gi", buckets });
+    for (const name of ["Uploads_2024", "it's", "bk", "10.0.0.1", "a..b", "-app", "x".repeat(64)]) {
+      expect(rules({ app: "app", backups: name }), name).toEqual([
+        {
+          propertyPath: "buckets.backups",
+          reason: expect.stringMatching(/is not an S3 bucket name: 3-63 lowercase letters/),
+        },
+      ]);
+    }
+    expect(rules({})).toEqual([
+      {
+        propertyPath: "buckets",
+        reason: expect.stringMatching(/names no bucket; give at least one of app, backups/),
+      },
+    ]);
+    expect(rules(ALL_BUCKETS)).toEqual([]);
+    expect(rules({ app: "my.uploads-2024" })).toEqual([]);
   });
 
   it("a changed bucket list renames the bucket Job so it runs again", async () => {
@@ -207,6 +218,74 @@ async function registered(type: string, name: string): Promise<Record<string, un
 
 function podSpecOf(inputs: Record<string, unknown>): PodSpec {
   return (inputs.spec as { template: { spec: PodSpec } }).template.spec;
+}
+
+describe("ObjectStore rules", () => {
+  it("the data volume's size is a quantity", async () => {
+    const { objectStoreRules } = await load();
+    expect(objectStoreRules(args())).toEqual([]);
+    expect(objectStoreRules(args({ storageSize: "big" }))).toEqual([
+      { propertyPath: "storageSize", reason: expect.stringMatching(/quantity such as 10Gi/) },
+    ]);
+  });
+
+  it("the constructor refuses bad args with every problem, before any child exists", async () => {
+    const { ObjectStore } = await load();
+    const count = async () => (await registeredOfType(mocks, "kubernetes:core/v1:Secret")).length;
+    const before = await count();
+    let error: unknown;
+    try {
+      new ObjectStore("os-bad", args({ storageSize: "big", buckets: { app: "Bad_Name" } }));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(pulumi.InputPropertiesError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({
+      errors: [
+        expect.objectContaining({ propertyPath: "storageSize" }),
+        expect.objectContaining({ propertyPath: "buckets.app" }),
+      ],
+    });
+    expect(await count()).toBe(before);
+  });
+
+  it("the check maps every argument its rules check to its stack key", async () => {
+    const { componentProblems } = await import("../../platform/validate");
+    const config = await parsedConfig({ observability: { objectStorage: true } });
+    const keysOf = (objectStore: Record<string, unknown>) =>
+      componentProblems({ ...config, objectStore: { ...config.objectStore, ...objectStore } }).map(
+        ({ key }) => key,
+      );
+    // The schema refuses these first; the component's rules would name the same keys.
+    expect(keysOf({ storageSize: "big" })).toEqual(["objectStore.storageSize"]);
+    for (const role of ["app", "backups", "loki", "tempo"]) {
+      expect(keysOf({ buckets: { ...config.objectStore.buckets, [role]: "Bad_Name" } })).toEqual([
+        `objectStore.buckets.${role}`,
+      ]);
+    }
+  });
+
+  it("Loki's and Tempo's buckets exist only when observability keeps its data there", async () => {
+    const { argsForObjectStore } = await import("../../platform/args/object-store");
+    const dev = argsForObjectStore(await parsedConfig({}));
+    expect(Object.keys(dev.buckets)).toEqual(["app", "backups"]);
+    const prod = argsForObjectStore(await parsedConfig({ observability: { objectStorage: true } }));
+    expect(Object.keys(prod.buckets)).toEqual(["app", "backups", "loki", "tempo"]);
+  });
+});
+
+/** The dev stack's config with these keys, parsed as the engine would pass it. */
+async function parsedConfig(values: Record<string, unknown>) {
+  const { parseConfig } = await import("../../config");
+  const all = { profile: "dev", app: { image: "registry.example.com/app:1.0.0" }, ...values };
+  return parseConfig(
+    Object.fromEntries(
+      Object.entries(all).map(([key, value]) => [
+        `k3s-platform:${key}`,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]),
+    ),
+  );
 }
 
 describe("ObjectStore component", () => {

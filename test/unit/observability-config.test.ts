@@ -8,14 +8,17 @@ import {
   grafanaDatasources,
   grafanaIni,
   lokiConfig,
+  lokiRules,
   nodeLogCollectorConfig,
   prometheusArgs,
   prometheusClusterRoleRules,
   prometheusConfig,
   prometheusPodRoleRules,
+  prometheusRules,
   retentionHours,
   retentionSize,
   tempoConfig,
+  tempoRules,
   TRACE_TO_LOGS_QUERY,
 } from "../../components/observability";
 import { toYaml } from "../../components/observability/common";
@@ -207,19 +210,24 @@ describe("object storage (prod)", () => {
 
 describe("retention values", () => {
   it("accepts hours, days and weeks and writes hours, the unit all three stores read", () => {
-    expect(retentionHours("retention", "168h")).toBe("168h");
-    expect(retentionHours("retention", "7d")).toBe("168h");
-    expect(retentionHours("retention", "2w")).toBe("336h");
+    expect(retentionHours("168h")).toBe("168h");
+    expect(retentionHours("7d")).toBe("168h");
+    expect(retentionHours("2w")).toBe("336h");
+    for (const rules of [lokiRules, tempoRules, prometheusRules]) {
+      for (const retention of ["168h", "7d", "2w"]) expect(rules({ retention })).toEqual([]);
+    }
   });
 
   it("refuses anything else, naming the field", () => {
-    for (const retention of ["1 week", "0d", "90m"]) {
-      expect(() => retentionHours("loki.retention", retention)).toThrow(
-        expect.objectContaining({
-          propertyPath: "loki.retention",
-          reason: expect.stringMatching(/hours, days or weeks/),
-        }),
-      );
+    for (const rules of [lokiRules, tempoRules, prometheusRules]) {
+      for (const retention of ["1 week", "0d", "90m", "30m"]) {
+        expect(rules({ retention })).toEqual([
+          {
+            propertyPath: "retention",
+            reason: expect.stringMatching(/hours, days or weeks.*got "/),
+          },
+        ]);
+      }
     }
   });
 });

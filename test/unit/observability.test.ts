@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { securityExceptionFor } from "../../core/security-exceptions";
@@ -35,7 +35,7 @@ beforeAll(async () => {
       namespace: "platform",
       storageClass: "local-path",
       protect: true,
-      grafana: { host: "grafana.platform.localhost", anonymousViewer: true },
+      grafana: { ingress: { host: "grafana.platform.localhost" }, anonymousViewer: true },
     },
     { transformations: [recordOptions] },
   );
@@ -265,8 +265,7 @@ describe("the Observability stack", () => {
     const { Grafana } = await load();
     new Grafana("grafana-default", {
       namespace: "platform",
-      host: "grafana.example.com",
-      tls: { secretName: "grafana-tls" },
+      ingress: { host: "grafana.example.com", tlsSecretName: "grafana-tls" },
       datasources: { prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l" },
     });
     const config = await one("kubernetes:core/v1:ConfigMap", "grafana-default-config");
@@ -408,13 +407,228 @@ describe("Loki and Tempo on object storage (prod)", () => {
   });
 
   it("refuses an S3 endpoint that is not http(s)://host:port", async () => {
-    const { parseS3Endpoint } = await load();
+    const { objectStorageRules, parseS3Endpoint } = await load();
     expect(parseS3Endpoint("https://s3.example.com")).toEqual({
       hostPort: "s3.example.com",
       insecure: false,
     });
-    expect(() => parseS3Endpoint("minio:9000")).toThrow(
-      expect.objectContaining({ propertyPath: "objectStorage.endpoint" }),
-    );
+    expect(objectStorageRules({ endpoint: "https://s3.example.com" })).toEqual([]);
+    for (const endpoint of ["minio:9000", "http://minio:9000/bucket"]) {
+      expect(objectStorageRules({ endpoint })).toEqual([
+        { propertyPath: "endpoint", reason: expect.stringMatching(/http\(s\):\/\/host:port/) },
+      ]);
+    }
   });
 });
+
+const GRAFANA = { ingress: { host: "grafana.example.com" } };
+
+describe("the observability rules", () => {
+  it("the collector gateway runs at least one whole replica", async () => {
+    const { otelCollectorRules } = await load();
+    expect(otelCollectorRules({})).toEqual([]);
+    expect(otelCollectorRules({ replicas: 2 })).toEqual([]);
+    for (const replicas of [0, 1.5]) {
+      expect(otelCollectorRules({ replicas })).toEqual([
+        { propertyPath: "replicas", reason: expect.stringMatching(/whole number of at least 1/) },
+      ]);
+    }
+  });
+
+  it("every store's volume size is a quantity", async () => {
+    const { grafanaRules, lokiRules, prometheusRules, tempoRules } = await load();
+    for (const rules of [lokiRules, tempoRules, prometheusRules]) {
+      expect(rules({ storageSize: "20Gi" })).toEqual([]);
+      expect(rules({ storageSize: "20 GB" })).toEqual([
+        { propertyPath: "storageSize", reason: expect.stringMatching(/quantity.*got "20 GB"/) },
+      ]);
+    }
+    expect(grafanaRules({ ...GRAFANA, storageSize: "lots" })).toEqual([
+      { propertyPath: "storageSize", reason: expect.stringMatching(/quantity/) },
+    ]);
+  });
+
+  it("Grafana's host is a lowercase DNS name", async () => {
+    const { grafanaRules } = await load();
+    expect(grafanaRules(GRAFANA)).toEqual([]);
+    for (const host of ["Grafana.example.com", "grafana_example.com", "grafana.example.com."]) {
+      expect(grafanaRules({ ingress: { host } })).toEqual([
+        {
+          propertyPath: "ingress.host",
+          reason: expect.stringMatching(/lowercase DNS name/),
+        },
+      ]);
+    }
+  });
+
+  it("the stack's rules are its components', each under its key", async () => {
+    const { observabilityRules } = await load();
+    expect(observabilityRules({ grafana: GRAFANA })).toEqual([]);
+    const problems = observabilityRules({
+      collector: { replicas: 0 },
+      tempo: { retention: "30m" },
+      loki: { retention: "0d", storageSize: "big" },
+      prometheus: { retention: "15d", storageSize: "20Gi" },
+      grafana: { ingress: { host: "Grafana" } },
+      objectStorage: {
+        endpoint: "minio:9000",
+        loki: { bucket: "loki", credentials: keyPair("loki") },
+        tempo: { bucket: "tempo", credentials: keyPair("tempo") },
+      },
+    });
+    expect(problems.map((problem) => problem.propertyPath)).toEqual([
+      "collector.replicas",
+      "tempo.retention",
+      "loki.retention",
+      "loki.storageSize",
+      "grafana.ingress.host",
+      "objectStorage.endpoint",
+    ]);
+  });
+
+  it("the constructors refuse bad args with every problem, before any child exists", async () => {
+    const { Grafana, Observability, OtelCollector } = await load();
+    const count = async () =>
+      (await registeredOfType(mocks, "kubernetes:core/v1:ConfigMap")).length;
+    const before = await count();
+    expect(
+      () =>
+        new Observability("bad-stack", {
+          namespace: "platform",
+          tempo: { retention: "30m" },
+          grafana: { ingress: { host: "Bad_Host" } },
+        }),
+    ).toThrow(
+      expect.objectContaining({
+        errors: [
+          expect.objectContaining({ propertyPath: "tempo.retention" }),
+          expect.objectContaining({ propertyPath: "grafana.ingress.host" }),
+        ],
+      }),
+    );
+    const grafana = () =>
+      new Grafana("bad-grafana", {
+        namespace: "platform",
+        ingress: { host: "Bad_Host" },
+        datasources: { prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l" },
+      });
+    expect(pulumi.InputPropertiesError.isInstance(catchError(grafana))).toBe(true);
+    const collector = () =>
+      new OtelCollector("bad-collector", {
+        namespace: "platform",
+        replicas: 0,
+        exporters: { tempoOtlpGrpc: "t:4317", lokiOtlpHttp: "http://l", prometheusOtlpHttp: "p" },
+      });
+    expect(catchError(collector)).toMatchObject({
+      errors: [expect.objectContaining({ propertyPath: "replicas" })],
+    });
+    expect(await count()).toBe(before);
+  });
+});
+
+describe("the observability check", () => {
+  it("reports a retention the stores cannot read at its stack key", async () => {
+    const issues = await configIssues({
+      observability: { retention: { metrics: "30m", logs: "0d", traces: "90m" } },
+    });
+    for (const signal of ["metrics", "logs", "traces"]) {
+      expect(issues).toContainEqual({
+        key: `k3s-platform:observability.retention.${signal}`,
+        message: expect.stringMatching(/hours, days or weeks/),
+      });
+    }
+  });
+
+  it("maps every argument its rules check to the stack key it comes from", async () => {
+    const { componentProblems } = await import("../../platform/validate");
+    const config = await devConfig();
+    const { observability } = config;
+    const problems = componentProblems({
+      ...config,
+      observability: {
+        ...observability,
+        collectorReplicas: 0,
+        retention: { metrics: "1y", logs: "1y", traces: "1y" },
+        storage: { prometheus: "a", loki: "b", tempo: "c", grafana: "d" },
+        grafana: { ...observability.grafana, host: "Grafana" },
+      },
+    });
+    expect(problems.map((problem) => problem.key).sort()).toEqual(
+      [
+        "observability.collectorReplicas",
+        "observability.grafana.host",
+        "observability.retention.logs",
+        "observability.retention.metrics",
+        "observability.retention.traces",
+        "observability.storage.grafana",
+        "observability.storage.loki",
+        "observability.storage.prometheus",
+        "observability.storage.tempo",
+      ].sort(),
+    );
+  });
+
+  it("the shipped defaults pass it", async () => {
+    const { componentProblems } = await import("../../platform/validate");
+    const { observabilityCheck } = await import("../../platform/args/observability");
+    for (const profile of ["dev", "prod"]) {
+      const config = await devConfig({ profile });
+      expect(observabilityCheck.rules(config)).toEqual([]);
+      expect(componentProblems(config).filter((p) => p.key.startsWith("observability"))).toEqual(
+        [],
+      );
+    }
+  });
+});
+
+/** A stack's raw config as the engine passes it: the given keys, and what every stack needs. */
+function rawConfig(values: Record<string, unknown>): Record<string, string> {
+  const prod = values.profile === "prod";
+  const digest = `registry.example.com/app@sha256:${"a".repeat(64)}`;
+  const all: Record<string, unknown> = {
+    profile: "dev",
+    app: { image: prod ? digest : "registry.example.com/app:1.0.0" },
+    ...(prod ? { cluster: { tlsSecretName: "platform-tls" } } : {}),
+    ...values,
+  };
+  return Object.fromEntries(
+    Object.entries(all).map(([key, value]) => [
+      `k3s-platform:${key}`,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
+  );
+}
+
+/** A stack's config, parsed: what the Platform and the component checks get. */
+async function devConfig(values: Record<string, unknown> = {}) {
+  const { parseConfig } = await import("../../config");
+  return parseConfig(rawConfig(values));
+}
+
+/** The problems parseConfig reports for a stack's config. */
+async function configIssues(values: Record<string, unknown>) {
+  const { ConfigError, parseConfig } = await import("../../config");
+  try {
+    parseConfig(rawConfig(values));
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+function keyPair(name: string) {
+  return {
+    accessKey: new SecretKey(`store-${name}-credentials`, "accessKey"),
+    secretKey: new SecretKey(`store-${name}-credentials`, "secretKey"),
+  };
+}
+
+function catchError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}

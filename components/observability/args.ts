@@ -1,0 +1,332 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { QUANTITY_PATTERN } from "../../core/quantity";
+import { fieldErrorIf, nestedErrors, type FieldError, type Settings } from "../../core/validation";
+import { DEFAULT_INGRESS_CLASS, ingressRules, type IngressSettings } from "../lib/ingress";
+import type { ResourceSpec } from "../lib/resources";
+import type { SecretKey } from "../lib/secrets";
+import type { CollectorExporters } from "./collector-config";
+import {
+  matchS3Endpoint,
+  parseRetentionHours,
+  type ObservabilityWorkload,
+  type S3Endpoint,
+} from "./common";
+import type { GrafanaDatasourceArgs } from "./grafana-provisioning";
+
+/**
+ * The arguments of every observability component, their defaults, and their rules: each
+ * component's rules check its own args, and {@link observabilityRules} runs them all on the
+ * settings the {@link Observability} component hands each one, with its key in front.
+ */
+
+/** Requests and limits of each workload when the args give none. */
+export const DEFAULT_RESOURCES = {
+  collector: { cpu: "100m", memory: "256Mi", memoryLimit: "512Mi" },
+  nodeLogCollector: { cpu: "50m", memory: "128Mi", memoryLimit: "256Mi" },
+  tempo: { cpu: "100m", memory: "512Mi", memoryLimit: "1Gi" },
+  loki: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
+  prometheus: { cpu: "200m", memory: "1Gi", memoryLimit: "2Gi" },
+  grafana: { cpu: "50m", memory: "256Mi", memoryLimit: "512Mi" },
+} as const satisfies Record<ObservabilityWorkload, ResourceSpec>;
+
+/** What every observability workload component takes besides its own settings. */
+export interface WorkloadBaseArgs {
+  /** Namespace of every object it creates. */
+  namespace: pulumi.Input<string>;
+  /** `app.kubernetes.io/instance` of its labels. @default the component's name */
+  instance?: string;
+  /** Image reference. @default the catalogue's image of the component */
+  image?: string;
+  /**
+   * Requests and limits of the main container.
+   * @default the component's entry in {@link DEFAULT_RESOURCES}
+   */
+  resources?: ResourceSpec;
+}
+
+/** What every store component (Loki, Tempo, Prometheus, Grafana) takes besides its own settings. */
+export interface StoreArgs extends WorkloadBaseArgs {
+  /** StorageClass of its data volume. @default the cluster's default StorageClass */
+  storageClass?: pulumi.Input<string>;
+  /** Protect the StatefulSet and retain it on delete (prod). @default false */
+  protect?: boolean;
+}
+
+/** An S3 key pair from a Secret; the object store's per-consumer credentials have this shape. */
+export interface S3KeyPair {
+  /** Access key id. */
+  accessKey: SecretKey;
+  /** Secret access key. */
+  secretKey: SecretKey;
+}
+
+/** One consumer's bucket. */
+export interface BucketAccess {
+  /** Bucket name. */
+  bucket: string;
+  /** Key pair of a user scoped to that bucket. */
+  credentials: S3KeyPair;
+}
+
+/** An S3 endpoint and the bucket of Loki and of Tempo (prod); without it both use their PVC. */
+export interface ObjectStorageArgs {
+  /**
+   * `http://host:port` or `https://host:port` of the S3 API, with no path, e.g. the ObjectStore's
+   * `endpoint`.
+   */
+  endpoint: pulumi.Input<string>;
+  /** S3 region. @default "us-east-1" (what MinIO answers to) */
+  region?: string;
+  /** Loki's chunks and index. */
+  loki: BucketAccess;
+  /** Tempo's trace blocks. */
+  tempo: BucketAccess;
+  /**
+   * What must exist before Loki and Tempo start, e.g. the ObjectStore's bucket Job.
+   * @default none
+   */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The object storage's defaults, in one place. */
+export const OBJECT_STORAGE_DEFAULTS = { region: "us-east-1" } as const;
+
+/** One consumer's bucket, resolved for a component: endpoint parsed, region set. */
+export interface ObjectBucket extends BucketAccess {
+  /** The S3 endpoint as `host:port` and TLS flag. */
+  endpoint: pulumi.Input<S3Endpoint>;
+  /** S3 region. */
+  region: string;
+  /** What must exist first (the bucket Job). */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Arguments of an {@link OtelCollector}. */
+export interface OtelCollectorArgs extends WorkloadBaseArgs {
+  /** Replicas of the gateway, at least 1; 2 or more get a PDB and a spread across nodes. @default 1 */
+  replicas?: number;
+  /** Where traces, metrics and logs go (the Services of Tempo, Prometheus and Loki). */
+  exporters: pulumi.Input<CollectorExporters>;
+}
+
+/** Arguments of a {@link NodeLogCollector}. */
+export interface NodeLogCollectorArgs extends WorkloadBaseArgs {
+  /**
+   * The platform namespace; the collector gets its own, `nodeLogsNamespace(namespace)`, labelled
+   * Pod Security `privileged` (the exception in `security-exceptions.ts`).
+   */
+  namespace: pulumi.Input<string>;
+  /** `host:port` of the gateway collector's OTLP gRPC receiver. */
+  gatewayOtlpGrpc: pulumi.Input<string>;
+}
+
+/** Arguments of a {@link Prometheus}. */
+export interface PrometheusArgs extends StoreArgs {
+  /** How long samples are kept, in whole hours, days or weeks: `360h`, `15d`, `2w`. @default "15d" */
+  retention?: string;
+  /** Size of the TSDB volume, a quantity; 85% of it caps the TSDB. @default "20Gi" */
+  storageSize?: string;
+  /** Scrape and rule evaluation interval. @default "30s" */
+  scrapeInterval?: string;
+  /** Namespaces whose annotated pods are scraped. @default [namespace] */
+  scrapeNamespaces?: pulumi.Input<string>[];
+  /** Rule files by name (`charts/alerts/*.yaml`), loaded from a ConfigMap. @default none */
+  ruleFiles?: Record<string, string>;
+}
+
+/** Prometheus's defaults, in one place. */
+export const PROMETHEUS_DEFAULTS = {
+  retention: "15d",
+  storageSize: "20Gi",
+  scrapeInterval: "30s",
+} as const;
+
+/** Arguments of a {@link Loki}. */
+export interface LokiArgs extends StoreArgs {
+  /** How long logs are kept, in whole hours, days or weeks: `168h`, `7d`, `2w`. @default "168h" */
+  retention?: string;
+  /** Size of the PVC (index, WAL, compactor; and chunks in dev). @default "10Gi" */
+  storageSize?: string;
+  /** Bucket for chunks and index (prod). @default none: everything stays on the PVC */
+  objectStorage?: ObjectBucket;
+}
+
+/** Loki's defaults, in one place. */
+export const LOKI_DEFAULTS = { retention: "168h", storageSize: "10Gi" } as const;
+
+/** Arguments of a {@link Tempo}. */
+export interface TempoArgs extends StoreArgs {
+  /** How long traces are kept, in whole hours, days or weeks: `168h`, `7d`, `2w`. @default "168h" */
+  retention?: string;
+  /** Size of the PVC (WAL, live-store, generator WAL; and blocks in dev). @default "10Gi" */
+  storageSize?: string;
+  /** Prometheus's remote-write URL (`…/api/v1/write`). */
+  prometheusRemoteWriteUrl: pulumi.Input<string>;
+  /** Bucket for trace blocks (prod). @default none: blocks stay on the PVC */
+  objectStorage?: ObjectBucket;
+}
+
+/** Tempo's defaults, in one place. */
+export const TEMPO_DEFAULTS = { retention: "168h", storageSize: "10Gi" } as const;
+
+/** Arguments of a {@link Grafana}. */
+export interface GrafanaArgs extends StoreArgs {
+  /**
+   * Where users reach it: the host (e.g. `grafana.platform.example.com`), the IngressClass
+   * (@default "traefik") and the TLS Secret (@default none: plain HTTP).
+   */
+  ingress: IngressSettings;
+  /** Let visitors in without logging in, as Viewer only (dev). @default false */
+  anonymousViewer?: boolean;
+  /** Login name of the admin user. @default "admin" */
+  adminUser?: string;
+  /** Size of the data volume (users, sessions, preferences). @default "1Gi" */
+  storageSize?: string;
+  /** URLs of Prometheus, Tempo and Loki, for the datasources. */
+  datasources: pulumi.Input<GrafanaDatasourceArgs>;
+  /** Dashboard JSON files by name (`charts/dashboards/*.json`). @default none */
+  dashboards?: Record<string, string>;
+}
+
+/** Grafana's defaults, in one place. */
+export const GRAFANA_DEFAULTS = {
+  anonymousViewer: false,
+  ingressClassName: DEFAULT_INGRESS_CLASS,
+  adminUser: "admin",
+  storageSize: "1Gi",
+} as const;
+
+/** Settings every workload takes: image, requests and limits. */
+type WorkloadSettings = "image" | "resources";
+
+/** Arguments of {@link Observability}; every default is documented on the component's own args. */
+export interface ObservabilityArgs {
+  /** Namespace of every workload except the node log collector (Pod Security `restricted`). */
+  namespace: pulumi.Input<string>;
+  /** `app.kubernetes.io/instance` of every label. @default the component's name */
+  instance?: string;
+  /** StorageClass of every volume. @default the cluster's default StorageClass */
+  storageClass?: pulumi.Input<string>;
+  /**
+   * Protect the StatefulSets (Prometheus, Loki, Tempo, Grafana) and retain them on delete.
+   * @default false
+   */
+  protect?: boolean;
+  /** The OTLP gateway. @default 1 replica, DEFAULT_RESOURCES.collector, the catalogue image */
+  collector?: Pick<OtelCollectorArgs, WorkloadSettings | "replicas">;
+  /** Container logs from every node. @default enabled, DEFAULT_RESOURCES.nodeLogCollector */
+  nodeLogs?: Pick<NodeLogCollectorArgs, WorkloadSettings> & {
+    /** Run the DaemonSet (and its privileged namespace). @default true */
+    enabled?: boolean;
+  };
+  /** Traces. @default TEMPO_DEFAULTS (168h, 10Gi), DEFAULT_RESOURCES.tempo */
+  tempo?: Pick<TempoArgs, WorkloadSettings | "retention" | "storageSize">;
+  /** Logs. @default LOKI_DEFAULTS (168h, 10Gi), DEFAULT_RESOURCES.loki */
+  loki?: Pick<LokiArgs, WorkloadSettings | "retention" | "storageSize">;
+  /**
+   * Metrics and alerts.
+   * @default PROMETHEUS_DEFAULTS (15d, 20Gi, 30s), DEFAULT_RESOURCES.prometheus
+   */
+  prometheus?: Pick<
+    PrometheusArgs,
+    WorkloadSettings | "retention" | "storageSize" | "scrapeInterval"
+  >;
+  /** Dashboards. `ingress.host` is required; the rest defaults as GRAFANA_DEFAULTS says. */
+  grafana: Pick<
+    GrafanaArgs,
+    WorkloadSettings | "ingress" | "anonymousViewer" | "adminUser" | "storageSize"
+  >;
+  /** S3 buckets for Loki and Tempo (prod). @default none: both keep their data on their PVC */
+  objectStorage?: ObjectStorageArgs;
+  /** Prometheus rule files. @default the repository's `charts/alerts` */
+  alertsDir?: string;
+  /** Grafana dashboards. @default the repository's `charts/dashboards` */
+  dashboardsDir?: string;
+}
+
+/** A retention, when given, must be whole hours, days or weeks, at least one. */
+function retentionRules(retention: string | undefined): FieldError[] {
+  return fieldErrorIf(
+    retention !== undefined && parseRetentionHours(retention) === undefined,
+    "retention",
+    () =>
+      `must be a whole number of hours, days or weeks such as 168h, 7d or 2w (got "${retention}")`,
+  );
+}
+
+/** A volume size, when given, must be a quantity. */
+function storageSizeRules(storageSize: string | undefined): FieldError[] {
+  return fieldErrorIf(
+    storageSize !== undefined && !QUANTITY_PATTERN.test(storageSize),
+    "storageSize",
+    () => `must be a quantity such as 20Gi (got "${storageSize}")`,
+  );
+}
+
+/** Every problem with a store's retention and volume (Prometheus, Loki, Tempo). */
+function retainingStoreRules(args: { retention?: string; storageSize?: string }): FieldError[] {
+  return [...retentionRules(args.retention), ...storageSizeRules(args.storageSize)];
+}
+
+/** Every problem with a Prometheus's args. */
+export function prometheusRules(
+  args: Pick<PrometheusArgs, "retention" | "storageSize">,
+): FieldError[] {
+  return retainingStoreRules(args);
+}
+
+/** Every problem with a Loki's args. */
+export function lokiRules(args: Pick<LokiArgs, "retention" | "storageSize">): FieldError[] {
+  return retainingStoreRules(args);
+}
+
+/** Every problem with a Tempo's args. */
+export function tempoRules(args: Pick<TempoArgs, "retention" | "storageSize">): FieldError[] {
+  return retainingStoreRules(args);
+}
+
+/** Every problem with a Grafana's args. */
+export function grafanaRules(args: Pick<GrafanaArgs, "ingress" | "storageSize">): FieldError[] {
+  return [
+    ...nestedErrors("ingress", ingressRules(args.ingress)),
+    ...storageSizeRules(args.storageSize),
+  ];
+}
+
+/** Every problem with an OtelCollector's args. */
+export function otelCollectorRules(args: Pick<OtelCollectorArgs, "replicas">): FieldError[] {
+  const replicas = args.replicas ?? 1;
+  return fieldErrorIf(
+    !Number.isInteger(replicas) || replicas < 1,
+    "replicas",
+    () => `must be a whole number of at least 1 (got ${replicas})`,
+  );
+}
+
+/**
+ * Every problem with the object storage of Loki and Tempo. An endpoint that is an output (the
+ * ObjectStore's) is checked the same way once it is known.
+ */
+export function objectStorageRules(args: Pick<ObjectStorageArgs, "endpoint">): FieldError[] {
+  const { endpoint } = args;
+  return fieldErrorIf(
+    typeof endpoint === "string" && matchS3Endpoint(endpoint) === undefined,
+    "endpoint",
+    () =>
+      `must be http(s)://host:port with no path, e.g. http://minio.platform.svc:9000 (got "${String(endpoint)}")`,
+  );
+}
+
+/** Every problem with an Observability's args: each component's rules, under its key. */
+export function observabilityRules(args: Settings<ObservabilityArgs>): FieldError[] {
+  return [
+    ...nestedErrors("collector", otelCollectorRules(args.collector ?? {})),
+    ...nestedErrors("tempo", tempoRules(args.tempo ?? {})),
+    ...nestedErrors("loki", lokiRules(args.loki ?? {})),
+    ...nestedErrors("prometheus", prometheusRules(args.prometheus ?? {})),
+    ...nestedErrors("grafana", grafanaRules(args.grafana)),
+    ...(args.objectStorage
+      ? nestedErrors("objectStorage", objectStorageRules(args.objectStorage))
+      : []),
+  ];
+}
