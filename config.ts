@@ -1,14 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { distance } from "fastest-levenshtein";
 import { z } from "zod";
-import {
-  DEFAULT_TARGET_SUFFIX,
-  validateDeployTargets,
-  validateDeployTargetSizing,
-} from "./components/deploy-target";
-import { validateAppImage } from "./components/app/args";
-import { gpuProblem } from "./components/ollama";
-import { shardChangeProblem } from "./components/temporal/config";
 import { COMMON_DEFAULTS, PROFILE_DEFAULTS } from "./stack-config/defaults";
 import { schema } from "./stack-config/schema";
 import {
@@ -75,12 +67,16 @@ export function parseConfig(
   if (!result.success) {
     throw new ConfigError(result.error.issues.flatMap(describeIssue));
   }
-  const { arcjetKey, registryPassword, ...config } = result.data;
+  const { arcjetKey, registryPassword, credentials, ...config } = result.data;
   const issues = [...plainSecretIssues(raw, secretKeys), ...crossFieldIssues(config)];
   if (issues.length > 0) {
     throw new ConfigError(issues);
   }
-  return { ...config, secrets: secretOutputs({ arcjetKey, registryPassword }) };
+  return {
+    ...config,
+    secrets: secretOutputs({ arcjetKey, registryPassword }),
+    credentials: secretCredentials(credentials ?? {}),
+  };
 }
 
 /** Reads the current stack's config from the Pulumi runtime. */
@@ -113,6 +109,21 @@ function secretOutputs(values: Partial<Record<SecretKeyName, string>>): Platform
     Object.entries(values)
       .filter(([, value]) => value !== undefined)
       .map(([name, value]) => [name, pulumi.secret(value as string)]),
+  );
+}
+
+/** Every given credential as a secret output, keeping the component → name shape. */
+function secretCredentials(given: object): PlatformConfig["credentials"] {
+  return Object.fromEntries(
+    Object.entries(given).map(([component, names]) => [
+      component,
+      Object.fromEntries(
+        Object.entries(names as Record<string, string>).map(([name, value]) => [
+          name,
+          pulumi.secret(value),
+        ]),
+      ),
+    ]),
   );
 }
 
@@ -211,34 +222,6 @@ function crossFieldIssues(config: ValidatedConfig): ConfigIssue[] {
       message: reason,
     })),
     ...productionIssues(config),
-    ...validateAppImage(config.profile, config.app.image, config.app.build).map((issue) => ({
-      key: keyOf(["app", ...issue.path.split(".")]),
-      message: issue.message,
-    })),
-    ...[
-      ...validateDeployTargets(
-        config.deployTargets.namespaces ?? [`${config.namespace}${DEFAULT_TARGET_SUFFIX}`],
-        config.namespace,
-      ),
-      ...validateDeployTargetSizing(config.deployTargets),
-    ].map((issue) => ({
-      key: keyOf(["deployTargets", ...issue.path.split(".")]),
-      message: issue.message,
-    })),
-    ...optionalIssue(["ollama", "gpu"], gpuProblem(config.ollama.gpu)),
-    ...optionalIssue(
-      ["temporal", "numHistoryShards"],
-      shardChangeProblem(
-        config.temporal.recordedNumHistoryShards,
-        config.temporal.numHistoryShards,
-      ),
-    ),
-    ...optionalIssue(
-      ["app", "web", "maxReplicas"],
-      config.app.web.maxReplicas < config.app.web.minReplicas
-        ? `must be at least app.web.minReplicas (${config.app.web.maxReplicas} < ${config.app.web.minReplicas})`
-        : undefined,
-    ),
   ];
 }
 
@@ -246,24 +229,14 @@ function optionalIssue(path: string[], message: string | undefined): ConfigIssue
   return message ? [{ key: keyOf(path), message }] : [];
 }
 
-/** What prod needs to stay up through a node drain and to serve over TLS. */
+/** What prod needs to stay up through a node drain (the app's floor and TLS: the app's rules). */
 function productionIssues(config: ValidatedConfig): ConfigIssue[] {
   if (config.profile !== "prod") return [];
   const ha = "prod runs at least 2 so a node drain or a rollout never takes it down";
   return [
     ...optionalIssue(
-      ["cluster", "tlsSecretName"],
-      config.cluster.tlsSecretName
-        ? undefined
-        : "is required in prod: the TLS Secret (e.g. from cert-manager) that every Ingress host uses",
-    ),
-    ...optionalIssue(
       ["pgbouncer", "replicas"],
       config.pgbouncer.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined,
-    ),
-    ...optionalIssue(
-      ["app", "web", "minReplicas"],
-      config.app.web.minReplicas < 2 ? `must be ≥ 2: ${ha}` : undefined,
     ),
     ...optionalIssue(
       ["temporal", "replicas"],

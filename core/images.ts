@@ -68,7 +68,7 @@ export const IMAGES = {
   temporalUi: { repository: "docker.io/temporalio/ui", tag: "2.53.3", uid: 1000 },
   /**
    * Ollama runs as root with HOME=/root upstream and has no user of its own; we run it as this
-   * UID with HOME and the models on its PVC (see components/ollama.ts).
+   * UID with HOME and the models on its PVC (see components/ollama/).
    */
   ollama: { repository: "docker.io/ollama/ollama", tag: "0.32.6", uid: 65532 },
   /** curl and a busybox shell, for small HTTP Jobs (user `curl_user`, 100). */

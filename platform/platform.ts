@@ -1,7 +1,17 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformArgs } from "../stack-config/types";
+import { argsForApp } from "./args/app";
+import { argsForDeployTarget } from "./args/deploy-target";
 import { argsForDragonfly } from "./args/dragonfly";
+import { argsForMigrations } from "./args/migrations";
+import { argsForNetworkPolicies } from "./args/network-policies";
+import { argsForObjectStore } from "./args/object-store";
+import { argsForObservability } from "./args/observability";
+import { argsForOllama } from "./args/ollama";
+import { argsForPgBouncer } from "./args/pgbouncer";
+import { argsForPostgres } from "./args/postgres";
+import { argsForTemporal } from "./args/temporal";
 import { App } from "../components/app";
 import { DeployTarget } from "../components/deploy-target";
 import { Dragonfly } from "../components/dragonfly";
@@ -14,13 +24,15 @@ import { ObjectStore } from "../components/object-store";
 import { Observability } from "../components/observability";
 import { Ollama } from "../components/ollama";
 import { PgBouncer } from "../components/pgbouncer";
-import { platformEdges } from "./wiring";
+import { platformEdges, type WiredComponents } from "./wiring";
+import type { Edge } from "../core/network";
 import { Postgres } from "../components/postgres";
 import { Temporal } from "../components/temporal";
 
 /**
  * The whole platform in one component: the namespace and every component of the stack, wired
- * together by their outputs. A new component is one file in `components/` and one line here.
+ * together by their outputs. The constructor is the table of contents: one line per component,
+ * each built from `argsFor<Component>(args)` (platform/args/) plus what only exists at run time.
  */
 export class Platform extends pulumi.ComponentResource {
   /** Namespace every platform workload runs in (Pod Security `restricted`). */
@@ -42,252 +54,40 @@ export class Platform extends pulumi.ComponentResource {
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:platform:Platform", name, {}, opts);
-    const host = (subdomain: string) => `${subdomain}.${args.cluster.domain}`;
-
-    const namespace = new k8s.core.v1.Namespace(
-      "namespace",
-      {
-        metadata: {
-          name: args.namespace,
-          labels: {
-            ...podSecurityLabels("restricted"),
-            "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/managed-by": "pulumi",
-          },
-        },
-      },
-      { parent: this },
-    );
     // Every child takes the namespace as an output, so none is created before the namespace.
-    const ns = namespace.metadata.name;
-    const common = { namespace: ns, instance: name, storageClass: args.cluster.storageClass };
-    const child = { parent: this };
-    const protect = args.protectStateful;
-
+    const at: Placement = {
+      args,
+      name,
+      ns: platformNamespace(args, this).metadata.name,
+      parent: this,
+    };
     const objectStore = new ObjectStore(
       "object-store",
-      {
-        ...common,
-        image: args.objectStore.image,
-        clientImage: args.objectStore.clientImage,
-        resources: args.objectStore.resources,
-        storageSize: args.objectStore.storageSize,
-        buckets: {
-          app: args.objectStore.buckets.app,
-          backups: args.objectStore.buckets.backups,
-          ...(args.observability.objectStorage
-            ? { loki: args.objectStore.buckets.loki, tempo: args.objectStore.buckets.tempo }
-            : {}),
-        },
-        protect,
-      },
-      child,
+      { ...argsForObjectStore(args), ...placed(at) },
+      { parent: at.parent },
     );
-
-    const postgres = new Postgres(
-      "postgres",
-      {
-        ...common,
-        storageClass: args.postgres.storageClass ?? args.cluster.storageClass,
-        storageSize: args.postgres.storageSize,
-        resources: args.postgres.resources,
-        maxConnections: args.postgres.maxConnections,
-        superuserReservedConnections: args.postgres.superuserReservedConnections,
-        protect,
-        backup: args.postgres.backup.enabled
-          ? {
-              schedule: args.postgres.backup.schedule,
-              retain: args.postgres.backup.retain,
-              bucket: objectStore.bucketFor("backups"),
-              endpoint: objectStore.endpoint,
-              accessKey: objectStore.credentialsFor("backups").accessKey,
-              secretKey: objectStore.credentialsFor("backups").secretKey,
-            }
-          : undefined,
-      },
-      child,
-    );
-
-    const pgbouncer = new PgBouncer(
-      "pgbouncer",
-      {
-        namespace: ns,
-        instance: name,
-        replicas: args.pgbouncer.replicas,
-        resources: args.pgbouncer.resources,
-        pool: args.pgbouncer,
-        postgresHost: postgres.host,
-        postgresPort: postgres.port,
-        credentials: postgres.appCredentials,
-      },
-      child,
-    );
-
-    const dragonfly = new Dragonfly(
-      "dragonfly",
-      { ...argsForDragonfly(args), namespace: ns, instance: name },
-      child,
-    );
-
-    const observability = new Observability(
-      "observability",
-      {
-        ...common,
-        protect,
-        nodeLogs: { enabled: args.observability.nodeLogs },
-        collector: { replicas: args.observability.collectorReplicas },
-        tempo: {
-          retention: args.observability.retention.traces,
-          storageSize: args.observability.storage.tempo,
-        },
-        loki: {
-          retention: args.observability.retention.logs,
-          storageSize: args.observability.storage.loki,
-        },
-        prometheus: {
-          retention: args.observability.retention.metrics,
-          storageSize: args.observability.storage.prometheus,
-        },
-        grafana: {
-          host: args.observability.grafana.host ?? host("grafana"),
-          anonymousViewer: args.observability.grafana.anonymousViewer,
-          ingressClassName: args.cluster.ingressClass,
-          tls: args.cluster.tlsSecretName ? { secretName: args.cluster.tlsSecretName } : undefined,
-          storageSize: args.observability.storage.grafana,
-        },
-        objectStorage: args.observability.objectStorage
-          ? {
-              endpoint: objectStore.endpoint,
-              loki: {
-                bucket: objectStore.bucketFor("loki"),
-                credentials: objectStore.credentialsFor("loki"),
-              },
-              tempo: {
-                bucket: objectStore.bucketFor("tempo"),
-                credentials: objectStore.credentialsFor("tempo"),
-              },
-              dependsOn: [objectStore.bucketJob],
-            }
-          : undefined,
-      },
-      child,
-    );
-
-    const temporal = new Temporal(
-      "temporal",
-      {
-        namespace: ns,
-        instance: name,
-        postgres: {
-          host: postgres.host,
-          port: 5432,
-          user: postgres.temporalSecret.key("username"),
-          password: postgres.temporalSecret.key("password"),
-          database: "temporal",
-          visibilityDatabase: "temporal_visibility",
-        },
-        numHistoryShards: args.temporal.numHistoryShards,
-        separateServices: args.temporal.separateServices,
-        replicas: replicasPerService(args.temporal.replicas),
-        resources: args.temporal.resources,
-        ui: {
-          host: args.temporal.ui.host ?? host("temporal"),
-          ingressClass: args.cluster.ingressClass,
-          tlsSecretName: args.cluster.tlsSecretName,
-          replicas: args.temporal.separateServices ? 2 : 1,
-        },
-        appNamespace: args.temporal.namespace,
-        dependsOn: [postgres.statefulSet],
-      },
-      child,
-    );
-
+    const postgres = postgresOn(at, objectStore);
+    const pgbouncer = pgbouncerOn(at, postgres);
+    const dragonfly = dragonflyOn(at);
+    const observability = observabilityOn(at, objectStore);
+    const temporal = temporalOn(at, postgres);
     const ollama = new Ollama(
       "ollama",
-      {
-        namespace: ns,
-        instance: name,
-        storageClass: args.cluster.storageClass,
-        resources: args.ollama.resources,
-        storageSize: args.ollama.storageSize,
-        models: args.ollama.models,
-        keepAlive: args.ollama.keepAlive,
-        numParallel: args.ollama.numParallel,
-        gpu: args.ollama.gpu,
-        protect,
-      },
-      child,
+      { ...argsForOllama(args), ...placed(at) },
+      { parent: at.parent },
     );
-
-    const migrations = new Migrations(
-      "migrations",
-      {
-        namespace: ns,
-        instance: name,
-        databaseUrl: postgres.appSecret.key("url"),
-        dependsOn: [postgres.statefulSet],
-      },
-      child,
-    );
-
+    const migrations = migrationsOn(at, postgres);
     const deployTarget = new DeployTarget(
       "deploy-target",
       {
+        ...argsForDeployTarget(args),
         namespace: args.namespace,
-        namespaceRef: ns,
+        namespaceRef: at.ns,
         instance: name,
-        targetNamespaces: args.deployTargets.namespaces,
-        quota: args.deployTargets.quota,
-        containerLimits: args.deployTargets.containerLimits,
-        podCidr: args.cluster.podCidr,
-        serviceCidr: args.cluster.serviceCidr,
-        apiServer: args.deployTargets.apiServer,
       },
-      child,
+      { parent: at.parent },
     );
-
-    const app = new App(
-      "app",
-      {
-        namespace: ns,
-        instance: name,
-        profile: args.profile,
-        image: args.app.image,
-        build: args.app.build && {
-          ...args.app.build,
-          registry: { ...args.app.build.registry, password: args.secrets.registryPassword },
-        },
-        web: args.app.web,
-        worker: args.app.worker,
-        ingress: {
-          host: args.app.host ?? host("app"),
-          tlsSecretName: args.cluster.tlsSecretName,
-          ingressClassName: args.cluster.ingressClass,
-        },
-        databaseUrl: pgbouncer.appSecret.key("url"),
-        databaseDirectUrl: postgres.appSecret.key("url"),
-        directDatabaseAccess: args.app.directDatabaseAccess,
-        redisUrl: dragonfly.redisUrl,
-        // OTLP over HTTP: the protocol every OTel SDK defaults to when only the endpoint is set.
-        otlpEndpoint: observability.otlpHttpEndpoint,
-        temporal: { address: temporal.frontendAddress, namespace: temporal.namespaceName },
-        s3: {
-          endpoint: objectStore.endpoint,
-          bucket: objectStore.bucketFor("app"),
-          accessKeyId: objectStore.credentialsFor("app").accessKey,
-          secretAccessKey: objectStore.credentialsFor("app").secretKey,
-        },
-        ollamaHost: ollama.host,
-        arcjetKey: args.secrets.arcjetKey,
-        migrationsJob: migrations.job,
-        workerDependsOn: [ollama.modelsReady],
-        workerServiceAccountName: deployTarget.serviceAccountName,
-        deployNamespaces: deployTarget.targetNamespaces,
-      },
-      child,
-    );
-
-    const edges = platformEdges(args, {
+    const wired = {
       postgres,
       pgbouncer,
       dragonfly,
@@ -296,40 +96,16 @@ export class Platform extends pulumi.ComponentResource {
       temporal,
       ollama,
       migrations,
-      app,
       deployTarget,
-    });
-    // One set of policies per namespace, all from the same edges, so both ends of a
-    // cross-namespace edge (node log collector → gateway) agree.
-    const policyNamespaces: [string, pulumi.Input<string>][] = [
-      [args.namespace, ns],
-      ...(args.observability.nodeLogs
-        ? [
-            [nodeLogsNamespace(args.namespace), observability.nodeLogsNamespace.apply(String)] as [
-              string,
-              pulumi.Input<string>,
-            ],
-          ]
-        : []),
-    ];
-    const [networkPolicies] = policyNamespaces.map(
-      ([policyNamespace, namespaceRef]) =>
-        new NetworkPolicies(
-          policyNamespace === args.namespace
-            ? "network-policies"
-            : `network-policies-${policyNamespace}`,
-          {
-            namespace: policyNamespace,
-            namespaceRef,
-            podCidr: args.cluster.podCidr,
-            serviceCidr: args.cluster.serviceCidr,
-            edges,
-          },
-          child,
-        ),
+    };
+    const app = appOn(at, wired);
+    const networkPolicies = networkPoliciesOn(
+      at,
+      platformEdges(args, { ...wired, app }),
+      observability,
     );
 
-    this.namespace = ns;
+    this.namespace = at.ns;
     this.appUrl = app.url;
     this.grafanaUrl = observability.grafanaUrl;
     this.temporalUiUrl = temporal.uiUrl;
@@ -350,6 +126,216 @@ export class Platform extends pulumi.ComponentResource {
   }
 }
 
-function replicasPerService(replicas: number) {
-  return { frontend: replicas, history: replicas, matching: replicas, worker: replicas };
+/** Where the Platform puts a component: its namespace, instance label and parent. */
+interface Placement {
+  args: PlatformArgs;
+  /** The Platform's name: every component's `instance`. */
+  name: string;
+  /** The namespace's name as an output of the Namespace object. */
+  ns: pulumi.Output<string>;
+  parent: Platform;
+}
+
+/** The `namespace` and `instance` arguments every component takes from its placement. */
+function placed(at: Placement) {
+  return { namespace: at.ns, instance: at.name };
+}
+
+/** The platform namespace: Pod Security `restricted`, labelled as ours. */
+function platformNamespace(args: PlatformArgs, parent: Platform): k8s.core.v1.Namespace {
+  return new k8s.core.v1.Namespace(
+    "namespace",
+    {
+      metadata: {
+        name: args.namespace,
+        labels: {
+          ...podSecurityLabels("restricted"),
+          "app.kubernetes.io/part-of": PART_OF,
+          "app.kubernetes.io/managed-by": "pulumi",
+        },
+      },
+    },
+    { parent },
+  );
+}
+
+/** Postgres, its backups (when on) in the object store's backup bucket. */
+function postgresOn(at: Placement, objectStore: ObjectStore): Postgres {
+  const settings = argsForPostgres(at.args);
+  return new Postgres(
+    "postgres",
+    {
+      ...settings,
+      ...placed(at),
+      passwords: at.args.credentials.postgres,
+      backup: settings.backup && {
+        ...settings.backup,
+        bucket: objectStore.bucketFor("backups"),
+        endpoint: objectStore.endpoint,
+        accessKey: objectStore.credentialsFor("backups").accessKey,
+        secretKey: objectStore.credentialsFor("backups").secretKey,
+      },
+    },
+    { parent: at.parent },
+  );
+}
+
+function pgbouncerOn(at: Placement, postgres: Postgres): PgBouncer {
+  return new PgBouncer(
+    "pgbouncer",
+    {
+      ...argsForPgBouncer(at.args),
+      ...placed(at),
+      statsPassword: at.args.credentials.pgbouncer?.stats,
+      postgresHost: postgres.host,
+      postgresPort: postgres.port,
+      credentials: postgres.appCredentials,
+    },
+    { parent: at.parent },
+  );
+}
+
+function dragonflyOn(at: Placement): Dragonfly {
+  return new Dragonfly(
+    "dragonfly",
+    {
+      ...argsForDragonfly(at.args),
+      ...placed(at),
+      password: at.args.credentials.dragonfly?.password,
+    },
+    { parent: at.parent },
+  );
+}
+
+/** The observability stack; in prod Loki and Tempo keep their data in the object store. */
+function observabilityOn(at: Placement, objectStore: ObjectStore): Observability {
+  return new Observability(
+    "observability",
+    {
+      ...argsForObservability(at.args),
+      ...placed(at),
+      objectStorage: at.args.observability.objectStorage
+        ? {
+            endpoint: objectStore.endpoint,
+            loki: {
+              bucket: objectStore.bucketFor("loki"),
+              credentials: objectStore.credentialsFor("loki"),
+            },
+            tempo: {
+              bucket: objectStore.bucketFor("tempo"),
+              credentials: objectStore.credentialsFor("tempo"),
+            },
+            dependsOn: [objectStore.bucketJob],
+          }
+        : undefined,
+    },
+    { parent: at.parent },
+  );
+}
+
+/** Temporal, on Postgres directly (never through PgBouncer), after the database is up. */
+function temporalOn(at: Placement, postgres: Postgres): Temporal {
+  return new Temporal(
+    "temporal",
+    {
+      ...argsForTemporal(at.args),
+      ...placed(at),
+      postgres: {
+        host: postgres.host,
+        port: 5432,
+        user: postgres.temporalSecret.key("username"),
+        password: postgres.temporalSecret.key("password"),
+        database: "temporal",
+        visibilityDatabase: "temporal_visibility",
+      },
+      dependsOn: [postgres.statefulSet],
+    },
+    { parent: at.parent },
+  );
+}
+
+/** The Atlas migrations Job, on the direct Postgres URL (Atlas takes a session lock). */
+function migrationsOn(at: Placement, postgres: Postgres): Migrations {
+  return new Migrations(
+    "migrations",
+    {
+      ...argsForMigrations(at.args),
+      ...placed(at),
+      databaseUrl: postgres.appSecret.key("url"),
+      dependsOn: [postgres.statefulSet],
+    },
+    { parent: at.parent },
+  );
+}
+
+/** What the app is wired to. */
+type AppDependencies = Omit<WiredComponents, "app">;
+
+/** The app, wired to every other component by their outputs; its rollout waits for migrations. */
+function appOn(at: Placement, c: AppDependencies): App {
+  const settings = argsForApp(at.args);
+  return new App(
+    "app",
+    {
+      ...settings,
+      ...placed(at),
+      build: settings.build && {
+        ...settings.build,
+        registry: { ...settings.build.registry, password: at.args.secrets.registryPassword },
+      },
+      databaseUrl: c.pgbouncer.appSecret.key("url"),
+      databaseDirectUrl: c.postgres.appSecret.key("url"),
+      redisUrl: c.dragonfly.redisUrl,
+      // OTLP over HTTP: the protocol every OTel SDK defaults to when only the endpoint is set.
+      otlpEndpoint: c.observability.otlpHttpEndpoint,
+      temporal: { address: c.temporal.frontendAddress, namespace: c.temporal.namespaceName },
+      s3: {
+        endpoint: c.objectStore.endpoint,
+        bucket: c.objectStore.bucketFor("app"),
+        accessKeyId: c.objectStore.credentialsFor("app").accessKey,
+        secretAccessKey: c.objectStore.credentialsFor("app").secretKey,
+      },
+      ollamaHost: c.ollama.host,
+      arcjetKey: at.args.secrets.arcjetKey,
+      migrationsJob: c.migrations.job,
+      workerDependsOn: [c.ollama.modelsReady],
+      workerServiceAccountName: c.deployTarget.serviceAccountName,
+      deployNamespaces: c.deployTarget.targetNamespaces,
+    },
+    { parent: at.parent },
+  );
+}
+
+/**
+ * One set of policies per namespace, all from the same edges, so both ends of a cross-namespace
+ * edge (node log collector → gateway) agree. Returns the platform namespace's set.
+ */
+function networkPoliciesOn(
+  at: Placement,
+  edges: Edge[],
+  observability: Observability,
+): NetworkPolicies {
+  const { args } = at;
+  const policyNamespaces: [string, pulumi.Input<string>][] = [
+    [args.namespace, at.ns],
+    ...(args.observability.nodeLogs
+      ? [
+          [nodeLogsNamespace(args.namespace), observability.nodeLogsNamespace.apply(String)] as [
+            string,
+            pulumi.Input<string>,
+          ],
+        ]
+      : []),
+  ];
+  const [platformPolicies] = policyNamespaces.map(
+    ([policyNamespace, namespaceRef]) =>
+      new NetworkPolicies(
+        policyNamespace === args.namespace
+          ? "network-policies"
+          : `network-policies-${policyNamespace}`,
+        { ...argsForNetworkPolicies(args), namespace: policyNamespace, namespaceRef, edges },
+        { parent: at.parent },
+      ),
+  );
+  return platformPolicies;
 }

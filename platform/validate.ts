@@ -1,6 +1,16 @@
 import type { PlatformSettings } from "../stack-config/types";
+import { appCheck } from "./args/app";
 import type { ComponentCheck } from "./args/check";
+import { deployTargetCheck } from "./args/deploy-target";
 import { dragonflyCheck } from "./args/dragonfly";
+import { migrationsCheck } from "./args/migrations";
+import { networkPoliciesCheck } from "./args/network-policies";
+import { objectStoreCheck } from "./args/object-store";
+import { observabilityCheck } from "./args/observability";
+import { ollamaCheck } from "./args/ollama";
+import { pgbouncerCheck } from "./args/pgbouncer";
+import { postgresCheck } from "./args/postgres";
+import { temporalCheck } from "./args/temporal";
 
 /**
  * The components' own rules, run on the settings the Platform would give them, with each
@@ -8,7 +18,19 @@ import { dragonflyCheck } from "./args/dragonfly";
  * once, in the component; only rules that span components live in the stack config.
  */
 
-const COMPONENT_CHECKS: ComponentCheck[] = [dragonflyCheck];
+const COMPONENT_CHECKS: ComponentCheck[] = [
+  dragonflyCheck,
+  objectStoreCheck,
+  observabilityCheck,
+  appCheck,
+  pgbouncerCheck,
+  postgresCheck,
+  migrationsCheck,
+  deployTargetCheck,
+  networkPoliciesCheck,
+  ollamaCheck,
+  temporalCheck,
+];
 
 /** A problem found by a component's rules, at its stack key (without the project prefix). */
 export interface ComponentProblem {

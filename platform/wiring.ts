@@ -34,47 +34,85 @@ export interface WiredComponents {
   deployTarget: DeployTarget;
 }
 
+/** What every group of edges is built from: the components' pods as peers of the namespace. */
+interface WiringContext {
+  args: PlatformArgs;
+  c: WiredComponents;
+  at: (identity: WorkloadIdentity) => Peer;
+  /** One edge from each of `froms` to `to`. */
+  each: (froms: Peer[], to: Peer, ports: number[], why: string) => Edge[];
+  appPods: Peer[];
+  temporalServers: Peer[];
+  frontend: Peer;
+  postgres: Peer;
+  objectStore: Peer;
+}
+
 /**
- * The wiring table of DESIGN.md section 3 as declared edges: exactly the connections the
+ * The wiring table (docs/architecture.md) as declared edges: exactly the connections the
  * platform needs, from which the NetworkPolicies are derived and against which the reachability
  * check compares the rendered policies. Ports are container ports (K3s judges traffic after the
  * Service's address translation).
  */
 export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
   const at = (identity: WorkloadIdentity): Peer => peer.workload(identity, args.namespace);
-  const obs = c.observability.identities;
-  const web = at(c.app.webIdentity);
-  const worker = at(c.app.workerIdentity);
-  const appPods = [web, worker];
-  const temporalServers = c.temporal.identities.server.map(at);
-  const frontend = at(c.temporal.identities.frontend);
-  const postgres = at(c.postgres.identity);
-  const objectStore = at(c.objectStore.identity);
-  const collector = at(obs.collector);
-  const prometheus = at(obs.prometheus);
-  const loki = at(obs.loki);
-  const tempo = at(obs.tempo);
-  const grafana = at(obs.grafana);
-  const each = (froms: Peer[], to: Peer, ports: number[], why: string) =>
-    froms.map((from) => edge(from, to, ports.map(port.tcp), why));
-
+  const context: WiringContext = {
+    args,
+    c,
+    at,
+    each: (froms, to, ports, why) => froms.map((from) => edge(from, to, ports.map(port.tcp), why)),
+    appPods: [at(c.app.webIdentity), at(c.app.workerIdentity)],
+    temporalServers: c.temporal.identities.server.map(at),
+    frontend: at(c.temporal.identities.frontend),
+    postgres: at(c.postgres.identity),
+    objectStore: at(c.objectStore.identity),
+  };
   return [
-    // Ingress controller → what the platform serves.
+    ...servedEdges(context),
+    ...appEdges(context),
+    ...postgresEdges(context),
+    ...temporalEdges(context),
+    ...ollamaEdges(context),
+    ...telemetryEdges(context),
+  ];
+}
+
+/** Ingress controller → what the platform serves. */
+function servedEdges({ c, at }: WiringContext): Edge[] {
+  return [
     edge(
       peer.ingressController(),
-      web,
+      at(c.app.webIdentity),
       [port.tcp(APP_DEFAULTS.web.port)],
       "Traefik serves the app (/api, /trpc)",
     ),
-    edge(peer.ingressController(), grafana, [port.tcp(OBS.grafanaHttp)], "Traefik serves Grafana"),
+    edge(
+      peer.ingressController(),
+      at(c.observability.identities.grafana),
+      [port.tcp(OBS.grafanaHttp)],
+      "Traefik serves Grafana",
+    ),
     edge(
       peer.ingressController(),
       at(c.temporal.identities.ui),
       [port.tcp(TEMPORAL_UI_PORT)],
       "Traefik serves the Temporal UI",
     ),
+  ];
+}
 
-    // The app and its data.
+/** The app and its data, its telemetry, its deploy targets and the internet it calls. */
+function appEdges({
+  args,
+  c,
+  at,
+  each,
+  appPods,
+  frontend,
+  postgres,
+  objectStore,
+}: WiringContext): Edge[] {
+  return [
     ...each(appPods, at(c.pgbouncer.identity), [PGBOUNCER_PORT], "queries through the pooler"),
     ...(args.app.directDatabaseAccess
       ? each(appPods, postgres, [POSTGRES_PORT], "session features (DATABASE_DIRECT_URL)")
@@ -83,13 +121,30 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
     ...each(appPods, frontend, [TEMPORAL_PORTS.frontend.grpc], "Temporal clients and workers"),
     ...each(appPods, objectStore, [OBJECT_STORE_API_PORT], "the app's bucket"),
     ...each(appPods, at(c.ollama.identities.server), [OLLAMA_PORT], "local LLM"),
-    ...each(appPods, collector, [OBS.otlpGrpc, OBS.otlpHttp], "traces, metrics, logs (OTLP)"),
+    ...each(
+      appPods,
+      at(c.observability.identities.collector),
+      [OBS.otlpGrpc, OBS.otlpHttp],
+      "traces, metrics, logs (OTLP)",
+    ),
     ...c.deployTarget.workerEdges(c.app.workerIdentity),
     ...(args.app.egress.arcjet && args.secrets.arcjetKey
-      ? [edge(web, internet(args), [port.tcp(443)], "Arcjet's API")]
+      ? [edge(at(c.app.webIdentity), internet(args), [port.tcp(443)], "Arcjet's API")]
       : []),
+  ];
+}
 
-    // Postgres and who reaches it directly.
+/** Postgres and who reaches it directly, and the object store's own clients. */
+function postgresEdges({
+  args,
+  c,
+  at,
+  each,
+  temporalServers,
+  postgres,
+  objectStore,
+}: WiringContext): Edge[] {
+  return [
     edge(
       at(c.pgbouncer.identity),
       postgres,
@@ -125,8 +180,12 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
       [port.tcp(OBJECT_STORE_API_PORT)],
       "creates buckets and users",
     ),
+  ];
+}
 
-    // Temporal's own cluster: every service reaches every other's gRPC and membership ports.
+/** Temporal's own cluster: every service reaches every other's gRPC and membership ports. */
+function temporalEdges({ c, at, temporalServers, frontend }: WiringContext): Edge[] {
+  return [
     ...temporalServers.flatMap((from) =>
       temporalServers.map((to) =>
         edge(from, to, temporalServerPorts(), "Temporal membership and RPC"),
@@ -144,8 +203,12 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
       [port.tcp(TEMPORAL_PORTS.frontend.grpc)],
       "registers the app's namespace",
     ),
+  ];
+}
 
-    // Ollama's model pull.
+/** Ollama's model pull. */
+function ollamaEdges({ args, c, at }: WiringContext): Edge[] {
+  return [
     edge(
       at(c.ollama.identities.pullJob),
       at(c.ollama.identities.server),
@@ -162,8 +225,25 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
           ),
         ]
       : []),
+  ];
+}
 
-    // Telemetry.
+/** Telemetry: collectors to the stores, Grafana to its datasources, Prometheus to its targets. */
+function telemetryEdges({
+  args,
+  c,
+  at,
+  each,
+  temporalServers,
+  objectStore,
+}: WiringContext): Edge[] {
+  const obs = c.observability.identities;
+  const collector = at(obs.collector);
+  const prometheus = at(obs.prometheus);
+  const loki = at(obs.loki);
+  const tempo = at(obs.tempo);
+  const grafana = at(obs.grafana);
+  return [
     ...(args.observability.nodeLogs
       ? [
           edge(

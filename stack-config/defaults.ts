@@ -1,5 +1,7 @@
 import type { z } from "zod";
-import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target/sizing";
+import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target";
+import { APP_DEFAULTS } from "../components/app";
+import type { ResourcePreset } from "../components/lib/resources";
 import type { Profile } from "../core/profile";
 import type { schema } from "./schema";
 
@@ -92,10 +94,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "4Gi" },
       numParallel: 1,
     },
-    app: {
-      web: { minReplicas: 1, maxReplicas: 3, resources: "small" },
-      worker: { replicas: 1, resources: "small" },
-    },
+    app: appDefaults("dev", "small"),
   },
   prod: {
     protectStateful: true,
@@ -132,9 +131,19 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "2", memory: "8Gi", cpuLimit: "8", memoryLimit: "12Gi" },
       numParallel: 4,
     },
-    app: {
-      web: { minReplicas: 2, maxReplicas: 10, resources: "medium" },
-      worker: { replicas: 2, resources: "medium" },
-    },
+    app: appDefaults("prod", "medium"),
   },
 };
+
+/** The app's replica counts are the App's own defaults ({@link APP_DEFAULTS}); its size is the stack's. */
+function appDefaults(profile: Profile, size: ResourcePreset): Defaults["app"] {
+  const { web, worker } = APP_DEFAULTS;
+  return {
+    web: {
+      minReplicas: web.minReplicas[profile],
+      maxReplicas: web.maxReplicas[profile],
+      resources: size,
+    },
+    worker: { replicas: worker.replicas[profile], resources: size },
+  };
+}

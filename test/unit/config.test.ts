@@ -337,7 +337,7 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
     "an HPA whose maximum is below its minimum",
     { profile: "dev", app: { web: { minReplicas: 3, maxReplicas: 2 } } },
     "k3s-platform:app.web.maxReplicas",
-    /at least app.web.minReplicas/,
+    /at least minReplicas \(2 < 3\)/,
   ],
   [
     "a GPU without a runtime class",
