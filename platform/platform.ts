@@ -63,7 +63,7 @@ export class Platform extends pulumi.ComponentResource {
     };
     const objectStore = new ObjectStore(
       "object-store",
-      { ...argsForObjectStore(args), ...placed(at) },
+      { ...argsForObjectStore(args), ...placed(at), secretKeys: args.credentials.objectStore },
       { parent: at.parent },
     );
     const postgres = postgresOn(at, objectStore);
@@ -209,11 +209,13 @@ function dragonflyOn(at: Placement): Dragonfly {
 
 /** The observability stack; in prod Loki and Tempo keep their data in the object store. */
 function observabilityOn(at: Placement, objectStore: ObjectStore): Observability {
+  const settings = argsForObservability(at.args);
   return new Observability(
     "observability",
     {
-      ...argsForObservability(at.args),
+      ...settings,
       ...placed(at),
+      grafana: { ...settings.grafana, adminPassword: at.args.credentials.grafana?.admin },
       objectStorage: at.args.observability.objectStorage
         ? {
             endpoint: objectStore.endpoint,

@@ -2,6 +2,10 @@ import { z } from "zod";
 import { PROFILES } from "../core/profile";
 import { parseQuantity, QUANTITY_PATTERN } from "../core/quantity";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
+import { PLATFORM_ROLE_NAMES } from "../components/postgres";
+
+/** Every consumer of the object store that gets a user of its own. */
+const OBJECT_STORE_CONSUMERS = ["app", "backups", "loki", "tempo"] as const;
 
 /**
  * The zod schema of every `k3s-platform:*` stack config key. Defaults per profile live in
@@ -44,9 +48,31 @@ const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, {
   error: "must be an IPv4 CIDR such as 10.42.0.0/16",
 });
 
-const positiveInt = z
+const wholeNumber = z
   .number({ error: "must be a number" })
   .int({ error: "must be a whole number" });
+
+/**
+ * A credential given in config. It reaches connection URLs, ini files and shell scripts without
+ * escaping, as generated ones do, so only URL-unreserved characters are allowed.
+ */
+const credential = z
+  .string({ error: "must be a string, set with `pulumi config set --secret --path`" })
+  .min(16, { error: "must be at least 16 characters" })
+  .regex(/^[A-Za-z0-9._~-]+$/, {
+    error:
+      "may only use letters, digits and . _ ~ - (it goes into connection URLs and config files unescaped)",
+  });
+
+/** Optional given credentials of one component, by name. */
+function credentialsOf<Name extends string>(names: readonly Name[]) {
+  return z.strictObject(
+    Object.fromEntries(names.map((name) => [name, credential.optional()])) as Record<
+      Name,
+      z.ZodOptional<typeof credential>
+    >,
+  );
+}
 
 const cronSchedule = z.string().regex(/^(\S+\s+){4}\S+$/, {
   error: 'must be a five-field cron schedule such as "0 3 * * *"',
@@ -75,7 +101,7 @@ const ollamaModel = z.string().regex(/^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$
   error: 'must be an Ollama model name such as "qwen2.5:0.5b"',
 });
 
-const replicas = positiveInt.min(1, { error: "must be at least 1" }).max(50);
+const replicas = wholeNumber.min(1, { error: "must be at least 1" }).max(50);
 
 const presetNames = Object.keys(RESOURCE_PRESETS).join(", ");
 
@@ -141,32 +167,32 @@ export const schema = z.strictObject({
     storageSize: quantity,
     storageClass: dnsLabel.optional(),
     resources,
-    maxConnections: positiveInt.min(20, { error: "must be at least 20" }).max(10000),
-    superuserReservedConnections: positiveInt.min(1).max(50),
-    directConnections: positiveInt.min(0),
+    maxConnections: wholeNumber.min(20, { error: "must be at least 20" }).max(10000),
+    superuserReservedConnections: wholeNumber.min(1).max(50),
+    directConnections: wholeNumber.min(0),
     backup: z.strictObject({
       enabled: z.boolean(),
       schedule: cronSchedule,
-      retain: positiveInt.min(1, { error: "must keep at least one backup" }).max(365),
+      retain: wholeNumber.min(1, { error: "must keep at least one backup" }).max(365),
     }),
   }),
   pgbouncer: z.strictObject({
-    replicas: positiveInt.min(1).max(20),
-    maxClientConn: positiveInt.min(1).max(100000),
-    defaultPoolSize: positiveInt.min(1),
-    minPoolSize: positiveInt.min(0),
-    reservePoolSize: positiveInt.min(0),
-    reservePoolTimeoutSeconds: positiveInt.min(0),
-    serverIdleTimeoutSeconds: positiveInt.min(0),
-    serverLifetimeSeconds: positiveInt.min(0),
-    queryWaitTimeoutSeconds: positiveInt.min(0),
-    maxPreparedStatements: positiveInt.min(0),
+    replicas: wholeNumber.min(1).max(20),
+    maxClientConn: wholeNumber.min(1).max(100000),
+    defaultPoolSize: wholeNumber.min(1),
+    minPoolSize: wholeNumber.min(0),
+    reservePoolSize: wholeNumber.min(0),
+    reservePoolTimeoutSeconds: wholeNumber.min(0),
+    serverIdleTimeoutSeconds: wholeNumber.min(0),
+    serverLifetimeSeconds: wholeNumber.min(0),
+    queryWaitTimeoutSeconds: wholeNumber.min(0),
+    maxPreparedStatements: wholeNumber.min(0),
     resources,
   }),
   dragonfly: z.strictObject({
     storageSize: quantity,
     resources,
-    proactorThreads: positiveInt.min(1).max(64).optional(),
+    proactorThreads: wholeNumber.min(1).max(64).optional(),
     snapshotCron: cronSchedule,
   }),
   objectStore: z.strictObject({
@@ -198,15 +224,15 @@ export const schema = z.strictObject({
     }),
   }),
   temporal: z.strictObject({
-    numHistoryShards: positiveInt.min(1).max(16384),
-    recordedNumHistoryShards: positiveInt.min(1).max(16384).optional(),
+    numHistoryShards: wholeNumber.min(1).max(16384),
+    recordedNumHistoryShards: wholeNumber.min(1).max(16384).optional(),
     separateServices: z.boolean({ error: "must be true or false" }),
     replicas,
     resources,
     ui: z.strictObject({ host: hostname.optional() }),
     namespace: z.strictObject({
       name: dnsLabel,
-      retentionDays: positiveInt.min(1, { error: "must keep history at least one day" }).max(3650),
+      retentionDays: wholeNumber.min(1, { error: "must keep history at least one day" }).max(3650),
     }),
   }),
   ollama: z.strictObject({
@@ -216,10 +242,10 @@ export const schema = z.strictObject({
     keepAlive: z
       .string()
       .regex(/^(-1|\d+(s|m|h))$/, { error: 'must be a duration such as "5m" or -1' }),
-    numParallel: positiveInt.min(1).max(64),
+    numParallel: wholeNumber.min(1).max(64),
     gpu: z
       .strictObject({
-        count: positiveInt.min(1, { error: "must be at least 1" }).max(16),
+        count: wholeNumber.min(1, { error: "must be at least 1" }).max(16),
         runtimeClassName: dnsLabel.optional(),
       })
       .optional(),
@@ -249,16 +275,16 @@ export const schema = z.strictObject({
     }),
   }),
   deployTargets: z.strictObject({
-    /** Default `<namespace>-apps`, applied in config.ts (it depends on `namespace`). */
+    /** Default `<namespace>-apps`, applied by the DeployTarget component (it depends on `namespace`). */
     namespaces: z.array(dnsLabel).min(1, { error: "must list at least one namespace" }).optional(),
     quota: z.strictObject({
       requestsCpu: quantity,
       requestsMemory: quantity,
       limitsCpu: quantity,
       limitsMemory: quantity,
-      pods: positiveInt.min(1, { error: "must allow at least 1 pod" }),
-      services: positiveInt.min(0),
-      persistentVolumeClaims: positiveInt.min(0),
+      pods: wholeNumber.min(1, { error: "must allow at least 1 pod" }),
+      services: wholeNumber.min(0),
+      persistentVolumeClaims: wholeNumber.min(0),
     }),
     containerLimits: z.strictObject({
       default: z.strictObject({ cpu: quantity, memory: quantity }),
@@ -267,11 +293,25 @@ export const schema = z.strictObject({
     }),
     apiServer: z.strictObject({
       cidrs: z.array(cidr).min(1).optional(),
-      port: positiveInt.min(1).max(65535),
+      port: wholeNumber.min(1).max(65535),
     }),
   }),
   /** Arcjet API key (`ARCJET_KEY`); must be set with `pulumi config set --secret`. */
   arcjetKey: z.string().min(1).optional(),
   /** Password of `app.build.registry`; must be set with `pulumi config set --secret`. */
   registryPassword: z.string().min(1).optional(),
+  /**
+   * Credentials given instead of generated (teams that keep passwords in a vault); every one left
+   * out is generated with `@pulumi/random`. Set with `pulumi config set --secret --path`.
+   */
+  credentials: z
+    .strictObject({
+      postgres: credentialsOf(["superuser", ...PLATFORM_ROLE_NAMES]),
+      pgbouncer: credentialsOf(["stats"]),
+      dragonfly: credentialsOf(["password"]),
+      objectStore: credentialsOf(["root", ...OBJECT_STORE_CONSUMERS]),
+      grafana: credentialsOf(["admin"]),
+    })
+    .partial()
+    .optional(),
 });

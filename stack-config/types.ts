@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { schema } from "./schema";
 
 /** Keys whose values are secrets: read as secret outputs, refused when stored in plain text. */
-export const SECRET_KEYS = ["arcjetKey", "registryPassword"] as const;
+export const SECRET_KEYS = ["arcjetKey", "registryPassword", "credentials"] as const;
 export type SecretKeyName = (typeof SECRET_KEYS)[number];
 
 /** The stack config as the schema validates it, defaults applied, secret keys still in it. */
@@ -12,10 +12,22 @@ export type ValidatedConfig = Omit<z.output<typeof schema>, SecretKeyName>;
 /** What the Platform's components are configured from: everything but the provider settings. */
 export type PlatformSettings = Omit<ValidatedConfig, "kubernetes">;
 
+/** The shape of `credentials`, each given value a secret output. */
+type Secrets<T> = {
+  [K in keyof T]-?: T[K] extends string | undefined
+    ? pulumi.Output<string> | undefined
+    : Secrets<NonNullable<T[K]>>;
+};
+
+/** Credentials given in the stack config, by component and name; absent ones are generated. */
+export type GivenCredentials = Secrets<NonNullable<z.output<typeof schema>["credentials"]>>;
+
 /** The validated stack configuration that `index.ts` hands to the Platform. */
 export type PlatformConfig = ValidatedConfig & {
   /** The secret keys, as secret outputs (never plain strings). */
-  secrets: Partial<Record<SecretKeyName, pulumi.Output<string>>>;
+  secrets: Partial<Record<Exclude<SecretKeyName, "credentials">, pulumi.Output<string>>>;
+  /** Credentials given in config instead of generated, as secret outputs. */
+  credentials: Partial<GivenCredentials>;
 };
 
 /**

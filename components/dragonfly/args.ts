@@ -40,6 +40,8 @@ export interface DragonflyArgs {
   storageClass?: pulumi.Input<string>;
   /** Five-field cron schedule of snapshots (`--snapshot_cron`), e.g. `0 * * * *` (hourly). */
   snapshotCron: string;
+  /** The password clients use, given instead of generated. @default generated with `@pulumi/random` */
+  password?: pulumi.Input<string>;
   /** Protect the StatefulSet and retain it on delete (prod). @default false */
   protect?: boolean;
   /** Kubernetes cluster domain, for the Service host name. @default "cluster.local" */

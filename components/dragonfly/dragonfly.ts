@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageRef, tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
-import { generatedPassword, PlatformSecret, type SecretKey } from "../lib/secrets";
+import { passwordFor, PlatformSecret, type SecretKey } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { dragonflyRules, resolveDragonflyFlags, type DragonflyArgs } from "./args";
@@ -51,7 +51,7 @@ export class Dragonfly extends pulumi.ComponentResource {
     this.host = serviceHost(name, args.namespace, args.clusterDomain);
     this.port = pulumi.output(DRAGONFLY_PORT);
 
-    const password = generatedPassword(`${name}-password`, { parent: this });
+    const password = passwordFor(`${name}-password`, args.password, { parent: this });
     this.url = pulumi.secret(
       pulumi.interpolate`redis://:${password}@${this.host}:${DRAGONFLY_PORT}`,
     );

@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -103,4 +104,35 @@ export function generatedPassword(
     opts,
   );
   return pulumi.secret(password.result);
+}
+
+/**
+ * The password given in the stack config (a team that keeps its passwords in a vault), else a
+ * generated one. Either way a secret output; a given one creates no `@pulumi/random` resource.
+ */
+export function passwordFor(
+  name: string,
+  given: pulumi.Input<string> | undefined,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+  return given === undefined ? generatedPassword(name, opts) : pulumi.secret(given);
+}
+
+/**
+ * The salt of a SCRAM verifier for a password from {@link passwordFor}: generated beside a
+ * generated password; for a given one, derived from it and the salt's name (HMAC-SHA-256), so the
+ * verifier is stable across runs without another resource and changes when the password does.
+ * Unique per stack, role and password, which is what a salt is for.
+ */
+export function scramSaltSourceFor(
+  name: string,
+  given: pulumi.Input<string> | undefined,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+  if (given === undefined) return generatedPassword(name, opts);
+  return pulumi.secret(
+    pulumi
+      .output(given)
+      .apply((password) => crypto.createHmac("sha256", password).update(name).digest("hex")),
+  );
 }

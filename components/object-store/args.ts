@@ -35,6 +35,11 @@ export interface ObjectStoreArgs {
    * S3's rules: 3-63 lowercase letters, digits, '.' and '-', not shaped like an IP address.
    */
   buckets: Partial<Record<BucketRole, string>>;
+  /**
+   * Secret keys given instead of generated: `root`'s and each consumer's, by role.
+   * @default each generated with `@pulumi/random`
+   */
+  secretKeys?: Partial<Record<"root" | BucketRole, pulumi.Input<string>>>;
   /** Protect the StatefulSet and retain it on delete (prod). @default false */
   protect?: boolean;
   /** Kubernetes cluster domain, for the Service host name. @default "cluster.local" */

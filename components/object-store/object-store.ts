@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { IMAGES, imageRef, tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { configHashAnnotation } from "../lib/hash";
-import { generatedPassword, PlatformSecret } from "../lib/secrets";
+import { passwordFor, PlatformSecret } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { objectStoreRules, type ObjectStoreArgs } from "./args";
@@ -140,7 +140,7 @@ export class ObjectStore extends pulumi.ComponentResource {
     );
   }
 
-  /** A key pair in its own Secret: the given access key and a generated secret key. */
+  /** A key pair in its own Secret: the access key and a secret key, given or generated. */
   private credentials(
     name: string,
     args: ObjectStoreArgs,
@@ -154,9 +154,11 @@ export class ObjectStore extends pulumi.ComponentResource {
         labels: labelsFor(this.identity),
         data: {
           [S3_SECRET_KEYS.accessKey]: accessKey,
-          [S3_SECRET_KEYS.secretKey]: generatedPassword(`${name}-${suffix}-secret-key`, {
-            parent: this,
-          }),
+          [S3_SECRET_KEYS.secretKey]: passwordFor(
+            `${name}-${suffix}-secret-key`,
+            args.secretKeys?.[suffix as "root" | BucketRole],
+            { parent: this },
+          ),
         },
       },
       { parent: this },

@@ -180,6 +180,8 @@ export interface GrafanaArgs extends StoreArgs {
   anonymousViewer?: boolean;
   /** Login name of the admin user. @default "admin" */
   adminUser?: string;
+  /** The admin user's password, given instead of generated. @default generated with `@pulumi/random` */
+  adminPassword?: pulumi.Input<string>;
   /** Size of the data volume (users, sessions, preferences). @default "1Gi" */
   storageSize?: string;
   /** URLs of Prometheus, Tempo and Loki, for the datasources. */
@@ -234,7 +236,7 @@ export interface ObservabilityArgs {
   /** Dashboards. `ingress.host` is required; the rest defaults as GRAFANA_DEFAULTS says. */
   grafana: Pick<
     GrafanaArgs,
-    WorkloadSettings | "ingress" | "anonymousViewer" | "adminUser" | "storageSize"
+    WorkloadSettings | "ingress" | "anonymousViewer" | "adminUser" | "adminPassword" | "storageSize"
   >;
   /** S3 buckets for Loki and Tempo (prod). @default none: both keep their data on their PVC */
   objectStorage?: ObjectStorageArgs;

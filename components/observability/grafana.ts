@@ -4,7 +4,7 @@ import { IMAGES, imageRef, tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { ingressUrl, servesTls, type IngressSettings } from "../lib/ingress";
 import { check, probesFor } from "../lib/probes";
-import { generatedPassword, PlatformSecret, type SecretKey } from "../lib/secrets";
+import { passwordFor, PlatformSecret, type SecretKey } from "../lib/secrets";
 import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
 import { DEFAULT_RESOURCES, GRAFANA_DEFAULTS, grafanaRules, type GrafanaArgs } from "./args";
@@ -85,7 +85,7 @@ export class Grafana extends pulumi.ComponentResource {
     const ns = args.namespace;
     this.url = pulumi.output(ingressUrl(args.ingress));
 
-    const password = generatedPassword(`${name}-admin-password`, { parent: this });
+    const password = passwordFor(`${name}-admin-password`, args.adminPassword, { parent: this });
     const secret = new PlatformSecret(
       `${name}-admin`,
       {

@@ -40,6 +40,11 @@ export interface PgBouncerArgs {
   instance?: string;
   /** Replicas, at least 1; 2 or more also get a PodDisruptionBudget and a spread across nodes. */
   replicas: number;
+  /**
+   * Password of the `stats` user the exporter logs in with, given instead of generated.
+   * @default generated with `@pulumi/random`
+   */
+  statsPassword?: pulumi.Input<string>;
   /** Requests and limits of the PgBouncer container. */
   resources: ResourceSpec;
   /** Pool sizes and timeouts. */

@@ -5,7 +5,7 @@ import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { configHashAnnotation } from "../lib/hash";
 import { scramSalt, scramSha256Verifier } from "../lib/scram";
 import { scrapeAnnotations } from "../lib/scrape";
-import { generatedPassword, PlatformSecret } from "../lib/secrets";
+import { passwordFor, PlatformSecret, scramSaltSourceFor } from "../lib/secrets";
 import { serviceArgs, serviceHost } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { disruptionBudget, objectMeta } from "../lib/workload";
@@ -71,7 +71,7 @@ export class PgBouncer extends pulumi.ComponentResource {
     this.host = serviceHost(name, ns, args.clusterDomain);
     this.port = pulumi.output(PGBOUNCER_PORT);
 
-    const auth = this.authSecrets(name, ns, credentials);
+    const auth = this.authSecrets(name, ns, credentials, args.statsPassword);
     this.url = pulumi.secret(
       pulumi.interpolate`postgres://${credentials.username}:${credentials.password}@${this.host}:${PGBOUNCER_PORT}/${credentials.database}`,
     );
@@ -144,17 +144,18 @@ export class PgBouncer extends pulumi.ComponentResource {
 
   /**
    * `userlist.txt` with the app role's verifier (the one Postgres stores) and a generated stats
-   * user's, and the exporter's connection string with the stats user's password.
+   * user's (given or generated), and the exporter's connection string with the stats user's password.
    */
   private authSecrets(
     name: string,
     ns: pulumi.Input<string>,
     credentials: pulumi.Output<RoleCredentials>,
+    given: pulumi.Input<string> | undefined,
   ): PgBouncerAuth {
     const childOpts = { parent: this };
     const labels = labelsFor(this.identity);
-    const statsPassword = generatedPassword(`${name}-stats-password`, childOpts);
-    const statsSalt = generatedPassword(`${name}-stats-scram-salt`, childOpts);
+    const statsPassword = passwordFor(`${name}-stats-password`, given, childOpts);
+    const statsSalt = scramSaltSourceFor(`${name}-stats-scram-salt`, given, childOpts);
     const userlist = pulumi
       .all([credentials, statsPassword, statsSalt])
       .apply(([app, password, salt]) =>

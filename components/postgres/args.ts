@@ -13,6 +13,8 @@ import type { SettingValue } from "./config";
 export const POSTGRES_MAX_CONNECTIONS = 262143;
 
 /** Arguments of a {@link Postgres}. */
+import type { PlatformRoleName } from "./init";
+
 export interface PostgresArgs {
   /** Namespace of every object the component creates. */
   namespace: pulumi.Input<string>;
@@ -20,6 +22,11 @@ export interface PostgresArgs {
   instance?: string;
   /** Size of the data volume, a positive quantity such as `5Gi`. */
   storageSize: string;
+  /**
+   * Passwords given instead of generated, by role (`superuser`, `app`, `temporal`, `exporter`,
+   * `backup`); a role left out gets one from `@pulumi/random`. @default all generated
+   */
+  passwords?: Partial<Record<"superuser" | PlatformRoleName, pulumi.Input<string>>>;
   /** StorageClass of the data volume. @default the cluster's default StorageClass */
   storageClass?: pulumi.Input<string>;
   /**
@@ -100,9 +107,9 @@ export type ResolvedBackupArgs = Required<PostgresBackupArgs>;
 
 /** Postgres args with their documented defaults filled in (but `instance`, the component's name). */
 export type ResolvedPostgresArgs = Required<
-  Omit<PostgresArgs, "instance" | "storageClass" | "backup">
+  Omit<PostgresArgs, "instance" | "storageClass" | "backup" | "passwords">
 > &
-  Pick<PostgresArgs, "instance" | "storageClass"> & { backup?: ResolvedBackupArgs };
+  Pick<PostgresArgs, "instance" | "storageClass" | "passwords"> & { backup?: ResolvedBackupArgs };
 
 /** The args with every documented default filled in; the one place those defaults live. */
 export function resolvePostgresArgs(args: PostgresArgs): ResolvedPostgresArgs {

@@ -10,5 +10,5 @@ export {
 export { backupDumpScript, backupUploadScript } from "./backup";
 export { POSTGRES_EXPORTER_PORT, type RoleCredentials } from "./builders";
 export { pgHbaConf, POSTGRES_PORT, postgresqlConf, type SettingValue } from "./config";
-export { initSql, platformRoles } from "./init";
+export { initSql, PLATFORM_ROLE_NAMES, platformRoles, type PlatformRoleName } from "./init";
 export { Postgres } from "./postgres";

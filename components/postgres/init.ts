@@ -53,6 +53,10 @@ export function backupRole(databases: string[]): RoleSpec {
   };
 }
 
+/** Names of the roles {@link platformRoles} creates, for given passwords. */
+export const PLATFORM_ROLE_NAMES = ["app", "temporal", "exporter", "backup"] as const;
+export type PlatformRoleName = (typeof PLATFORM_ROLE_NAMES)[number];
+
 /** Every role the Postgres component creates, in creation order. */
 export function platformRoles(): RoleSpec[] {
   const owned = [APP_ROLE, TEMPORAL_ROLE].flatMap((role) => role.owns ?? []);

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { memoryCeiling } from "../lib/resources";
-import { generatedPassword, PlatformSecret } from "../lib/secrets";
+import { passwordFor, PlatformSecret, scramSaltSourceFor } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
@@ -35,6 +35,7 @@ import {
   platformRoles,
   TEMPORAL_ROLE,
   VERIFIER_FILE,
+  type PlatformRoleName,
 } from "./init";
 
 /** One role's Secret, and the credentials of a role that owns a database. */
@@ -92,7 +93,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.port = pulumi.output(POSTGRES_PORT);
 
     // One Secret per role, so each consumer mounts only its own credentials.
-    const roles = this.roleSecrets(name, ns, dataOpts);
+    const roles = this.roleSecrets(name, ns, dataOpts, args.passwords);
     const app = roleSecret(roles, APP_ROLE.name);
     this.appSecret = app.secret;
     this.temporalSecret = roleSecret(roles, TEMPORAL_ROLE.name).secret;
@@ -108,7 +109,7 @@ export class Postgres extends pulumi.ComponentResource {
         labels: labelsFor(this.identity),
         data: {
           username: SUPERUSER,
-          password: generatedPassword(`${name}-superuser-password`, dataOpts),
+          password: passwordFor(`${name}-superuser-password`, args.passwords?.superuser, dataOpts),
         },
       },
       dataOpts,
@@ -128,18 +129,20 @@ export class Postgres extends pulumi.ComponentResource {
     });
   }
 
-  /** A generated password, SCRAM salt and Secret for every platform role, by role name. */
+  /** A password (given or generated), SCRAM salt and Secret for every platform role, by name. */
   private roleSecrets(
     name: string,
     ns: pulumi.Input<string>,
     dataOpts: pulumi.CustomResourceOptions,
+    passwords: PostgresArgs["passwords"],
   ): Map<string, RoleSecret> {
     const labels = labelsFor(this.identity);
     const secrets = new Map<string, RoleSecret>();
     for (const role of platformRoles()) {
-      const password = generatedPassword(`${name}-${role.name}-password`, dataOpts);
-      // The salt is random too, but stored, so the verifier (and the Secret) stays stable.
-      const salt = generatedPassword(`${name}-${role.name}-scram-salt`, dataOpts);
+      const given = passwords?.[role.name as PlatformRoleName];
+      const password = passwordFor(`${name}-${role.name}-password`, given, dataOpts);
+      // A generated salt is stored like the password, so the verifier (and the Secret) stays stable.
+      const salt = scramSaltSourceFor(`${name}-${role.name}-scram-salt`, given, dataOpts);
       const { data, credentials } = roleLogin(role, password, salt, this.host);
       const secret = new PlatformSecret(
         `${name}-${role.name}`,

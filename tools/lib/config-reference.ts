@@ -21,6 +21,8 @@ interface JsonSchema {
 /** Fields documented as one row although they are objects. */
 const LEAF_OBJECTS = new Set(["resources"]);
 const SECRET_FIELDS = new Set(["arcjetKey", "registryPassword"]);
+/** Sections whose every leaf is a secret. */
+const SECRET_SECTIONS = new Set(["credentials"]);
 
 export function configReference(): string {
   const root = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
@@ -66,7 +68,7 @@ function leaves(
 
 function typeOf(path: string[], node: JsonSchema): string {
   const name = path.at(-1) ?? "";
-  if (SECRET_FIELDS.has(name)) return "secret string";
+  if (SECRET_FIELDS.has(name) || SECRET_SECTIONS.has(path[0])) return "secret string";
   if (LEAF_OBJECTS.has(name))
     return "preset (`nano`…`large`) or `{cpu, memory, cpuLimit?, memoryLimit?}`";
   if (node.enum) return node.enum.map((value) => `\`${String(value)}\``).join(" \\| ");

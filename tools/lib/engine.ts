@@ -77,7 +77,9 @@ export async function renderStack(options: RenderOptions): Promise<RenderResult>
   await settings().waitForRPCs();
 
   const secretValues = new Set<string>([...mocks.generatedSecrets]);
-  for (const key of stackConfig.secretKeys) secretValues.add(stackConfig.values[key]);
+  for (const key of stackConfig.secretKeys) {
+    for (const value of secretLeaves(stackConfig.values[key])) secretValues.add(value);
+  }
   const unwrapped = registrations.map(({ inputs, ...registration }) => ({
     registration,
     props: unwrapSecrets(inputs),
@@ -93,6 +95,24 @@ export async function renderStack(options: RenderOptions): Promise<RenderResult>
     outputs: redact(unwrapSecrets(outputs ?? {})) as Record<string, unknown>,
     secretValues: [...secretValues],
   };
+}
+
+/**
+ * The values of a secret config key: the value itself, and for a structured key
+ * (`credentials`, set with `--secret --path`) every string inside it too.
+ */
+function secretLeaves(value: string): string[] {
+  const strings = (node: unknown): string[] =>
+    typeof node === "string"
+      ? [node]
+      : typeof node === "object" && node !== null
+        ? Object.values(node).flatMap(strings)
+        : [];
+  try {
+    return [value, ...strings(JSON.parse(value))];
+  } catch {
+    return [value];
+  }
 }
 
 /** Internal SDK settings: the mock monitor and the RPC queue. */

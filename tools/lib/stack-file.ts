@@ -39,16 +39,41 @@ export function readStackConfig(file: string): StackConfig {
   const values: Record<string, string> = {};
   const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(config)) {
-    if (isSecure(value)) {
-      values[key] = `${MOCK_SECRET_PREFIX}config-${key.replace(/[^A-Za-z0-9]+/g, "-")}`;
-      secretKeys.push(key);
-    } else {
-      values[key] = typeof value === "string" ? value : JSON.stringify(value);
-    }
+    const decoded = withMockSecrets(value, [key]);
+    if (decoded.secret) secretKeys.push(key);
+    values[key] = typeof decoded.value === "string" ? decoded.value : JSON.stringify(decoded.value);
   }
   return { values, secretKeys };
 }
 
+/**
+ * The value with every `secure:` leaf (top-level, or nested as `pulumi config set --secret --path`
+ * writes it) replaced by a mock secret named after its path, and whether there was any: the engine
+ * then treats the whole key as secret, and so do we.
+ */
+function withMockSecrets(value: unknown, path: string[]): { value: unknown; secret: boolean } {
+  if (isSecure(value)) {
+    const name = path.join("-").replace(/[^A-Za-z0-9]+/g, "-");
+    return { value: `${MOCK_SECRET_PREFIX}config-${name}`, secret: true };
+  }
+  if (typeof value !== "object" || value === null) return { value, secret: false };
+  const entries = Object.entries(value).map(
+    ([key, child]) => [key, withMockSecrets(child, [...path, key])] as const,
+  );
+  return {
+    value: Array.isArray(value)
+      ? entries.map(([, child]) => child.value)
+      : Object.fromEntries(entries.map(([key, child]) => [key, child.value])),
+    secret: entries.some(([, child]) => child.secret),
+  };
+}
+
 function isSecure(value: unknown): boolean {
-  return typeof value === "object" && value !== null && "secure" in value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    "secure" in value &&
+    Object.keys(value).length === 1
+  );
 }
