@@ -14,7 +14,7 @@ import { validateKubeStack } from "../lib/rule";
 /*
  * Where the wiring table comes from: the NetworkPolicies component writes it, as JSON, into the
  * `k3s-platform/wiring` annotation of the `default-deny` policy of each namespace it governs
- * (components/lib/wiring.ts, `WiringDocument`). It travels with the render and with a real
+ * (core/wiring.ts, `WiringDocument`). It travels with the render and with a real
  * `pulumi preview`, so this rule needs no access to the program, and a policy edited by hand
  * without editing the table is caught. Without any such annotation the rule skips:
  * `workload-has-netpol` already reports a stack without NetworkPolicies.
