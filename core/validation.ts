@@ -1,4 +1,5 @@
 import type { InputPropertyErrorDetails } from "@pulumi/pulumi";
+import { parseQuantity, QUANTITY_PATTERN } from "./quantity";
 
 /**
  * The one shape of "this argument is wrong" in the project: Pulumi's own
@@ -40,4 +41,21 @@ export function nestedErrors(prefix: string, errors: FieldError[]): FieldError[]
 /** Each problem as `path: reason`, one a line, for error messages. */
 export function describeFieldErrors(errors: FieldError[]): string {
   return errors.map(({ propertyPath, reason }) => `${propertyPath}: ${reason}`).join("\n");
+}
+
+/**
+ * A volume size, when given: a positive Kubernetes quantity (a PVC of `0Gi` or `20 GB` is refused
+ * by the API server only at apply time). `example` is a size that fits the volume.
+ */
+export function storageSizeErrors(
+  propertyPath: string,
+  storageSize: string | undefined,
+  example: string,
+): FieldError[] {
+  return fieldErrorIf(
+    storageSize !== undefined &&
+      (!QUANTITY_PATTERN.test(storageSize) || parseQuantity(storageSize) <= 0),
+    propertyPath,
+    () => `must be a positive quantity such as ${example} (got "${storageSize}")`,
+  );
 }

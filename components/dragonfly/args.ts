@@ -1,6 +1,11 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { parseQuantity, QUANTITY_PATTERN, toMebibytes } from "../../core/quantity";
-import { fieldErrorIf, type FieldError, type Settings } from "../../core/validation";
+import { parseQuantity, toMebibytes } from "../../core/quantity";
+import {
+  fieldErrorIf,
+  type FieldError,
+  type Settings,
+  storageSizeErrors,
+} from "../../core/validation";
 import { memoryCeiling, type ResourceSpec } from "../lib/resources";
 
 /**
@@ -102,11 +107,7 @@ export function dragonflyRules(args: Settings<DragonflyArgs>): FieldError[] {
         `${maxMemoryMiB} MiB exceeds the container's memory limit (${ceilingMiB} MiB): the ` +
         `kernel would kill Dragonfly before it starts evicting; leave maxMemoryMiB unset to derive it`,
     ),
-    ...fieldErrorIf(
-      !QUANTITY_PATTERN.test(args.storageSize),
-      "storageSize",
-      () => `must be a quantity such as 1Gi (got "${args.storageSize}")`,
-    ),
+    ...storageSizeErrors("storageSize", args.storageSize, "1Gi"),
     ...fieldErrorIf(
       !/^(\S+\s+){4}\S+$/.test(args.snapshotCron),
       "snapshotCron",

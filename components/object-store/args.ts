@@ -1,6 +1,10 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { QUANTITY_PATTERN } from "../../core/quantity";
-import { fieldError, fieldErrorIf, type FieldError } from "../../core/validation";
+import {
+  fieldError,
+  fieldErrorIf,
+  type FieldError,
+  storageSizeErrors,
+} from "../../core/validation";
 import type { ResourceSpec } from "../lib/resources";
 import { BucketRole, bucketRoles } from "./buckets";
 
@@ -75,11 +79,7 @@ export function objectStoreRules(
   args: Pick<ObjectStoreArgs, "storageSize" | "buckets">,
 ): FieldError[] {
   return [
-    ...fieldErrorIf(
-      !QUANTITY_PATTERN.test(args.storageSize),
-      "storageSize",
-      () => `must be a quantity such as 10Gi (got "${args.storageSize}")`,
-    ),
+    ...storageSizeErrors("storageSize", args.storageSize, "10Gi"),
     ...bucketRules(args.buckets),
   ];
 }

@@ -1,6 +1,11 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { QUANTITY_PATTERN } from "../../core/quantity";
-import { fieldErrorIf, nestedErrors, type FieldError, type Settings } from "../../core/validation";
+import {
+  fieldErrorIf,
+  nestedErrors,
+  type FieldError,
+  type Settings,
+  storageSizeErrors,
+} from "../../core/validation";
 import { DEFAULT_INGRESS_CLASS, ingressRules, type IngressSettings } from "../lib/ingress";
 import type { ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
@@ -258,11 +263,7 @@ function retentionRules(retention: string | undefined): FieldError[] {
 
 /** A volume size, when given, must be a quantity. */
 function storageSizeRules(storageSize: string | undefined): FieldError[] {
-  return fieldErrorIf(
-    storageSize !== undefined && !QUANTITY_PATTERN.test(storageSize),
-    "storageSize",
-    () => `must be a quantity such as 20Gi (got "${storageSize}")`,
-  );
+  return storageSizeErrors("storageSize", storageSize, "20Gi");
 }
 
 /** Every problem with a store's retention and volume (Prometheus, Loki, Tempo). */

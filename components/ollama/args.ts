@@ -1,6 +1,11 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { QUANTITY_PATTERN } from "../../core/quantity";
-import { fieldError, fieldErrorIf, type FieldError, type Settings } from "../../core/validation";
+import {
+  fieldError,
+  fieldErrorIf,
+  type FieldError,
+  type Settings,
+  storageSizeErrors,
+} from "../../core/validation";
 import type { ResourceSpec } from "../lib/resources";
 
 /** GPUs for the Ollama pod. */
@@ -75,11 +80,7 @@ export function ollamaRules(args: Settings<OllamaArgs>): FieldError[] {
   };
   return [
     ...gpuRules(args.gpu),
-    ...fieldErrorIf(
-      !QUANTITY_PATTERN.test(args.storageSize),
-      "storageSize",
-      () => `must be a quantity such as 20Gi (got "${args.storageSize}")`,
-    ),
+    ...storageSizeErrors("storageSize", args.storageSize, "20Gi"),
     ...fieldErrorIf(
       args.keepAlive !== undefined && !DURATION.test(args.keepAlive),
       "keepAlive",

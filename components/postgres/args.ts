@@ -1,7 +1,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { imageRef } from "../../core/images";
-import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
-import { fieldErrorIf, nestedErrors, type FieldError, type Settings } from "../../core/validation";
+import {
+  fieldErrorIf,
+  nestedErrors,
+  type FieldError,
+  type Settings,
+  storageSizeErrors,
+} from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 import type { SettingValue } from "./config";
@@ -140,11 +145,7 @@ export function resolveBackupArgs(backup: PostgresBackupArgs): ResolvedBackupArg
 export function postgresRules(args: PostgresSettings): FieldError[] {
   const { maxConnections, superuserReservedConnections: reserved } = args;
   return [
-    ...fieldErrorIf(
-      !QUANTITY_PATTERN.test(args.storageSize) || parseQuantity(args.storageSize) <= 0,
-      "storageSize",
-      () => `must be a positive quantity such as 5Gi (got "${args.storageSize}")`,
-    ),
+    ...storageSizeErrors("storageSize", args.storageSize, "5Gi"),
     ...fieldErrorIf(
       !Number.isInteger(maxConnections) ||
         maxConnections < 1 ||

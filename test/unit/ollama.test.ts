@@ -224,7 +224,7 @@ describe("Ollama's rules", () => {
   });
 
   it.each([
-    [{ storageSize: "20 GB" }, "storageSize", /must be a quantity such as 20Gi \(got "20 GB"\)/],
+    [{ storageSize: "20 GB" }, "storageSize", /must be a positive quantity such as 20Gi \(got "20 GB"\)/],
     [{ keepAlive: "five minutes" }, "keepAlive", /must be a duration such as 5m/],
     [{ numParallel: 0 }, "numParallel", /whole number of at least 1 \(got 0\)/],
     [{ maxLoadedModels: 1.5 }, "maxLoadedModels", /whole number of at least 1 \(got 1\.5\)/],
