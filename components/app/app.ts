@@ -1,4 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
+import { DEFAULT_INGRESS_CLASS, ingressUrl } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
 import { tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
@@ -17,7 +18,6 @@ import {
 import { appEnv, secretHashInputs, type AppEnvSpec } from "./env";
 import { buildAppImage } from "./image";
 import {
-  appUrl,
   webAutoscaler,
   webDeployment,
   webIngress,
@@ -112,7 +112,7 @@ export class App extends pulumi.ComponentResource {
       [webName, this.webIdentity],
       [workerName, this.workerIdentity],
     ]);
-    this.url = appUrl(args.ingress.host, args.ingress.tlsSecretName !== undefined);
+    this.url = pulumi.output(ingressUrl(args.ingress));
     this.registerOutputs({ url: this.url, webService: this.webService, image: this.image });
   }
 
@@ -135,7 +135,7 @@ export class App extends pulumi.ComponentResource {
         identity: this.webIdentity,
         host: args.ingress.host,
         tlsSecretName: args.ingress.tlsSecretName,
-        ingressClassName: args.ingress.ingressClassName ?? APP_DEFAULTS.ingressClassName,
+        ingressClassName: args.ingress.ingressClassName ?? DEFAULT_INGRESS_CLASS,
         serviceName: service.metadata.name,
       }),
       { parent: this },

@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { ingressRules, type IngressSettings } from "../lib/ingress";
 import type { Profile } from "../../core/profile";
 import { fieldErrorIf, nestedErrors, type FieldError } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
@@ -77,16 +78,6 @@ export interface MetricsArgs {
   path?: string;
 }
 
-/** The web Ingress (Traefik). */
-export interface IngressArgs {
-  /** Public host name, e.g. `platform.example.com`. */
-  host: string;
-  /** TLS Secret for the host; without it the app is served on plain HTTP. Required in prod. @default none */
-  tlsSecretName?: string;
-  /** IngressClass. @default "traefik" (K3s's) */
-  ingressClassName?: string;
-}
-
 /** S3-compatible object storage the app reads and writes. */
 export interface S3Args {
   /** Endpoint URL (`S3_ENDPOINT`), e.g. `http://minio.platform.svc:9000`. */
@@ -122,7 +113,7 @@ export interface AppArgs {
   /** Prometheus metrics endpoint of both Deployments. @default `{ port: 9464, path: "/metrics" }` */
   metrics?: MetricsArgs | false;
   /** The web Ingress. */
-  ingress: IngressArgs;
+  ingress: IngressSettings;
   /** PgBouncer URL (`DATABASE_URL`): what the app uses for queries. */
   databaseUrl: SecretKey;
   /** Direct Postgres URL (`DATABASE_DIRECT_URL`), for session features. @default none */
@@ -189,7 +180,6 @@ export const APP_DEFAULTS = {
     terminationGracePeriodSeconds: 120,
   },
   metrics: { port: 9464, path: "/metrics" },
-  ingressClassName: "traefik",
   temporalNamespace: "default",
   s3Region: "us-east-1",
   build: { dockerfile: "Dockerfile", platform: "linux/amd64" },
@@ -265,6 +255,7 @@ export function appRules(args: AppSettings): FieldError[] {
   const { web, worker, metrics } = resolveApp(args);
   return [
     ...appImageRules(args),
+    ...nestedErrors("ingress", ingressRules(args.ingress)),
     ...nestedErrors("web", webRules(web, args.profile)),
     ...nestedErrors("worker", workerRules(worker)),
     ...fieldErrorIf(

@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
 import { scrapeAnnotations } from "../lib/scrape";
@@ -267,9 +267,4 @@ export function webAutoscaler(
       ],
     },
   };
-}
-
-/** `https://host` with TLS, else `http://host`. */
-export function appUrl(host: string, tls: boolean): pulumi.Output<string> {
-  return pulumi.output(`${tls ? "https" : "http"}://${host}`);
 }

@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { ingressRules, type IngressSettings } from "../lib/ingress";
 import { imageRef, tagOf } from "../../core/images";
 import type { WorkloadIdentity } from "../../core/labels";
 import { fieldErrorIf, nestedErrors, type FieldError, type Settings } from "../../core/validation";
@@ -65,15 +66,8 @@ export interface TemporalArgs {
   sqlConnections?: TemporalSqlConnections;
   /** The Web UI and its Ingress. */
   ui: {
-    /** Host name the Ingress serves, e.g. `temporal.platform.example.com`. */
-    host: string;
-    /** IngressClass, e.g. `traefik`. */
-    ingressClass: string;
-    /**
-     * Secret with the host's certificate; without it the UI is served over plain http.
-     * @default none
-     */
-    tlsSecretName?: pulumi.Input<string>;
+    /** Where users reach it, e.g. host `temporal.platform.example.com`. */
+    ingress: IngressSettings;
     /** UI pods, at least 1. @default 1 */
     replicas?: number;
   };
@@ -189,6 +183,7 @@ export function temporalSettingsRules(args: TemporalSettings): FieldError[] {
       positiveInt(`replicas.${service}`, count),
     ),
     ...positiveInt("ui.replicas", args.ui.replicas ?? TEMPORAL_DEFAULTS.uiReplicas),
+    ...nestedErrors("ui.ingress", ingressRules(args.ui.ingress)),
     ...fieldErrorIf(
       !NAMESPACE_NAME.test(name),
       "appNamespace.name",

@@ -127,8 +127,3 @@ export function namespaceJobName(
     frontend: `${name}-frontend`,
   });
 }
-
-/** The URL users open the Web UI at: https when the Ingress has a certificate. */
-export function temporalUiUrl(host: string, tls: boolean): string {
-  return `${tls ? "https" : "http"}://${host}`;
-}

@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import { DEFAULT_INGRESS_CLASS, type IngressSettings } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
 import { selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
@@ -213,16 +214,16 @@ export function uiIngressArgs(
   name: string,
   namespace: pulumi.Input<string>,
   identity: WorkloadIdentity,
-  ui: { host: string; ingressClass: string; tlsSecretName?: pulumi.Input<string> },
+  ingress: IngressSettings,
   serviceName: pulumi.Input<string>,
 ): k8s.networking.v1.IngressArgs {
   return {
     metadata: objectMeta(name, namespace, identity),
     spec: {
-      ingressClassName: ui.ingressClass,
+      ingressClassName: ingress.ingressClassName ?? DEFAULT_INGRESS_CLASS,
       rules: [
         {
-          host: ui.host,
+          host: ingress.host,
           http: {
             paths: [
               {
@@ -234,7 +235,9 @@ export function uiIngressArgs(
           },
         },
       ],
-      ...(ui.tlsSecretName ? { tls: [{ hosts: [ui.host], secretName: ui.tlsSecretName }] } : {}),
+      ...(ingress.tlsSecretName
+        ? { tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecretName }] }
+        : {}),
     },
   };
 }

@@ -1,4 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
+import { ingressUrl, servesTls } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
 import type { WorkloadIdentity } from "../../core/labels";
@@ -21,7 +22,6 @@ import {
   serverIdentity,
   serverLayout,
   temporalIdentities,
-  temporalUiUrl,
   type ServerPart,
 } from "./builders";
 import {
@@ -296,8 +296,7 @@ function webUi(
 ): pulumi.Output<string> {
   const { namespace: ns, child } = at;
   const replicas = args.ui.replicas ?? TEMPORAL_DEFAULTS.uiReplicas;
-  const tls = args.ui.tlsSecretName !== undefined;
-  const url = temporalUiUrl(args.ui.host, tls);
+  const url = ingressUrl(args.ui.ingress);
   const uiName = `${at.name}-ui`;
   new k8s.apps.v1.Deployment(
     uiName,
@@ -312,7 +311,7 @@ function webUi(
       frontendAddress,
       defaultNamespace: args.appNamespace.name,
       url,
-      tls,
+      tls: servesTls(args.ui.ingress),
     }),
     child,
   );
@@ -326,7 +325,7 @@ function webUi(
   );
   new k8s.networking.v1.Ingress(
     uiName,
-    uiIngressArgs(uiName, ns, identity, args.ui, uiService.metadata.name),
+    uiIngressArgs(uiName, ns, identity, args.ui.ingress, uiService.metadata.name),
     child,
   );
   return pulumi.output(url);

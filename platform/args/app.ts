@@ -32,6 +32,7 @@ export const appCheck: ComponentCheck = {
     build: "app.build",
     web: "app.web",
     worker: "app.worker",
+    "ingress.host": "app.host",
     // Every Ingress of the stack, the App's included, is served with the cluster's TLS Secret.
     "ingress.tlsSecretName": "cluster.tlsSecretName",
   },

@@ -22,9 +22,11 @@ export function argsForTemporal(config: PlatformSettings): TemporalSettings {
     replicas: replicasPerService(temporal.replicas),
     resources: temporal.resources,
     ui: {
-      host: temporal.ui.host ?? `temporal.${cluster.domain}`,
-      ingressClass: cluster.ingressClass,
-      tlsSecretName: cluster.tlsSecretName,
+      ingress: {
+        host: temporal.ui.host ?? `temporal.${cluster.domain}`,
+        ingressClassName: cluster.ingressClass,
+        tlsSecretName: cluster.tlsSecretName,
+      },
       // The UI is stateless: two pods where the server is HA, one otherwise.
       replicas: temporal.separateServices ? 2 : 1,
     },
@@ -47,6 +49,7 @@ export const temporalCheck: ComponentCheck = {
     ),
     // The UI's pods follow separateServices (2 or 1), so the rule cannot fail from a stack.
     "ui.replicas": "temporal.separateServices",
+    "ui.ingress.host": "temporal.ui.host",
     // appNamespace.name → temporal.namespace.name, appNamespace.retentionDays → ….retentionDays.
     appNamespace: "temporal.namespace",
   },

@@ -37,7 +37,7 @@ async function argsFor(overrides: Partial<TemporalArgs> = {}): Promise<TemporalA
     },
     numHistoryShards: 4,
     resources: { cpu: "250m", memory: "512Mi" },
-    ui: { host: "temporal.platform.localhost", ingressClass: "traefik" },
+    ui: { ingress: { host: "temporal.platform.localhost", ingressClassName: "traefik" } },
     appNamespace: { name: "app", retentionDays: 3 },
     ...overrides,
   };
@@ -494,7 +494,13 @@ describe("Temporal namespace and UI", () => {
 
   it("serves the UI on 8080 behind an Ingress for the configured host and class", async () => {
     const { component } = await create("web", {
-      ui: { host: "temporal.example.com", ingressClass: "traefik", tlsSecretName: "temporal-tls" },
+      ui: {
+        ingress: {
+          host: "temporal.example.com",
+          ingressClassName: "traefik",
+          tlsSecretName: "temporal-tls",
+        },
+      },
     });
     expect(await unwrap(component.uiUrl)).toBe("https://temporal.example.com");
     const ingress = await registered("kubernetes:networking.k8s.io/v1:Ingress", "web-ui");
