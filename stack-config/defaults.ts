@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target";
 import { APP_DEFAULTS } from "../components/app";
+import { OLLAMA_DEFAULTS } from "../components/ollama";
 import type { ResourcePreset } from "../components/lib/resources";
 import type { Profile } from "../core/profile";
 import type { schema } from "./schema";
@@ -51,7 +52,7 @@ export const COMMON_DEFAULTS: Defaults = {
     ui: {},
     namespace: { name: "app" },
   },
-  ollama: { keepAlive: "5m" },
+  ollama: { keepAlive: OLLAMA_DEFAULTS.keepAlive },
   app: {
     directDatabaseAccess: false,
     egress: { arcjet: true, modelRegistry: true },
@@ -92,7 +93,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       models: ["qwen2.5:0.5b"],
       storageSize: "10Gi",
       resources: { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "4Gi" },
-      numParallel: 1,
+      numParallel: OLLAMA_DEFAULTS.numParallel,
     },
     app: appDefaults("dev", "small"),
   },
