@@ -1,59 +1,17 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  ConfigError,
   parseConfig,
   pgbouncerServerConnections,
   postgresPoolBudget,
   PROFILE_DEFAULTS,
 } from "../../config";
 import { readStackConfig } from "../../tools/lib/stack-file";
+import { parsedStackConfig, rawStackConfig, stackConfigIssues } from "./stack-config";
 
 const root = path.resolve(__dirname, "..", "..");
 const stackConfig = (stack: string) =>
   readStackConfig(path.join(root, `Pulumi.${stack}.yaml`)).values;
-
-/** What every stack must set besides its profile: the app image (and, in prod, TLS). */
-const REQUIRED: Record<string, Record<string, unknown>> = {
-  dev: { app: { image: "registry.example.com/app:1.0.0" } },
-  prod: {
-    app: { image: `registry.example.com/app@sha256:${"a".repeat(64)}` },
-    cluster: { tlsSecretName: "platform-tls" },
-  },
-};
-
-/** Raw config as the engine passes it: structured values as JSON text, required keys filled in. */
-function raw(values: Record<string, unknown>): Record<string, string> {
-  const required = REQUIRED[String(values.profile)] ?? {};
-  const merged = Object.fromEntries(
-    [...new Set([...Object.keys(required), ...Object.keys(values)])].map((key) => [
-      key,
-      isObject(required[key]) && isObject(values[key])
-        ? { ...(required[key] as object), ...(values[key] as object) }
-        : (values[key] ?? required[key]),
-    ]),
-  );
-  return Object.fromEntries(
-    Object.entries(merged).map(([key, value]) => [
-      `k3s-platform:${key}`,
-      typeof value === "string" ? value : JSON.stringify(value),
-    ]),
-  );
-}
-
-function isObject(value: unknown): boolean {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function issuesOf(values: Record<string, unknown>): ConfigError["issues"] {
-  try {
-    parseConfig(raw(values));
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-  throw new Error("expected the config to be refused");
-}
 
 describe("the shipped stacks", () => {
   it("Pulumi.dev.yaml is valid and uses the dev profile", () => {
@@ -76,7 +34,7 @@ describe("the shipped stacks", () => {
 describe("profile defaults", () => {
   it("a stack that sets only the profile gets that profile's defaults", () => {
     for (const profile of ["dev", "prod"] as const) {
-      const config = parseConfig(raw({ profile }));
+      const config = parsedStackConfig({ profile });
       expect(config.protectStateful).toBe(PROFILE_DEFAULTS[profile].protectStateful);
       expect(config.postgres.maxConnections).toBe(
         PROFILE_DEFAULTS[profile].postgres?.maxConnections,
@@ -85,20 +43,20 @@ describe("profile defaults", () => {
   });
 
   it("PgBouncer defaults to 1000 clients over a 25-connection pool", () => {
-    const config = parseConfig(raw({ profile: "dev" }));
+    const config = parsedStackConfig({ profile: "dev" });
     expect(config.pgbouncer.maxClientConn).toBe(1000);
     expect(config.pgbouncer.defaultPoolSize).toBe(25);
   });
 
   it("a nested key overrides only itself and keeps its siblings' defaults", () => {
-    const config = parseConfig(raw({ profile: "dev", postgres: { backup: { retain: 30 } } }));
+    const config = parsedStackConfig({ profile: "dev", postgres: { backup: { retain: 30 } } });
     expect(config.postgres.backup.retain).toBe(30);
     expect(config.postgres.backup.schedule).toBe("0 3 * * *");
     expect(config.postgres.storageSize).toBe("5Gi");
   });
 
   it("a resource preset expands to requests and limits", () => {
-    const config = parseConfig(raw({ profile: "dev", objectStore: { resources: "medium" } }));
+    const config = parsedStackConfig({ profile: "dev", objectStore: { resources: "medium" } });
     expect(config.objectStore.resources).toEqual({
       cpu: "500m",
       memory: "1Gi",
@@ -116,7 +74,7 @@ describe("profile defaults", () => {
 
   it("secret keys set as secrets become secret outputs, never plain strings", async () => {
     const config = parseConfig(
-      { ...raw({ profile: "dev" }), "k3s-platform:arcjetKey": "ajkey_live_123" },
+      { ...rawStackConfig({ profile: "dev" }), "k3s-platform:arcjetKey": "ajkey_live_123" },
       ["k3s-platform:arcjetKey"],
     );
     expect(config).not.toHaveProperty("arcjetKey");
@@ -126,14 +84,17 @@ describe("profile defaults", () => {
   });
 
   it("keys of other namespaces (the provider's own) are not ours to judge", () => {
-    const config = parseConfig({ ...raw({ profile: "dev" }), "kubernetes:context": "k3s" });
+    const config = parseConfig({
+      ...rawStackConfig({ profile: "dev" }),
+      "kubernetes:context": "k3s",
+    });
     expect(config.profile).toBe("dev");
   });
 });
 
 /** Each bad config, the key its error must name, and a fragment of the reason. */
 const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
-  ["no profile", {}, "k3s-platform:profile", /required/],
+  ["no profile", { profile: undefined }, "k3s-platform:profile", /required/],
   ["an unknown profile", { profile: "staging" }, "k3s-platform:profile", /"dev" or "prod"/],
   [
     "a misspelled top-level key",
@@ -379,14 +340,14 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
 
 describe("invalid configs are refused with the key and the reason", () => {
   it.each(INVALID)("%s", (_name, values, key, reason) => {
-    const issues = issuesOf(values);
+    const issues = stackConfigIssues(values);
     const issue = issues.find((candidate) => candidate.key === key);
     expect(issue, `issues were: ${JSON.stringify(issues)}`).toBeDefined();
     expect(issue?.message).toMatch(reason);
   });
 
   it("reports every problem at once, not only the first", () => {
-    const issues = issuesOf({
+    const issues = stackConfigIssues({
       profile: "dev",
       namespace: "Bad",
       postgres: { storageSize: "-1Gi" },
@@ -397,7 +358,9 @@ describe("invalid configs are refused with the key and the reason", () => {
   });
 
   it("the error message lists each key with its reason", () => {
-    expect(() => parseConfig(raw({ profile: "dev", postgres: { storageSiz: "1Gi" } }))).toThrow(
+    expect(() =>
+      parseConfig(rawStackConfig({ profile: "dev", postgres: { storageSiz: "1Gi" } })),
+    ).toThrow(
       /k3s-platform:postgres\.storageSiz: is not a known key; did you mean "storageSize"\?/,
     );
   });

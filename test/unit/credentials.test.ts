@@ -2,19 +2,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../config";
+import { parseConfig } from "../../config";
 import { readStackConfig } from "../../tools/lib/stack-file";
+import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 /**
  * Credentials given in the stack config instead of generated: how `pulumi config set --secret
  * --path k3s-platform:credentials.postgres.app …` writes them, how the program receives them, and
  * what it refuses.
  */
-
-const REQUIRED = {
-  "k3s-platform:profile": "dev",
-  "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-};
 
 function stackFile(yaml: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-platform-credentials-"));
@@ -61,19 +57,14 @@ describe("credentials given in the stack config", () => {
   });
 
   it("none given: an empty set, everything generated", () => {
-    expect(parseConfig(REQUIRED).credentials).toEqual({});
+    expect(parsedStackConfig().credentials).toEqual({});
   });
 
   function problems(credentials: unknown, secret = true): string[] {
-    const raw = { ...REQUIRED, "k3s-platform:credentials": JSON.stringify(credentials) };
-    try {
-      parseConfig(raw, secret ? ["k3s-platform:credentials"] : []);
-    } catch (error) {
-      if (error instanceof ConfigError)
-        return error.issues.map(({ key, message }) => `${key}: ${message}`);
-      throw error;
-    }
-    return [];
+    const secretKeys = secret ? ["k3s-platform:credentials"] : [];
+    return stackConfigIssues({ credentials }, secretKeys).map(
+      ({ key, message }) => `${key}: ${message}`,
+    );
   }
 
   it("in plain text in the stack file: refused, because it is already leaked", () => {

@@ -15,6 +15,7 @@ import type { RenderedResource } from "../../core/render-model";
 import { authorizeFromRbac, deployTargetAccessMatrix } from "../deploy-target-access";
 import { setupMocks, unwrap } from "../mocks";
 import { registeredUnder, type Recorded } from "./recorded";
+import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -507,37 +508,10 @@ describe("DeployTarget", () => {
 });
 
 describe("DeployTarget's settings in the stack config", () => {
-  /** The issues of a dev stack with `values` on top (JSON-encoded as the engine passes them). */
-  async function stackIssues(values: Record<string, unknown>) {
-    const { ConfigError, parseConfig } = await import("../../config");
-    const raw = Object.fromEntries(
-      Object.entries({
-        profile: "dev",
-        app: { image: "registry.example.com/app:1.0.0" },
-        ...values,
-      }).map(([key, value]) => [
-        `k3s-platform:${key}`,
-        typeof value === "string" ? value : JSON.stringify(value),
-      ]),
-    );
-    try {
-      parseConfig(raw);
-    } catch (error) {
-      if (error instanceof ConfigError) return error.issues;
-      throw error;
-    }
-    return [];
-  }
-
   it("the stack config's settings are the component's, with the target list as given", async () => {
-    const { parseConfig } = await import("../../config");
     const { argsForDeployTarget } = await import("../../platform/args/deploy-target");
     const { DEPLOY_TARGET_PRESETS } = await deployTarget();
-    const raw = {
-      "k3s-platform:profile": "dev",
-      "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-    };
-    const config = parseConfig(raw);
+    const config = parsedStackConfig();
     expect(argsForDeployTarget(config)).toEqual({
       targetNamespaces: undefined,
       quota: DEPLOY_TARGET_PRESETS.dev.quota,
@@ -569,16 +543,16 @@ describe("DeployTarget's settings in the stack config", () => {
       "k3s-platform:deployTargets.containerLimits.max.memory",
       /refuses the LimitRange/,
     ],
-  ])("%j is reported at %s", async (deployTargets, key, reason) => {
-    const issues = await stackIssues({ deployTargets });
+  ])("%j is reported at %s", (deployTargets, key, reason) => {
+    const issues = stackConfigIssues({ deployTargets });
     const issue = issues.find((candidate) => candidate.key === key);
     expect(issue, JSON.stringify(issues)).toBeDefined();
     expect(issue?.message).toMatch(reason);
   });
 
-  it("the default target is checked against the namespace", async () => {
+  it("the default target is checked against the namespace", () => {
     // 60 characters: a DNS label, but <namespace>-apps is not.
-    const issues = await stackIssues({ namespace: "a".repeat(60) });
+    const issues = stackConfigIssues({ namespace: "a".repeat(60) });
     expect(issues).toContainEqual({
       key: "k3s-platform:deployTargets.namespaces.0",
       message: expect.stringMatching(/must be a DNS label/),
@@ -587,12 +561,8 @@ describe("DeployTarget's settings in the stack config", () => {
 
   it("an empty target list maps to deployTargets.namespaces", async () => {
     // The schema refuses an empty list first; the component's rule maps to the same key.
-    const { parseConfig } = await import("../../config");
     const { componentProblems } = await import("../../platform/validate");
-    const config = parseConfig({
-      "k3s-platform:profile": "dev",
-      "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-    });
+    const config = parsedStackConfig();
     const empty = { ...config, deployTargets: { ...config.deployTargets, namespaces: [] } };
     expect(componentProblems(empty)).toEqual([
       { key: "deployTargets.namespaces", reason: "must list at least one target namespace" },

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { writeSumFile } from "../../core/atlas-sum";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
 import { registeredUnder } from "./recorded";
+import { parsedStackConfig, REQUIRED_STACK_VALUES } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -325,16 +326,10 @@ describe("migrationDirErrors", () => {
 
 describe("migrationsCheck", () => {
   it("the stack config sets no Migrations argument, and the defaults pass the rules", async () => {
-    const { parseConfig } = await import("../../config");
     const { argsForMigrations, migrationsCheck } = await import("../../platform/args/migrations");
     for (const profile of ["dev", "prod"]) {
-      const config = parseConfig({
-        "k3s-platform:profile": profile,
-        "k3s-platform:app": JSON.stringify({
-          image: `registry.example.com/app@sha256:${"a".repeat(64)}`,
-        }),
-        "k3s-platform:cluster": JSON.stringify({ tlsSecretName: "platform-tls" }),
-      });
+      // Both with what prod requires: the image by digest and the TLS Secret.
+      const config = parsedStackConfig({ ...REQUIRED_STACK_VALUES.prod, profile });
       expect(argsForMigrations(config)).toEqual({});
       expect(migrationsCheck.rules(config)).toEqual([]);
       expect(migrationsCheck.keys).toEqual({});

@@ -15,6 +15,7 @@ import {
   type PolicyPeer,
 } from "../../core/network";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
+import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -295,30 +296,16 @@ describe("NetworkPolicies' rules", () => {
 });
 
 describe("NetworkPolicies' settings in the stack config", () => {
-  const DEV = {
-    "k3s-platform:profile": "dev",
-    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-  };
-
   it("the address plan comes from cluster.*", async () => {
-    const { parseConfig } = await import("../../config");
     const { argsForNetworkPolicies } = await import("../../platform/args/network-policies");
-    expect(argsForNetworkPolicies(parseConfig(DEV))).toEqual(CIDRS);
+    expect(argsForNetworkPolicies(parsedStackConfig())).toEqual(CIDRS);
   });
 
   it.each(["podCidr", "serviceCidr"])(
     "a cluster.%s the schema's pattern lets through is reported at its key",
-    async (key) => {
-      const { ConfigError, parseConfig } = await import("../../config");
+    (key) => {
       // Shaped like a CIDR, but 300 is no octet.
-      const cluster = JSON.stringify({ [key]: "10.300.0.0/16" });
-      let issues: { key: string; message: string }[] = [];
-      try {
-        parseConfig({ ...DEV, "k3s-platform:cluster": cluster });
-      } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        issues = error.issues;
-      }
+      const issues = stackConfigIssues({ cluster: { [key]: "10.300.0.0/16" } });
       expect(issues).toEqual([
         { key: `k3s-platform:cluster.${key}`, message: expect.stringContaining("IPv4 CIDR") },
       ]);

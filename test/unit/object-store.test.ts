@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { ObjectStoreArgs } from "../../components/object-store";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
 import { optionRecorder } from "./recorded";
+import { parsedStackConfig } from "./stack-config";
 
 const mocks = setupMocks();
 /** The component module, loaded after the mocks are installed. */
@@ -251,7 +252,7 @@ describe("ObjectStore rules", () => {
 
   it("the check maps every argument its rules check to its stack key", async () => {
     const { componentProblems } = await import("../../platform/validate");
-    const config = await parsedConfig({ observability: { objectStorage: true } });
+    const config = parsedStackConfig({ observability: { objectStorage: true } });
     const keysOf = (objectStore: Record<string, unknown>) =>
       componentProblems({ ...config, objectStore: { ...config.objectStore, ...objectStore } }).map(
         ({ key }) => key,
@@ -267,26 +268,12 @@ describe("ObjectStore rules", () => {
 
   it("Loki's and Tempo's buckets exist only when observability keeps its data there", async () => {
     const { argsForObjectStore } = await import("../../platform/args/object-store");
-    const dev = argsForObjectStore(await parsedConfig({}));
+    const dev = argsForObjectStore(parsedStackConfig());
     expect(Object.keys(dev.buckets)).toEqual(["app", "backups"]);
-    const prod = argsForObjectStore(await parsedConfig({ observability: { objectStorage: true } }));
+    const prod = argsForObjectStore(parsedStackConfig({ observability: { objectStorage: true } }));
     expect(Object.keys(prod.buckets)).toEqual(["app", "backups", "loki", "tempo"]);
   });
 });
-
-/** The dev stack's config with these keys, parsed as the engine would pass it. */
-async function parsedConfig(values: Record<string, unknown>) {
-  const { parseConfig } = await import("../../config");
-  const all = { profile: "dev", app: { image: "registry.example.com/app:1.0.0" }, ...values };
-  return parseConfig(
-    Object.fromEntries(
-      Object.entries(all).map(([key, value]) => [
-        `k3s-platform:${key}`,
-        typeof value === "string" ? value : JSON.stringify(value),
-      ]),
-    ),
-  );
-}
 
 describe("ObjectStore component", () => {
   it("every credential reaches the pods through secretKeyRef", async () => {

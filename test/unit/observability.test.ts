@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import { securityExceptionFor } from "../../core/security-exceptions";
 import { SecretKey } from "../../components/lib/secrets";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
+import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
 const load = () => import("../../components/observability");
@@ -527,8 +528,8 @@ describe("the observability rules", () => {
 });
 
 describe("the observability check", () => {
-  it("reports a retention the stores cannot read at its stack key", async () => {
-    const issues = await configIssues({
+  it("reports a retention the stores cannot read at its stack key", () => {
+    const issues = stackConfigIssues({
       observability: { retention: { metrics: "30m", logs: "0d", traces: "90m" } },
     });
     for (const signal of ["metrics", "logs", "traces"]) {
@@ -541,7 +542,7 @@ describe("the observability check", () => {
 
   it("maps every argument its rules check to the stack key it comes from", async () => {
     const { componentProblems } = await import("../../platform/validate");
-    const config = await devConfig();
+    const config = parsedStackConfig();
     const { observability } = config;
     const problems = componentProblems({
       ...config,
@@ -572,7 +573,7 @@ describe("the observability check", () => {
     const { componentProblems } = await import("../../platform/validate");
     const { observabilityCheck } = await import("../../platform/args/observability");
     for (const profile of ["dev", "prod"]) {
-      const config = await devConfig({ profile });
+      const config = parsedStackConfig({ profile });
       expect(observabilityCheck.rules(config)).toEqual([]);
       expect(componentProblems(config).filter((p) => p.key.startsWith("observability"))).toEqual(
         [],
@@ -580,42 +581,6 @@ describe("the observability check", () => {
     }
   });
 });
-
-/** A stack's raw config as the engine passes it: the given keys, and what every stack needs. */
-function rawConfig(values: Record<string, unknown>): Record<string, string> {
-  const prod = values.profile === "prod";
-  const digest = `registry.example.com/app@sha256:${"a".repeat(64)}`;
-  const all: Record<string, unknown> = {
-    profile: "dev",
-    app: { image: prod ? digest : "registry.example.com/app:1.0.0" },
-    ...(prod ? { cluster: { tlsSecretName: "platform-tls" } } : {}),
-    ...values,
-  };
-  return Object.fromEntries(
-    Object.entries(all).map(([key, value]) => [
-      `k3s-platform:${key}`,
-      typeof value === "string" ? value : JSON.stringify(value),
-    ]),
-  );
-}
-
-/** A stack's config, parsed: what the Platform and the component checks get. */
-async function devConfig(values: Record<string, unknown> = {}) {
-  const { parseConfig } = await import("../../config");
-  return parseConfig(rawConfig(values));
-}
-
-/** The problems parseConfig reports for a stack's config. */
-async function configIssues(values: Record<string, unknown>) {
-  const { ConfigError, parseConfig } = await import("../../config");
-  try {
-    parseConfig(rawConfig(values));
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-  throw new Error("expected the config to be refused");
-}
 
 function keyPair(name: string) {
   return {

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { OllamaArgs } from "../../components/ollama";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
+import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -224,7 +225,11 @@ describe("Ollama's rules", () => {
   });
 
   it.each([
-    [{ storageSize: "20 GB" }, "storageSize", /must be a positive quantity such as 20Gi \(got "20 GB"\)/],
+    [
+      { storageSize: "20 GB" },
+      "storageSize",
+      /must be a positive quantity such as 20Gi \(got "20 GB"\)/,
+    ],
     [{ keepAlive: "five minutes" }, "keepAlive", /must be a duration such as 5m/],
     [{ numParallel: 0 }, "numParallel", /whole number of at least 1 \(got 0\)/],
     [{ maxLoadedModels: 1.5 }, "maxLoadedModels", /whole number of at least 1 \(got 1\.5\)/],
@@ -268,27 +273,9 @@ describe("Ollama's rules", () => {
 });
 
 describe("Ollama's settings in the stack config", () => {
-  const DEV = {
-    "k3s-platform:profile": "dev",
-    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-  };
-
-  /** The issues of a dev stack with `ollama` set to `values`. */
-  async function ollamaIssues(values: Record<string, unknown>) {
-    const { ConfigError, parseConfig } = await import("../../config");
-    try {
-      parseConfig({ ...DEV, "k3s-platform:ollama": JSON.stringify(values) });
-    } catch (error) {
-      if (error instanceof ConfigError) return error.issues;
-      throw error;
-    }
-    return [];
-  }
-
   it("the stack config's settings are the component's", async () => {
-    const { parseConfig } = await import("../../config");
     const { argsForOllama } = await import("../../platform/args/ollama");
-    const settings = argsForOllama(parseConfig(DEV));
+    const settings = argsForOllama(parsedStackConfig());
     expect(settings).toMatchObject({
       storageClass: "local-path",
       storageSize: "10Gi",
@@ -301,24 +288,23 @@ describe("Ollama's settings in the stack config", () => {
     expect(ollamaRules(settings)).toEqual([]);
   });
 
-  it("a GPU without a runtime class is reported at ollama.gpu", async () => {
-    const issues = await ollamaIssues({ gpu: { count: 1 } });
+  it("a GPU without a runtime class is reported at ollama.gpu", () => {
+    const issues = stackConfigIssues({ ollama: { gpu: { count: 1 } } });
     expect(issues).toEqual([
       { key: "k3s-platform:ollama.gpu", message: expect.stringMatching(/runtimeClassName/) },
     ]);
   });
 
-  it("a model name longer than Ollama takes is reported at ollama.models.<index>", async () => {
-    const issues = await ollamaIssues({ models: ["qwen2.5:0.5b", "a".repeat(201)] });
+  it("a model name longer than Ollama takes is reported at ollama.models.<index>", () => {
+    const issues = stackConfigIssues({ ollama: { models: ["qwen2.5:0.5b", "a".repeat(201)] } });
     expect(issues).toEqual([
       { key: "k3s-platform:ollama.models.1", message: expect.stringMatching(/not a model name/) },
     ]);
   });
 
   it("what the schema refuses first still maps to its key", async () => {
-    const { parseConfig } = await import("../../config");
     const { componentProblems } = await import("../../platform/validate");
-    const config = parseConfig(DEV);
+    const config = parsedStackConfig();
     const ollamaSettings = {
       ...config.ollama,
       storageSize: "lots",

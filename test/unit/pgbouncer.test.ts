@@ -4,6 +4,7 @@ import type * as PgBouncerModule from "../../components/pgbouncer";
 import { scramSalt, scramSha256Verifier } from "../../components/lib/scram";
 import { MOCK_SECRET_PREFIX, setupMocks, unwrap } from "../mocks";
 import { optionRecorder, pick, registeredUnder, type Recorded } from "./recorded";
+import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -418,22 +419,8 @@ describe("pgbouncerRules", () => {
 });
 
 describe("pgbouncerCheck: the stack key of each argument", () => {
-  const rawConfig = (pgbouncer: Record<string, unknown> = {}): Record<string, string> => ({
-    "k3s-platform:profile": "dev",
-    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-    "k3s-platform:pgbouncer": JSON.stringify(pgbouncer),
-  });
-
-  it("a min_pool_size above default_pool_size is refused at pgbouncer.minPoolSize", async () => {
-    const { ConfigError, parseConfig } = await import("../../config");
-    let error: unknown;
-    try {
-      parseConfig(rawConfig({ minPoolSize: 30 }));
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as InstanceType<typeof ConfigError>).issues).toEqual([
+  it("a min_pool_size above default_pool_size is refused at pgbouncer.minPoolSize", () => {
+    expect(stackConfigIssues({ pgbouncer: { minPoolSize: 30 } })).toEqual([
       {
         key: "k3s-platform:pgbouncer.minPoolSize",
         message: "must not exceed defaultPoolSize (30 > 25)",
@@ -442,10 +429,9 @@ describe("pgbouncerCheck: the stack key of each argument", () => {
   });
 
   it("every argument its rules report maps to the pgbouncer key of the same name", async () => {
-    const { parseConfig } = await import("../../config");
     const { componentProblems } = await import("../../platform/validate");
     const { argsForPgBouncer } = await import("../../platform/args/pgbouncer");
-    const config = parseConfig(rawConfig());
+    const config = parsedStackConfig({ pgbouncer: {} });
     // The schema refuses these first; the rules would name the same keys.
     const keyOf = (pgbouncer: Record<string, number>) =>
       componentProblems({ ...config, pgbouncer: { ...config.pgbouncer, ...pgbouncer } }).map(

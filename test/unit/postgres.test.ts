@@ -9,6 +9,12 @@ import { APP_ROLE, initSql, platformRoles, TEMPORAL_ROLE } from "../../component
 import type { PlatformSettings } from "../../stack-config/types";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
 import { optionRecorder, pick, registeredUnder, type Recorded } from "./recorded";
+import {
+  APP_IMAGE_BY_DIGEST,
+  issuesByKey,
+  parsedStackConfig,
+  stackConfigIssues,
+} from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -541,28 +547,6 @@ describe("Postgres args", () => {
   });
 });
 
-/** Problems the stack config reports, by key, for a stack config with these values. */
-async function stackIssues(values: Record<string, unknown>): Promise<Map<string, string>> {
-  const { ConfigError, parseConfig } = await import("../../config");
-  const raw = Object.fromEntries(
-    Object.entries({
-      profile: "dev",
-      app: { image: "registry.example.com/app:1.0.0" },
-      ...values,
-    }).map(([key, value]) => [
-      `k3s-platform:${key}`,
-      typeof value === "string" ? value : JSON.stringify(value),
-    ]),
-  );
-  try {
-    parseConfig(raw);
-  } catch (error) {
-    if (error instanceof ConfigError) return new Map(error.issues.map((i) => [i.key, i.message]));
-    throw error;
-  }
-  return new Map();
-}
-
 /**
  * Problems the components' rules find in a parsed dev stack config with these Postgres settings:
  * for values the schema already refuses, so that the rules' own key mapping is still seen.
@@ -570,41 +554,30 @@ async function stackIssues(values: Record<string, unknown>): Promise<Map<string,
 async function componentIssues(
   postgres: Partial<PlatformSettings["postgres"]>,
 ): Promise<Map<string, string>> {
-  const { parseConfig } = await import("../../config");
   const { componentProblems } = await import("../../platform/validate");
-  const config = parseConfig({
-    "k3s-platform:profile": "dev",
-    "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-  });
+  const config = parsedStackConfig();
   const problems = componentProblems({ ...config, postgres: { ...config.postgres, ...postgres } });
   return new Map(problems.map(({ key, reason }) => [`k3s-platform:${key}`, reason]));
 }
 
 describe("Postgres's stack keys", () => {
   it("the shipped profiles' settings pass Postgres's rules", async () => {
-    const { parseConfig } = await import("../../config");
     const { argsForPostgres } = await import("../../platform/args/postgres");
-    for (const [profile, extra] of [
-      ["dev", {}],
-      ["prod", { cluster: JSON.stringify({ tlsSecretName: "platform-tls" }) }],
-    ] as const) {
-      const config = parseConfig({
-        "k3s-platform:profile": profile,
-        "k3s-platform:app": JSON.stringify({
-          image: `registry.example.com/app@sha256:${"a".repeat(64)}`,
-        }),
-        ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [`k3s-platform:${k}`, v])),
-      });
+    for (const profile of ["dev", "prod"]) {
+      // Both pin the image by digest; prod also names its TLS Secret.
+      const config = parsedStackConfig({ profile, app: { image: APP_IMAGE_BY_DIGEST } });
       const settings = argsForPostgres(config);
       expect(postgresRules(settings), profile).toEqual([]);
       expect(Boolean(settings.backup), profile).toBe(profile === "prod");
     }
   });
 
-  it("a superuser reserve past max_connections is reported at its stack key", async () => {
-    const issues = await stackIssues({
-      postgres: { maxConnections: 20, superuserReservedConnections: 25, directConnections: 0 },
-    });
+  it("a superuser reserve past max_connections is reported at its stack key", () => {
+    const issues = issuesByKey(
+      stackConfigIssues({
+        postgres: { maxConnections: 20, superuserReservedConnections: 25, directConnections: 0 },
+      }),
+    );
     expect(issues.get("k3s-platform:postgres.superuserReservedConnections")).toMatch(
       /must be below maxConnections.*\(25 ≥ 20\)/,
     );

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { TemporalArgs } from "../../components/temporal";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
+import { issuesByKey, parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -652,41 +653,16 @@ describe("Temporal rules", () => {
 
 describe("Temporal stack keys", () => {
   /** A valid dev stack config, parsed, with the given change to its Temporal section. */
-  async function devConfig(temporalSection: Record<string, unknown> = {}) {
-    const { parseConfig } = await import("../../config");
-    const config = parseConfig({
-      "k3s-platform:profile": "dev",
-      "k3s-platform:app": JSON.stringify({ image: "registry.example.com/app:1.0.0" }),
-    });
+  function devConfig(temporalSection: Record<string, unknown> = {}) {
+    const config = parsedStackConfig();
     return { ...config, temporal: { ...config.temporal, ...temporalSection } };
   }
 
-  async function issueKeys(values: Record<string, unknown>): Promise<Record<string, string>> {
-    const { ConfigError, parseConfig } = await import("../../config");
-    const raw = Object.fromEntries(
-      Object.entries({
-        profile: "dev",
-        app: { image: "registry.example.com/app:1.0.0" },
-        ...values,
-      }).map(([key, value]) => [
-        `k3s-platform:${key}`,
-        typeof value === "string" ? value : JSON.stringify(value),
-      ]),
+  it("a changed shard count is refused at temporal.numHistoryShards", () => {
+    const issues = issuesByKey(
+      stackConfigIssues({ temporal: { numHistoryShards: 1024, recordedNumHistoryShards: 512 } }),
     );
-    try {
-      parseConfig(raw);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      return Object.fromEntries(error.issues.map((issue) => [issue.key, issue.message]));
-    }
-    throw new Error("expected the config to be refused");
-  }
-
-  it("a changed shard count is refused at temporal.numHistoryShards", async () => {
-    const issues = await issueKeys({
-      temporal: { numHistoryShards: 1024, recordedNumHistoryShards: 512 },
-    });
-    expect(issues["k3s-platform:temporal.numHistoryShards"]).toMatch(
+    expect(issues.get("k3s-platform:temporal.numHistoryShards")).toMatch(
       /cannot change from 512 to 1024/,
     );
   });
@@ -694,7 +670,7 @@ describe("Temporal stack keys", () => {
   it("the rules the schema already enforces map to the keys a user writes", async () => {
     const { componentProblems } = await import("../../platform/validate");
     const problems = componentProblems(
-      await devConfig({
+      devConfig({
         numHistoryShards: 0,
         replicas: 0,
         namespace: { name: "-app", retentionDays: 0 },
@@ -711,12 +687,12 @@ describe("Temporal stack keys", () => {
   it("a valid stack config gives Temporal settings without problems; ui.replicas follows separateServices", async () => {
     const { componentProblems } = await import("../../platform/validate");
     const { argsForTemporal, temporalCheck } = await import("../../platform/args/temporal");
-    const dev = await devConfig();
+    const dev = devConfig();
     expect(componentProblems(dev).filter((problem) => problem.key.startsWith("temporal."))).toEqual(
       [],
     );
     expect(argsForTemporal(dev).ui.replicas).toBe(1);
-    expect(argsForTemporal(await devConfig({ separateServices: true })).ui.replicas).toBe(2);
+    expect(argsForTemporal(devConfig({ separateServices: true })).ui.replicas).toBe(2);
     // No stack can make the UI's pods invalid; were it to, the key that decides them is named.
     expect(temporalCheck.keys["ui.replicas"]).toBe("temporal.separateServices");
   });
@@ -724,7 +700,7 @@ describe("Temporal stack keys", () => {
   it("temporal.replicas sizes every service, and the all-in-one layout ignores it", async () => {
     const { argsForTemporal } = await import("../../platform/args/temporal");
     const { serverLayout, ALL_IN_ONE_REPLICAS } = await temporal();
-    const dev = argsForTemporal(await devConfig({ replicas: 3 }));
+    const dev = argsForTemporal(devConfig({ replicas: 3 }));
     expect(dev.replicas).toEqual({ frontend: 3, history: 3, matching: 3, worker: 3 });
     const identity = (component: string) => ({
       name: "temporal-server",
@@ -733,7 +709,7 @@ describe("Temporal stack keys", () => {
       version: "1",
     });
     expect(serverLayout(dev, identity).map((part) => part.replicas)).toEqual([ALL_IN_ONE_REPLICAS]);
-    const prod = argsForTemporal(await devConfig({ replicas: 3, separateServices: true }));
+    const prod = argsForTemporal(devConfig({ replicas: 3, separateServices: true }));
     expect(serverLayout(prod, identity).map((part) => part.replicas)).toEqual([3, 3, 3, 3]);
   });
 });
