@@ -62,8 +62,11 @@ export function identityOf(
   };
 }
 
-/** In-cluster DNS name of a Service: `<name>.<namespace>.svc`. */
-export function serviceHost(service: string, namespace: string): string {
+/**
+ * A Service's short in-cluster DNS name, `<name>.<namespace>.svc` (no cluster domain), for a
+ * namespace known as a string; `serviceHost` in components/lib/stateful.ts gives the full name.
+ */
+export function shortServiceHost(service: string, namespace: string): string {
   return `${service}.${namespace}.svc`;
 }
 

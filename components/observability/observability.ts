@@ -17,7 +17,7 @@ import {
   PORTS,
   SERVICE_NAMES,
   parseS3Endpoint,
-  serviceHost,
+  shortServiceHost,
   type ObservabilityWorkload,
 } from "./common";
 import { Grafana } from "./grafana";
@@ -70,12 +70,14 @@ interface Placement {
 /**
  * The observability stack: an OTel Collector gateway and a node log collector, Tempo, Loki,
  * Prometheus and Grafana, wired so that a developer goes from a slow request's trace to its logs
- * and metrics without configuring anything. Apps send OTLP to {@link otlpGrpcEndpoint}.
+ * and metrics without configuring anything. Apps send OTLP over HTTP to {@link otlpHttpEndpoint}
+ * (what OTel SDKs default to when only an endpoint is set); the gRPC endpoint is for the node log
+ * collector and clients that choose gRPC.
  */
 export class Observability extends pulumi.ComponentResource {
-  /** `http://<collector>:4317`: the app's `OTEL_EXPORTER_OTLP_ENDPOINT` (gRPC). */
+  /** `http://<collector>:4317`: OTLP over gRPC. */
   public readonly otlpGrpcEndpoint: pulumi.Output<string>;
-  /** `http://<collector>:4318`: for OTLP over HTTP. */
+  /** `http://<collector>:4318`: OTLP over HTTP, the app's `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   public readonly otlpHttpEndpoint: pulumi.Output<string>;
   /** Where users open Grafana (`http(s)://<grafana.ingress.host>`). */
   public readonly grafanaUrl: pulumi.Output<string>;
@@ -184,7 +186,7 @@ function nodeLogCollector(args: ObservabilityArgs, at: Placement): NodeLogCollec
       resources: args.nodeLogs?.resources,
       gatewayOtlpGrpc: pulumi
         .output(args.namespace)
-        .apply((ns) => `${serviceHost(SERVICE_NAMES.collector, ns)}:${PORTS.otlpGrpc}`),
+        .apply((ns) => `${shortServiceHost(SERVICE_NAMES.collector, ns)}:${PORTS.otlpGrpc}`),
     },
     at.parent,
   );
