@@ -6,6 +6,7 @@ import {
   LocalWorkspace,
   PulumiCommand,
   Stack,
+  type EngineEvent,
   type OpMap,
   type OpType,
   type UpdateResult,
@@ -265,10 +266,12 @@ function changeCounts(map: OpMap | undefined): ChangeCounts {
 export interface OperationOptions {
   /** Policy pack directories, relative to the repository or absolute, e.g. `policy`. */
   policyPacks?: string[];
-  /** One JSON config file per policy pack, in the same order. */
+  /** One JSON config file per policy pack, in the same order, relative to the repository or absolute. */
   policyPackConfigs?: string[];
   /** Progress lines, e.g. `process.stdout.write` while debugging a test. */
   onOutput?: (text: string) => void;
+  /** The engine's events, e.g. `resourcePreEvent` for each resource and its type. */
+  onEvent?: (event: EngineEvent) => void;
 }
 
 export interface OperationSummary {
@@ -292,6 +295,7 @@ function operationOptions(stack: EngineStack, options: OperationOptions): Operat
   return {
     ...options,
     policyPacks: options.policyPacks?.map((pack) => runnablePolicyPack(pack, stack.dir)),
+    policyPackConfigs: options.policyPackConfigs?.map((file) => path.resolve(ROOT, file)),
   };
 }
 
@@ -327,7 +331,7 @@ export async function up(stack: EngineStack, options: OperationOptions = {}): Pr
 /** `pulumi destroy --yes` (the inline program is not run). */
 export async function destroy(
   stack: EngineStack,
-  options: Pick<OperationOptions, "onOutput"> = {},
+  options: Pick<OperationOptions, "onOutput" | "onEvent"> = {},
 ): Promise<UpdateSummary> {
   const started = Date.now();
   const result = await stack.stack.destroy(options);
