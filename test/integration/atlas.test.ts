@@ -40,6 +40,7 @@ import { startRenderedPostgres } from "./lib/rendered-postgres";
 import type { RenderedPostgres } from "./lib/rendered-postgres";
 import { REVISIONS_TABLE } from "./lib/schema-dump";
 import { atlasEngineTool } from "./lib/test-tools";
+import { goEnvironment } from "./lib/go-tools";
 
 const ROOT = resolve(__dirname, "../..");
 const ATLAS = join(ROOT, "atlas");
@@ -63,7 +64,7 @@ function generatedStatements(sql: string): string[] {
 function atlasModuleDir(version: string): string {
   const r = spawnSync("go", ["mod", "download", "-json", `ariga.io/atlas@${version}`], {
     encoding: "utf8",
-    env: { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "auto" },
+    env: goEnvironment(),
   });
   if (r.status !== 0) throw new Error(`go mod download ariga.io/atlas@${version}:\n${r.stderr}`);
   return (JSON.parse(r.stdout) as { Dir: string }).Dir;

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { binaryPath, ensureGoTool } from "../../integration/lib/go-tools";
+import { binaryPath, ensureGoTool, goEnvironment } from "../../integration/lib/go-tools";
 import { controlPlaneTool, kwokTool } from "../../integration/lib/test-tools";
 import type { ControlPlaneBinaries } from "./control-plane";
 
@@ -28,7 +28,7 @@ export async function ensureE2eBinaries(): Promise<ControlPlaneBinaries> {
   const module = JSON.parse(
     execFileSync("go", ["mod", "download", "-json", `sigs.k8s.io/kwok@${kwok.version}`], {
       encoding: "utf8",
-      env: { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "auto" },
+      env: goEnvironment(),
       cwd: os.tmpdir(), // outside any module: download, not resolve against one
     }),
   ) as { Dir: string };

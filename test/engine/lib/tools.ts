@@ -2,7 +2,11 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { GoToolSpec, GoWrapperModule } from "../../integration/lib/go-tools";
+import {
+  goEnvironment,
+  type GoToolSpec,
+  type GoWrapperModule,
+} from "../../integration/lib/go-tools";
 
 /**
  * The real Pulumi engine and Kubernetes provider for the engine tier, built from their Go modules
@@ -87,7 +91,7 @@ function moduleSource(module: string, version: string): string {
   const info = JSON.parse(
     execFileSync("go", ["mod", "download", "-json", `${module}@${version}`], {
       encoding: "utf8",
-      env: { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "local" },
+      env: goEnvironment(),
       cwd: os.tmpdir(), // outside any module: download, not resolve against one
     }),
   ) as { Dir?: string; Error?: string };

@@ -10,6 +10,16 @@ import * as path from "node:path";
  * keyed by version, so only the first run on a machine pays the build.
  */
 
+/**
+ * The environment every `go` command of the test tiers runs in: the machine's own Go
+ * (`GOTOOLCHAIN=local`), never a toolchain fetched on the fly. Every pinned module builds with
+ * it; should one ever need a newer Go, the one allowed is named explicitly (`GOTOOLCHAIN=go1.27.3`
+ * in the caller's environment, which this keeps).
+ */
+export function goEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "local" };
+}
+
 /** Where built tools live: `$K3S_PLATFORM_TOOL_CACHE`, else `~/.cache/k3s-platform/go-tools`. */
 export const TOOL_CACHE =
   process.env.K3S_PLATFORM_TOOL_CACHE ??
@@ -141,13 +151,7 @@ function runGo(
   return new Promise((resolve, reject) => {
     const child = spawn("go", args, {
       cwd,
-      // GOTOOLCHAIN=auto: a module may need a newer Go, which the module proxy serves.
-      env: {
-        ...process.env,
-        ...env,
-        GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "auto",
-        GOFLAGS: "-buildvcs=false",
-      },
+      env: { ...goEnvironment(), ...env, GOFLAGS: "-buildvcs=false" },
       stdio: ["ignore", "inherit", "pipe"],
     });
     let stderr = "";

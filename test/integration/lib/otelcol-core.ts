@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { binaryPath, ensureGoTool, TOOL_CACHE } from "./go-tools";
+import { binaryPath, ensureGoTool, goEnvironment, TOOL_CACHE } from "./go-tools";
 import { collectorBuilderManifest, type CollectorDistributionSpec } from "./test-tools";
 
 /**
@@ -53,8 +53,8 @@ export async function ensureCollector(spec: CollectorDistributionSpec): Promise<
 function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
-      // The builder runs `go`: a component module may need a newer Go, which the proxy serves.
-      env: { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "auto" },
+      // The builder runs `go`, with the machine's own toolchain.
+      env: goEnvironment(),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";

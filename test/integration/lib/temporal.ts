@@ -12,6 +12,7 @@ import { join } from "node:path";
 // @grpc/grpc-js comes with @pulumi/pulumi: enough for a unary call with raw bytes, so the test
 // needs no generated Temporal stubs (the proto field numbers used are quoted where decoded).
 import * as grpc from "@grpc/grpc-js";
+import { goEnvironment } from "./go-tools";
 
 /** An env entry of a rendered container. */
 export interface EnvEntry {
@@ -335,7 +336,7 @@ export function requiredSchemaVersions(moduleVersion: string): {
   const download = spawnSync(
     "go",
     ["mod", "download", "-json", `go.temporal.io/server@${moduleVersion}`],
-    { encoding: "utf8", env: { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "auto" } },
+    { encoding: "utf8", env: goEnvironment() },
   );
   if (download.status !== 0) throw new Error(`go mod download failed:\n${download.stderr}`);
   const { Dir } = JSON.parse(download.stdout) as { Dir: string };
