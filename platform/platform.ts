@@ -41,6 +41,10 @@ export class Platform extends pulumi.ComponentResource {
   public readonly appUrl: pulumi.Output<string>;
   /** Grafana's URL. */
   public readonly grafanaUrl: pulumi.Output<string>;
+  /** Grafana's admin user name. */
+  public readonly grafanaAdminUser: string;
+  /** Grafana's admin password as first seeded (secret). */
+  public readonly grafanaAdminPassword: pulumi.Output<string>;
   /** The Temporal Web UI's URL. */
   public readonly temporalUiUrl: pulumi.Output<string>;
   /** The app's `DATABASE_URL` through PgBouncer (secret). */
@@ -108,6 +112,8 @@ export class Platform extends pulumi.ComponentResource {
     this.namespace = at.ns;
     this.appUrl = app.url;
     this.grafanaUrl = observability.grafanaUrl;
+    this.grafanaAdminUser = observability.grafanaAdmin.user;
+    this.grafanaAdminPassword = pulumi.secret(observability.grafanaAdmin.password);
     this.temporalUiUrl = temporal.uiUrl;
     this.databaseUrl = pgbouncer.url;
     this.temporalAddress = temporal.frontendAddress;
@@ -117,6 +123,8 @@ export class Platform extends pulumi.ComponentResource {
       namespace: this.namespace,
       appUrl: this.appUrl,
       grafanaUrl: this.grafanaUrl,
+      grafanaAdminUser: this.grafanaAdminUser,
+      grafanaAdminPassword: this.grafanaAdminPassword,
       temporalUiUrl: this.temporalUiUrl,
       databaseUrl: this.databaseUrl,
       temporalAddress: this.temporalAddress,

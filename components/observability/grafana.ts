@@ -72,6 +72,11 @@ export class Grafana extends pulumi.ComponentResource {
   public readonly service: pulumi.Output<string>;
   /** The admin password, for `secretKeyRef`. */
   public readonly adminPassword: SecretKey;
+  /**
+   * The admin login: user name and password (a secret output). The password seeds Grafana's
+   * database when it is first created; a change made in Grafana's UI later is not reflected here.
+   */
+  public readonly admin: { user: string; password: pulumi.Output<string> };
   /** Labels of its pods, for network policies. */
   public readonly identity: WorkloadIdentity;
   /** The StatefulSet, for `dependsOn`. */
@@ -96,6 +101,7 @@ export class Grafana extends pulumi.ComponentResource {
       { parent: this },
     );
     this.adminPassword = secret.key(GRAFANA_ADMIN_PASSWORD_KEY);
+    this.admin = { user: args.adminUser ?? GRAFANA_DEFAULTS.adminUser, password };
 
     const { config, dashboards } = this.createConfig(name, args);
     const store = storeWorkload(this, name, {

@@ -91,6 +91,8 @@ export class Observability extends pulumi.ComponentResource {
   public readonly nodeLogsNamespace: pulumi.Output<string | undefined>;
   /** The Grafana admin password, for `secretKeyRef`. */
   public readonly grafanaAdminPassword: SecretKey;
+  /** Grafana's admin login (user, and password as a secret output); see {@link Grafana.admin}. */
+  public readonly grafanaAdmin: Grafana["admin"];
   /** Labels of each workload's pods. */
   public readonly identities: ObservabilityIdentities;
   /**
@@ -153,6 +155,7 @@ export class Observability extends pulumi.ComponentResource {
     this.lokiUrl = loki.url;
     this.nodeLogsNamespace = nodeLogs ? nodeLogs.namespace : pulumi.output(undefined);
     this.grafanaAdminPassword = grafana.adminPassword;
+    this.grafanaAdmin = grafana.admin;
     this.services = OBSERVABILITY_SERVICES;
     this.identities = {
       collector: collector.identity,

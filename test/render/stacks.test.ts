@@ -107,3 +107,21 @@ describe("a bad stack file", () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 });
+
+describe.each(["dev", "prod"])("the %s stack's outputs", (stack) => {
+  const out = path.join(scratch, `${stack}-outputs`);
+
+  it("are exactly the documented ones, the secret ones redacted", async () => {
+    const { STACK_OUTPUTS } = await import("../../platform/outputs");
+    expect(runTool("render", [stack, "--out", out]).status).toBe(0);
+    const outputs = JSON.parse(fs.readFileSync(path.join(out, "outputs.json"), "utf8"));
+    expect(Object.keys(outputs).sort()).toEqual(STACK_OUTPUTS.map(({ name }) => name).sort());
+    for (const { name, secret } of STACK_OUTPUTS) {
+      if (secret) expect(outputs[name], name).toBe("[secret]");
+      else expect(outputs[name], name).toEqual(expect.stringMatching(/\S/));
+    }
+    expect(outputs.appUrl).toMatch(/^https?:\/\/app\./);
+    expect(outputs.otlpEndpoint).toMatch(/:4318$/);
+    expect(outputs.temporalAddress).toMatch(/:7233$/);
+  });
+});

@@ -69,9 +69,10 @@ export async function renderStack(options: RenderOptions): Promise<RenderResult>
 
   const registrations = recordRegistrations();
 
+  let exported: Record<string, unknown> = {};
   const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
-    const program: Record<string, unknown> = await import(path.join(projectDir, "index.ts"));
-    return { ...program };
+    exported = { ...(await import(path.join(projectDir, "index.ts"))) };
+    return exported;
   })) as Record<string, unknown>;
   // The stack's outputs resolve before the last registrations finish: drain the RPC queue.
   await settings().waitForRPCs();
@@ -92,9 +93,34 @@ export async function renderStack(options: RenderOptions): Promise<RenderResult>
   return {
     stack: options.stack,
     resources,
-    outputs: redact(unwrapSecrets(outputs ?? {})) as Record<string, unknown>,
+    outputs: redact(unwrapSecrets(await markSecretOutputs(outputs ?? {}, exported))) as Record<
+      string,
+      unknown
+    >,
     secretValues: [...secretValues],
   };
+}
+
+/**
+ * The stack's resolved outputs with each one the program exported as a secret Output wrapped in
+ * the secret envelope: resolving the stack's outputs drops that mark, which the engine keeps.
+ */
+interface Secretive {
+  isSecret: Promise<boolean>;
+}
+
+async function markSecretOutputs(
+  resolved: Record<string, unknown>,
+  exported: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const marked: Record<string, unknown> = { ...resolved };
+  for (const [name, value] of Object.entries(exported)) {
+    // `isSecret` is internal to the SDK's Output class, without a public type.
+    if (pulumi.Output.isInstance(value) && (await (value as unknown as Secretive).isSecret)) {
+      marked[name] = { [SIGNATURE_KEY]: SECRET_SIGNATURE, value: resolved[name] };
+    }
+  }
+  return marked;
 }
 
 /**

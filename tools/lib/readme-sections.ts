@@ -1,4 +1,5 @@
 import { APP_ENV_VARIABLES } from "../../components/app/env";
+import { STACK_OUTPUTS } from "../../platform/outputs";
 import { configReference } from "./config-reference";
 
 /**
@@ -8,7 +9,19 @@ import { configReference } from "./config-reference";
 export const GENERATED_SECTIONS: Record<string, () => string> = {
   "config-reference": configReference,
   "env-contract": envContract,
+  "stack-outputs": stackOutputsTable,
 };
+
+function stackOutputsTable(): string {
+  return [
+    "| output | secret | what it holds |",
+    "|---|---|---|",
+    ...STACK_OUTPUTS.map(
+      (output) =>
+        `| \`${output.name}\` | ${output.secret ? "yes" : "no"} | ${output.description} |`,
+    ),
+  ].join("\n");
+}
 
 function envContract(): string {
   return [
