@@ -6,7 +6,7 @@ import { runPolicyPack, type EnforcementOverride, type PolicyViolation } from ".
 import { validateMigrationDir } from "../core/atlas-sum";
 import { validateSchemas } from "./lib/checks/schema";
 import { secretLeaks } from "./lib/checks/secrets";
-import { parseCommandLine, runTool, usage } from "./lib/cli";
+import { parseCommandLine, runTool, stackName, usage, UsageError } from "./lib/cli";
 import { renderStack, REPOSITORY_ROOT } from "./lib/engine";
 import { manifestFiles } from "./lib/manifests";
 import { readStackConfig, stackFilePath } from "./lib/stack-file";
@@ -27,7 +27,7 @@ interface Section {
 
 runTool(async () => {
   const { positional, options } = parseCommandLine(process.argv.slice(2));
-  const stack = positional[0] ?? usage("npm run check -- <stack> [--stack-file <file>]");
+  const stack = stackName(positional[0] ?? usage("npm run check -- <stack> [--stack-file <file>]"));
   const stackFile = options["stack-file"] ?? stackFilePath(REPOSITORY_ROOT, stack);
 
   const { section: config, profile } = configSection(stackFile);
@@ -76,6 +76,7 @@ function configSection(stackFile: string): { section: Section; profile?: Profile
     const summary = `${path.basename(stackFile)} is valid (profile ${profile})`;
     return { section: { title, failures: [], notes: [], summary }, profile };
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     const failures =
       error instanceof ConfigError
         ? error.issues.map((issue) => `${issue.key}: ${issue.message}`)

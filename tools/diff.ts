@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { parseCommandLine, runTool, usage } from "./lib/cli";
+import { parseCommandLine, runTool, stackName, usage } from "./lib/cli";
 import { renderStack, REPOSITORY_ROOT } from "./lib/engine";
 import { manifestFiles } from "./lib/manifests";
 import { diffRenders, formatDiff } from "./lib/render-diff";
@@ -19,7 +19,8 @@ runTool(async () => {
   const { positional, options } = parseCommandLine(process.argv.slice(2));
   if (positional.length < 2)
     usage("npm run diff -- <base-render-dir|git-ref> <stack> [--out <file>]");
-  const [base, stack] = positional;
+  const [base, stackArgument] = positional;
+  const stack = stackName(stackArgument);
   const before = fs.existsSync(base) ? readRenderDir(base) : renderGitRef(base, stack);
   const current = await renderStack({ stack });
   const after = manifestFiles(current.resources).map(({ manifest }) => manifest);

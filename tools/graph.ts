@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseCommandLine, runTool, usage } from "./lib/cli";
+import { parseCommandLine, runTool, stackName, usage } from "./lib/cli";
 import { renderStack, REPOSITORY_ROOT } from "./lib/engine";
 import { componentGraph, mermaidGraph } from "./lib/graph";
 
@@ -12,7 +12,7 @@ import { componentGraph, mermaidGraph } from "./lib/graph";
  */
 runTool(async () => {
   const { positional, options } = parseCommandLine(process.argv.slice(2));
-  const stack = positional[0] ?? usage("npm run graph -- <stack> [--out <file>]");
+  const stack = stackName(positional[0] ?? usage("npm run graph -- <stack> [--out <file>]"));
   const result = await renderStack({ stack });
   const out = path.resolve(options.out ?? path.join(REPOSITORY_ROOT, "out", stack, "graph.mmd"));
   fs.mkdirSync(path.dirname(out), { recursive: true });

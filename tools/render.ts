@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { parseCommandLine, runTool, usage } from "./lib/cli";
+import { parseCommandLine, runTool, stackName, usage, UsageError } from "./lib/cli";
 import { renderStack, REPOSITORY_ROOT, type RenderResult } from "./lib/engine";
 import { manifestFiles } from "./lib/manifests";
 
@@ -13,9 +13,11 @@ import { manifestFiles } from "./lib/manifests";
  */
 runTool(async () => {
   const { positional, options } = parseCommandLine(process.argv.slice(2));
-  const stack =
-    positional[0] ?? usage("npm run render -- <stack> [--out <dir>] [--stack-file <file>]");
+  const stack = stackName(
+    positional[0] ?? usage("npm run render -- <stack> [--out <dir>] [--stack-file <file>]"),
+  );
   const outDir = path.resolve(options.out ?? path.join(REPOSITORY_ROOT, "out", stack));
+  assertRenderTarget(outDir);
   const result = await renderStack({ stack, stackFile: options["stack-file"] });
   const written = writeRender(result, outDir);
   console.log(
@@ -43,11 +45,43 @@ function writeRender(result: RenderResult, outDir: string): number {
     JSON.stringify(result.outputs, null, 2) + "\n",
   );
   assertNoSecretWritten(staging, result.secretValues);
-  fs.rmSync(outDir, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(outDir), { recursive: true });
+  clearPreviousRender(outDir);
+  fs.mkdirSync(outDir, { recursive: true });
   fs.cpSync(staging, outDir, { recursive: true });
   fs.rmSync(staging, { recursive: true, force: true });
   return files.length;
+}
+
+/** What a render writes into its directory, and all it ever removes there. */
+const RENDER_ENTRIES = ["manifests", "plan.json", "outputs.json"];
+
+/**
+ * Makes room for a render in `outDir`: nothing to do if it is missing or empty; a previous render
+ * (recognised by its plan.json) loses exactly the entries a render writes (other files, such as
+ * graph.mmd, stay); anything else is refused, so `--out .` or a typo never deletes a directory
+ * the tools did not create.
+ */
+function clearPreviousRender(outDir: string): void {
+  if (!assertRenderTarget(outDir)) return;
+  for (const entry of RENDER_ENTRIES) {
+    fs.rmSync(path.join(outDir, entry), { recursive: true, force: true });
+  }
+}
+
+/** Refuses an `--out` that is not missing, empty or a previous render; true if it is a render. */
+function assertRenderTarget(outDir: string): boolean {
+  if (!fs.existsSync(outDir)) return false;
+  if (!fs.statSync(outDir).isDirectory()) {
+    throw new UsageError(`--out ${outDir}: exists and is not a directory; choose another --out`);
+  }
+  if (fs.readdirSync(outDir).length === 0) return false;
+  if (!fs.existsSync(path.join(outDir, "plan.json"))) {
+    throw new UsageError(
+      `--out ${outDir}: refusing to write into a directory that holds something other than a ` +
+        `previous render (it has no plan.json); choose an empty or new directory`,
+    );
+  }
+  return true;
 }
 
 /** The last line of defence: no known secret value may be in any file about to be published. */

@@ -29,7 +29,10 @@ export function runTool(main: () => Promise<number>): void {
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {
-      if (error instanceof ConfigError) {
+      if (error instanceof UsageError) {
+        console.error(error.message);
+        process.exit(2);
+      } else if (error instanceof ConfigError || error instanceof InputError) {
         console.error(error.message);
       } else {
         console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
@@ -42,4 +45,34 @@ export function runTool(main: () => Promise<number>): void {
 export function usage(text: string): never {
   console.error(`usage: ${text}`);
   process.exit(2);
+}
+
+/** Input the tool refuses (a stack file it cannot read): printed as one line, exit code 1. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputError";
+  }
+}
+
+/** A command line the tool cannot act on: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * A stack name as Pulumi takes it and as our files use it (`Pulumi.<stack>.yaml`,
+ * `out/<stack>/`): letters, digits, `-`, `_` and `.`, not starting with a dot. So a stack name can
+ * never be a path that leads out of the repository (`../somewhere`, `a/b`).
+ */
+export function stackName(value: string): string {
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(value) || value.length > 100) {
+    throw new UsageError(
+      `"${value}" is not a stack name: use letters, digits, '-', '_' and '.' (as in Pulumi.<stack>.yaml)`,
+    );
+  }
+  return value;
 }

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { InputError, UsageError } from "./cli";
 import { MOCK_SECRET_PREFIX } from "./mocks";
 
 /** A stack's config as the Pulumi engine would hand it to the program, plus which keys are secret. */
@@ -22,7 +23,7 @@ export function stackFilePath(projectDir: string, stack: string): string {
  */
 export function readStackConfig(file: string): StackConfig {
   if (!fs.existsSync(file)) {
-    throw new Error(
+    throw new UsageError(
       `${file}: no such stack file; create it with at least "config: {k3s-platform:profile: dev}"`,
     );
   }
@@ -30,11 +31,11 @@ export function readStackConfig(file: string): StackConfig {
   try {
     document = parse(fs.readFileSync(file, "utf8"));
   } catch (error) {
-    throw new Error(`${file}: not valid YAML: ${(error as Error).message}`);
+    throw new InputError(`${file}: not valid YAML: ${firstLine((error as Error).message)}`);
   }
   const config = (document as { config?: unknown } | null)?.config ?? {};
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new Error(`${file}: "config" must be a mapping of keys to values`);
+    throw new InputError(`${file}: "config" must be a mapping of keys to values`);
   }
   const values: Record<string, string> = {};
   const secretKeys: string[] = [];
@@ -76,4 +77,8 @@ function isSecure(value: unknown): boolean {
     "secure" in value &&
     Object.keys(value).length === 1
   );
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0];
 }
