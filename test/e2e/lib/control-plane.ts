@@ -11,8 +11,9 @@ import { KubeClient } from "./kube-client";
  * (Node,RBAC authorization, NodeRestriction on top of the default admission plugins, which
  * include PodSecurity; service CIDR 10.43.0.0/16), kube-controller-manager with every default
  * controller, kube-scheduler, and kwok simulating one node so pods are bound, Running and Ready,
- * and Job pods complete. K3s's `local-path` StorageClass is created, and a stand-in for its
- * provisioner binds each claim the scheduler selected a node for.
+ * and Job pods complete. K3s's `local-path` StorageClass is created, a stand-in for its
+ * provisioner binds each claim the scheduler selected a node for, and a stand-in for its Traefik
+ * behind ServiceLB publishes the node's address on every Ingress.
  */
 
 /** The binaries: the `control-plane` wrapper, `kwok`, and kwok's stage definitions. */
@@ -47,6 +48,7 @@ export async function startControlPlane(binaries: ControlPlaneBinaries): Promise
   const processes: { name: string; child: ChildProcess }[] = [];
   const stop = async () => {
     provisioner.stop();
+    ingressStatus.stop();
     // Reverse order: kwok and the controllers go before the API server, etcd last.
     for (const { child } of [...processes].reverse()) await terminate(child);
     if (!process.env.K3S_PLATFORM_E2E_KEEP) fs.rmSync(dir, { recursive: true, force: true });
@@ -67,6 +69,7 @@ export async function startControlPlane(binaries: ControlPlaneBinaries): Promise
     return child;
   };
   const provisioner = { stop: () => {} };
+  const ingressStatus = { stop: () => {} };
 
   try {
     const [etcdPort, peerPort, apiPort, kcmPort, schedulerPort] = await freePorts(5);
@@ -164,6 +167,7 @@ export async function startControlPlane(binaries: ControlPlaneBinaries): Promise
       return conditions.some((c) => c.type === "Ready" && c.status === "True") && taints === 0;
     });
     provisioner.stop = startProvisioner(client);
+    ingressStatus.stop = startIngressStatus(client, NODE_NAME);
     const version = (await client.get("/version")).gitVersion as string;
     return { client, version, dir, nodeName: NODE_NAME, logTail, stop };
   } catch (error) {
@@ -241,6 +245,47 @@ function startProvisioner(client: KubeClient): () => void {
   const loop = async () => {
     while (!stopped) {
       await tick();
+      await sleep(500);
+    }
+  };
+  void loop();
+  return () => {
+    stopped = true;
+  };
+}
+
+/**
+ * Stands in for K3s's Traefik behind ServiceLB: K3s publishes the node's address in every
+ * Ingress's `.status.loadBalancer.ingress` once Traefik has taken the Ingress, and the Pulumi
+ * Kubernetes provider waits for that address before it calls an Ingress created. Every Ingress
+ * without one gets the node's InternalIP (127.0.0.1 if kwok gave it none) on its status.
+ */
+function startIngressStatus(client: KubeClient, nodeName: string): () => void {
+  let stopped = false;
+  const tick = async () => {
+    const node = await client.get(`/api/v1/nodes/${nodeName}`).catch(() => undefined);
+    const addresses = (node?.status?.addresses ?? []) as { type: string; address: string }[];
+    const ip = addresses.find((entry) => entry.type === "InternalIP")?.address ?? "127.0.0.1";
+    const ingresses = await client
+      .get("/apis/networking.k8s.io/v1/ingresses")
+      .catch(() => ({ items: [] }));
+    for (const ingress of ingresses.items ?? []) {
+      const status = ingress.status as { loadBalancer?: { ingress?: unknown[] } } | undefined;
+      if ((status?.loadBalancer?.ingress ?? []).length > 0) continue;
+      const { namespace, name } = ingress.metadata ?? {};
+      await client
+        .request(
+          "PATCH",
+          `/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`,
+          JSON.stringify({ status: { loadBalancer: { ingress: [{ ip }] } } }),
+          "application/merge-patch+json",
+        )
+        .catch(() => undefined);
+    }
+  };
+  const loop = async () => {
+    while (!stopped) {
+      await tick().catch(() => undefined);
       await sleep(500);
     }
   };

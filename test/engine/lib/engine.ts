@@ -9,6 +9,7 @@ import {
   type EngineEvent,
   type OpMap,
   type OpType,
+  type OutputMap,
   type UpdateResult,
 } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
@@ -18,13 +19,13 @@ import { kubernetesProviderTool, pinnedNpmVersion, pulumiCliTool } from "./tools
 /**
  * Our program under the real Pulumi engine: the CLI and the Kubernetes provider built from their Go
  * modules (`./tools.ts`), driven through the Automation API with a local file backend in a temp
- * directory. The program is the repository's `index.ts`, run in this process as an inline program,
- * so a test sees exactly what `pulumi preview`/`up` does with it (plugin loading, config, secrets,
- * the provider's diff and apply, policy packs), against whatever cluster the kubeconfig names.
+ * directory. The program is the repository's `index.ts` (or a scratch copy's, see
+ * {@link ProgramOptions}), run in this process as an inline program, so a test sees exactly what
+ * `pulumi preview`/`up` does with it (plugin loading, config, secrets, the provider's diff and
+ * apply, policy packs), against whatever cluster the kubeconfig names.
  */
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
-const PROGRAM = path.join(ROOT, "index.ts");
 const PROJECT = "k3s-platform";
 const PASSPHRASE = "k3s-platform-engine-tests";
 const nodeRequire = createRequire(__filename);
@@ -114,6 +115,21 @@ export interface EngineStack {
   dispose(): void;
 }
 
+/** Which program an operation runs. */
+export interface ProgramOptions {
+  /**
+   * The project directory whose `index.ts` runs: a scratch copy of the repository (e.g. with one
+   * more migration, which the Migrations component reads from its own `atlas/migrations`).
+   * @default this repository
+   */
+  projectDir?: string;
+  /**
+   * Registers more resources after `index.ts`, in the same stack (e.g. one a policy refuses).
+   * It runs in the program's context, so `@pulumi/*` resources created here are the stack's.
+   */
+  extra?: () => void | Promise<void>;
+}
+
 export interface CreateStackOptions {
   /**
    * Secret config values by path, set with `pulumi config set --secret --path`, e.g.
@@ -122,6 +138,8 @@ export interface CreateStackOptions {
   secrets?: Record<string, string>;
   /** The binaries, if the caller already has them; otherwise ensured (built if not cached). */
   binaries?: EngineBinaries;
+  /** The program every operation runs unless it names another. @default this repository's */
+  program?: ProgramOptions;
 }
 
 /**
@@ -191,7 +209,7 @@ export async function createStack(
       pulumiHome: home,
       pulumiCommand,
       envVars,
-      program: runProgram,
+      program: inlineProgram(options.program),
     });
     const stack = await Stack.create(stackName, workspace);
     for (const [key, value] of Object.entries(options.secrets ?? {})) {
@@ -205,21 +223,34 @@ export async function createStack(
 }
 
 /**
- * The inline program: the repository's `index.ts`, loaded afresh. Node caches modules, and a
- * cached module's top level (where every resource is registered) would not run a second time, so
- * every module of the repository outside node_modules and test/ is forgotten first. `.ts` loads
- * through tsx's require hook (registered here unless the process already runs under tsx).
+ * The inline program: `index.ts` of the project directory, loaded afresh, then `extra`. Node
+ * caches modules, and a cached module's top level (where every resource is registered) would not
+ * run a second time, so every module of this repository (outside node_modules and test/) and of
+ * the project directory is forgotten first. A copy's `node_modules` is a link to ours, which Node
+ * resolves to its real path: the copy's program runs on the very SDK the Automation API serves.
+ * `.ts` loads through tsx's require hook (registered here unless the process runs under tsx).
  */
-async function runProgram(): Promise<Record<string, unknown>> {
-  registerTypeScript();
-  const keep = [path.join(ROOT, "node_modules") + path.sep, path.join(ROOT, "test") + path.sep];
-  for (const file of Object.keys(nodeRequire.cache)) {
-    if (file.startsWith(ROOT + path.sep) && !keep.some((prefix) => file.startsWith(prefix))) {
-      delete nodeRequire.cache[file];
-    }
-  }
-  // The program's exports are the stack outputs.
-  return { ...(nodeRequire(PROGRAM) as Record<string, unknown>) };
+function inlineProgram(program: ProgramOptions = {}): () => Promise<Record<string, unknown>> {
+  const projectDir = path.resolve(program.projectDir ?? ROOT);
+  return async () => {
+    registerTypeScript();
+    const forget = (root: string) => {
+      const keep = [path.join(root, "node_modules") + path.sep, path.join(root, "test") + path.sep];
+      for (const file of Object.keys(nodeRequire.cache)) {
+        if (file.startsWith(root + path.sep) && !keep.some((prefix) => file.startsWith(prefix))) {
+          delete nodeRequire.cache[file];
+        }
+      }
+    };
+    forget(ROOT);
+    forget(projectDir);
+    // The program's exports are the stack outputs.
+    const outputs = {
+      ...(nodeRequire(path.join(projectDir, "index.ts")) as Record<string, unknown>),
+    };
+    await program.extra?.();
+    return outputs;
+  };
 }
 
 let typeScriptRegistered = false;
@@ -264,6 +295,8 @@ function changeCounts(map: OpMap | undefined): ChangeCounts {
 }
 
 export interface OperationOptions {
+  /** The program to run this time, instead of the stack's (preview and up only). */
+  program?: ProgramOptions;
   /** Policy pack directories, relative to the repository or absolute, e.g. `policy`. */
   policyPacks?: string[];
   /** One JSON config file per policy pack, in the same order, relative to the repository or absolute. */
@@ -280,6 +313,43 @@ export interface OperationSummary {
   durationMs: number;
   stdout: string;
   stderr: string;
+  /** Every engine event of the operation, in order (`./events.ts` reads them). */
+  events: EngineEvent[];
+}
+
+/**
+ * An operation the engine failed (`pulumi up` exited non-zero): its message is the CLI's, stdout
+ * and stderr included, and the events show what it did before it stopped.
+ */
+export class OperationFailure extends Error {
+  constructor(
+    message: string,
+    readonly events: EngineEvent[],
+    readonly durationMs: number,
+  ) {
+    super(message);
+    this.name = "OperationFailure";
+  }
+}
+
+/** Runs an operation with every event recorded; a failure becomes an {@link OperationFailure}. */
+async function recorded<T>(
+  options: Pick<OperationOptions, "onEvent">,
+  run: (onEvent: (event: EngineEvent) => void) => Promise<T>,
+): Promise<{ result: T; events: EngineEvent[]; durationMs: number }> {
+  const events: EngineEvent[] = [];
+  const onEvent = (event: EngineEvent) => {
+    events.push(event);
+    options.onEvent?.(event);
+  };
+  const started = Date.now();
+  try {
+    const result = await run(onEvent);
+    return { result, events, durationMs: Date.now() - started };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new OperationFailure(message, events, Date.now() - started);
+  }
 }
 
 export interface UpdateSummary extends OperationSummary {
@@ -289,42 +359,57 @@ export interface UpdateSummary extends OperationSummary {
 export interface UpSummary extends UpdateSummary {
   /** Stack outputs, secrets unwrapped. */
   outputs: Record<string, unknown>;
+  /** Stack outputs as the Automation API returns them: `{ value, secret }` each. */
+  rawOutputs: OutputMap;
 }
 
-function operationOptions(stack: EngineStack, options: OperationOptions): OperationOptions {
+/** The Automation API's options: our policy pack staged, our program if another is named. */
+function automationOptions(
+  stack: EngineStack,
+  options: OperationOptions,
+  onEvent: (event: EngineEvent) => void,
+) {
+  const { program, policyPacks, policyPackConfigs, onOutput } = options;
   return {
-    ...options,
-    policyPacks: options.policyPacks?.map((pack) => runnablePolicyPack(pack, stack.dir)),
-    policyPackConfigs: options.policyPackConfigs?.map((file) => path.resolve(ROOT, file)),
+    onOutput,
+    onEvent,
+    ...(program ? { program: inlineProgram(program) } : {}),
+    policyPacks: policyPacks?.map((pack) => runnablePolicyPack(pack, stack.dir)),
+    policyPackConfigs: policyPackConfigs?.map((file) => path.resolve(ROOT, file)),
   };
 }
 
-/** `pulumi preview`. */
+/** `pulumi preview --diff`. */
 export async function preview(
   stack: EngineStack,
   options: OperationOptions = {},
 ): Promise<OperationSummary> {
-  const started = Date.now();
-  const result = await stack.stack.preview(operationOptions(stack, options));
+  const { result, events, durationMs } = await recorded(options, (onEvent) =>
+    stack.stack.preview({ ...automationOptions(stack, options, onEvent), diff: true }),
+  );
   return {
     changes: changeCounts(result.changeSummary),
-    durationMs: Date.now() - started,
+    durationMs,
     stdout: result.stdout,
     stderr: result.stderr,
+    events,
   };
 }
 
 /** `pulumi up --yes`. */
 export async function up(stack: EngineStack, options: OperationOptions = {}): Promise<UpSummary> {
-  const started = Date.now();
-  const result = await stack.stack.up(operationOptions(stack, options));
+  const { result, events, durationMs } = await recorded(options, (onEvent) =>
+    stack.stack.up(automationOptions(stack, options, onEvent)),
+  );
   return {
     changes: changeCounts(result.summary.resourceChanges),
-    durationMs: Date.now() - started,
+    durationMs,
     result: result.summary.result,
     outputs: unwrapOutputs(result.outputs),
+    rawOutputs: result.outputs,
     stdout: result.stdout,
     stderr: result.stderr,
+    events,
   };
 }
 
@@ -333,20 +418,32 @@ export async function destroy(
   stack: EngineStack,
   options: Pick<OperationOptions, "onOutput" | "onEvent"> = {},
 ): Promise<UpdateSummary> {
-  const started = Date.now();
-  const result = await stack.stack.destroy(options);
+  const { result, events, durationMs } = await recorded(options, (onEvent) =>
+    stack.stack.destroy({ onOutput: options.onOutput, onEvent }),
+  );
   return {
     changes: changeCounts(result.summary.resourceChanges),
-    durationMs: Date.now() - started,
+    durationMs,
     result: result.summary.result,
     stdout: result.stdout,
     stderr: result.stderr,
+    events,
   };
 }
 
 /** The stack's current outputs, secrets unwrapped. */
 export async function outputs(stack: EngineStack): Promise<Record<string, unknown>> {
   return unwrapOutputs(await stack.stack.outputs());
+}
+
+/**
+ * Sets config values by path (`pulumi config set --path`), e.g.
+ * `{ "k3s-platform:postgres.storageSize": "6Gi" }`; the stack file is rewritten by the CLI.
+ */
+export async function setConfig(stack: EngineStack, values: Record<string, string>): Promise<void> {
+  for (const [key, value] of Object.entries(values)) {
+    await stack.stack.setConfig(key, { value }, true);
+  }
 }
 
 function unwrapOutputs(map: Record<string, { value: unknown }>): Record<string, unknown> {
