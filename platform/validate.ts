@@ -1,6 +1,6 @@
 import type { PlatformSettings } from "../stack-config/types";
 import { appCheck } from "./args/app";
-import type { ComponentCheck } from "./args/check";
+import type { ComponentCheck, StackKeys } from "./args/check";
 import { deployTargetCheck } from "./args/deploy-target";
 import { dragonflyCheck } from "./args/dragonfly";
 import { migrationsCheck } from "./args/migrations";
@@ -38,21 +38,37 @@ export interface ComponentProblem {
   reason: string;
 }
 
-/** Every problem the components' rules find in the stack config's settings for them. */
-export function componentProblems(config: PlatformSettings): ComponentProblem[] {
+/** Whether the stack sets a key itself (rather than leaving it to its default). */
+export type WrittenKey = (key: string) => boolean;
+
+/**
+ * Every problem the components' rules find in the stack config's settings for them. With
+ * `written`, a problem at a key the stack left to its default is reported at the key the stack
+ * set that clashes with it (see {@link StackKeys}); without, every key counts as written.
+ */
+export function componentProblems(
+  config: PlatformSettings,
+  written: WrittenKey = () => true,
+): ComponentProblem[] {
   return COMPONENT_CHECKS.flatMap(({ rules, keys }) =>
-    rules(config).map(({ propertyPath, reason }) => ({
-      key: stackKeyOf(propertyPath, keys),
-      reason,
-    })),
+    rules(config).map(({ propertyPath, reason }) => {
+      const [key, ...causes] = stackKeysOf(propertyPath, keys);
+      if (written(key)) return { key, reason };
+      const cause = causes.find(written);
+      return cause === undefined
+        ? { key, reason }
+        : { key: cause, reason: `with this value, ${key} (left to its default) ${reason}` };
+    }),
   );
 }
 
-function stackKeyOf(propertyPath: string, keys: Record<string, string>): string {
+function stackKeysOf(propertyPath: string, keys: Record<string, StackKeys>): string[] {
   const segments = propertyPath.split(".");
   for (let length = segments.length; length > 0; length--) {
     const mapped = keys[segments.slice(0, length).join(".")];
-    if (mapped !== undefined) return [mapped, ...segments.slice(length)].join(".");
+    if (mapped === undefined) continue;
+    const [key, ...causes] = typeof mapped === "string" ? [mapped] : mapped;
+    return [[key, ...segments.slice(length)].join("."), ...causes];
   }
   throw new Error(`no stack key is known for the component argument "${propertyPath}"`);
 }

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { nodeLogsNamespace } from "../../core/security-exceptions";
+import { NODE_LOGS_NAMESPACE_SUFFIX, nodeLogsNamespace } from "../../core/security-exceptions";
 import { fieldError, type FieldError } from "../../core/validation";
 import type { ApiServerEndpoint } from "./access";
 import {
@@ -128,6 +128,12 @@ function targetNamespaceRules(names: readonly string[], platformNamespace: strin
     }
     if (SYSTEM_NAMESPACES.includes(name) || name.startsWith("kube-")) {
       return at(`must not be a Kubernetes system namespace or start with "kube-" (got "${name}")`);
+    }
+    if (name.endsWith(NODE_LOGS_NAMESPACE_SUFFIX)) {
+      return at(
+        `must not end in "${NODE_LOGS_NAMESPACE_SUFFIX}" (got "${name}"): the policy pack grants ` +
+          `the node log collector's exception (a hostPath, root) to a namespace with that suffix`,
+      );
     }
     const first = names.indexOf(name);
     return first !== index ? at(`repeats "${name}" (already at index ${first})`) : [];

@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { cronProblem } from "../../core/cron";
 import { parseQuantity, toMebibytes } from "../../core/quantity";
 import {
   fieldErrorIf,
@@ -109,9 +110,9 @@ export function dragonflyRules(args: Settings<DragonflyArgs>): FieldError[] {
     ),
     ...storageSizeErrors("storageSize", args.storageSize, "1Gi"),
     ...fieldErrorIf(
-      !/^(\S+\s+){4}\S+$/.test(args.snapshotCron),
+      cronProblem(args.snapshotCron) !== undefined,
       "snapshotCron",
-      () => `must be a five-field cron schedule (got "${args.snapshotCron}")`,
+      () => cronProblem(args.snapshotCron) as string,
     ),
   ];
 }

@@ -64,14 +64,25 @@ function bucketRules(buckets: Partial<Record<BucketRole, string>>): FieldError[]
       ),
     ];
   }
-  return roles.flatMap((role) =>
-    fieldErrorIf(
-      !BUCKET_NAME.test(buckets[role] as string),
-      `buckets.${role}`,
-      () =>
-        `"${buckets[role]}" is not an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'`,
-    ),
-  );
+  return roles.flatMap((role, index) => {
+    const name = buckets[role] as string;
+    const sharer = roles.slice(0, index).find((other) => buckets[other] === name);
+    return [
+      ...fieldErrorIf(
+        !BUCKET_NAME.test(name),
+        `buckets.${role}`,
+        () => `"${name}" is not an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'`,
+      ),
+      ...fieldErrorIf(
+        sharer !== undefined,
+        `buckets.${role}`,
+        () =>
+          `"${name}" is also the bucket of ${sharer}: each consumer's user is scoped to its own ` +
+          `bucket, and two sharing one would read and delete each other's objects (the backup ` +
+          `job prunes old dumps); give each its own name`,
+      ),
+    ];
+  });
 }
 
 /** Every problem with an ObjectStore's args. */

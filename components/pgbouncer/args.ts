@@ -1,7 +1,14 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { imageRef } from "../../core/images";
-import { fieldErrorIf, nestedErrors, type FieldError, type Settings } from "../../core/validation";
-import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
+import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
+import {
+  fieldError,
+  fieldErrorIf,
+  nestedErrors,
+  type FieldError,
+  type Settings,
+} from "../../core/validation";
+import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { RoleCredentials } from "../postgres";
 
 /** Pool sizes and timeouts; the names match the stack config's `pgbouncer` section. */
@@ -122,14 +129,72 @@ export function poolRules(pool: PoolSettings): FieldError[] {
   ];
 }
 
-/** Every problem with a PgBouncer's args. */
-export function pgbouncerRules(args: Pick<PgBouncerArgs, "replicas" | "pool">): FieldError[] {
+/**
+ * What one PgBouncer process is estimated to need, for checking `maxClientConn` against the
+ * container's memory limit. PgBouncer documents about 2 KiB per client connection; each server
+ * connection also holds a packet buffer (`pkt_buf`, 4 KiB) and its own state (2 KiB), plus the
+ * prepared statements it tracks (`max_prepared_statements`, counted at 1 KiB of query text each);
+ * the process itself (libevent, TLS context, config) is counted at 16 MiB. An over-estimate on
+ * purpose: a PgBouncer killed for memory drops every client at once.
+ */
+export const PGBOUNCER_MEMORY_ESTIMATE = {
+  baseMiB: 16,
+  perClientKiB: 2,
+  perServerConnectionKiB: 6,
+  perPreparedStatementKiB: 1,
+} as const;
+
+/**
+ * Estimated memory of one PgBouncer process in MiB ({@link PGBOUNCER_MEMORY_ESTIMATE}): one
+ * database/user pair, so `defaultPoolSize + reservePoolSize` server connections at most.
+ */
+export function pgbouncerMemoryMiB(pool: PoolSettings): number {
+  const e = PGBOUNCER_MEMORY_ESTIMATE;
+  const servers = pool.defaultPoolSize + pool.reservePoolSize;
+  const perServer =
+    e.perServerConnectionKiB + pool.maxPreparedStatements * e.perPreparedStatementKiB;
+  return e.baseMiB + (pool.maxClientConn * e.perClientKiB + servers * perServer) / 1024;
+}
+
+/** `maxClientConn` must fit in the container's memory limit, by the estimate above. */
+function clientMemoryRules(pool: PoolSettings, resources: ResourceSpec | undefined): FieldError[] {
+  const ceiling = resources && memoryCeiling(resources);
+  if (!ceiling || !QUANTITY_PATTERN.test(ceiling)) return [];
+  const limitMiB = parseQuantity(ceiling) / 2 ** 20;
+  const needed = pgbouncerMemoryMiB(pool);
+  if (!Number.isFinite(needed) || needed <= limitMiB) return [];
+  const e = PGBOUNCER_MEMORY_ESTIMATE;
+  const most = Math.max(
+    0,
+    Math.floor(
+      ((limitMiB - pgbouncerMemoryMiB({ ...pool, maxClientConn: 0 })) * 1024) / e.perClientKiB,
+    ),
+  );
+  return [
+    fieldError(
+      "pool.maxClientConn",
+      `${pool.maxClientConn} clients need about ${Math.ceil(needed)} MiB, more than the PgBouncer ` +
+        `container's memory limit (${ceiling}); estimated as ${e.baseMiB} MiB + ${e.perClientKiB} KiB ` +
+        `per client + (${e.perServerConnectionKiB} KiB + ${e.perPreparedStatementKiB} KiB per ` +
+        `prepared statement) per server connection: lower maxClientConn to at most ${most} or ` +
+        `raise the memory limit`,
+    ),
+  ];
+}
+
+/** Every problem with a PgBouncer's args (`resources`, when given, bounds `maxClientConn`). */
+export function pgbouncerRules(
+  args: Pick<PgBouncerArgs, "replicas" | "pool"> & Partial<Pick<PgBouncerArgs, "resources">>,
+): FieldError[] {
+  const pool = poolRules(args.pool);
   return [
     ...fieldErrorIf(
       !Number.isInteger(args.replicas) || args.replicas < 1,
       "replicas",
       () => `must be a whole number ≥ 1 (got ${args.replicas})`,
     ),
-    ...nestedErrors("pool", poolRules(args.pool)),
+    ...nestedErrors("pool", pool),
+    // Only for counts the pool rules accept: the estimate of a malformed pool means nothing.
+    ...(pool.length === 0 ? clientMemoryRules(args.pool, args.resources) : []),
   ];
 }

@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { cronProblem } from "../../core/cron";
 import { imageRef } from "../../core/images";
 import {
   fieldErrorIf,
@@ -173,9 +174,13 @@ export function postgresRules(args: PostgresSettings): FieldError[] {
 
 /** Every problem with the backup args, by their path inside `backup`. */
 function backupRules(backup: PostgresBackupSettings): FieldError[] {
-  return fieldErrorIf(
-    !Number.isInteger(backup.retain) || backup.retain < 1,
-    "retain",
-    () => `must be a whole number ≥ 1: keep at least one backup (got ${backup.retain})`,
-  );
+  const schedule = cronProblem(backup.schedule);
+  return [
+    ...fieldErrorIf(schedule !== undefined, "schedule", () => schedule as string),
+    ...fieldErrorIf(
+      !Number.isInteger(backup.retain) || backup.retain < 1,
+      "retain",
+      () => `must be a whole number ≥ 1: keep at least one backup (got ${backup.retain})`,
+    ),
+  ];
 }

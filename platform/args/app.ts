@@ -31,6 +31,8 @@ export const appCheck: ComponentCheck = {
     image: "app.image",
     build: "app.build",
     web: "app.web",
+    // The HPA's ceiling must be at least its floor: a raised floor clashes with the default ceiling.
+    "web.maxReplicas": ["app.web.maxReplicas", "app.web.minReplicas"],
     worker: "app.worker",
     "ingress.host": "app.host",
     // Every Ingress of the stack, the App's included, is served with the cluster's TLS Secret.

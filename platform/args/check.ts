@@ -10,13 +10,22 @@ import type { PlatformSettings } from "../../stack-config/types";
  * wrote, before any resource exists.
  */
 
+/**
+ * Where an argument comes from: its stack key, or its stack key and the other keys a problem
+ * there can come from. Defaults are valid, so a problem at a key the stack left to its default is
+ * caused by a key the stack did set: `web.maxReplicas` is below `web.minReplicas` because the
+ * stack raised `app.web.minReplicas`. Such a problem is reported at the first of the other keys
+ * the stack wrote, saying which default it clashes with.
+ */
+export type StackKeys = string | readonly [key: string, ...causes: string[]];
+
 /** One component's check: its rules over its settings, and where its arguments come from. */
 export interface ComponentCheck {
   rules: (config: PlatformSettings) => FieldError[];
   /**
    * Stack key (without the project prefix) of each argument path; the longest matching prefix
-   * wins and the rest of the path is appended (`resources` → `dragonfly.resources`, so
-   * `resources.memoryLimit` → `dragonfly.resources.memoryLimit`).
+   * wins and the rest of the path is appended to the key (`resources` → `dragonfly.resources`,
+   * so `resources.memoryLimit` → `dragonfly.resources.memoryLimit`), never to the causes.
    */
-  keys: Record<string, string>;
+  keys: Record<string, StackKeys>;
 }

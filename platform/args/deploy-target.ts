@@ -1,7 +1,7 @@
 import { deployTargetRules, type DeployTargetArgs } from "../../components/deploy-target";
 import type { Settings } from "../../core/validation";
 import type { PlatformSettings } from "../../stack-config/types";
-import type { ComponentCheck } from "./check";
+import type { ComponentCheck, StackKeys } from "./check";
 
 /**
  * The DeployTarget's settings from the stack config. The Platform adds the namespace (a plain
@@ -23,9 +23,32 @@ export const deployTargetCheck: ComponentCheck = {
   rules: (config) =>
     deployTargetRules({ ...argsForDeployTarget(config), namespace: config.namespace }),
   keys: {
-    // The arg is `targetNamespaces`; the stack config calls the same list `namespaces`.
-    targetNamespaces: "deployTargets.namespaces",
+    // The arg is `targetNamespaces`; the stack config calls the same list `namespaces`. Left to
+    // its default (`<namespace>-apps`) it follows the platform namespace.
+    targetNamespaces: ["deployTargets.namespaces", "namespace"],
     quota: "deployTargets.quota",
     containerLimits: "deployTargets.containerLimits",
+    // Each size must be at least another (deployTargetSizingRules): a problem at a size the stack
+    // left to its default comes from the one it did set.
+    ...sizingCauses("cpu", "Cpu"),
+    ...sizingCauses("memory", "Memory"),
   },
 };
+
+/** The sizes of one resource that must be at least another, each with the one it is held to. */
+function sizingCauses(
+  resource: "cpu" | "memory",
+  suffix: "Cpu" | "Memory",
+): Record<string, StackKeys> {
+  const key = (path: string) => `deployTargets.${path}`;
+  const limits = (level: string) => `containerLimits.${level}.${resource}`;
+  const pairs: [string, string[]][] = [
+    [`quota.limits${suffix}`, [limits("default")]],
+    [`quota.requests${suffix}`, [limits("defaultRequest")]],
+    [limits("max"), [limits("default")]],
+    [limits("default"), [limits("defaultRequest")]],
+  ];
+  return Object.fromEntries(
+    pairs.map(([path, others]) => [path, [key(path), ...others.map(key)] as const]),
+  );
+}

@@ -20,8 +20,9 @@ export const dragonflyCheck: ComponentCheck = {
   keys: {
     resources: "dragonfly.resources",
     threads: "dragonfly.proactorThreads",
-    // The default maxmemory follows the memory limit: that is the key to raise.
-    maxMemoryMiB: "dragonfly.resources.memoryLimit",
+    // The default maxmemory follows the memory limit: that is the key to raise, unless the stack
+    // asked for the threads that need more of it.
+    maxMemoryMiB: ["dragonfly.resources.memoryLimit", "dragonfly.proactorThreads"],
     storageSize: "dragonfly.storageSize",
     snapshotCron: "dragonfly.snapshotCron",
   },

@@ -28,5 +28,7 @@ export const pgbouncerCheck: ComponentCheck = {
     replicas: "pgbouncer.replicas",
     // The pool settings sit directly in the `pgbouncer` section, under the same names.
     pool: "pgbouncer",
+    // Clients must fit in the container's memory: a stack that shrank the memory hears it there.
+    "pool.maxClientConn": ["pgbouncer.maxClientConn", "pgbouncer.resources"],
   },
 };

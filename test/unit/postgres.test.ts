@@ -517,6 +517,7 @@ describe("Postgres rules", () => {
       "storageSize",
       "maxConnections",
       "superuserReservedConnections",
+      "backup.schedule",
       "backup.retain",
     ]);
   });
