@@ -9,11 +9,23 @@ import {
   type SecretKeyName,
   type ValidatedConfig,
 } from "./stack-config/types";
-import { componentProblems } from "./platform/validate";
+import { componentProblems, type WrittenKey } from "./platform/validate";
+import { connectionBudgetProblems } from "./stack-config/connection-budget";
+import { schemaMessage } from "./stack-config/messages";
+import {
+  ingressHostProblems,
+  namespaceProblems,
+  productionProblems,
+} from "./stack-config/stack-rules";
 
 export type { PlatformConfig } from "./stack-config/types";
 
 export { PROFILE_DEFAULTS } from "./stack-config/defaults";
+export {
+  directPostgresUsers,
+  pgbouncerServerConnections,
+  postgresPoolBudget,
+} from "./stack-config/connection-budget";
 
 /**
  * The stack configuration: one zod schema for every `k3s-platform:*` key, defaults per profile,
@@ -43,32 +55,27 @@ export class ConfigError extends pulumi.RunError {
 
 /**
  * Parses raw Pulumi config (`{"k3s-platform:postgres": "{...json...}"}`, as the engine and our
- * engine-less tools supply it) into the typed config, or throws a {@link ConfigError}.
+ * engine-less tools supply it) into the typed config, or throws a {@link ConfigError} listing
+ * every problem found.
  */
 export function parseConfig(
   raw: Record<string, string>,
   secretKeys: readonly string[] = [],
 ): PlatformConfig {
   const values = projectValues(raw);
+  // Problems that need neither the profile nor the schema: reported with whatever else is wrong.
+  const early = [...foreignKeyIssues(raw), ...plainSecretIssues(raw, secretKeys)];
   const profile = values.profile;
   if (profile !== "dev" && profile !== "prod") {
-    throw new ConfigError([
-      {
-        key: `${PROJECT}:profile`,
-        message:
-          profile === undefined
-            ? 'is required: set it to "dev" or "prod" in Pulumi.<stack>.yaml'
-            : `must be "dev" or "prod" (got ${JSON.stringify(profile)})`,
-      },
-    ]);
+    throw new ConfigError([profileIssue(profile), ...early]);
   }
   const merged = deepMerge(deepMerge(COMMON_DEFAULTS, PROFILE_DEFAULTS[profile]), values);
-  const result = schema.safeParse(merged);
+  const result = schema.safeParse(merged, { error: schemaMessage });
   if (!result.success) {
-    throw new ConfigError(result.error.issues.flatMap(describeIssue));
+    throw new ConfigError([...early, ...result.error.issues.flatMap(describeIssue)]);
   }
   const { arcjetKey, registryPassword, credentials, ...config } = result.data;
-  const issues = [...plainSecretIssues(raw, secretKeys), ...crossFieldIssues(config)];
+  const issues = [...early, ...crossFieldIssues(config, writtenKeys(values))];
   if (issues.length > 0) {
     throw new ConfigError(issues);
   }
@@ -76,6 +83,16 @@ export function parseConfig(
     ...config,
     secrets: secretOutputs({ arcjetKey, registryPassword }),
     credentials: secretCredentials(credentials ?? {}),
+  };
+}
+
+function profileIssue(profile: unknown): ConfigIssue {
+  return {
+    key: `${PROJECT}:profile`,
+    message:
+      profile === undefined
+        ? 'is required: set it to "dev" or "prod" in Pulumi.<stack>.yaml'
+        : `must be "dev" or "prod" (got ${JSON.stringify(profile)})`,
   };
 }
 
@@ -133,12 +150,20 @@ function projectValues(raw: Record<string, string>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(raw)
       .filter(([key]) => key.startsWith(prefix))
-      .map(([key, value]) => [key.slice(prefix.length), decodeValue(value)]),
+      .map(([key, value]) => [
+        key.slice(prefix.length),
+        decodeValue(key.slice(prefix.length), value),
+      ]),
   );
 }
 
-/** Pulumi passes structured values, numbers and booleans as JSON text, plain strings as is. */
-function decodeValue(value: string): unknown {
+/**
+ * Pulumi passes structured values as JSON text and every top-level scalar as text: `123` and
+ * `"123"` in the stack file both arrive as `123`. So a top-level key the schema reads as a string
+ * keeps its text (`namespace: 123` is the namespace "123"); numbers and booleans are decoded.
+ */
+function decodeValue(key: string, value: string): unknown {
+  if (TOP_LEVEL_STRING_KEYS.has(key)) return value;
   try {
     return JSON.parse(value);
   } catch {
@@ -146,18 +171,90 @@ function decodeValue(value: string): unknown {
   }
 }
 
+/** Top-level keys whose value is a string (`namespace`, `arcjetKey`, …). */
+const TOP_LEVEL_STRING_KEYS = new Set(
+  Object.entries(schema.shape)
+    .filter(([, type]) => unwrapOptional(type as z.ZodType) instanceof z.ZodString)
+    .map(([key]) => key),
+);
+
+function unwrapOptional(type: z.ZodType): z.ZodType {
+  return type instanceof z.ZodOptional ? unwrapOptional(type.def.innerType as z.ZodType) : type;
+}
+
+/**
+ * Config namespaces this program reads (`k3s-platform`) or whose keys are the business of a
+ * provider it uses or of Pulumi itself. A key in any other namespace is a typo or a leftover.
+ */
+export const KNOWN_CONFIG_NAMESPACES = [PROJECT, "kubernetes", "pulumi", "random", "docker"];
+
+/** Keys outside every namespace this stack has any use for, each with a "did you mean". */
+function foreignKeyIssues(raw: Record<string, string>): ConfigIssue[] {
+  return Object.keys(raw).flatMap((key): ConfigIssue[] => {
+    const colon = key.indexOf(":");
+    if (colon < 0) {
+      return [
+        {
+          key,
+          message: `has no namespace: Pulumi config keys are <namespace>:<key>; did you mean "${PROJECT}:${key}"?`,
+        },
+      ];
+    }
+    const namespace = key.slice(0, colon);
+    if (KNOWN_CONFIG_NAMESPACES.includes(namespace)) return [];
+    const best = closest(namespace, KNOWN_CONFIG_NAMESPACES);
+    const hint =
+      best !== undefined
+        ? `; did you mean "${best}${key.slice(colon)}"?`
+        : `; the namespaces read here are ${KNOWN_CONFIG_NAMESPACES.join(", ")}`;
+    return [
+      {
+        key,
+        message: `is in the config namespace "${namespace}", which neither this program nor a provider it uses reads${hint}`,
+      },
+    ];
+  });
+}
+
+/** Leaf objects: a stack that gives one replaces the default whole, never key by key. */
+const LEAF_OBJECTS = new Set(["resources"]);
+
+/**
+ * The keys a stack sets itself, as a test: a key counts as set when the stack gives it, a key
+ * inside it, or a whole list or resources object holding it. Used to report a problem at the
+ * key the stack wrote rather than at a default it clashes with.
+ */
+function writtenKeys(values: Record<string, unknown>): (key: string) => boolean {
+  const leaves: string[] = [];
+  const walk = (value: unknown, path: string[]) => {
+    if (isPlainObject(value) && !LEAF_OBJECTS.has(path.at(-1) ?? "")) {
+      for (const [key, inner] of Object.entries(value)) walk(inner, [...path, key]);
+    } else {
+      leaves.push(path.join("."));
+    }
+  };
+  walk(values, []);
+  return (key) =>
+    leaves.some((leaf) => leaf === key || leaf.startsWith(`${key}.`) || key.startsWith(`${leaf}.`));
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Overlays `override` on `base`: objects merge key by key, anything else replaces. */
+/**
+ * Overlays `override` on `base`: objects merge key by key, anything else replaces. A leaf object
+ * ({@link LEAF_OBJECTS}) replaces too: `resources: {cpu, memory}` is the stack's whole resources,
+ * without a default memoryLimit merged in that the stack never asked for.
+ */
 function deepMerge(base: unknown, override: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(override)) {
     return override === undefined ? base : override;
   }
   const result: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(override)) {
-    result[key] = deepMerge(base[key], value);
+    result[key] =
+      LEAF_OBJECTS.has(key) && value !== undefined ? value : deepMerge(base[key], value);
   }
   return result;
 }
@@ -200,90 +297,40 @@ function unwrapObject(type: z.ZodType | undefined): z.ZodObject | undefined {
 }
 
 function suggestion(unknownKey: string, known: string[]): string {
-  const ranked = known
-    .map((candidate) => ({
-      candidate,
-      score: distance(unknownKey.toLowerCase(), candidate.toLowerCase()),
-    }))
-    .sort((a, b) => a.score - b.score);
-  const best = ranked[0];
-  if (best && best.score <= Math.max(2, Math.floor(best.candidate.length / 3))) {
-    return `; did you mean "${best.candidate}"?`;
-  }
+  const best = closest(unknownKey, known);
+  if (best !== undefined) return `; did you mean "${best}"?`;
   return known.length > 0 ? `; known keys here: ${known.join(", ")}` : "";
 }
 
-/** Rules that involve more than one key. */
-function crossFieldIssues(config: ValidatedConfig): ConfigIssue[] {
+/** The known word nearest to `word`, when it is near enough to be a typo of it. */
+function closest(word: string, known: readonly string[]): string | undefined {
+  const ranked = known
+    .map((candidate) => ({
+      candidate,
+      score: distance(word.toLowerCase(), candidate.toLowerCase()),
+    }))
+    .sort((a, b) => a.score - b.score);
+  const best = ranked[0];
+  return best && best.score <= Math.max(2, Math.floor(best.candidate.length / 3))
+    ? best.candidate
+    : undefined;
+}
+
+/** Rules that involve more than one key (or the profile), each reported at a key the stack set. */
+function crossFieldIssues(config: ValidatedConfig, written: WrittenKey): ConfigIssue[] {
+  const at = (keys: readonly string[], message: string): ConfigIssue => ({
+    key: `${PROJECT}:${keys.find(written) ?? keys[0]}`,
+    message,
+  });
   return [
-    ...connectionBudgetIssues(config),
-    ...componentProblems(config).map(({ key, reason }) => ({
+    ...connectionBudgetProblems(config).map(({ keys, message }) => at(keys, message)),
+    ...componentProblems(config, written).map(({ key, reason }) => ({
       key: `${PROJECT}:${key}`,
       message: reason,
     })),
-    ...productionIssues(config),
-  ];
-}
-
-function optionalIssue(path: string[], message: string | undefined): ConfigIssue[] {
-  return message ? [{ key: keyOf(path), message }] : [];
-}
-
-/** What prod needs to stay up through a node drain (the app's floor and TLS: the app's rules). */
-function productionIssues(config: ValidatedConfig): ConfigIssue[] {
-  if (config.profile !== "prod") return [];
-  const ha = "prod runs at least 2 so a node drain or a rollout never takes it down";
-  return [
-    ...optionalIssue(
-      ["pgbouncer", "replicas"],
-      config.pgbouncer.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined,
+    ...[...namespaceProblems(config), ...ingressHostProblems(config)].map(({ keys, message }) =>
+      at(keys, message),
     ),
-    ...optionalIssue(
-      ["temporal", "replicas"],
-      config.temporal.replicas < 2 ? `must be ≥ 2: ${ha}` : undefined,
-    ),
-  ];
-}
-
-/**
- * Server connections PgBouncer may open against Postgres: every replica's pool and reserve,
- * plus one more replica's worth, because a rolling update surges one new pod before an old one
- * goes and the surge pod fills its pool under load too.
- */
-export function pgbouncerServerConnections(config: ValidatedConfig): number {
-  const { replicas, defaultPoolSize, reservePoolSize } = config.pgbouncer;
-  return (replicas + 1) * (defaultPoolSize + reservePoolSize);
-}
-
-/** Connections Postgres has for PgBouncer once superuser slots and direct clients are set aside. */
-export function postgresPoolBudget(config: ValidatedConfig): number {
-  const { maxConnections, superuserReservedConnections, directConnections } = config.postgres;
-  return maxConnections - superuserReservedConnections - directConnections;
-}
-
-function connectionBudgetIssues(config: ValidatedConfig): ConfigIssue[] {
-  const budget = postgresPoolBudget(config);
-  if (budget < 1) {
-    return [
-      {
-        key: keyOf(["postgres", "directConnections"]),
-        message:
-          `leaves no connections for PgBouncer: postgres.maxConnections (${config.postgres.maxConnections}) ` +
-          `− superuserReservedConnections (${config.postgres.superuserReservedConnections}) ` +
-          `− directConnections (${config.postgres.directConnections}) = ${budget}`,
-      },
-    ];
-  }
-  const needed = pgbouncerServerConnections(config);
-  if (needed <= budget) return [];
-  const { replicas, defaultPoolSize, reservePoolSize } = config.pgbouncer;
-  return [
-    {
-      key: keyOf(["pgbouncer", "defaultPoolSize"]),
-      message:
-        `(pgbouncer.replicas + 1 rollout surge) × (defaultPoolSize + reservePoolSize) must be ≤ ` +
-        `postgres.maxConnections − reserved (got (${replicas} + 1) × (${defaultPoolSize} + ${reservePoolSize}) = ${needed} > ${budget}); ` +
-        `lower the pool or raise postgres.maxConnections`,
-    },
+    ...productionProblems(config).map(({ keys, message }) => at(keys, message)),
   ];
 }

@@ -4,6 +4,7 @@ import { APP_DEFAULTS } from "../components/app";
 import { OLLAMA_DEFAULTS } from "../components/ollama";
 import type { ResourcePreset } from "../components/lib/resources";
 import type { Profile } from "../core/profile";
+import { APP_DIRECT_CONNECTIONS_PER_POD } from "./connection-budget";
 import type { schema } from "./schema";
 
 /**
@@ -55,6 +56,7 @@ export const COMMON_DEFAULTS: Defaults = {
   ollama: { keepAlive: OLLAMA_DEFAULTS.keepAlive },
   app: {
     directDatabaseAccess: false,
+    directConnectionsPerPod: APP_DIRECT_CONNECTIONS_PER_POD,
     egress: { arcjet: true, modelRegistry: true },
   },
 };

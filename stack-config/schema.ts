@@ -1,6 +1,15 @@
 import { z } from "zod";
 import { PROFILES } from "../core/profile";
-import { parseQuantity, QUANTITY_PATTERN } from "../core/quantity";
+import { cronProblem } from "../core/cron";
+import {
+  parseQuantity,
+  QUANTITY_PATTERN,
+  quantityKindProblem,
+  quantityUnitHint,
+  type QuantityKind,
+} from "../core/quantity";
+import { NODE_LOGS_NAMESPACE_SUFFIX } from "../core/security-exceptions";
+import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { PLATFORM_ROLE_NAMES } from "../components/postgres";
 
@@ -12,16 +21,39 @@ const OBJECT_STORE_CONSUMERS = ["app", "backups", "loki", "tempo"] as const;
  * `defaults.ts`; loading, error reporting and the rules across keys in `../config.ts`.
  */
 
-const quantity = z
-  .string({ error: "must be a Kubernetes quantity string such as 512Mi, 2Gi, 500m or 2" })
-  .regex(QUANTITY_PATTERN, {
-    error: (issue) =>
-      `must be a non-negative Kubernetes quantity such as 512Mi, 2Gi, 500m or 2 (got "${String(issue.input)}")`,
-  })
-  // A value the pattern already refused is reported once, by the pattern.
-  .refine((value) => !QUANTITY_PATTERN.test(value) || parseQuantity(value) > 0, {
-    error: "must be greater than zero",
-  });
+/**
+ * A Kubernetes quantity of one kind (CPU, memory, storage): the general pattern first (which the
+ * config reference recognises as a quantity), then what makes sense for the kind.
+ */
+function quantity(kind: QuantityKind) {
+  const cpuKind = kind === "cpu" || kind === "quotaCpu";
+  const example = cpuKind ? '"2" or "500m"' : kind === "storage" ? '"20Gi"' : '"512Mi"';
+  const typeError = (input: unknown) =>
+    `must be a quantity string such as ${example} (got ${describeInput(input)}` +
+    (typeof input !== "number" ? ")" : cpuKind ? ": quote it)" : `: did you mean "${input}Gi"?)`);
+  return (
+    z
+      .string({
+        error: (issue) =>
+          issue.code === "invalid_type" && issue.input !== undefined
+            ? typeError(issue.input)
+            : undefined,
+      })
+      .regex(QUANTITY_PATTERN, {
+        error: (issue) =>
+          `must be a non-negative Kubernetes quantity such as 512Mi, 2Gi, 500m or 2 (got "${String(issue.input)}")` +
+          quantityUnitHint(String(issue.input)),
+      })
+      // A value the pattern already refused is reported once, by the pattern.
+      .check((ctx) => {
+        const problem = quantityKindProblem(kind, ctx.value);
+        if (problem) ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
+      })
+  );
+}
+const cpu = quantity("cpu");
+const memory = quantity("memory");
+const storage = quantity("storage");
 
 /** `limit` is below `request`, when both are well-formed quantities. */
 function below(limit: string | undefined, request: string): boolean {
@@ -29,28 +61,70 @@ function below(limit: string | undefined, request: string): boolean {
   return parseQuantity(limit) < parseQuantity(request);
 }
 
+/** A custom message with the value that was given: `must be … (got the string "x")`. */
+function withInput(message: string) {
+  return (issue: { input?: unknown }) => `${message} (got ${describeInput(issue.input)})`;
+}
+
 const dnsLabel = z
   .string()
-  .max(63, { error: "must be at most 63 characters" })
+  .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
-    error:
+    error: withInput(
       "must be a DNS label: lowercase letters, digits and '-', starting and ending alphanumeric",
+    ),
   });
+
+/** Namespaces Kubernetes itself owns: the platform may neither create nor take them over. */
+function systemNamespace(name: string): boolean {
+  return name === "default" || name.startsWith("kube-");
+}
+
+/**
+ * The platform's namespace. Not Kubernetes' own (`default`, `kube-*`), and not shaped like a
+ * node-log namespace: the policy pack grants the node log collector's exception (a hostPath and
+ * root) to the namespace ending in `-node-logs`, and the platform creates `<namespace>-node-logs`
+ * itself.
+ */
+const platformNamespace = dnsLabel.check((ctx) => {
+  const name = ctx.value;
+  const problem = systemNamespace(name)
+    ? `must not be "default" or start with "kube-" (got "${name}"): those are Kubernetes' own, and the platform creates and locks down its namespace (Pod Security, deny-all NetworkPolicies)`
+    : name.endsWith(NODE_LOGS_NAMESPACE_SUFFIX)
+      ? `must not end in "${NODE_LOGS_NAMESPACE_SUFFIX}" (got "${name}"): that suffix marks the privileged node-log namespace the platform creates beside its own (<namespace>${NODE_LOGS_NAMESPACE_SUFFIX}), and the policy pack exempts it from Pod Security`
+      : undefined;
+  if (problem) ctx.issues.push({ code: "custom", input: name, message: problem });
+});
 
 const hostname = z
   .string()
   .max(253)
   .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
-    error: "must be a lowercase DNS name such as platform.example.com",
+    error: withInput("must be a lowercase DNS name such as platform.example.com"),
   });
 
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, {
-  error: "must be an IPv4 CIDR such as 10.42.0.0/16",
+  error: withInput("must be an IPv4 CIDR such as 10.42.0.0/16"),
 });
 
-const wholeNumber = z
-  .number({ error: "must be a number" })
-  .int({ error: "must be a whole number" });
+/**
+ * A whole number from `min` to `max`. Type and range messages come from config.ts's messages
+ * ("must be at least 1 (got 0)"); `why`, when given, follows a range message.
+ */
+function integer(min: number, max?: number, why?: string) {
+  const suffix = why ? `: ${why}` : "";
+  const base = z
+    .number()
+    .int()
+    .min(min, {
+      error: (issue) => `must be at least ${min} (got ${String(issue.input)})${suffix}`,
+    });
+  return max === undefined
+    ? base
+    : base.max(max, {
+        error: (issue) => `must be at most ${max} (got ${String(issue.input)})${suffix}`,
+      });
+}
 
 /**
  * A credential given in config. It reaches connection URLs, ini files and shell scripts without
@@ -74,8 +148,10 @@ function credentialsOf<Name extends string>(names: readonly Name[]) {
   );
 }
 
-const cronSchedule = z.string().regex(/^(\S+\s+){4}\S+$/, {
-  error: 'must be a five-field cron schedule such as "0 3 * * *"',
+/** A five-field cron schedule, each field checked against its range (core/cron.ts). */
+const cronSchedule = z.string().check((ctx) => {
+  const problem = cronProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
 });
 
 /** S3's bucket naming rules, so a bad name fails here and not in the bucket Job at 3 a.m. */
@@ -94,14 +170,14 @@ const bucketName = z
 
 /** A Go/Prometheus duration such as `168h`, `15d` or `30m`. */
 const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, {
-  error: 'must be a duration such as "30m", "168h" or "15d"',
+  error: withInput('must be a duration such as "30m", "168h" or "15d"'),
 });
 
 const ollamaModel = z.string().regex(/^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$/, {
-  error: 'must be an Ollama model name such as "qwen2.5:0.5b"',
+  error: withInput('must be an Ollama model name such as "qwen2.5:0.5b"'),
 });
 
-const replicas = wholeNumber.min(1, { error: "must be at least 1" }).max(50);
+const replicas = integer(1, 50);
 
 const presetNames = Object.keys(RESOURCE_PRESETS).join(", ");
 
@@ -114,15 +190,15 @@ const resources = z.preprocess(
   z
     .strictObject(
       {
-        cpu: quantity,
-        memory: quantity,
-        cpuLimit: quantity.optional(),
-        memoryLimit: quantity.optional(),
+        cpu,
+        memory,
+        cpuLimit: cpu.optional(),
+        memoryLimit: memory.optional(),
       },
       {
         error: (issue) =>
           issue.code === "invalid_type"
-            ? `must be a preset (${presetNames}) or an object {cpu, memory, cpuLimit?, memoryLimit?}`
+            ? `must be a preset (${presetNames}) or an object {cpu, memory, cpuLimit?, memoryLimit?} (got ${describeInput(issue.input)})`
             : undefined,
       },
     )
@@ -149,8 +225,8 @@ const resources = z.preprocess(
 
 export const schema = z.strictObject({
   profile: z.enum(PROFILES, { error: 'must be "dev" or "prod"' }),
-  namespace: dnsLabel,
-  protectStateful: z.boolean({ error: "must be true or false" }),
+  namespace: platformNamespace,
+  protectStateful: z.boolean(),
   kubernetes: z.strictObject({
     kubeconfig: z.string().min(1).optional(),
     context: z.string().min(1).optional(),
@@ -164,41 +240,45 @@ export const schema = z.strictObject({
     tlsSecretName: dnsLabel.optional(),
   }),
   postgres: z.strictObject({
-    storageSize: quantity,
+    storageSize: storage,
     storageClass: dnsLabel.optional(),
     resources,
-    maxConnections: wholeNumber.min(20, { error: "must be at least 20" }).max(10000),
-    superuserReservedConnections: wholeNumber.min(1).max(50),
-    directConnections: wholeNumber.min(0),
+    maxConnections: integer(20, 10000, "Postgres, PgBouncer's pools and Temporal need that many"),
+    superuserReservedConnections: integer(1, 50),
+    directConnections: integer(0),
     backup: z.strictObject({
       enabled: z.boolean(),
+      /**
+       * Prod only: run without backups knowingly. Without it, prod refuses `enabled: false`.
+       */
+      acceptNoBackups: z.boolean().optional(),
       schedule: cronSchedule,
-      retain: wholeNumber.min(1, { error: "must keep at least one backup" }).max(365),
+      retain: integer(1, 365, "keep at least one backup"),
     }),
   }),
   pgbouncer: z.strictObject({
-    replicas: wholeNumber.min(1).max(20),
-    maxClientConn: wholeNumber.min(1).max(100000),
-    defaultPoolSize: wholeNumber.min(1),
-    minPoolSize: wholeNumber.min(0),
-    reservePoolSize: wholeNumber.min(0),
-    reservePoolTimeoutSeconds: wholeNumber.min(0),
-    serverIdleTimeoutSeconds: wholeNumber.min(0),
-    serverLifetimeSeconds: wholeNumber.min(0),
-    queryWaitTimeoutSeconds: wholeNumber.min(0),
-    maxPreparedStatements: wholeNumber.min(0),
+    replicas: integer(1, 20),
+    maxClientConn: integer(1, 100000),
+    defaultPoolSize: integer(1),
+    minPoolSize: integer(0),
+    reservePoolSize: integer(0),
+    reservePoolTimeoutSeconds: integer(0),
+    serverIdleTimeoutSeconds: integer(0),
+    serverLifetimeSeconds: integer(0),
+    queryWaitTimeoutSeconds: integer(0),
+    maxPreparedStatements: integer(0),
     resources,
   }),
   dragonfly: z.strictObject({
-    storageSize: quantity,
+    storageSize: storage,
     resources,
-    proactorThreads: wholeNumber.min(1).max(64).optional(),
+    proactorThreads: integer(1, 64).optional(),
     snapshotCron: cronSchedule,
   }),
   objectStore: z.strictObject({
     image: z.string().min(1).optional(),
     clientImage: z.string().min(1).optional(),
-    storageSize: quantity,
+    storageSize: storage,
     resources,
     buckets: z.strictObject({
       app: bucketName,
@@ -208,44 +288,44 @@ export const schema = z.strictObject({
     }),
   }),
   observability: z.strictObject({
-    nodeLogs: z.boolean({ error: "must be true or false" }),
+    nodeLogs: z.boolean(),
     collectorReplicas: replicas,
-    objectStorage: z.boolean({ error: "must be true or false" }),
+    objectStorage: z.boolean(),
     retention: z.strictObject({ metrics: duration, logs: duration, traces: duration }),
     storage: z.strictObject({
-      prometheus: quantity,
-      loki: quantity,
-      tempo: quantity,
-      grafana: quantity,
+      prometheus: storage,
+      loki: storage,
+      tempo: storage,
+      grafana: storage,
     }),
     grafana: z.strictObject({
       host: hostname.optional(),
-      anonymousViewer: z.boolean({ error: "must be true or false" }),
+      anonymousViewer: z.boolean(),
     }),
   }),
   temporal: z.strictObject({
-    numHistoryShards: wholeNumber.min(1).max(16384),
-    recordedNumHistoryShards: wholeNumber.min(1).max(16384).optional(),
-    separateServices: z.boolean({ error: "must be true or false" }),
+    numHistoryShards: integer(1, 16384),
+    recordedNumHistoryShards: integer(1, 16384).optional(),
+    separateServices: z.boolean(),
     replicas,
     resources,
     ui: z.strictObject({ host: hostname.optional() }),
     namespace: z.strictObject({
       name: dnsLabel,
-      retentionDays: wholeNumber.min(1, { error: "must keep history at least one day" }).max(3650),
+      retentionDays: integer(1, 3650, "keep history at least one day"),
     }),
   }),
   ollama: z.strictObject({
     models: z.array(ollamaModel).max(20),
-    storageSize: quantity,
+    storageSize: storage,
     resources,
     keepAlive: z
       .string()
-      .regex(/^(-1|\d+(s|m|h))$/, { error: 'must be a duration such as "5m" or -1' }),
-    numParallel: wholeNumber.min(1).max(64),
+      .regex(/^(-1|\d+(s|m|h))$/, { error: withInput('must be a duration such as "5m" or -1') }),
+    numParallel: integer(1, 64),
     gpu: z
       .strictObject({
-        count: wholeNumber.min(1, { error: "must be at least 1" }).max(16),
+        count: integer(1, 16),
         runtimeClassName: dnsLabel.optional(),
       })
       .optional(),
@@ -266,34 +346,40 @@ export const schema = z.strictObject({
       })
       .optional(),
     host: hostname.optional(),
-    directDatabaseAccess: z.boolean({ error: "must be true or false" }),
+    directDatabaseAccess: z.boolean(),
+    /**
+     * Connections one app pod may open on `DATABASE_DIRECT_URL`, for the connection budget: the URL
+     * sets no limit, so this is what the app's driver pool allows (node-postgres' and postgres.js'
+     * default `max` is 10). Read only with `directDatabaseAccess`.
+     */
+    directConnectionsPerPod: integer(1, 100),
     web: z.strictObject({ minReplicas: replicas, maxReplicas: replicas, resources }),
     worker: z.strictObject({ replicas, resources }),
     egress: z.strictObject({
-      arcjet: z.boolean({ error: "must be true or false" }),
-      modelRegistry: z.boolean({ error: "must be true or false" }),
+      arcjet: z.boolean(),
+      modelRegistry: z.boolean(),
     }),
   }),
   deployTargets: z.strictObject({
     /** Default `<namespace>-apps`, applied by the DeployTarget component (it depends on `namespace`). */
     namespaces: z.array(dnsLabel).min(1, { error: "must list at least one namespace" }).optional(),
     quota: z.strictObject({
-      requestsCpu: quantity,
-      requestsMemory: quantity,
-      limitsCpu: quantity,
-      limitsMemory: quantity,
-      pods: wholeNumber.min(1, { error: "must allow at least 1 pod" }),
-      services: wholeNumber.min(0),
-      persistentVolumeClaims: wholeNumber.min(0),
+      requestsCpu: quantity("quotaCpu"),
+      requestsMemory: quantity("quotaMemory"),
+      limitsCpu: quantity("quotaCpu"),
+      limitsMemory: quantity("quotaMemory"),
+      pods: integer(1),
+      services: integer(0),
+      persistentVolumeClaims: integer(0),
     }),
     containerLimits: z.strictObject({
-      default: z.strictObject({ cpu: quantity, memory: quantity }),
-      defaultRequest: z.strictObject({ cpu: quantity, memory: quantity }),
-      max: z.strictObject({ cpu: quantity, memory: quantity }),
+      default: z.strictObject({ cpu, memory }),
+      defaultRequest: z.strictObject({ cpu, memory }),
+      max: z.strictObject({ cpu, memory }),
     }),
     apiServer: z.strictObject({
       cidrs: z.array(cidr).min(1).optional(),
-      port: wholeNumber.min(1).max(65535),
+      port: integer(1, 65535),
     }),
   }),
   /** Arcjet API key (`ARCJET_KEY`); must be set with `pulumi config set --secret`. */

@@ -649,7 +649,7 @@ describe("the app's rules", () => {
 
 const PROD_STACK = {
   profile: "prod",
-  cluster: { tlsSecretName: "platform-tls" },
+  cluster: { domain: "platform.example.com", tlsSecretName: "platform-tls" },
   app: { image: PROD_IMAGE },
 };
 
@@ -688,7 +688,7 @@ const STACK_CASES: [string, Record<string, unknown>, string, RegExp][] = [
   ],
   [
     "prod without the cluster's TLS Secret",
-    { ...PROD_STACK, cluster: {} },
+    { ...PROD_STACK, cluster: { domain: "platform.example.com" } },
     "cluster.tlsSecretName",
     /required in prod/,
   ],
@@ -711,7 +711,7 @@ describe("the app's stack check", () => {
     expect(app).toMatchObject({
       profile: "prod",
       web: { minReplicas: 2, maxReplicas: 10 },
-      ingress: { host: "app.platform.localhost", tlsSecretName: "platform-tls" },
+      ingress: { host: "app.platform.example.com", tlsSecretName: "platform-tls" },
     });
     expect(appRules(app)).toEqual([]);
   });

@@ -219,7 +219,8 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
   [
     "prod replicas multiplying the pool past max_connections",
     { profile: "prod", pgbouncer: { replicas: 6 } },
-    "k3s-platform:pgbouncer.defaultPoolSize",
+    // The stack raised the replicas, not the pool: the replicas are what it hears about.
+    "k3s-platform:pgbouncer.replicas",
     /\(6 \+ 1\) × \(25 \+ 5\) = 210 > 137/,
   ],
   [
@@ -231,8 +232,9 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
   [
     "too little memory for Dragonfly's threads",
     { profile: "dev", dragonfly: { proactorThreads: 4 } },
-    "k3s-platform:dragonfly.resources.memoryLimit",
-    /256 MiB per thread/,
+    // The stack asked for the threads; the memory limit it clashes with is the default one.
+    "k3s-platform:dragonfly.proactorThreads",
+    /dragonfly\.resources\.memoryLimit \(left to its default\).*256 MiB per thread/,
   ],
   [
     "threads derived from the CPU limit without the memory for them",

@@ -550,12 +550,23 @@ describe("DeployTarget's settings in the stack config", () => {
     expect(issue?.message).toMatch(reason);
   });
 
-  it("the default target is checked against the namespace", () => {
-    // 60 characters: a DNS label, but <namespace>-apps is not.
+  it("the default target is checked against the namespace, and reported there", () => {
+    // 60 characters: a DNS label, but <namespace>-apps is not. The stack wrote the namespace, not
+    // the targets, so the namespace is the key it hears about.
     const issues = stackConfigIssues({ namespace: "a".repeat(60) });
     expect(issues).toContainEqual({
+      key: "k3s-platform:namespace",
+      message: expect.stringMatching(
+        /deployTargets\.namespaces\.0 \(left to its default\) must be a DNS label/,
+      ),
+    });
+  });
+
+  it("a target list the stack gives is reported at its own key", () => {
+    const issues = stackConfigIssues({ deployTargets: { namespaces: ["a".repeat(64)] } });
+    expect(issues).toContainEqual({
       key: "k3s-platform:deployTargets.namespaces.0",
-      message: expect.stringMatching(/must be a DNS label/),
+      message: "must be at most 63 characters (got 64)",
     });
   });
 

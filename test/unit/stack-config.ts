@@ -24,10 +24,16 @@ export const APP_IMAGE = "registry.example.com/app:1.0.0";
 /** The app image of a prod stack: pinned by digest. */
 export const APP_IMAGE_BY_DIGEST = `registry.example.com/app@sha256:${"a".repeat(64)}`;
 
-/** What every stack must set besides its profile: the app image (and, in prod, TLS). */
+/**
+ * What every stack must set besides its profile: the app image (and, in prod, TLS and a domain
+ * other than the default `platform.localhost`, which nobody but the client itself reaches).
+ */
 export const REQUIRED_STACK_VALUES: Readonly<Record<Profile, StackValues>> = {
   dev: { app: { image: APP_IMAGE } },
-  prod: { app: { image: APP_IMAGE_BY_DIGEST }, cluster: { tlsSecretName: "platform-tls" } },
+  prod: {
+    app: { image: APP_IMAGE_BY_DIGEST },
+    cluster: { domain: "platform.example.com", tlsSecretName: "platform-tls" },
+  },
 };
 
 /**

@@ -1,0 +1,126 @@
+import { nodeLogsNamespace } from "../core/security-exceptions";
+import type { ValidatedConfig } from "./types";
+
+/**
+ * Rules of the stack config that span components or depend on the profile: each problem with
+ * the stack keys it may be reported at (the likeliest culprit first; config.ts picks the first
+ * one the stack wrote) and its message.
+ */
+export interface StackProblem {
+  keys: string[];
+  message: string;
+}
+
+/** Longest name Kubernetes accepts for a namespace (an RFC 1123 label). */
+const MAX_NAMESPACE_LENGTH = 63;
+
+/** The node log collector's namespace, `<namespace>-node-logs`, must be a namespace name too. */
+export function namespaceProblems(config: ValidatedConfig): StackProblem[] {
+  if (!config.observability.nodeLogs) return [];
+  const nodeLogs = nodeLogsNamespace(config.namespace);
+  if (nodeLogs.length <= MAX_NAMESPACE_LENGTH) return [];
+  const most = MAX_NAMESPACE_LENGTH - (nodeLogs.length - config.namespace.length);
+  return [
+    {
+      keys: ["namespace", "observability.nodeLogs"],
+      message:
+        `must be at most ${most} characters while observability.nodeLogs is on (got ` +
+        `${config.namespace.length}): the node log collector's namespace "${nodeLogs}" must be ` +
+        `a DNS label of at most ${MAX_NAMESPACE_LENGTH}`,
+    },
+  ];
+}
+
+/** A host an Ingress serves, the stack key that sets it, and whether the stack set it. */
+interface IngressHost {
+  key: string;
+  host: string;
+  given: boolean;
+}
+
+/** The three Ingress hosts, defaults (`<name>.<cluster.domain>`) applied. */
+export function ingressHosts(config: ValidatedConfig): IngressHost[] {
+  const { domain } = config.cluster;
+  const host = (key: string, given: string | undefined, name: string): IngressHost => ({
+    key,
+    host: given ?? `${name}.${domain}`,
+    given: given !== undefined,
+  });
+  return [
+    host("app.host", config.app.host, "app"),
+    host("observability.grafana.host", config.observability.grafana.host, "grafana"),
+    host("temporal.ui.host", config.temporal.ui.host, "temporal"),
+  ];
+}
+
+/** Two Ingresses for one host: Traefik would route the host's paths to only one of them. */
+export function ingressHostProblems(config: ValidatedConfig): StackProblem[] {
+  const hosts = ingressHosts(config);
+  return hosts.flatMap((later, index): StackProblem[] => {
+    const earlier = hosts.slice(0, index).find((other) => other.host === later.host);
+    if (!earlier) return [];
+    const keys = [later, earlier].filter((entry) => entry.given).map((entry) => entry.key);
+    const origin = earlier.given ? "" : " (its default, from cluster.domain)";
+    return [
+      {
+        keys: keys.length > 0 ? keys : [later.key],
+        message:
+          `"${later.host}" is also ${earlier.key}${origin}: two Ingresses for one host leave ` +
+          `Traefik sending the host's requests to only one of them; give each its own host`,
+      },
+    ];
+  });
+}
+
+/** `*.localhost` resolves to the client itself (RFC 6761), on every machine. */
+function isLocalhost(host: string): boolean {
+  return host === "localhost" || host.endsWith(".localhost");
+}
+
+const HA = "prod runs at least 2 so a node drain or a rollout never takes it down";
+
+/** What prod needs besides what each component's own rules ask of it. */
+export function productionProblems(config: ValidatedConfig): StackProblem[] {
+  if (config.profile !== "prod") return [];
+  const problems: StackProblem[] = [];
+  if (config.pgbouncer.replicas < 2) {
+    problems.push({ keys: ["pgbouncer.replicas"], message: `must be ≥ 2: ${HA}` });
+  }
+  if (config.temporal.replicas < 2) {
+    problems.push({ keys: ["temporal.replicas"], message: `must be ≥ 2: ${HA}` });
+  }
+  const { enabled, acceptNoBackups } = config.postgres.backup;
+  if (!enabled && acceptNoBackups !== true) {
+    problems.push({
+      keys: ["postgres.backup.enabled"],
+      message:
+        "must be true in prod: without it nothing copies the database off its one volume, and a " +
+        "lost node loses the data; to run prod without backups knowingly, also set " +
+        "postgres.backup.acceptNoBackups: true",
+    });
+  }
+  return [...problems, ...localhostProblems(config)];
+}
+
+/** A prod host under `.localhost` is reachable by nobody but the client itself. */
+function localhostProblems(config: ValidatedConfig): StackProblem[] {
+  const seen = new Set<string>();
+  return ingressHosts(config).flatMap((entry): StackProblem[] => {
+    if (!isLocalhost(entry.host)) return [];
+    const key = entry.given ? entry.key : "cluster.domain";
+    if (seen.has(key)) return [];
+    seen.add(key);
+    const what = entry.given
+      ? `"${entry.host}"`
+      : `"${config.cluster.domain}" (so ${entry.key} is "${entry.host}")`;
+    return [
+      {
+        keys: [key],
+        message:
+          `must not be under .localhost in prod (got ${what}): every client resolves .localhost ` +
+          `to itself (RFC 6761), so nobody could reach the platform; set a domain you own, e.g. ` +
+          `platform.example.com`,
+      },
+    ];
+  });
+}
