@@ -109,9 +109,12 @@ export function policyFindings(events: EngineEvent[]): PolicyFinding[] {
   });
 }
 
-/** The error diagnostics of an operation, e.g. why a step failed. */
-export function errors(events: EngineEvent[]): string[] {
-  return events.flatMap((event) =>
-    event.diagnosticEvent?.severity === "error" ? [event.diagnosticEvent.message] : [],
-  );
+/** The error diagnostics of an operation (e.g. why a step failed), of one resource if given. */
+export function errors(events: EngineEvent[], urn?: string): string[] {
+  return events.flatMap((event) => {
+    const diagnostic = event.diagnosticEvent;
+    if (diagnostic?.severity !== "error") return [];
+    if (urn !== undefined && diagnostic.urn !== urn) return [];
+    return [diagnostic.message];
+  });
 }
