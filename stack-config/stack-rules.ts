@@ -59,13 +59,14 @@ export function ingressHostProblems(config: ValidatedConfig): StackProblem[] {
   return hosts.flatMap((later, index): StackProblem[] => {
     const earlier = hosts.slice(0, index).find((other) => other.host === later.host);
     if (!earlier) return [];
-    const keys = [later, earlier].filter((entry) => entry.given).map((entry) => entry.key);
-    const origin = earlier.given ? "" : " (its default, from cluster.domain)";
+    // Reported at the host the stack gave (the later one when it gave both), naming the other.
+    const [reported, other] = later.given || !earlier.given ? [later, earlier] : [earlier, later];
+    const origin = other.given ? "" : " (its default, from cluster.domain)";
     return [
       {
-        keys: keys.length > 0 ? keys : [later.key],
+        keys: [reported.key],
         message:
-          `"${later.host}" is also ${earlier.key}${origin}: two Ingresses for one host leave ` +
+          `"${later.host}" is also ${other.key}${origin}: two Ingresses for one host leave ` +
           `Traefik sending the host's requests to only one of them; give each its own host`,
       },
     ];

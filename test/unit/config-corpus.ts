@@ -1,0 +1,1035 @@
+import { rawStackConfig, type StackValues } from "./stack-config";
+
+/**
+ * A corpus of invalid stack configs: each the values a stack sets (over what its profile
+ * requires, see `rawStackConfig`), the one key its problem must be reported at, and a fragment of
+ * the reason. Covers every rule of the stack config, the components' rules as the stack reaches
+ * them, and the messages. `tools: true` marks the ones also run through the real `render` and
+ * `check` commands (config-corpus-tools.test.ts).
+ */
+export interface InvalidStack {
+  name: string;
+  values: StackValues;
+  key: string;
+  reason: RegExp;
+  /** Raw entries beside the project's own (other config namespaces, keys without one). */
+  raw?: Record<string, string>;
+  /** Keys the engine marks secret. */
+  secretKeys?: string[];
+  tools?: boolean;
+}
+
+type Row = [
+  name: string,
+  values: StackValues,
+  key: string,
+  reason: RegExp,
+  extra?: Partial<InvalidStack>,
+];
+
+const dev = (values: StackValues): StackValues => ({ profile: "dev", ...values });
+const prod = (values: StackValues): StackValues => ({ profile: "prod", ...values });
+const long = (length: number) => "a".repeat(length);
+
+const KEYS_AND_NAMESPACES: Row[] = [
+  [
+    "a misspelled top-level key",
+    dev({ postgress: {} }),
+    "postgress",
+    /not a known key; did you mean "postgres"/,
+    { tools: true },
+  ],
+  [
+    "a misspelled nested key",
+    dev({ postgres: { storageSiz: "1Gi" } }),
+    "postgres.storageSiz",
+    /did you mean "storageSize"/,
+  ],
+  [
+    "a misspelled deep key",
+    dev({ postgres: { backup: { retian: 3 } } }),
+    "postgres.backup.retian",
+    /did you mean "retain"/,
+  ],
+  [
+    "an unknown key far from any known one",
+    dev({ cluster: { flavour: "x" } }),
+    "cluster.flavour",
+    /known keys here: domain/,
+  ],
+  [
+    "a misspelled resources field",
+    dev({ dragonfly: { resources: { cpu: "1", memory: "1Gi", memoryLimt: "1Gi" } } }),
+    "dragonfly.resources.memoryLimt",
+    /did you mean "memoryLimit"/,
+  ],
+  [
+    "an unknown credential name",
+    dev({ credentials: { postgres: { admin: "x".repeat(20) } } }),
+    "credentials.postgres.admin",
+    /not a known key/,
+    { secretKeys: ["k3s-platform:credentials"] },
+  ],
+  [
+    "the project namespace with an underscore",
+    dev({}),
+    "k3s_platform:pgbouncer",
+    /did you mean "k3s-platform:pgbouncer"\?/,
+    { raw: { "k3s_platform:pgbouncer": '{"replicas":2}' }, tools: true },
+  ],
+  [
+    "the project namespace misspelled",
+    dev({}),
+    "k3s-platfrom:app",
+    /did you mean "k3s-platform:app"\?/,
+    { raw: { "k3s-platfrom:app": "{}" } },
+  ],
+  [
+    "a provider namespace misspelled",
+    dev({}),
+    "kubernets:context",
+    /did you mean "kubernetes:context"\?/,
+    { raw: { "kubernets:context": "k3s" } },
+  ],
+  [
+    "a namespace nothing here reads",
+    dev({}),
+    "aws:region",
+    /namespaces read here are k3s-platform, kubernetes, pulumi, random, docker/,
+    { raw: { "aws:region": "us-east-1" } },
+  ],
+  [
+    "a key without a namespace",
+    dev({}),
+    "pgbouncer",
+    /has no namespace.*did you mean "k3s-platform:pgbouncer"\?/,
+    { raw: { pgbouncer: "{}" } },
+  ],
+  ["no profile", { profile: undefined }, "profile", /is required/],
+  [
+    "an unknown profile",
+    { profile: "staging" },
+    "profile",
+    /must be "dev" or "prod" \(got "staging"\)/,
+  ],
+];
+
+const TYPES_AND_RANGES: Row[] = [
+  [
+    "a word where a number is expected",
+    dev({ pgbouncer: { replicas: "two" } }),
+    "pgbouncer.replicas",
+    /must be a number \(got the string "two"\)/,
+  ],
+  [
+    "a quoted number",
+    dev({ pgbouncer: { replicas: "2" } }),
+    "pgbouncer.replicas",
+    /got the string "2": remove the quotes/,
+  ],
+  [
+    "a fractional replica count",
+    dev({ pgbouncer: { replicas: 1.5 } }),
+    "pgbouncer.replicas",
+    /must be a whole number \(got the number 1.5\)/,
+  ],
+  [
+    "zero PgBouncer replicas",
+    dev({ pgbouncer: { replicas: 0 } }),
+    "pgbouncer.replicas",
+    /^must be at least 1 \(got 0\)$/,
+    { tools: true },
+  ],
+  [
+    "too many PgBouncer replicas",
+    dev({ pgbouncer: { replicas: 21 } }),
+    "pgbouncer.replicas",
+    /^must be at most 20 \(got 21\)$/,
+  ],
+  [
+    "API server port 0",
+    dev({ deployTargets: { apiServer: { port: 0 } } }),
+    "deployTargets.apiServer.port",
+    /^must be at least 1 \(got 0\)$/,
+  ],
+  [
+    "API server port past 65535",
+    dev({ deployTargets: { apiServer: { port: 70000 } } }),
+    "deployTargets.apiServer.port",
+    /at most 65535 \(got 70000\)/,
+  ],
+  [
+    "numParallel 0",
+    dev({ ollama: { numParallel: 0 } }),
+    "ollama.numParallel",
+    /^must be at least 1 \(got 0\)$/,
+  ],
+  [
+    "numParallel 65",
+    dev({ ollama: { numParallel: 65 } }),
+    "ollama.numParallel",
+    /at most 64 \(got 65\)/,
+  ],
+  [
+    "zero collector replicas",
+    dev({ observability: { collectorReplicas: 0 } }),
+    "observability.collectorReplicas",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "zero web replicas",
+    dev({ app: { web: { minReplicas: 0 } } }),
+    "app.web.minReplicas",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "zero worker replicas",
+    dev({ app: { worker: { replicas: 0 } } }),
+    "app.worker.replicas",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "zero Temporal replicas",
+    dev({ temporal: { replicas: 0 } }),
+    "temporal.replicas",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "zero history shards",
+    dev({ temporal: { numHistoryShards: 0, recordedNumHistoryShards: undefined } }),
+    "temporal.numHistoryShards",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "too many history shards",
+    dev({ temporal: { numHistoryShards: 20000 } }),
+    "temporal.numHistoryShards",
+    /at most 16384 \(got 20000\)/,
+  ],
+  [
+    "a retention of zero days",
+    dev({ temporal: { namespace: { retentionDays: 0 } } }),
+    "temporal.namespace.retentionDays",
+    /at least 1 \(got 0\): keep history/,
+  ],
+  [
+    "max_connections too small to run anything",
+    dev({ postgres: { maxConnections: 5 } }),
+    "postgres.maxConnections",
+    /at least 20 \(got 5\)/,
+  ],
+  [
+    "no superuser reserve",
+    dev({ postgres: { superuserReservedConnections: 0 } }),
+    "postgres.superuserReservedConnections",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "negative direct connections",
+    dev({ postgres: { directConnections: -1 } }),
+    "postgres.directConnections",
+    /at least 0 \(got -1\)/,
+  ],
+  [
+    "a backup retention of zero",
+    prod({ postgres: { backup: { retain: 0 } } }),
+    "postgres.backup.retain",
+    /at least 1 \(got 0\): keep at least one backup/,
+  ],
+  [
+    "a backup retention past a year",
+    prod({ postgres: { backup: { retain: 400 } } }),
+    "postgres.backup.retain",
+    /at most 365 \(got 400\)/,
+  ],
+  [
+    "zero clients",
+    dev({ pgbouncer: { maxClientConn: 0 } }),
+    "pgbouncer.maxClientConn",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "an empty pool",
+    dev({ pgbouncer: { defaultPoolSize: 0 } }),
+    "pgbouncer.defaultPoolSize",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "a negative minimum pool",
+    dev({ pgbouncer: { minPoolSize: -1 } }),
+    "pgbouncer.minPoolSize",
+    /at least 0 \(got -1\)/,
+  ],
+  [
+    "a minimum pool above the pool",
+    dev({ pgbouncer: { minPoolSize: 30 } }),
+    "pgbouncer.minPoolSize",
+    /must not exceed defaultPoolSize \(30 > 25\)/,
+  ],
+  [
+    "zero Dragonfly threads",
+    dev({ dragonfly: { proactorThreads: 0 } }),
+    "dragonfly.proactorThreads",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "a GPU count of zero",
+    dev({ ollama: { gpu: { count: 0, runtimeClassName: "nvidia" } } }),
+    "ollama.gpu.count",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "a quota of zero pods",
+    dev({ deployTargets: { quota: { pods: 0 } } }),
+    "deployTargets.quota.pods",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "zero direct connections per app pod",
+    dev({ app: { directConnectionsPerPod: 0 } }),
+    "app.directConnectionsPerPod",
+    /at least 1 \(got 0\)/,
+  ],
+  [
+    "yes for a boolean",
+    dev({ protectStateful: "yes" }),
+    "protectStateful",
+    /must be true or false \(got the string "yes"/,
+  ],
+  [
+    "a quoted boolean",
+    dev({ observability: { nodeLogs: "true" } }),
+    "observability.nodeLogs",
+    /write true or false without quotes/,
+  ],
+  [
+    "a number where a name is expected",
+    dev({ temporal: { namespace: { name: 123 } } }),
+    "temporal.namespace.name",
+    /must be a string \(got the number 123: quote it\)/,
+    { tools: true },
+  ],
+  [
+    "a number as the domain",
+    dev({ cluster: { domain: 123 } }),
+    "cluster.domain",
+    /must be a string such as platform.example.com \(got the number 123: quote it\)/,
+  ],
+  [
+    "a number as a bucket name",
+    dev({ objectStore: { buckets: { app: 2024 } } }),
+    "objectStore.buckets.app",
+    /got the number 2024: quote it/,
+  ],
+  [
+    "an unknown resource preset",
+    dev({ postgres: { resources: "huge" } }),
+    "postgres.resources",
+    /preset \(nano, small, medium, large\).*got the string "huge"/,
+  ],
+  [
+    "a number as resources",
+    dev({ postgres: { resources: 5 } }),
+    "postgres.resources",
+    /preset.*got the number 5/,
+  ],
+  [
+    "a section given as a word",
+    dev({ postgres: "big" }),
+    "postgres",
+    /must be a mapping of keys to values \(got the string "big"\)/,
+  ],
+  [
+    "a model list given as one word",
+    dev({ ollama: { models: "qwen2.5:0.5b" } }),
+    "ollama.models",
+    /must be a list/,
+  ],
+  [
+    "an empty target list",
+    dev({ deployTargets: { namespaces: [] } }),
+    "deployTargets.namespaces",
+    /at least one namespace/,
+  ],
+  [
+    "an empty kube context",
+    dev({ kubernetes: { context: "" } }),
+    "kubernetes.context",
+    /must not be empty/,
+  ],
+  [
+    "a namespace that is not a DNS label",
+    dev({ namespace: "My_Platform" }),
+    "namespace",
+    /DNS label.*got the string "My_Platform"/,
+  ],
+  [
+    "a namespace of 64 characters",
+    dev({ namespace: long(64) }),
+    "namespace",
+    /at most 63 characters \(got 64\)/,
+  ],
+  [
+    "a domain with uppercase letters",
+    dev({ cluster: { domain: "Platform.Example.com" } }),
+    "cluster.domain",
+    /lowercase DNS name/,
+  ],
+  [
+    "a pod CIDR that is not a CIDR",
+    dev({ cluster: { podCidr: "10.42.0.0" } }),
+    "cluster.podCidr",
+    /IPv4 CIDR.*got the string "10.42.0.0"/,
+  ],
+  [
+    "a CIDR with no such octet",
+    dev({ cluster: { serviceCidr: "10.300.0.0/16" } }),
+    "cluster.serviceCidr",
+    /IPv4 CIDR/,
+  ],
+  [
+    "a retention that is not a duration",
+    dev({ observability: { retention: { logs: "a week" } } }),
+    "observability.retention.logs",
+    /duration/,
+  ],
+  [
+    "a retention the stores cannot read",
+    dev({ observability: { retention: { metrics: "30m" } } }),
+    "observability.retention.metrics",
+    /hours, days or weeks/,
+  ],
+  [
+    "a keep-alive in words",
+    dev({ ollama: { keepAlive: "5 minutes" } }),
+    "ollama.keepAlive",
+    /duration such as "5m"/,
+  ],
+  [
+    "a model name Ollama cannot pull",
+    dev({ ollama: { models: ["Not A Model!"] } }),
+    "ollama.models.0",
+    /Ollama model name/,
+  ],
+  [
+    "a Temporal namespace name Temporal refuses",
+    dev({ temporal: { namespace: { name: "-app" } } }),
+    "temporal.namespace.name",
+    /DNS label/,
+  ],
+];
+
+const QUANTITIES: Row[] = [
+  [
+    "memory in millibytes",
+    dev({ postgres: { resources: { cpu: "1", memory: "512m" } } }),
+    "postgres.resources.memory",
+    /m, which means milli.*0\.512 bytes/,
+    { tools: true },
+  ],
+  [
+    "a memory limit in millibytes",
+    dev({ ollama: { resources: { cpu: "1", memory: "1Gi", memoryLimit: "2048m" } } }),
+    "ollama.resources.memoryLimit",
+    /milli/,
+  ],
+  [
+    "more memory than one container can have",
+    dev({ postgres: { resources: { cpu: "1", memory: "2Ti" } } }),
+    "postgres.resources.memory",
+    /at most 1Ti of memory: one container runs on one node/,
+  ],
+  [
+    "memory without its unit",
+    dev({ dragonfly: { resources: { cpu: "1", memory: "512" } } }),
+    "dragonfly.resources.memory",
+    /at least 4Mi of memory.*512 bytes: did you mean 512Mi/,
+  ],
+  [
+    "a thousand cores",
+    dev({ postgres: { resources: { cpu: "1000", memory: "1Gi" } } }),
+    "postgres.resources.cpu",
+    /at most 256 cores.*did you mean 1000m\?/,
+    { tools: true },
+  ],
+  [
+    "cpu as a YAML number",
+    dev({ postgres: { resources: { cpu: 1000, memory: "1Gi" } } }),
+    "postgres.resources.cpu",
+    /quantity string such as "2" or "500m" \(got the number 1000: quote it\)/,
+  ],
+  [
+    "cpu in a memory unit",
+    dev({ temporal: { resources: { cpu: "2Gi", memory: "1Gi" } } }),
+    "temporal.resources.cpu",
+    /Gi is not a CPU unit/,
+  ],
+  [
+    "cpu finer than a millicore",
+    dev({ app: { web: { resources: { cpu: "0.0001", memory: "256Mi" } } } }),
+    "app.web.resources.cpu",
+    /at least 1m of CPU/,
+  ],
+  [
+    "a cpu limit beyond any node",
+    dev({ app: { worker: { resources: { cpu: "1", memory: "256Mi", cpuLimit: "300" } } } }),
+    "app.worker.resources.cpuLimit",
+    /at most 256 cores/,
+  ],
+  [
+    "half a byte of storage",
+    dev({ postgres: { storageSize: "0.5" } }),
+    "postgres.storageSize",
+    /at least 1Mi of storage.*0\.5 bytes/,
+    { tools: true },
+  ],
+  [
+    "a volume beyond any disk",
+    dev({ ollama: { storageSize: "500Ti" } }),
+    "ollama.storageSize",
+    /at most 64Ti of storage: one volume/,
+  ],
+  [
+    "storage in millibytes",
+    dev({ observability: { storage: { prometheus: "10m" } } }),
+    "observability.storage.prometheus",
+    /milli/,
+  ],
+  [
+    "a kilobyte volume",
+    dev({ objectStore: { storageSize: "1k" } }),
+    "objectStore.storageSize",
+    /at least 1Mi/,
+  ],
+  [
+    "a negative size",
+    dev({ postgres: { storageSize: "-5Gi" } }),
+    "postgres.storageSize",
+    /non-negative/,
+  ],
+  [
+    "a zero size",
+    dev({ dragonfly: { storageSize: "0Gi" } }),
+    "dragonfly.storageSize",
+    /greater than zero/,
+  ],
+  [
+    "a size that is a word",
+    dev({ objectStore: { storageSize: "big" } }),
+    "objectStore.storageSize",
+    /quantity/,
+  ],
+  [
+    "a size as a YAML number",
+    dev({ postgres: { storageSize: 5 } }),
+    "postgres.storageSize",
+    /quantity string such as "20Gi" \(got the number 5: did you mean "5Gi"\?\)/,
+  ],
+  [
+    "gigabytes written GB",
+    dev({ postgres: { storageSize: "20GB" } }),
+    "postgres.storageSize",
+    /Gi \(binary\) or G \(decimal\), without a B/,
+  ],
+  [
+    "kilo written K",
+    dev({ observability: { storage: { grafana: "512K" } } }),
+    "observability.storage.grafana",
+    /lowercase k/,
+  ],
+  [
+    "quota memory in millibytes",
+    dev({ deployTargets: { quota: { requestsMemory: "4m" } } }),
+    "deployTargets.quota.requestsMemory",
+    /milli/,
+  ],
+  [
+    "quota cpu in a memory unit",
+    dev({ deployTargets: { quota: { limitsCpu: "4Gi" } } }),
+    "deployTargets.quota.limitsCpu",
+    /Gi is not a CPU unit/,
+  ],
+  [
+    "a container maximum beyond any node",
+    dev({ deployTargets: { containerLimits: { max: { cpu: "2", memory: "2Ti" } } } }),
+    "deployTargets.containerLimits.max.memory",
+    /at most 1Ti/,
+  ],
+  [
+    "a container cpu maximum beyond any node",
+    dev({ deployTargets: { containerLimits: { max: { cpu: "400", memory: "2Gi" } } } }),
+    "deployTargets.containerLimits.max.cpu",
+    /at most 256 cores/,
+  ],
+  [
+    "a memory limit below the request",
+    dev({ postgres: { resources: { cpu: "1", memory: "2Gi", memoryLimit: "1Gi" } } }),
+    "postgres.resources.memoryLimit",
+    /at least the memory request/,
+  ],
+  [
+    "a cpu limit below the request",
+    dev({ pgbouncer: { resources: { cpu: "2", memory: "64Mi", cpuLimit: "1" } } }),
+    "pgbouncer.resources.cpuLimit",
+    /at least the cpu request/,
+  ],
+];
+
+const CRON: Row[] = [
+  [
+    "five words that are no schedule",
+    dev({ dragonfly: { snapshotCron: "a b c d e" } }),
+    "dragonfly.snapshotCron",
+    /bad minute field "a"/,
+    { tools: true },
+  ],
+  [
+    "a backup schedule in words",
+    prod({ postgres: { backup: { schedule: "nightly" } } }),
+    "postgres.backup.schedule",
+    /five cron fields/,
+  ],
+  [
+    "hour 25",
+    prod({ postgres: { backup: { schedule: "0 25 * * *" } } }),
+    "postgres.backup.schedule",
+    /bad hour field "25": 25 is outside 0-23/,
+  ],
+  [
+    "a zero step",
+    dev({ dragonfly: { snapshotCron: "*/0 * * * *" } }),
+    "dragonfly.snapshotCron",
+    /step .* must be at least 1/,
+  ],
+  [
+    "Sunday as 7",
+    dev({ dragonfly: { snapshotCron: "0 0 * * 7" } }),
+    "dragonfly.snapshotCron",
+    /day of week field "7": 7 is outside 0-6/,
+  ],
+  [
+    "a cron nickname",
+    prod({ postgres: { backup: { schedule: "@daily" } } }),
+    "postgres.backup.schedule",
+    /not a nickname: write "0 0 \* \* \*"/,
+  ],
+  [
+    "day 32",
+    dev({ dragonfly: { snapshotCron: "0 0 32 * *" } }),
+    "dragonfly.snapshotCron",
+    /day of month field "32"/,
+  ],
+  [
+    "an unknown month name",
+    prod({ postgres: { backup: { schedule: "0 3 * FOO *" } } }),
+    "postgres.backup.schedule",
+    /"FOO" is not a number 1-12 or JAN-DEC/,
+  ],
+  [
+    "six fields",
+    dev({ dragonfly: { snapshotCron: "0 */30 * * * *" } }),
+    "dragonfly.snapshotCron",
+    /got 6 fields/,
+  ],
+];
+
+const CONNECTIONS: Row[] = [
+  [
+    "a PgBouncer pool larger than Postgres can hold",
+    dev({ pgbouncer: { defaultPoolSize: 200 } }),
+    "pgbouncer.defaultPoolSize",
+    /≤ postgres.maxConnections − reserved \(got \(1 \+ 1\) × \(200 \+ 5\) = 410 > 67\)/,
+    { tools: true },
+  ],
+  [
+    "a reserve pool past the budget",
+    dev({ pgbouncer: { reservePoolSize: 20 } }),
+    "pgbouncer.reservePoolSize",
+    /\(1 \+ 1\) × \(25 \+ 20\) = 90 > 67/,
+  ],
+  [
+    "prod replicas multiplying the pool past max_connections",
+    prod({ pgbouncer: { replicas: 6 } }),
+    "pgbouncer.replicas",
+    /\(6 \+ 1\) × \(25 \+ 5\) = 210 > 137/,
+  ],
+  [
+    "max_connections lowered under PgBouncer's pools",
+    dev({ postgres: { maxConnections: 50 } }),
+    "postgres.maxConnections",
+    /= 60 > 17\); reserved: superuserReservedConnections 3 \+ directConnections 30 of maxConnections 50/,
+  ],
+  [
+    "direct connections eating every slot",
+    dev({ postgres: { directConnections: 97 } }),
+    "postgres.directConnections",
+    /leaves no connections for PgBouncer/,
+  ],
+  [
+    "a superuser reserve leaving nothing",
+    dev({ postgres: { maxConnections: 80, superuserReservedConnections: 50 } }),
+    "postgres.maxConnections",
+    /leaves no connections for PgBouncer: .*= 0/,
+  ],
+  [
+    "dev backups on without the slot they need",
+    dev({ postgres: { backup: { enabled: true } } }),
+    "postgres.backup.enabled",
+    /may open 31 connections, more than postgres.directConnections \(30\).*backup CronJob.*raise postgres.directConnections to at least 31/,
+    { tools: true },
+  ],
+  [
+    "the app's direct pools",
+    dev({ app: { directDatabaseAccess: true } }),
+    "app.directDatabaseAccess",
+    /\(web.maxReplicas 3 \+ 1 surge \+ worker.replicas 1 \+ 1 surge\) × directConnectionsPerPod 10 = 60.*postgres.maxConnections to at least .* = 153/,
+  ],
+  [
+    "the app's direct pools sized by the stack",
+    dev({
+      app: { directDatabaseAccess: true, directConnectionsPerPod: 2 },
+      postgres: { directConnections: 40 },
+    }),
+    "app.directDatabaseAccess",
+    /may open 42 connections, more than postgres.directConnections \(40\)/,
+  ],
+  [
+    "more Temporal pods than the direct budget",
+    prod({ temporal: { replicas: 3 } }),
+    "temporal.replicas",
+    /Temporal 4 services × 3 pods × \(maxConns 5 \+ visibilityMaxConns 2\) = 84/,
+  ],
+  [
+    "separate Temporal services in dev",
+    dev({ temporal: { separateServices: true, replicas: 2 } }),
+    "temporal.replicas",
+    /may open 58 connections/,
+  ],
+  [
+    "a direct budget below Temporal's pools",
+    dev({ postgres: { directConnections: 20 } }),
+    "postgres.directConnections",
+    /may open 30 connections, more than postgres.directConnections \(20\)/,
+  ],
+];
+
+const MEMORY: Row[] = [
+  [
+    "100000 clients in a nano PgBouncer",
+    dev({ pgbouncer: { maxClientConn: 100000 } }),
+    "pgbouncer.maxClientConn",
+    /100000 clients need about 218 MiB, more than the PgBouncer container's memory limit \(128Mi\)/,
+    { tools: true },
+  ],
+  [
+    "a PgBouncer shrunk below its clients",
+    dev({ pgbouncer: { resources: { cpu: "25m", memory: "16Mi" } } }),
+    "pgbouncer.resources",
+    /pgbouncer.maxClientConn \(left to its default\) 1000 clients need about 24 MiB/,
+  ],
+  [
+    "too little memory for Dragonfly's threads",
+    dev({ dragonfly: { proactorThreads: 4 } }),
+    "dragonfly.proactorThreads",
+    /dragonfly.resources.memoryLimit \(left to its default\).*256 MiB per thread/,
+  ],
+  [
+    "threads from the CPU limit without the memory",
+    dev({ dragonfly: { resources: { cpu: "1", memory: "512Mi", cpuLimit: "4" } } }),
+    "dragonfly.resources.memoryLimit",
+    /for 4 thread\(s\)/,
+  ],
+];
+
+const NAMES: Row[] = [
+  [
+    "the platform in kube-system",
+    dev({ namespace: "kube-system" }),
+    "namespace",
+    /must not be "default" or start with "kube-"/,
+    { tools: true },
+  ],
+  ["the platform in default", dev({ namespace: "default" }), "namespace", /"default"/],
+  [
+    "the platform in a kube- namespace",
+    dev({ namespace: "kube-apps" }),
+    "namespace",
+    /start with "kube-"/,
+  ],
+  [
+    "the platform named like a node-log namespace",
+    dev({ namespace: "platform-node-logs" }),
+    "namespace",
+    /must not end in "-node-logs"/,
+  ],
+  [
+    "a namespace too long for its node-log namespace",
+    dev({ namespace: long(60) }),
+    "namespace",
+    /at most 53 characters while observability.nodeLogs is on \(got 60\)/,
+  ],
+  [
+    "a namespace too long for its default target",
+    dev({ namespace: long(59), observability: { nodeLogs: false } }),
+    "namespace",
+    /deployTargets.namespaces.0 \(left to its default\) must be a DNS label/,
+  ],
+  [
+    "a target in kube-system",
+    dev({ deployTargets: { namespaces: ["kube-system"] } }),
+    "deployTargets.namespaces.0",
+    /Kubernetes system namespace/,
+  ],
+  [
+    "a target in default",
+    dev({ deployTargets: { namespaces: ["team-a", "default"] } }),
+    "deployTargets.namespaces.1",
+    /Kubernetes system namespace/,
+  ],
+  [
+    "the platform namespace as a target",
+    dev({ deployTargets: { namespaces: ["team-a", "platform"] } }),
+    "deployTargets.namespaces.1",
+    /namespace of the platform itself/,
+  ],
+  [
+    "the node-log namespace as a target",
+    dev({ deployTargets: { namespaces: ["platform-node-logs"] } }),
+    "deployTargets.namespaces.0",
+    /namespace of the platform itself/,
+  ],
+  [
+    "a target shaped like a node-log namespace",
+    dev({ deployTargets: { namespaces: ["team-node-logs"] } }),
+    "deployTargets.namespaces.0",
+    /must not end in "-node-logs"/,
+  ],
+  [
+    "a target twice",
+    dev({ deployTargets: { namespaces: ["team-a", "team-a"] } }),
+    "deployTargets.namespaces.1",
+    /repeats "team-a"/,
+  ],
+  [
+    "a target that is not a DNS label",
+    dev({ deployTargets: { namespaces: ["Team_A"] } }),
+    "deployTargets.namespaces.0",
+    /DNS label/,
+  ],
+  [
+    "the app on Grafana's host",
+    dev({ app: { host: "grafana.platform.localhost" } }),
+    "app.host",
+    /is also observability.grafana.host \(its default, from cluster.domain\)/,
+    { tools: true },
+  ],
+  [
+    "Grafana on the app's host",
+    dev({ observability: { grafana: { host: "app.platform.localhost" } } }),
+    "observability.grafana.host",
+    /is also app.host/,
+  ],
+  [
+    "the Temporal UI on the app's given host",
+    dev({ app: { host: "x.example.com" }, temporal: { ui: { host: "x.example.com" } } }),
+    "temporal.ui.host",
+    /"x.example.com" is also app.host: two Ingresses/,
+  ],
+  [
+    "a host that is not a DNS name",
+    dev({ app: { host: "App.Example.com" } }),
+    "app.host",
+    /lowercase DNS name/,
+  ],
+  [
+    "one bucket for the app and the backups",
+    dev({ objectStore: { buckets: { backups: "app" } } }),
+    "objectStore.buckets.backups",
+    /"app" is also the bucket of app/,
+    { tools: true },
+  ],
+  [
+    "one bucket for Loki and Tempo",
+    prod({ objectStore: { buckets: { loki: "telemetry", tempo: "telemetry" } } }),
+    "objectStore.buckets.tempo",
+    /is also the bucket of loki/,
+  ],
+  [
+    "a bucket name S3 rejects",
+    dev({ objectStore: { buckets: { app: "My_Bucket" } } }),
+    "objectStore.buckets.app",
+    /lowercase letters/,
+  ],
+  [
+    "a bucket name that is too short",
+    dev({ objectStore: { buckets: { backups: "bk" } } }),
+    "objectStore.buckets.backups",
+    /3 to 63/,
+  ],
+  [
+    "a bucket name shaped like an IP",
+    dev({ objectStore: { buckets: { loki: "10.0.0.1" } } }),
+    "objectStore.buckets.loki",
+    /IP address/,
+  ],
+  [
+    "a bucket name with two dots",
+    dev({ objectStore: { buckets: { tempo: "a..b" } } }),
+    "objectStore.buckets.tempo",
+    /'\.\.'/,
+  ],
+];
+
+const PRODUCTION: Row[] = [
+  [
+    "prod without backups",
+    prod({ postgres: { backup: { enabled: false } } }),
+    "postgres.backup.enabled",
+    /must be true in prod.*acceptNoBackups/,
+    { tools: true },
+  ],
+  [
+    "prod on the default .localhost domain",
+    prod({ cluster: { domain: "platform.localhost" } }),
+    "cluster.domain",
+    /must not be under .localhost in prod.*RFC 6761/,
+    { tools: true },
+  ],
+  [
+    "a prod app host under .localhost",
+    prod({ app: { host: "app.localhost" } }),
+    "app.host",
+    /must not be under .localhost in prod \(got "app.localhost"\)/,
+  ],
+  [
+    "prod without a TLS Secret",
+    prod({ cluster: { domain: "platform.example.com", tlsSecretName: undefined } }),
+    "cluster.tlsSecretName",
+    /required in prod/,
+  ],
+  [
+    "prod with a tag-only app image",
+    prod({ app: { image: "registry.example.com/app:1.0.0" } }),
+    "app.image",
+    /sha256/,
+  ],
+  [
+    "prod with a single PgBouncer",
+    prod({ pgbouncer: { replicas: 1 } }),
+    "pgbouncer.replicas",
+    /≥ 2/,
+  ],
+  [
+    "prod with a single Temporal per service",
+    prod({ temporal: { replicas: 1 } }),
+    "temporal.replicas",
+    /≥ 2/,
+  ],
+  [
+    "prod with one web replica",
+    prod({ app: { web: { minReplicas: 1 } } }),
+    "app.web.minReplicas",
+    /≥ 2 in prod/,
+  ],
+];
+
+const COMPONENTS_AND_SECRETS: Row[] = [
+  [
+    "an app with neither image nor build",
+    dev({ app: { image: undefined } }),
+    "app.image",
+    /required/,
+  ],
+  [
+    "an HPA whose maximum is below its minimum",
+    dev({ app: { web: { minReplicas: 3, maxReplicas: 2 } } }),
+    "app.web.maxReplicas",
+    /at least minReplicas \(2 < 3\)/,
+  ],
+  [
+    "an HPA floor above the default ceiling",
+    dev({ app: { web: { minReplicas: 5 } } }),
+    "app.web.minReplicas",
+    /app.web.maxReplicas \(left to its default\) must be at least minReplicas \(3 < 5\)/,
+  ],
+  [
+    "a GPU without a runtime class",
+    dev({ ollama: { gpu: { count: 1 } } }),
+    "ollama.gpu",
+    /runtimeClassName/,
+  ],
+  [
+    "a changed Temporal shard count",
+    dev({ temporal: { numHistoryShards: 1024, recordedNumHistoryShards: 512 } }),
+    "temporal.numHistoryShards",
+    /cannot change from 512 to 1024/,
+  ],
+  [
+    "a quota smaller than the LimitRange default",
+    dev({ deployTargets: { quota: { limitsMemory: "256Mi" } } }),
+    "deployTargets.quota.limitsMemory",
+    /must be at least containerLimits.default.memory/,
+  ],
+  [
+    "a LimitRange default above the defaults around it",
+    dev({ deployTargets: { containerLimits: { default: { cpu: "8", memory: "512Mi" } } } }),
+    "deployTargets.containerLimits.default.cpu",
+    /deployTargets.quota.limitsCpu \(left to its default\)/,
+  ],
+  [
+    "a secret stored in plain text",
+    dev({ arcjetKey: "ajkey_live_123" }),
+    "arcjetKey",
+    /pulumi config set --secret/,
+  ],
+  [
+    "a credential stored in plain text",
+    dev({ credentials: { grafana: { admin: "x".repeat(20) } } }),
+    "credentials",
+    /must be stored as a secret/,
+  ],
+  [
+    "a credential too short",
+    dev({ credentials: { postgres: { app: "short" } } }),
+    "credentials.postgres.app",
+    /at least 16 characters/,
+    { secretKeys: ["k3s-platform:credentials"] },
+  ],
+  [
+    "a credential with characters URLs need escaped",
+    dev({ credentials: { dragonfly: { password: "p@ss/word:with#chars" } } }),
+    "credentials.dragonfly.password",
+    /letters, digits and \. _ ~ -/,
+    { secretKeys: ["k3s-platform:credentials"] },
+  ],
+  [
+    "a credential that is not a string",
+    dev({ credentials: { objectStore: { root: 1234567890123456 } } }),
+    "credentials.objectStore.root",
+    /must be a string, set with/,
+    { secretKeys: ["k3s-platform:credentials"] },
+  ],
+];
+
+/** Every invalid stack of the corpus. */
+export const INVALID_STACKS: InvalidStack[] = [
+  ...KEYS_AND_NAMESPACES,
+  ...TYPES_AND_RANGES,
+  ...QUANTITIES,
+  ...CRON,
+  ...CONNECTIONS,
+  ...MEMORY,
+  ...NAMES,
+  ...PRODUCTION,
+  ...COMPONENTS_AND_SECRETS,
+].map(([name, values, key, reason, extra]) => ({ name, values, key, reason, ...extra }));
+
+/** The config as the engine passes it: the stack's values, then any raw extra entries. */
+export function rawConfigOf(stack: InvalidStack): Record<string, string> {
+  return { ...rawStackConfig(stack.values), ...stack.raw };
+}
+
+/** The full key an issue must carry: project keys get the prefix, raw ones are as written. */
+export function fullKey(stack: InvalidStack): string {
+  return stack.raw && stack.key in stack.raw ? stack.key : `k3s-platform:${stack.key}`;
+}
