@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startControlPlane, type ControlPlane } from "../e2e/lib/control-plane";
 import type { KubeObject } from "../e2e/lib/kube-client";
-import { copyRepository, type RepoCopy } from "../e2e/lib/repo-copy";
+import { copyRepository, type RepoCopy } from "./lib/repo-copy";
 import { ensureE2eBinaries } from "../e2e/lib/tools";
 import {
   destroy,

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startControlPlane, type ControlPlane } from "../e2e/lib/control-plane";
 import { condition } from "../e2e/lib/kube-client";
-import { copyRepository, type RepoCopy } from "../e2e/lib/repo-copy";
+import { copyRepository, type RepoCopy } from "./lib/repo-copy";
 import { ensureE2eBinaries } from "../e2e/lib/tools";
 import {
   ensureEngineBinaries,
