@@ -55,9 +55,12 @@ const cpu = quantity("cpu");
 const memory = quantity("memory");
 const storage = quantity("storage");
 
-/** `limit` is below `request`, when both are well-formed quantities. */
-function below(limit: string | undefined, request: string): boolean {
-  if (!limit || !QUANTITY_PATTERN.test(limit) || !QUANTITY_PATTERN.test(request)) return false;
+/** `limit` is below `request`, when both are quantities that make sense for their kind. */
+function below(kind: QuantityKind, limit: string | undefined, request: string): boolean {
+  // A value refused on its own (malformed, or `2048m` of memory) is reported once, on its own.
+  const sound = (value: string) =>
+    QUANTITY_PATTERN.test(value) && quantityKindProblem(kind, value) === undefined;
+  if (!limit || !sound(limit) || !sound(request)) return false;
   return parseQuantity(limit) < parseQuantity(request);
 }
 
@@ -204,7 +207,7 @@ const resources = z.preprocess(
     )
     .check((ctx) => {
       const spec = ctx.value;
-      if (below(spec.memoryLimit, spec.memory)) {
+      if (below("memory", spec.memoryLimit, spec.memory)) {
         ctx.issues.push({
           code: "custom",
           input: spec,
@@ -212,7 +215,7 @@ const resources = z.preprocess(
           message: `must be at least the memory request (${spec.memoryLimit} < ${spec.memory})`,
         });
       }
-      if (below(spec.cpuLimit, spec.cpu)) {
+      if (below("cpu", spec.cpuLimit, spec.cpu)) {
         ctx.issues.push({
           code: "custom",
           input: spec,
