@@ -1,10 +1,10 @@
+import { ALL_IN_ONE_REPLICAS } from "../components/temporal/args";
 import {
-  ALL_IN_ONE_REPLICAS,
+  DEFAULT_SQL_CONNECTIONS,
   TEMPORAL_SERVICES,
   temporalConnectionCount,
   type TemporalServiceName,
-} from "../components/temporal";
-import { DEFAULT_SQL_CONNECTIONS } from "../components/temporal/config";
+} from "../components/temporal/config";
 import type { ValidatedConfig } from "./types";
 
 /**

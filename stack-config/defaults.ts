@@ -1,7 +1,7 @@
 import type { z } from "zod";
-import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target";
-import { APP_DEFAULTS } from "../components/app";
-import { OLLAMA_DEFAULTS } from "../components/ollama";
+import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target/sizing";
+import { APP_DEFAULTS } from "../components/app/args";
+import { OLLAMA_DEFAULTS } from "../components/ollama/args";
 import type { ResourcePreset } from "../components/lib/resources";
 import type { Profile } from "../core/profile";
 import { APP_DIRECT_CONNECTIONS_PER_POD } from "./connection-budget";

@@ -11,7 +11,7 @@ import {
 import { NODE_LOGS_NAMESPACE_SUFFIX } from "../core/security-exceptions";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
-import { PLATFORM_ROLE_NAMES } from "../components/postgres";
+import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";
 
 /** Every consumer of the object store that gets a user of its own. */
 const OBJECT_STORE_CONSUMERS = ["app", "backups", "loki", "tempo"] as const;

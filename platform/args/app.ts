@@ -1,4 +1,4 @@
-import { appRules, type AppSettings } from "../../components/app";
+import { appRules, type AppSettings } from "../../components/app/args";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 

@@ -1,4 +1,4 @@
-import { deployTargetRules, type DeployTargetArgs } from "../../components/deploy-target";
+import { deployTargetRules, type DeployTargetArgs } from "../../components/deploy-target/args";
 import type { Settings } from "../../core/validation";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck, StackKeys } from "./check";

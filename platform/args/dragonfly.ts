@@ -1,4 +1,4 @@
-import { dragonflyRules, type DragonflyArgs } from "../../components/dragonfly";
+import { dragonflyRules, type DragonflyArgs } from "../../components/dragonfly/args";
 import type { Settings } from "../../core/validation";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";

@@ -1,4 +1,4 @@
-import { migrationsRules, type MigrationsSettings } from "../../components/migrations";
+import { migrationsRules, type MigrationsSettings } from "../../components/migrations/args";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 

@@ -1,4 +1,7 @@
-import { networkPoliciesRules, type NetworkPoliciesArgs } from "../../components/network-policies";
+import {
+  networkPoliciesRules,
+  type NetworkPoliciesArgs,
+} from "../../components/network-policies/args";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 

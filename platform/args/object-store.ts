@@ -1,4 +1,4 @@
-import { objectStoreRules, type ObjectStoreArgs } from "../../components/object-store";
+import { objectStoreRules, type ObjectStoreArgs } from "../../components/object-store/args";
 import type { Settings } from "../../core/validation";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";

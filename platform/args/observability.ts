@@ -1,4 +1,4 @@
-import { observabilityRules, type ObservabilityArgs } from "../../components/observability";
+import { observabilityRules, type ObservabilityArgs } from "../../components/observability/args";
 import type { Settings } from "../../core/validation";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";

@@ -1,4 +1,4 @@
-import { ollamaRules, type OllamaArgs } from "../../components/ollama";
+import { ollamaRules, type OllamaArgs } from "../../components/ollama/args";
 import type { Settings } from "../../core/validation";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";

@@ -1,4 +1,4 @@
-import { pgbouncerRules, type PgBouncerSettings } from "../../components/pgbouncer";
+import { pgbouncerRules, type PgBouncerSettings } from "../../components/pgbouncer/args";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 

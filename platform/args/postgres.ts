@@ -1,4 +1,4 @@
-import { postgresRules, type PostgresSettings } from "../../components/postgres";
+import { postgresRules, type PostgresSettings } from "../../components/postgres/args";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 

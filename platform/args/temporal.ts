@@ -1,9 +1,5 @@
-import {
-  TEMPORAL_SERVICES,
-  temporalSettingsRules,
-  type TemporalServiceName,
-  type TemporalSettings,
-} from "../../components/temporal";
+import { temporalSettingsRules, type TemporalSettings } from "../../components/temporal/args";
+import { TEMPORAL_SERVICES, type TemporalServiceName } from "../../components/temporal/config";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 

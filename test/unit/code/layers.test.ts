@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import { ESLint } from "eslint";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -91,5 +94,33 @@ describe("imports point one way: entry → platform → components → core", ()
         .map((message) => `${path.relative(REPOSITORY_ROOT, result.filePath)}: ${message.message}`),
     );
     expect(crossings).toEqual([]);
+  });
+});
+
+describe("validating a stack file is light", () => {
+  it("parsing and checking the dev stack's config loads no part of @pulumi/kubernetes", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "config-load-"));
+    try {
+      const script = path.join(dir, "load.ts");
+      fs.writeFileSync(
+        script,
+        [
+          `import { parseConfig } from ${JSON.stringify(path.join(REPOSITORY_ROOT, "config"))};`,
+          `import { readStackConfig } from ${JSON.stringify(path.join(REPOSITORY_ROOT, "tools", "lib", "stack-file"))};`,
+          `const { values, secretKeys } = readStackConfig(${JSON.stringify(path.join(REPOSITORY_ROOT, "Pulumi.dev.yaml"))});`,
+          "parseConfig(values, secretKeys);",
+          'console.log(Object.keys(require.cache).filter((file) => file.includes("@pulumi/kubernetes")).length);',
+        ].join("\n"),
+      );
+      const tsx = path.join(REPOSITORY_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+      const result = spawnSync(process.execPath, [tsx, script], {
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(result.stderr).toBe("");
+      expect(result.stdout.trim()).toBe("0");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
