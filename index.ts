@@ -12,6 +12,12 @@ const provider = new k8s.Provider("k3s", {
   kubeconfig: kubernetes.kubeconfig,
   context: kubernetes.context,
   enableServerSideApply: true,
+  // Our ConfigMaps and Secrets keep their names, and the pods that read them roll through the
+  // config-hash annotation. Without these two, the provider replaces one whose data changed:
+  // delete, then create, taking every dependent with it (a pool size change took PgBouncer down)
+  // and refusing outright where a dependent is protected (a rotated Postgres password in prod).
+  enableConfigMapMutable: true,
+  enableSecretMutable: true,
 });
 
 const platform = new Platform("platform", platformArgs, { provider });
