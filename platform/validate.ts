@@ -50,7 +50,7 @@ export function componentProblems(
   config: PlatformSettings,
   written: WrittenKey = () => true,
 ): ComponentProblem[] {
-  return COMPONENT_CHECKS.flatMap(({ rules, keys }) =>
+  const problems = COMPONENT_CHECKS.flatMap(({ rules, keys }) =>
     rules(config).map(({ propertyPath, reason }) => {
       const [key, ...causes] = stackKeysOf(propertyPath, keys);
       if (written(key)) return { key, reason };
@@ -60,6 +60,12 @@ export function componentProblems(
         : { key: cause, reason: `with this value, ${key} (left to its default) ${reason}` };
     }),
   );
+  // Several arguments can come from one key (temporal.replicas sizes four services): one report.
+  const seen = new Set<string>();
+  return problems.filter(({ key, reason }) => {
+    const id = `${key}\0${reason}`;
+    return seen.has(id) ? false : (seen.add(id), true);
+  });
 }
 
 function stackKeysOf(propertyPath: string, keys: Record<string, StackKeys>): string[] {

@@ -182,6 +182,17 @@ export function temporalSettingsRules(args: TemporalSettings): FieldError[] {
     ...Object.entries(args.replicas ?? {}).flatMap(([service, count]) =>
       positiveInt(`replicas.${service}`, count),
     ),
+    // The all-in-one Deployment runs one pod; asking for more would be ignored without a word.
+    ...Object.entries(args.separateServices ? {} : (args.replicas ?? {})).flatMap(
+      ([service, count]) =>
+        fieldErrorIf(
+          count > ALL_IN_ONE_REPLICAS,
+          `replicas.${service}`,
+          () =>
+            `must be ${ALL_IN_ONE_REPLICAS} without separate services: the all-in-one server ` +
+            `runs one pod (got ${count}); set separateServices to scale each service`,
+        ),
+    ),
     ...positiveInt("ui.replicas", args.ui.replicas ?? TEMPORAL_DEFAULTS.uiReplicas),
     ...nestedErrors("ui.ingress", ingressRules(args.ui.ingress)),
     ...fieldErrorIf(

@@ -27,6 +27,9 @@ describe(`the corpus of ${INVALID_STACKS.length} invalid stack configs`, () => {
     expect(found, `wanted ${key}: ${stack.reason}\ngot ${JSON.stringify(issues, null, 2)}`).toBe(
       true,
     );
+    // One problem, one line: arguments that come from the same key are reported once.
+    const lines = issues.map((issue) => `${issue.key}: ${issue.message}`);
+    expect(new Set(lines).size, lines.join("\n")).toBe(lines.length);
   });
 
   it("speaks in the stack file's words, never zod's, and never repeats a secret", () => {

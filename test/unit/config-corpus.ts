@@ -195,6 +195,12 @@ const TYPES_AND_RANGES: Row[] = [
     /at least 1 \(got 0\)/,
   ],
   [
+    "Temporal replicas the all-in-one server would ignore",
+    dev({ temporal: { replicas: 3, separateServices: false } }),
+    "temporal.replicas",
+    /must be 1 without separate services: the all-in-one server runs one pod \(got 3\)/,
+  ],
+  [
     "zero history shards",
     dev({ temporal: { numHistoryShards: 0, recordedNumHistoryShards: undefined } }),
     "temporal.numHistoryShards",
