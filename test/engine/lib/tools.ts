@@ -2,11 +2,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  goEnvironment,
-  type GoToolSpec,
-  type GoWrapperModule,
-} from "../../integration/lib/go-tools";
+import { goEnvironment, type GoToolSpec } from "../../integration/lib/go-tools";
+import { wrapperModuleIn } from "../../integration/lib/test-tools";
 
 /**
  * The real Pulumi engine and Kubernetes provider for the engine tier, built from their Go modules
@@ -38,24 +35,6 @@ export function pinnedNpmVersion(name: string): string {
 function requiredVersion(goMod: string, module: string): string | undefined {
   const escaped = module.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return new RegExp(`^\\s*(?:require\\s+)?${escaped} (v\\S+)`, "m").exec(goMod)?.[1];
-}
-
-/**
- * A committed wrapper module: go.mod, go.sum and its root `.go` files. (The same reading as
- * test-tools.ts's private `wrapperModuleIn`, which this tier may not edit to export.)
- */
-function wrapperModuleIn(dir: string): GoWrapperModule {
-  const read = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
-  return {
-    goMod: read("go.mod"),
-    goSum: read("go.sum"),
-    mainFiles: Object.fromEntries(
-      fs
-        .readdirSync(dir)
-        .filter((file) => file.endsWith(".go"))
-        .map((file) => [file, read(file)]),
-    ),
-  };
 }
 
 /**

@@ -170,7 +170,7 @@ export function collectorBuilderManifest(
 }
 
 /** A committed wrapper module as the build takes it: go.mod, go.sum and its root `.go` files. */
-function wrapperModuleIn(dir: string): GoWrapperModule {
+export function wrapperModuleIn(dir: string): GoWrapperModule {
   const read = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
   return {
     goMod: read("go.mod"),
