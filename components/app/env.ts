@@ -5,7 +5,7 @@ import type { SecretKey } from "../lib/secrets";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
-/** One variable of the app's environment contract (DESIGN.md section 3, README). */
+/** One variable of the app's environment contract (docs/env-contract.md, README). */
 export interface AppEnvVariable {
   name: string;
   /** Arrives through `secretKeyRef`, never as a value. */
@@ -21,8 +21,8 @@ export interface AppEnvVariable {
 
 /**
  * The environment `web` and `worker` receive (`DEPLOY_NAMESPACES` the worker alone).
- * `AWS_REGION` goes beyond DESIGN.md's list: the AWS SDKs refuse to start without a region, even
- * against MinIO.
+ * `AWS_REGION` is in it although no region matters here: the AWS SDKs refuse to start without
+ * one, even against MinIO.
  */
 export const APP_ENV_VARIABLES: readonly AppEnvVariable[] = [
   {

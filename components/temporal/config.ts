@@ -16,7 +16,7 @@ import { historyShardRules } from "./shards";
  * Checked with go.temporal.io/server v1.32.1 (the catalogue's release) built from the module
  * proxy: this text, with only bindOnIP and the metrics address moved to loopback, starts all four
  * services against PostgreSQL 15 prepared by the schema Job's script, and the dynamic config
- * passes `temporal-server validate-dynamic-config`. The integration tests (issue 13) keep that
+ * passes `temporal-server validate-dynamic-config`. The integration tests keep that
  * proof running.
  */
 

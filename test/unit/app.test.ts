@@ -132,7 +132,7 @@ describe("the app's environment contract", () => {
     }
   });
 
-  it("the contract is DESIGN.md's list (plus AWS_REGION), the names the README documents", async () => {
+  it("the contract is the documented list (plus AWS_REGION), the names the README documents", async () => {
     const { APP_ENV_CONTRACT } = await import("../../components/app");
     expect(APP_ENV_CONTRACT).toEqual([
       "DATABASE_URL",
@@ -425,7 +425,7 @@ describe("rollout order", () => {
   });
 
   it("the engine is told so: the Deployments' dependsOn holds the migrations Job", async () => {
-    // Mocks never see resource options; a stack transformation does (DESIGN.md section 5).
+    // Mocks never see resource options; a stack transformation does.
     const dependsOn = new Map<string, unknown[]>();
     let made: Awaited<ReturnType<typeof makeApp>> | undefined;
     await pulumi.runtime.runInPulumiStack(async () => {
