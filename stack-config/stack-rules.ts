@@ -38,10 +38,15 @@ interface IngressHost {
   given: boolean;
 }
 
+/** What the platform serves through the ingress controller. */
+export type Served = "app" | "grafana" | "temporal";
+
 /** The three Ingress hosts, defaults (`<name>.<cluster.domain>`) applied. */
-export function ingressHosts(config: ValidatedConfig): IngressHost[] {
+export function ingressHosts(
+  config: Pick<ValidatedConfig, "app" | "observability" | "temporal" | "cluster">,
+): IngressHost[] {
   const { domain } = config.cluster;
-  const host = (key: string, given: string | undefined, name: string): IngressHost => ({
+  const host = (key: string, given: string | undefined, name: Served): IngressHost => ({
     key,
     host: given ?? `${name}.${domain}`,
     given: given !== undefined,
@@ -51,6 +56,15 @@ export function ingressHosts(config: ValidatedConfig): IngressHost[] {
     host("observability.grafana.host", config.observability.grafana.host, "grafana"),
     host("temporal.ui.host", config.temporal.ui.host, "temporal"),
   ];
+}
+
+/** The host one of them is served at: the stack's, else `<name>.<cluster.domain>`. */
+export function ingressHost(
+  config: Pick<ValidatedConfig, "app" | "observability" | "temporal" | "cluster">,
+  served: Served,
+): string {
+  const index = { app: 0, grafana: 1, temporal: 2 }[served];
+  return ingressHosts(config)[index].host;
 }
 
 /** Two Ingresses for one host: Traefik would route the host's paths to only one of them. */

@@ -1,4 +1,5 @@
 import { appRules, type AppSettings } from "../../components/app/args";
+import { ingressHost } from "../../stack-config/stack-rules";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 
@@ -17,7 +18,7 @@ export function argsForApp(config: PlatformSettings): AppSettings {
     web: app.web,
     worker: app.worker,
     ingress: {
-      host: app.host ?? `app.${cluster.domain}`,
+      host: ingressHost(config, "app"),
       tlsSecretName: cluster.tlsSecretName,
       ingressClassName: cluster.ingressClass,
     },

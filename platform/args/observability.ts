@@ -1,5 +1,6 @@
 import { observabilityRules, type ObservabilityArgs } from "../../components/observability/args";
 import type { Settings } from "../../core/validation";
+import { ingressHost } from "../../stack-config/stack-rules";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 
@@ -22,7 +23,7 @@ export function argsForObservability(
     prometheus: { retention: retention.metrics, storageSize: storage.prometheus },
     grafana: {
       ingress: {
-        host: grafana.host ?? `grafana.${cluster.domain}`,
+        host: ingressHost(config, "grafana"),
         ingressClassName: cluster.ingressClass,
         tlsSecretName: cluster.tlsSecretName,
       },

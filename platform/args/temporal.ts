@@ -1,5 +1,6 @@
 import { temporalSettingsRules, type TemporalSettings } from "../../components/temporal/args";
 import { TEMPORAL_SERVICES, type TemporalServiceName } from "../../components/temporal/config";
+import { ingressHost } from "../../stack-config/stack-rules";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 
@@ -19,7 +20,7 @@ export function argsForTemporal(config: PlatformSettings): TemporalSettings {
     resources: temporal.resources,
     ui: {
       ingress: {
-        host: temporal.ui.host ?? `temporal.${cluster.domain}`,
+        host: ingressHost(config, "temporal"),
         ingressClassName: cluster.ingressClass,
         tlsSecretName: cluster.tlsSecretName,
       },
