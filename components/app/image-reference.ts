@@ -13,6 +13,15 @@ const FLOATING_TAGS = new Set(["latest", "stable", "edge", "nightly", "main", "m
 const REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const REGISTRY_SERVER = /^[a-zA-Z0-9.-]+(:\d+)?$/;
 
+/**
+ * Whether a repository path starts with a registry host, as Docker reads one: a first segment
+ * with a dot or a port, or `localhost` (`ghcr.io/acme/app`, `localhost/app`).
+ */
+function startsWithRegistryHost(repository: string): boolean {
+  const [first, ...rest] = repository.split("/");
+  return rest.length > 0 && (first.includes(".") || first.includes(":") || first === "localhost");
+}
+
 /** What the image rules read: the profile, and the image or the build (its registry and repository). */
 export interface AppImageSettings extends Pick<AppArgs, "profile" | "image"> {
   build?: Pick<NonNullable<AppArgs["build"]>, "registry" | "repository">;
@@ -45,9 +54,17 @@ function buildRules(build: NonNullable<AppImageSettings["build"]>): FieldError[]
         `must be a registry host[:port] without a scheme, e.g. ghcr.io (got "${build.registry.server}")`,
     ),
     ...fieldErrorIf(
-      !REPOSITORY.test(build.repository),
+      !startsWithRegistryHost(build.repository) && !REPOSITORY.test(build.repository),
       "build.repository",
       () => `must be a lowercase repository path such as acme/app (got "${build.repository}")`,
+    ),
+    ...fieldErrorIf(
+      startsWithRegistryHost(build.repository),
+      "build.repository",
+      () =>
+        `must be the path within build.registry.server, without a registry host: the image is ` +
+        `pushed to ${build.registry.server}/<repository> (got "${build.repository}", which would ` +
+        `become ${build.registry.server}/${build.repository})`,
     ),
   ];
 }

@@ -125,3 +125,19 @@ describe.each(["dev", "prod"])("the %s stack's outputs", (stack) => {
     expect(outputs.temporalAddress).toMatch(/:7233$/);
   });
 });
+
+describe("the app image reference", () => {
+  it("prod's build is deployed by digest at <registry server>/<repository>, the host once", () => {
+    const out = path.join(scratch, "prod-image");
+    expect(runTool("render", ["prod", "--out", out]).status).toBe(0);
+    for (const workload of ["app-web", "app-worker"]) {
+      const manifest = parse(
+        fs.readFileSync(path.join(out, "manifests", `deployment-${workload}.yaml`), "utf8"),
+      );
+      const images = manifest.spec.template.spec.containers.map((c: { image: string }) => c.image);
+      expect(images, workload).toEqual([
+        expect.stringMatching(/^registry\.example\.com\/platform\/app@sha256:[0-9a-f]{64}$/),
+      ]);
+    }
+  });
+});

@@ -277,6 +277,29 @@ describe("the app image", () => {
     ).toEqual([
       { propertyPath: "build.repository", reason: expect.stringMatching(/lowercase repository/) },
     ]);
+    // A repository that repeats the registry host would be pushed to server/server/path.
+    for (const repository of [
+      "registry.example.com/platform/app",
+      "localhost:5000/app",
+      "localhost/app",
+    ]) {
+      expect(
+        rules("prod", undefined, { registry: { server: "registry.example.com" }, repository }),
+      ).toEqual([
+        {
+          propertyPath: "build.repository",
+          reason: expect.stringMatching(
+            /without a registry host: the image is pushed to registry\.example\.com\/<repository>/,
+          ),
+        },
+      ]);
+    }
+    expect(
+      rules("prod", undefined, { registry: { server: "ghcr.io" }, repository: "acme.corp/app" }),
+    ).toHaveLength(1);
+    expect(
+      rules("prod", undefined, { registry: { server: "ghcr.io" }, repository: "acme/app.web" }),
+    ).toEqual([]);
   });
 
   it("the component refuses a tag-only image in prod before creating any of its resources", async () => {

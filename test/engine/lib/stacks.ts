@@ -41,8 +41,11 @@ export function stackOverrides(stackName: string, kubeconfig: string): Record<st
   const app = file.config["k3s-platform:app"] as Record<string, unknown> | undefined;
   if (app?.build !== undefined) {
     const { build, ...rest } = app;
-    const repository = (build as { repository: string }).repository;
-    result["k3s-platform:app"] = { ...rest, image: `${repository}@${GIVEN_APP_DIGEST}` };
+    const { registry, repository } = build as { registry: { server: string }; repository: string };
+    result["k3s-platform:app"] = {
+      ...rest,
+      image: `${registry.server}/${repository}@${GIVEN_APP_DIGEST}`,
+    };
   }
   return result;
 }
