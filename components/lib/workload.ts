@@ -156,3 +156,15 @@ export function disruptionBudget(
     spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(identity) } },
   };
 }
+
+/**
+ * Annotations of a Job that `pulumi up` waits for and reruns when it failed: a failed Job is
+ * "unready", so the next `up` replaces it, i.e. runs it again; and the provider waits as long as
+ * the Job may run, plus time to schedule it, instead of its default 10 minutes.
+ */
+export function retriedJobAnnotations(activeDeadlineSeconds: number): Record<string, string> {
+  return {
+    "pulumi.com/replaceUnready": "true",
+    "pulumi.com/timeoutSeconds": String(activeDeadlineSeconds + 60),
+  };
+}

@@ -5,7 +5,13 @@ import type { WorkloadIdentity } from "../../core/labels";
 import { hashedName } from "../lib/hash";
 import type { ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
-import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
+import {
+  container,
+  emptyDir,
+  objectMeta,
+  podTemplate,
+  retriedJobAnnotations,
+} from "../lib/workload";
 import type { AtlasApplyOptions } from "./args";
 import type { MigrationBundle } from "./bundle";
 
@@ -88,16 +94,6 @@ export interface MigrationsJobSpec extends MigrationsJobInputs {
   identity: WorkloadIdentity;
 }
 
-/** Annotations that make Pulumi wait for the Job and retry a failed one on the next `up`. */
-export function migrationsJobAnnotations(activeDeadlineSeconds: number): Record<string, string> {
-  return {
-    // A Job that failed is "unready": the next `pulumi up` replaces it, i.e. runs it again.
-    "pulumi.com/replaceUnready": "true",
-    // Wait as long as the Job may run (the provider's default is 10 minutes), plus scheduling.
-    "pulumi.com/timeoutSeconds": String(activeDeadlineSeconds + 60),
-  };
-}
-
 /** The Job running `atlas migrate apply` against the mounted migration files. */
 export function migrationsJob(spec: MigrationsJobSpec): k8s.batch.v1.JobArgs {
   const atlas = container({
@@ -124,7 +120,7 @@ export function migrationsJob(spec: MigrationsJobSpec): k8s.batch.v1.JobArgs {
       spec.name,
       spec.namespace,
       spec.identity,
-      migrationsJobAnnotations(spec.activeDeadlineSeconds),
+      retriedJobAnnotations(spec.activeDeadlineSeconds),
     ),
     spec: {
       backoffLimit: spec.backoffLimit,

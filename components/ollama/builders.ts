@@ -5,7 +5,13 @@ import { selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { hashedName } from "../lib/hash";
 import { check, probesFor } from "../lib/probes";
 import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
-import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
+import {
+  container,
+  emptyDir,
+  objectMeta,
+  podTemplate,
+  retriedJobAnnotations,
+} from "../lib/workload";
 import { OLLAMA_DEFAULTS, type OllamaArgs } from "./args";
 
 /** Ollama's API port. */
@@ -201,11 +207,13 @@ export function modelPullJob(spec: ModelPullJobSpec): k8s.batch.v1.JobArgs {
     resources: RESOURCE_PRESETS.nano,
   });
   return {
-    metadata: objectMeta(spec.name, spec.namespace, spec.identity, {
-      // A failed pull is "unready": the next `pulumi up` replaces the Job, i.e. pulls again.
-      "pulumi.com/replaceUnready": "true",
-      "pulumi.com/timeoutSeconds": String(spec.activeDeadlineSeconds + 60),
-    }),
+    // A failed pull is rerun (pulls again) by the next `pulumi up`.
+    metadata: objectMeta(
+      spec.name,
+      spec.namespace,
+      spec.identity,
+      retriedJobAnnotations(spec.activeDeadlineSeconds),
+    ),
     spec: {
       backoffLimit: 2,
       activeDeadlineSeconds: spec.activeDeadlineSeconds,

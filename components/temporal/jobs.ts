@@ -2,7 +2,13 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { WorkloadIdentity } from "../../core/labels";
 import type { ResourceSpec } from "../lib/resources";
-import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
+import {
+  container,
+  emptyDir,
+  objectMeta,
+  podTemplate,
+  retriedJobAnnotations,
+} from "../lib/workload";
 
 /**
  * The two Jobs of the Temporal component, as pure builders: the schema Job (`temporal-sql-tool`)
@@ -165,16 +171,6 @@ export interface AdminToolsJobSpec {
   activeDeadlineSeconds: number;
 }
 
-/** Annotations that make Pulumi wait for a Job as long as it may run, and rerun a failed one. */
-export function jobAnnotations(activeDeadlineSeconds: number): Record<string, string> {
-  return {
-    // A failed Job is "unready": the next `pulumi up` replaces it, i.e. runs it again.
-    "pulumi.com/replaceUnready": "true",
-    // The provider's default wait is 10 minutes; wait as long as the Job may run, plus scheduling.
-    "pulumi.com/timeoutSeconds": String(activeDeadlineSeconds + 60),
-  };
-}
-
 /** A Job running a shell script in the admin-tools image. */
 export function adminToolsJob(spec: AdminToolsJobSpec): k8s.batch.v1.JobArgs {
   const main = container({
@@ -191,7 +187,7 @@ export function adminToolsJob(spec: AdminToolsJobSpec): k8s.batch.v1.JobArgs {
       spec.name,
       spec.namespace,
       spec.identity,
-      jobAnnotations(spec.activeDeadlineSeconds),
+      retriedJobAnnotations(spec.activeDeadlineSeconds),
     ),
     spec: {
       backoffLimit: spec.backoffLimit,
