@@ -1,4 +1,4 @@
-import { ALL_IN_ONE_REPLICAS } from "../components/temporal/args";
+import { ALL_IN_ONE_REPLICAS, serverUpdateStrategy } from "../components/temporal/args";
 import {
   DEFAULT_SQL_CONNECTIONS,
   TEMPORAL_SERVICES,
@@ -35,6 +35,8 @@ export interface DirectUser {
   count: number;
   /** How `count` comes about, e.g. `4 services × 2 pods × (5 + 2)`; none for a fixed count. */
   arithmetic?: string;
+  /** Why the count is what it is, said after it, e.g. why a rollout adds no pod. */
+  note?: string;
   /** Stack keys (without the project prefix) that size it, the likeliest culprit first. */
   keys: string[];
 }
@@ -60,7 +62,8 @@ export function directPostgresUsers(config: ValidatedConfig): DirectUser[] {
 /**
  * Temporal's servers: every service of every server pod has its own pools for the default and the
  * visibility store. Without `separateServices` one pod runs all four services, whatever
- * `temporal.replicas` says.
+ * `temporal.replicas` says. No rollout pod is added: the server Deployments never surge
+ * ({@link serverUpdateStrategy}), and the arithmetic names the strategy that makes it so.
  */
 function temporalUser(config: ValidatedConfig): DirectUser {
   const { separateServices, replicas } = config.temporal;
@@ -73,8 +76,17 @@ function temporalUser(config: ValidatedConfig): DirectUser {
     arithmetic:
       `${TEMPORAL_SERVICES.length} services × ${pods} pod${pods === 1 ? "" : "s"} × ` +
       `(maxConns ${maxConns} + visibilityMaxConns ${visibilityMaxConns})`,
+    note: rolloutWords(pods),
     keys: separateServices ? ["temporal.replicas", "temporal.separateServices"] : [],
   };
+}
+
+/** Why a Temporal rollout adds no pod, in a message's words. */
+function rolloutWords(pods: number): string {
+  const strategy = serverUpdateStrategy(pods);
+  return strategy.type === "Recreate"
+    ? "a rollout adds no pod: Recreate starts the new pod once the old one has exited"
+    : `a rollout adds no pod beyond replicas: RollingUpdate with maxSurge ${strategy.rollingUpdate.maxSurge}`;
 }
 
 /**
@@ -162,8 +174,10 @@ function directUserProblems(config: ValidatedConfig): BudgetProblem[] {
         `the clients that connect to Postgres directly may open ${needed} connections, more than ` +
         `postgres.directConnections (${directConnections}): ` +
         users
-          .map(({ name, arithmetic, count }) =>
-            arithmetic ? `${name} ${arithmetic} = ${count}` : `${name} ${count}`,
+          .map(({ name, arithmetic, count, note }) =>
+            [name, arithmetic && `${arithmetic} =`, count, note && `(${note})`]
+              .filter((part) => part !== undefined && part !== "")
+              .join(" "),
           )
           .join(", ") +
         `; ${remedy}`,

@@ -121,6 +121,29 @@ export interface TemporalIdentities {
  */
 export const ALL_IN_ONE_REPLICAS = 1;
 
+/** How a server Deployment replaces its pods: never by starting one beyond `replicas`. */
+export type ServerUpdateStrategy =
+  | { type: "Recreate" }
+  | { type: "RollingUpdate"; rollingUpdate: { maxSurge: 0; maxUnavailable: 1 } };
+
+/**
+ * The rollout of a server Deployment of `replicas` pods. Every server pod opens its own pools
+ * straight to Postgres, and the connection budget counts `replicas` pods per service, so a
+ * rollout may not add one: Kubernetes' default would surge a pod with pools of its own.
+ *
+ * One pod: Recreate, the only strategy under which the controller waits for the old pod to have
+ * exited before it starts the new one (a single pod has no availability to keep; the server is
+ * down while it restarts). Two or more: RollingUpdate with `maxSurge: 0, maxUnavailable: 1`,
+ * which keeps the others serving and never creates a pod beyond `replicas`. The pod it replaces
+ * may still be shutting down, pools open, for up to its termination grace period when the new
+ * one starts: the controller counts the pods it wants, not the terminating ones.
+ */
+export function serverUpdateStrategy(replicas: number): ServerUpdateStrategy {
+  return replicas >= 2
+    ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }
+    : { type: "Recreate" };
+}
+
 /** The documented defaults of {@link TemporalArgs}, in one place. */
 export const TEMPORAL_DEFAULTS = {
   separateServices: false,

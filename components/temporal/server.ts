@@ -8,6 +8,7 @@ import { scrapeAnnotations } from "../lib/scrape";
 import type { SecretKey } from "../lib/secrets";
 import type { ServicePortSpec } from "../lib/stateful";
 import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
+import { serverUpdateStrategy } from "./args";
 import {
   FRONTEND_HTTP_PORT,
   TEMPORAL_CONFIG_DIR,
@@ -125,6 +126,7 @@ export function serverDeployment(spec: ServerWorkloadSpec): k8s.apps.v1.Deployme
     spec: {
       replicas: spec.replicas,
       selector: { matchLabels: selectorFor(spec.identity) },
+      strategy: serverUpdateStrategy(spec.replicas),
       template: podTemplate(
         spec.identity,
         {

@@ -282,6 +282,26 @@ describe("Temporal server layout", () => {
     expect(pdbs.some((budget) => budget.name === "prod-server")).toBe(false);
   });
 
+  it("a server rollout never adds a pod: Recreate for one pod, RollingUpdate without surge for more", async () => {
+    const strategyOf = async (name: string) =>
+      ((await registered("kubernetes:apps/v1:Deployment", name)).spec as Inputs).strategy;
+    await create("roll-dev");
+    expect(await strategyOf("roll-dev-server")).toEqual({ type: "Recreate" });
+    await create("roll-one", { separateServices: true });
+    expect(await strategyOf("roll-one-history")).toEqual({ type: "Recreate" });
+    await create("roll-ha", {
+      separateServices: true,
+      replicas: { frontend: 2, history: 3, matching: 2, worker: 1 },
+    });
+    for (const service of ["frontend", "history", "matching"]) {
+      expect(await strategyOf(`roll-ha-${service}`)).toEqual({
+        type: "RollingUpdate",
+        rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
+      });
+    }
+    expect(await strategyOf("roll-ha-worker")).toEqual({ type: "Recreate" });
+  });
+
   it("the frontend Service is the clients' address, and Prometheus scrapes every server pod", async () => {
     const { component } = await create("addr", { separateServices: true });
     expect(await unwrap(component.frontendAddress)).toBe("addr-frontend.platform.svc:7233");
