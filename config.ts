@@ -69,10 +69,15 @@ export function parseConfig(
   if (profile !== "dev" && profile !== "prod") {
     throw new ConfigError([profileIssue(profile), ...early]);
   }
-  const merged = deepMerge(deepMerge(COMMON_DEFAULTS, PROFILE_DEFAULTS[profile]), values);
+  const defaults = deepMerge(COMMON_DEFAULTS, PROFILE_DEFAULTS[profile]);
+  const merged = deepMerge(defaults, values);
   const result = schema.safeParse(merged, { error: schemaMessage });
   if (!result.success) {
-    throw new ConfigError([...early, ...result.error.issues.flatMap(describeIssue)]);
+    throw new ConfigError([
+      ...early,
+      ...result.error.issues.flatMap(describeIssue),
+      ...crossFieldIssuesBesideSchema(result.error.issues, { merged, defaults }, values),
+    ]);
   }
   const { arcjetKey, registryPassword, credentials, ...config } = result.data;
   const issues = [...early, ...crossFieldIssues(config, writtenKeys(values))];
@@ -316,21 +321,187 @@ function closest(word: string, known: readonly string[]): string | undefined {
     : undefined;
 }
 
-/** Rules that involve more than one key (or the profile), each reported at a key the stack set. */
-function crossFieldIssues(config: ValidatedConfig, written: WrittenKey): ConfigIssue[] {
-  const at = (keys: readonly string[], message: string): ConfigIssue => ({
-    key: `${PROJECT}:${keys.find(written) ?? keys[0]}`,
-    message,
-  });
-  return [
-    ...connectionBudgetProblems(config).map(({ keys, message }) => at(keys, message)),
-    ...componentProblems(config, written).map(({ key, reason }) => ({
-      key: `${PROJECT}:${key}`,
-      message: reason,
-    })),
-    ...[...namespaceProblems(config), ...ingressHostProblems(config)].map(({ keys, message }) =>
-      at(keys, message),
-    ),
-    ...productionProblems(config).map(({ keys, message }) => at(keys, message)),
+/** One cross-key rule, its problems located at a stack key (the project prefix included). */
+type CrossKeyRule = (config: ValidatedConfig) => ConfigIssue[];
+
+/**
+ * Rules that involve more than one key (or the profile), each reported at a key the stack set.
+ * With `refused`, the keys whose values the schema refused (dotted, without the project prefix),
+ * a rule that reads any of them is skipped: its verdict would rest on a stand-in value, and
+ * would repeat or contradict the problem already reported at that key.
+ */
+function crossFieldIssues(
+  config: ValidatedConfig,
+  written: WrittenKey,
+  refused: ReadonlySet<string> = new Set(),
+): ConfigIssue[] {
+  const located =
+    <W extends unknown[]>(
+      rule: (config: ValidatedConfig, ...rest: W) => { keys: readonly string[]; message: string }[],
+      ...rest: W
+    ): CrossKeyRule =>
+    (checked) =>
+      rule(checked, ...rest).map(({ keys, message }) => ({
+        key: `${PROJECT}:${keys.find(written) ?? keys[0]}`,
+        message,
+      }));
+  const rules: CrossKeyRule[] = [
+    located(connectionBudgetProblems),
+    (checked) =>
+      componentProblems(checked, written).map(({ key, reason }) => ({
+        key: `${PROJECT}:${key}`,
+        message: reason,
+      })),
+    located(namespaceProblems),
+    located(ingressHostProblems),
+    located(productionProblems),
   ];
+  return rules.flatMap((rule) => {
+    if (refused.size === 0) return rule(config);
+    const reads: Read[] = [];
+    const issues = rule(readTracked(config, (read) => reads.push(read)));
+    return reads.some((read) => readsRefused(read, refused)) ? [] : issues;
+  });
+}
+
+/**
+ * The cross-key problems of a config the schema refused, so that a stack's every problem is
+ * reported in one run. Each refused value is replaced by its default, or removed when it has
+ * none (a list or a leaf object, which a stack gives whole, is replaced whole), until the schema
+ * accepts the result; then every cross-key rule that reads none of the replaced keys runs on it.
+ * An unknown key counts as the key it likely misspells, which the stack meant to set. When no
+ * stand-ins satisfy the schema within a few rounds, the schema's problems are reported alone.
+ */
+function crossFieldIssuesBesideSchema(
+  issues: readonly z.core.$ZodIssue[],
+  config: { merged: unknown; defaults: unknown },
+  values: Record<string, unknown>,
+): ConfigIssue[] {
+  const refused = new Set<string>();
+  let candidate = config.merged;
+  let pending = issues;
+  for (let round = 0; round < STAND_IN_ROUNDS; round++) {
+    for (const { path, means } of standInPaths(pending, candidate, refused)) {
+      // A problem with the config as a whole leaves nothing a rule could trust.
+      if (path.length === 0) return [];
+      candidate = replacedAt(candidate, path, valueAt(config.defaults, path));
+      for (const key of [path, ...means]) refused.add(key.join("."));
+    }
+    const result = schema.safeParse(candidate);
+    if (result.success) {
+      return crossFieldIssues(result.data, writtenKeys(values), refused);
+    }
+    pending = result.error.issues;
+  }
+  return [];
+}
+
+/** Rounds of stand-ins tried before the cross-key rules are given up (each round widens them). */
+const STAND_IN_ROUNDS = 3;
+
+/**
+ * Where each issue's stand-in goes, and the keys an unknown key may have been meant as. A path
+ * replaced in an earlier round that the schema still refuses widens to its top-level key.
+ */
+function standInPaths(
+  issues: readonly z.core.$ZodIssue[],
+  candidate: unknown,
+  refused: ReadonlySet<string>,
+): { path: string[]; means: string[][] }[] {
+  return issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeysAt(issue.path);
+      return issue.keys.map((unknownKey) => {
+        const meant = closest(unknownKey, known);
+        return { path: [...path, unknownKey], means: meant ? [[...path, meant]] : [] };
+      });
+    }
+    const whole = wholeValuePath(path, candidate);
+    return [{ path: refused.has(whole.join(".")) ? whole.slice(0, 1) : whole, means: [] }];
+  });
+}
+
+/** The shortest prefix of `path` that is a list or a leaf object: a stack gives those whole. */
+function wholeValuePath(path: string[], root: unknown): string[] {
+  let current = root;
+  for (let length = 1; length <= path.length; length++) {
+    current = childOf(current, path[length - 1]);
+    if (Array.isArray(current) || LEAF_OBJECTS.has(path[length - 1])) return path.slice(0, length);
+  }
+  return path;
+}
+
+function childOf(container: unknown, key: string): unknown {
+  return isPlainObject(container) || Array.isArray(container)
+    ? (container as Record<string, unknown>)[key]
+    : undefined;
+}
+
+function valueAt(root: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>(childOf, root);
+}
+
+/** `root` with the value at `path` replaced (removed when `value` is undefined), copied on write. */
+function replacedAt(root: unknown, path: readonly string[], value: unknown): unknown {
+  if (path.length === 0) return value;
+  const [key, ...rest] = path;
+  const inner = replacedAt(childOf(root, key), rest, value);
+  if (Array.isArray(root)) {
+    const copy: unknown[] = [...root];
+    copy[Number(key)] = inner;
+    return copy;
+  }
+  const copy: Record<string, unknown> = isPlainObject(root) ? { ...root } : {};
+  if (inner === undefined) delete copy[key];
+  else copy[key] = inner;
+  return copy;
+}
+
+/**
+ * One read a rule made: the dotted path it read, and whether it took in everything below it at
+ * once (listing an object's keys), which a removed key changes as much as a read of it.
+ */
+interface Read {
+  path: string;
+  whole: boolean;
+}
+
+function readsRefused(read: Read, refused: ReadonlySet<string>): boolean {
+  for (const key of refused) {
+    if (read.path === key || read.path.startsWith(`${key}.`)) return true;
+    if (read.whole && (read.path === "" || key.startsWith(`${read.path}.`))) return true;
+  }
+  return false;
+}
+
+/**
+ * `value` behind proxies that report every property a rule reads, at any depth: what a rule's
+ * verdict rests on is then known without the rule declaring it.
+ */
+function readTracked<T>(value: T, onRead: (read: Read) => void, path: readonly string[] = []): T {
+  if (typeof value !== "object" || value === null) return value;
+  const at = (property: string) => [...path, property].join(".");
+  return new Proxy(value, {
+    get(target, property, receiver) {
+      const inner: unknown = Reflect.get(target, property, receiver);
+      if (typeof property === "symbol") return inner;
+      const descriptor = Reflect.getOwnPropertyDescriptor(target, property);
+      if (descriptor && !descriptor.configurable && !descriptor.writable) {
+        // A proxy must return a frozen property as it is, so its insides go unseen: read whole.
+        onRead({ path: at(property), whole: true });
+        return inner;
+      }
+      onRead({ path: at(property), whole: false });
+      return readTracked(inner, onRead, [...path, property]);
+    },
+    has(target, property) {
+      if (typeof property === "string") onRead({ path: at(property), whole: false });
+      return Reflect.has(target, property);
+    },
+    ownKeys(target) {
+      onRead({ path: path.join("."), whole: true });
+      return Reflect.ownKeys(target);
+    },
+  });
 }

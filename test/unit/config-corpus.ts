@@ -717,6 +717,13 @@ const CONNECTIONS: Row[] = [
     "postgres.directConnections",
     /may open 30 connections, more than postgres.directConnections \(20\)/,
   ],
+  [
+    "a direct budget below Temporal's pools, beside a value the schema refuses",
+    dev({ postgres: { directConnections: 20 }, dragonfly: { snapshotCron: "a b c d e" } }),
+    "postgres.directConnections",
+    /may open 30 connections, more than postgres.directConnections \(20\)/,
+    { tools: true },
+  ],
 ];
 
 const MEMORY: Row[] = [

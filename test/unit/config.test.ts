@@ -7,7 +7,7 @@ import {
   PROFILE_DEFAULTS,
 } from "../../config";
 import { readStackConfig } from "../../tools/lib/stack-file";
-import { parsedStackConfig, rawStackConfig, stackConfigIssues } from "./stack-config";
+import { issuesByKey, parsedStackConfig, rawStackConfig, stackConfigIssues } from "./stack-config";
 
 const root = path.resolve(__dirname, "..", "..");
 const stackConfig = (stack: string) =>
@@ -365,5 +365,65 @@ describe("invalid configs are refused with the key and the reason", () => {
     ).toThrow(
       /k3s-platform:postgres\.storageSiz: is not a known key; did you mean "storageSize"\?/,
     );
+  });
+});
+
+describe("schema problems and cross-key problems are reported together", () => {
+  const keysOf = (values: Record<string, unknown>) =>
+    stackConfigIssues(values).map((issue) => issue.key);
+
+  it("a refused value and an unrelated cross-key problem are both reported, in one error", () => {
+    const issues = issuesByKey(
+      stackConfigIssues({
+        profile: "dev",
+        dragonfly: { snapshotCron: "a b c d e" },
+        postgres: { directConnections: 20 },
+      }),
+    );
+    expect(issues.get("k3s-platform:dragonfly.snapshotCron")).toMatch(/bad minute field "a"/);
+    expect(issues.get("k3s-platform:postgres.directConnections")).toMatch(
+      /may open 30 connections, more than postgres.directConnections \(20\)/,
+    );
+  });
+
+  it("a cross-key rule that would read the refused value does not fire on its stand-in", () => {
+    // Alone, 90 direct connections leave PgBouncer too little of the default 100.
+    expect(keysOf({ profile: "dev", postgres: { directConnections: 90 } })).toEqual([
+      "k3s-platform:postgres.directConnections",
+    ]);
+    // With the stack's own maxConnections refused, the budget cannot be judged: one problem.
+    expect(
+      keysOf({ profile: "dev", postgres: { maxConnections: "lots", directConnections: 90 } }),
+    ).toEqual(["k3s-platform:postgres.maxConnections"]);
+  });
+
+  it("a misspelt key counts as the key it was meant to be", () => {
+    expect(
+      keysOf({ profile: "dev", postgres: { maxConection: 500, directConnections: 90 } }),
+    ).toEqual(["k3s-platform:postgres.maxConection"]);
+  });
+
+  it("a component rule comparing a refused value with a valid one stays silent", () => {
+    const web = { minReplicas: 4, maxReplicas: 3 };
+    expect(keysOf({ profile: "dev", app: { web } })).toContain("k3s-platform:app.web.maxReplicas");
+    expect(keysOf({ profile: "dev", app: { web: { ...web, maxReplicas: "three" } } })).toEqual([
+      "k3s-platform:app.web.maxReplicas",
+    ]);
+  });
+
+  it("a refused resources object is replaced whole, and the rules that read it are skipped", () => {
+    // Alone, 4 threads need more maxmemory than dev's default 512Mi gives them.
+    expect(keysOf({ profile: "dev", dragonfly: { proactorThreads: 4 } }).length).toBe(1);
+    const memory = { cpu: "100m", memory: "512m" };
+    expect(
+      keysOf({
+        profile: "dev",
+        dragonfly: { proactorThreads: 4, resources: memory },
+        postgres: { directConnections: 20 },
+      }),
+    ).toEqual([
+      "k3s-platform:dragonfly.resources.memory",
+      "k3s-platform:postgres.directConnections",
+    ]);
   });
 });
