@@ -1,3 +1,5 @@
+import { formatImageReference, parseImageReference } from "./image-reference";
+
 /**
  * The image catalogue: every image the platform runs, with an exact tag, in one place. A
  * component takes its image from here unless the stack config overrides it, and the policy pack
@@ -80,13 +82,10 @@ export type ImageName = keyof typeof IMAGES;
 /** `repository:tag` of a catalogue image. */
 export function imageRef(name: ImageName): string {
   const image = IMAGES[name];
-  return `${image.repository}:${image.tag}`;
+  return formatImageReference({ repository: image.repository, tag: image.tag });
 }
 
 /** The tag of an image reference (`repo:tag`, `repo:tag@sha256:…`), or undefined when it has none. */
 export function tagOf(reference: string): string | undefined {
-  const withoutDigest = reference.split("@")[0];
-  const lastSegment = withoutDigest.slice(withoutDigest.lastIndexOf("/") + 1);
-  const colon = lastSegment.indexOf(":");
-  return colon >= 0 ? lastSegment.slice(colon + 1) : undefined;
+  return parseImageReference(reference).tag;
 }

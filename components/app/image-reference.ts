@@ -1,3 +1,4 @@
+import { parseImageReference, startsWithRegistryHost } from "../../core/image-reference";
 import { fieldError, fieldErrorIf, type FieldError } from "../../core/validation";
 import type { AppArgs } from "./args";
 
@@ -5,30 +6,28 @@ import type { AppArgs } from "./args";
  * Which images the App accepts. Exactly one of `image` and `build`; an image names one build (a
  * tag that is not a floating one such as `latest`, or a digest), and in prod a digest, because a
  * tag can be pushed again. A build is deployed by its repo digest, so it satisfies prod by
- * construction.
+ * construction. Both paths are read and written with core/image-reference.ts.
  */
 
-const SHA256_DIGEST = /@sha256:[0-9a-f]{64}$/;
+const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
 const FLOATING_TAGS = new Set(["latest", "stable", "edge", "nightly", "main", "master", "dev"]);
 const REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const REGISTRY_SERVER = /^[a-zA-Z0-9.-]+(:\d+)?$/;
+const TAG = /^\w[\w.-]{0,127}$/;
 
-/**
- * Whether a repository path starts with a registry host, as Docker reads one: a first segment
- * with a dot or a port, or `localhost` (`ghcr.io/acme/app`, `localhost/app`).
- */
-function startsWithRegistryHost(repository: string): boolean {
-  const [first, ...rest] = repository.split("/");
-  return rest.length > 0 && (first.includes(".") || first.includes(":") || first === "localhost");
-}
-
-/** What the image rules read: the profile, and the image or the build (its registry and repository). */
+/** What the image rules read: the profile, the image or the build, and the pull credentials. */
 export interface AppImageSettings extends Pick<AppArgs, "profile" | "image"> {
   build?: Pick<NonNullable<AppArgs["build"]>, "registry" | "repository">;
+  /** Names of the pull settings given (their values are secrets or existing objects). */
+  pull?: { imagePullSecret: boolean; credentials: boolean };
 }
 
-/** Every problem with the App's image settings (`image`, `build.*`). */
-export function appImageRules({ profile, image, build }: AppImageSettings): FieldError[] {
+/** Every problem with the App's image settings (`image`, `build.*`, pull credentials). */
+export function appImageRules(settings: AppImageSettings): FieldError[] {
+  return [...imageSourceRules(settings), ...pullRules(settings)];
+}
+
+function imageSourceRules({ profile, image, build }: AppImageSettings): FieldError[] {
   if (image !== undefined && build !== undefined) {
     return [fieldError("image", "set either image or build, not both")];
   }
@@ -46,6 +45,7 @@ export function appImageRules({ profile, image, build }: AppImageSettings): Fiel
 
 /** A build pushes to `server/repository`: both must be names a registry accepts. */
 function buildRules(build: NonNullable<AppImageSettings["build"]>): FieldError[] {
+  const hasHost = startsWithRegistryHost(build.repository);
   return [
     ...fieldErrorIf(
       !REGISTRY_SERVER.test(build.registry.server),
@@ -54,12 +54,12 @@ function buildRules(build: NonNullable<AppImageSettings["build"]>): FieldError[]
         `must be a registry host[:port] without a scheme, e.g. ghcr.io (got "${build.registry.server}")`,
     ),
     ...fieldErrorIf(
-      !startsWithRegistryHost(build.repository) && !REPOSITORY.test(build.repository),
+      !hasHost && !REPOSITORY.test(build.repository),
       "build.repository",
       () => `must be a lowercase repository path such as acme/app (got "${build.repository}")`,
     ),
     ...fieldErrorIf(
-      startsWithRegistryHost(build.repository),
+      hasHost,
       "build.repository",
       () =>
         `must be the path within build.registry.server, without a registry host: the image is ` +
@@ -71,31 +71,37 @@ function buildRules(build: NonNullable<AppImageSettings["build"]>): FieldError[]
 
 /** An image reference must name one build, and in prod by its digest. */
 function imageReferenceRules(profile: AppArgs["profile"], reference: string): FieldError[] {
-  const digested = SHA256_DIGEST.test(reference);
-  const named = reference.split("@")[0];
-  const colon = named.lastIndexOf(":");
-  const tag = colon > named.lastIndexOf("/") ? named.slice(colon + 1) : undefined;
-  if (reference.includes("@") && !digested) {
-    return [
-      fieldError("image", `has a malformed digest; use @sha256:<64 hex> (got "${reference}")`),
-    ];
+  const { registry, repository, tag, digest } = parseImageReference(reference);
+  const malformed = (what: string) => [fieldError("image", `${what} (got "${reference}")`)];
+  if (registry !== undefined && !REGISTRY_SERVER.test(registry)) {
+    return malformed(`has a malformed registry host "${registry}"`);
   }
-  if (profile === "prod" && !digested) {
-    return [
-      fieldError(
-        "image",
-        `must be pinned by digest in prod (repo:tag@sha256:<digest>), a tag can be pushed again ` +
-          `(got "${reference}"); or use build, which deploys by digest`,
-      ),
-    ];
+  if (!REPOSITORY.test(repository)) {
+    return malformed(`must name a lowercase repository such as acme/app, not "${repository}"`);
   }
-  if (!digested && (tag === undefined || FLOATING_TAGS.has(tag.toLowerCase()))) {
-    return [
-      fieldError(
-        "image",
-        `must name one build: an exact tag or a digest, not "${tag ?? "no tag"}" (got "${reference}")`,
-      ),
-    ];
+  if (tag !== undefined && !TAG.test(tag)) return malformed(`has a malformed tag "${tag}"`);
+  if (digest !== undefined && !SHA256_DIGEST.test(digest)) {
+    return malformed("has a malformed digest; use @sha256:<64 hex>");
+  }
+  if (profile === "prod" && digest === undefined) {
+    return malformed(
+      "must be pinned by digest in prod (repo:tag@sha256:<digest>), a tag can be pushed again; " +
+        "or use build, which deploys by digest",
+    );
+  }
+  if (digest === undefined && (tag === undefined || FLOATING_TAGS.has(tag.toLowerCase()))) {
+    return malformed(`must name one build: an exact tag or a digest, not "${tag ?? "no tag"}"`);
   }
   return [];
+}
+
+/** One way to pull: an existing Secret or credentials, not both. */
+function pullRules({ pull }: AppImageSettings): FieldError[] {
+  return fieldErrorIf(
+    pull !== undefined && pull.imagePullSecret && pull.credentials,
+    "imagePullSecret",
+    () =>
+      "and pull credentials are both set: name an existing kubernetes.io/dockerconfigjson Secret, " +
+      "or give credentials for the platform to make one, not both",
+  );
 }

@@ -1,13 +1,17 @@
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { formatImageReference, parseImageReference } from "../../core/image-reference";
 import { APP_DEFAULTS, type AppBuildArgs } from "./args";
 
 /** The `docker.Image` args of a build: context, Dockerfile and platform, pushed to the registry. */
 export function dockerImageArgs(build: AppBuildArgs, stack: string): docker.ImageArgs {
-  const tag = build.tag ?? stack;
   return {
-    imageName: `${build.registry.server}/${build.repository}:${tag}`,
+    imageName: formatImageReference({
+      registry: build.registry.server,
+      repository: build.repository,
+      tag: build.tag ?? stack,
+    }),
     build: {
       context: build.context,
       // The provider resolves a relative Dockerfile against the program's directory, not the
@@ -26,14 +30,32 @@ export function dockerImageArgs(build: AppBuildArgs, stack: string): docker.Imag
 }
 
 /**
- * Builds and pushes the app image and returns its repo digest (`server/repo@sha256:…`): the
- * pods run exactly the bytes that were pushed, whatever later happens to the tag.
+ * The reference the pods run: `image` as given, or a build's `server/repository@<digest>` with the
+ * digest the push returned, so the pods run exactly the bytes that were pushed whatever later
+ * happens to the tag. Both through the one formatter, so both paths read alike.
  */
+export function deployedReference(
+  source: { image: string } | { build: AppBuildArgs; pushedDigest: pulumi.Output<string> },
+): pulumi.Output<string> {
+  if ("image" in source) {
+    return pulumi.output(formatImageReference(parseImageReference(source.image)));
+  }
+  const { registry, repository } = source.build;
+  return source.pushedDigest.apply((repoDigest) =>
+    formatImageReference({
+      registry: registry.server,
+      repository,
+      digest: parseImageReference(repoDigest).digest,
+    }),
+  );
+}
+
+/** Builds and pushes the app image; returns the Image and the reference the pods run. */
 export function buildAppImage(
   name: string,
   build: AppBuildArgs,
   parent: pulumi.Resource,
 ): { image: docker.Image; reference: pulumi.Output<string> } {
   const image = new docker.Image(name, dockerImageArgs(build, pulumi.getStack()), { parent });
-  return { image, reference: image.repoDigest };
+  return { image, reference: deployedReference({ build, pushedDigest: image.repoDigest }) };
 }

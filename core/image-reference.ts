@@ -1,0 +1,71 @@
+/**
+ * Image references as Docker reads them (`[registry/]repository[:tag][@digest]`): one parser and
+ * one formatter, so a reference given in config, one built from `{server, repository, tag}` for a
+ * push, and one built from the digest a push returned all come out the same way.
+ */
+
+/** The parts of an image reference. */
+export interface ImageReference {
+  /** Registry host[:port]; none means Docker Hub. */
+  registry?: string;
+  /** Path within the registry, e.g. `acme/app`. */
+  repository: string;
+  /** Tag, e.g. `1.2.3`. */
+  tag?: string;
+  /** Content digest, e.g. `sha256:<64 hex>`. */
+  digest?: string;
+}
+
+/** The registry Docker assumes when a reference names none. */
+export const DOCKER_HUB = "docker.io";
+
+/** The key Docker Hub's credentials have in a `.dockerconfigjson` (Docker's legacy index URL). */
+const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
+
+/**
+ * Whether the first path segment is a registry host, as Docker decides it: a segment with a dot
+ * or a port, or `localhost`, that is followed by more of the path.
+ */
+export function startsWithRegistryHost(path: string): boolean {
+  const [first, ...rest] = path.split("/");
+  return rest.length > 0 && (first.includes(".") || first.includes(":") || first === "localhost");
+}
+
+/** Splits a reference into its parts; checks nothing (the image rules do). */
+export function parseImageReference(reference: string): ImageReference {
+  const at = reference.indexOf("@");
+  const named = at >= 0 ? reference.slice(0, at) : reference;
+  const digest = at >= 0 ? reference.slice(at + 1) : undefined;
+  const colon = named.lastIndexOf(":");
+  const hasTag = colon > named.lastIndexOf("/");
+  const path = hasTag ? named.slice(0, colon) : named;
+  const tag = hasTag ? named.slice(colon + 1) : undefined;
+  const slash = path.indexOf("/");
+  const registry = startsWithRegistryHost(path) ? path.slice(0, slash) : undefined;
+  return {
+    ...(registry !== undefined ? { registry } : {}),
+    repository: registry !== undefined ? path.slice(slash + 1) : path,
+    ...(tag !== undefined ? { tag } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+  };
+}
+
+/** The reference of its parts: `registry/repository:tag@digest`, each part only when present. */
+export function formatImageReference(reference: ImageReference): string {
+  return (
+    (reference.registry !== undefined ? `${reference.registry}/` : "") +
+    reference.repository +
+    (reference.tag !== undefined ? `:${reference.tag}` : "") +
+    (reference.digest !== undefined ? `@${reference.digest}` : "")
+  );
+}
+
+/** The registry a reference is pulled from (Docker Hub when it names none). */
+export function registryOf(reference: string): string {
+  return parseImageReference(reference).registry ?? DOCKER_HUB;
+}
+
+/** The key of a registry's entry in a `.dockerconfigjson` `auths` map. */
+export function dockerConfigAuthKey(registry: string): string {
+  return registry === DOCKER_HUB || registry === "index.docker.io" ? DOCKER_HUB_AUTH_KEY : registry;
+}
