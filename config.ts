@@ -13,6 +13,7 @@ import { componentProblems, type WrittenKey } from "./platform/validate";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
+  appPullProblems,
   ingressHostProblems,
   namespaceProblems,
   productionProblems,
@@ -222,7 +223,7 @@ function foreignKeyIssues(raw: Record<string, string>): ConfigIssue[] {
 }
 
 /** Leaf objects: a stack that gives one replaces the default whole, never key by key. */
-const LEAF_OBJECTS = new Set(["resources"]);
+const LEAF_OBJECTS = new Set(["resources", "readiness", "liveness", "startup"]);
 
 /**
  * The keys a stack sets itself, as a test: a key counts as set when the stack gives it, a key
@@ -355,6 +356,7 @@ function crossFieldIssues(
     located(namespaceProblems),
     located(ingressHostProblems),
     located(productionProblems),
+    located(appPullProblems, written),
   ];
   return rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

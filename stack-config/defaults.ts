@@ -55,6 +55,12 @@ export const COMMON_DEFAULTS: Defaults = {
   },
   ollama: { keepAlive: OLLAMA_DEFAULTS.keepAlive },
   app: {
+    uid: APP_DEFAULTS.uid,
+    web: { port: APP_DEFAULTS.web.port, probes: APP_DEFAULTS.web.probes },
+    worker: {
+      healthPort: APP_DEFAULTS.worker.healthPort,
+      probes: APP_DEFAULTS.worker.probes,
+    },
     directDatabaseAccess: false,
     directConnectionsPerPod: APP_DIRECT_CONNECTIONS_PER_POD,
     egress: { arcjet: true, modelRegistry: true },

@@ -129,6 +129,40 @@ function integer(min: number, max?: number, why?: string) {
       });
 }
 
+/** A TCP port. */
+const port = integer(1, 65535);
+
+/** The largest UID/GID Linux user namespaces map. */
+const MAX_ID = 2 ** 31 - 1;
+
+/** A Kubernetes object name (a DNS subdomain), e.g. a Secret's. */
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    error: withInput(
+      "must be a Kubernetes object name (DNS subdomain): lowercase letters, digits, '-' and '.'",
+    ),
+  });
+
+/** A container's command or arguments: replaces the image's ENTRYPOINT or CMD. */
+const entrypoint = z.array(z.string()).optional();
+
+/** One health check: an HTTP GET `path` (on `port`, else the container's own) or an `exec` command. */
+const appProbe = z.strictObject({
+  path: z.string().optional(),
+  port: port.optional(),
+  exec: z.array(z.string()).optional(),
+});
+
+/** The probes of an app container; `startup` defaults to `liveness`. */
+const appProbes = z.strictObject({
+  readiness: appProbe,
+  liveness: appProbe,
+  startup: appProbe.optional(),
+  startupSeconds: integer(1, 3600),
+});
+
 /**
  * A credential given in config. It reaches connection URLs, ini files and shell scripts without
  * escaping, as generated ones do, so only URL-unreserved characters are allowed.
@@ -334,6 +368,7 @@ export const schema = z.strictObject({
       .optional(),
   }),
   app: z.strictObject({
+    /** Pinned image reference; leave both `image` and `build` out and the app is off. */
     image: z.string().min(1).optional(),
     build: z
       .strictObject({
@@ -348,6 +383,12 @@ export const schema = z.strictObject({
         tag: z.string().min(1).optional(),
       })
       .optional(),
+    /** An existing `kubernetes.io/dockerconfigjson` Secret in the platform namespace to pull with. */
+    imagePullSecret: dnsSubdomain.optional(),
+    /** Login for pulling `app.image`, with `registryPassword`: the platform makes the pull Secret. */
+    registryUsername: z.string().min(1).optional(),
+    uid: integer(1, MAX_ID),
+    gid: integer(1, MAX_ID).optional(),
     host: hostname.optional(),
     directDatabaseAccess: z.boolean(),
     /**
@@ -356,8 +397,23 @@ export const schema = z.strictObject({
      * default `max` is 10). Read only with `directDatabaseAccess`.
      */
     directConnectionsPerPod: integer(1, 100),
-    web: z.strictObject({ minReplicas: replicas, maxReplicas: replicas, resources }),
-    worker: z.strictObject({ replicas, resources }),
+    web: z.strictObject({
+      port,
+      probes: appProbes,
+      command: entrypoint,
+      args: entrypoint,
+      minReplicas: replicas,
+      maxReplicas: replicas,
+      resources,
+    }),
+    worker: z.strictObject({
+      command: entrypoint,
+      args: entrypoint,
+      healthPort: port,
+      probes: appProbes,
+      replicas,
+      resources,
+    }),
     egress: z.strictObject({
       arcjet: z.boolean(),
       modelRegistry: z.boolean(),

@@ -139,3 +139,51 @@ function localhostProblems(config: ValidatedConfig): StackProblem[] {
     ];
   });
 }
+
+/**
+ * Whether the stack runs the app: it names an image or a build. Without either the platform comes
+ * up without it, so a fresh stack never waits on an image that does not exist.
+ */
+export function appIsOn(config: Pick<ValidatedConfig, "app">): boolean {
+  return config.app.image !== undefined || config.app.build !== undefined;
+}
+
+/**
+ * Pull settings that cannot work: a login without its password, a login for a build (which
+ * pulls with the login it pushes with), and settings for an app that is off. `secretGiven` says
+ * whether the stack sets a secret key.
+ */
+export function appPullProblems(
+  config: Pick<ValidatedConfig, "app">,
+  secretGiven: (key: "registryPassword") => boolean,
+): StackProblem[] {
+  const { app } = config;
+  const password = secretGiven("registryPassword");
+  const problems: StackProblem[] = [];
+  const add = (key: string, message: string) => problems.push({ keys: [key], message });
+  if (!appIsOn(config)) {
+    for (const key of ["imagePullSecret", "registryUsername"] as const) {
+      if (app[key] !== undefined)
+        add(`app.${key}`, "is set, but the app is off: set app.image or app.build too");
+    }
+    return problems;
+  }
+  if (app.registryUsername !== undefined && app.build !== undefined) {
+    add(
+      "app.registryUsername",
+      "is for app.image: a build pulls with app.build.registry.username, the login it pushes with",
+    );
+  } else if (app.registryUsername !== undefined && !password) {
+    add(
+      "app.registryUsername",
+      "needs its password: `pulumi config set --secret k3s-platform:registryPassword <password>`",
+    );
+  }
+  if (password && app.build === undefined && app.registryUsername === undefined) {
+    add(
+      "registryPassword",
+      "is set, but nothing logs in with it: set app.registryUsername (the login that pulls app.image) or app.build.registry.username",
+    );
+  }
+  return problems;
+}

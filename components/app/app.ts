@@ -1,6 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import { DEFAULT_INGRESS_CLASS, ingressUrl } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
+import { dockerConfigJson } from "../lib/registry-auth";
+import { registryOf } from "../../core/image-reference";
 import { tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../core/labels";
 import { configHashAnnotation } from "../lib/hash";
@@ -16,7 +18,7 @@ import {
   type ResolvedWeb,
 } from "./args";
 import { appEnv, secretHashInputs, type AppEnvSpec } from "./env";
-import { buildAppImage } from "./image";
+import { buildAppImage, deployedReference } from "./image";
 import {
   webAutoscaler,
   webDeployment,
@@ -51,7 +53,11 @@ export class App extends pulumi.ComponentResource {
 
   constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:app:App", name, {}, opts);
-    assertValidArgs("App", [...appRules(args), ...appWiringRules(args)]);
+    const pull = {
+      imagePullSecret: args.imagePullSecret !== undefined,
+      credentials: args.pullCredentials !== undefined,
+    };
+    assertValidArgs("App", [...appRules({ ...args, pull }), ...appWiringRules(args)]);
     const resolved = resolveApp(args);
     const instance = args.instance ?? name;
     const version = args.image !== undefined ? tagOf(args.image) : undefined;
@@ -60,7 +66,8 @@ export class App extends pulumi.ComponentResource {
 
     this.image = args.build
       ? buildAppImage(`${name}-image`, args.build, this).reference
-      : pulumi.output(args.image ?? "");
+      : deployedReference({ image: args.image ?? "" });
+    const pullSecret = pullSecretOf(name, args, instance, this);
     const arcjet = arcjetSecret(name, args, instance, this);
     const arcjetKey = arcjet?.key("key");
     const envSpec = envSpecFor(
@@ -73,13 +80,17 @@ export class App extends pulumi.ComponentResource {
       namespace: args.namespace,
       image: this.image,
       uid: resolved.uid,
+      gid: resolved.gid,
+      imagePullSecrets: pullSecret ? [pullSecret.name] : [],
       metrics: resolved.metrics,
       configHash: configHashAnnotation(
         ...secretHashInputs(secretsRead(args, resolved.directDatabaseAccess, arcjetKey)),
       ),
     };
-    // The pods read the Arcjet Secret: it must exist before they start.
-    const secretsFirst = arcjet ? [arcjet.resource] : [];
+    // The pods read the Arcjet Secret and pull with the pull Secret: both must exist first.
+    const secretsFirst = [arcjet, pullSecret?.created]
+      .filter((secret) => secret !== undefined)
+      .map((secret) => secret.resource);
 
     const webName = `${name}-web`;
     this.webDeployment = new k8s.apps.v1.Deployment(
@@ -186,6 +197,36 @@ function arcjetSecret(
     },
     { parent },
   );
+}
+
+/**
+ * The Secret both Deployments pull with: the one the stack names, or one the App makes from the
+ * credentials it was given (`.dockerconfigjson`, every byte of it a Pulumi secret).
+ */
+function pullSecretOf(
+  name: string,
+  args: Pick<AppArgs, "imagePullSecret" | "pullCredentials" | "namespace" | "image" | "build">,
+  instance: string,
+  parent: pulumi.Resource,
+): { name: pulumi.Input<string>; created?: PlatformSecret } | undefined {
+  if (args.imagePullSecret !== undefined) return { name: args.imagePullSecret };
+  const credentials = args.pullCredentials;
+  if (credentials === undefined) return undefined;
+  const registry =
+    credentials.registry ?? args.build?.registry.server ?? registryOf(args.image ?? "");
+  const created = new PlatformSecret(
+    `${name}-pull`,
+    {
+      namespace: args.namespace,
+      labels: labelsFor({ name, component: "app", instance }),
+      type: "kubernetes.io/dockerconfigjson",
+      data: {
+        ".dockerconfigjson": dockerConfigJson(registry, credentials.username, credentials.password),
+      },
+    },
+    { parent },
+  );
+  return { name: created.name, created };
 }
 
 /** Every Secret key the pods read, for their config hash. */

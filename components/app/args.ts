@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ingressRules, type IngressSettings } from "../lib/ingress";
 import type { Profile } from "../../core/profile";
-import { fieldErrorIf, nestedErrors, type FieldError } from "../../core/validation";
+import { fieldError, fieldErrorIf, nestedErrors, type FieldError } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 import { appImageRules } from "./image-reference";
@@ -29,14 +29,42 @@ export interface AppBuildArgs {
   tag?: string;
 }
 
+/**
+ * A health check of an app container: an HTTP GET on `path` (on the container's own port unless
+ * `port` is given), or `exec`, a command run in the container that must exit 0. Exactly one of
+ * `path` and `exec`.
+ */
+export interface AppProbe {
+  /** Path of an HTTP GET that answers 2xx or 3xx, starting with `/`. */
+  path?: string;
+  /** Port of the GET. @default the container's own (web: `port`, worker: `healthPort`) */
+  port?: number;
+  /** Command and its arguments, run without a shell. */
+  exec?: string[];
+}
+
+/** The probes of one app container. */
+export interface AppProbes {
+  /** "Send me traffic": a slow dependency makes the pod unready, not restarted. @default `{ path: "/readyz" }` */
+  readiness?: AppProbe;
+  /** "Restart me": fails only when the process is stuck. @default `{ path: "/healthz" }` */
+  liveness?: AppProbe;
+  /** Holds liveness off while the app boots. @default the liveness probe */
+  startup?: AppProbe;
+  /** How long the startup probe waits for a boot. @default 120 */
+  startupSeconds?: number;
+}
+
 /** The `web` Deployment: the HTTP API behind the Ingress. */
 export interface WebArgs {
-  /** Container port of the HTTP server (named `http`). @default 3000 */
+  /** Container port of the HTTP server (named `http`; the Service and Ingress reach it). @default 3001 */
   port?: number;
-  /** Readiness path: answers 200 when the pod can take traffic. @default "/readyz" */
-  readinessPath?: string;
-  /** Liveness path: answers 200 unless the process must be restarted. @default "/healthz" */
-  livenessPath?: string;
+  /** Health checks. @default see {@link AppProbes} */
+  probes?: AppProbes;
+  /** Entrypoint override. @default the image's ENTRYPOINT */
+  command?: string[];
+  /** Arguments. @default the image's CMD */
+  args?: string[];
   /** HPA floor; at least 2 in prod. @default 1 (dev), 2 (prod) */
   minReplicas?: number;
   /** HPA ceiling, at least `minReplicas`. @default 3 (dev), 10 (prod) */
@@ -56,18 +84,33 @@ export interface WebArgs {
 
 /** The `worker` Deployment: BullMQ and Temporal workers, no Service. */
 export interface WorkerArgs {
+  /**
+   * Entrypoint of the worker process, when the image's default starts the web server (one image
+   * for both). @default the image's ENTRYPOINT
+   */
+  command?: string[];
+  /** Arguments, e.g. `["dist/worker.js"]`. @default the image's CMD */
+  args?: string[];
   /** Replicas. @default 1 (dev), 2 (prod) */
   replicas?: number;
   /** Requests and limits. @default the `small` preset */
   resources?: ResourceSpec;
-  /** Port of the worker's health endpoints (named `health`). @default 8080 */
+  /** Port of the worker's health endpoints (named `health`); none when every probe is `exec`. @default 8080 */
   healthPort?: number;
-  /** Readiness path on `healthPort`. @default "/readyz" */
-  readinessPath?: string;
-  /** Liveness path on `healthPort`. @default "/healthz" */
-  livenessPath?: string;
+  /** Health checks. @default see {@link AppProbes} */
+  probes?: AppProbes;
   /** Time to finish in-flight jobs and activities after SIGTERM. @default 120 */
   terminationGracePeriodSeconds?: number;
+}
+
+/** Login to the registry the image is pulled from. */
+export interface PullCredentials {
+  /** Registry host[:port]. @default the image's registry (`build.registry.server` for a build) */
+  registry?: string;
+  /** User name. */
+  username: pulumi.Input<string>;
+  /** Password or token, a Pulumi secret. */
+  password: pulumi.Input<string>;
 }
 
 /** Where the app exposes Prometheus metrics (both Deployments), or `false` for none. */
@@ -106,6 +149,18 @@ export interface AppArgs {
   build?: AppBuildArgs;
   /** UID the image's process runs as (the pod's `runAsUser`). @default 65532 */
   uid?: number;
+  /** GID of the process and of its writable volumes (`runAsGroup`, `fsGroup`). @default `uid` */
+  gid?: number;
+  /**
+   * An existing `kubernetes.io/dockerconfigjson` Secret in the namespace that both Deployments
+   * pull the image with. @default none
+   */
+  imagePullSecret?: pulumi.Input<string>;
+  /**
+   * Credentials the App keeps in a `kubernetes.io/dockerconfigjson` Secret of its own and pulls
+   * with; not with `imagePullSecret`. @default none (public image, or the node's registries.yaml)
+   */
+  pullCredentials?: PullCredentials;
   /** Web Deployment settings. @default see {@link WebArgs} */
   web?: WebArgs;
   /** Worker Deployment settings. @default see {@link WorkerArgs} */
@@ -154,6 +209,13 @@ export interface AppArgs {
   deployNamespaces?: pulumi.Input<string[]>;
 }
 
+/** The probes every app container gets unless the stack says otherwise. */
+const DEFAULT_PROBES = {
+  readiness: { path: "/readyz" },
+  liveness: { path: "/healthz" },
+  startupSeconds: 120,
+} as const;
+
 /**
  * Every default of {@link AppArgs} in one place. The stack's defaults read their replica counts
  * from here, so a stack and a hand-built App get the same ones.
@@ -161,9 +223,8 @@ export interface AppArgs {
 export const APP_DEFAULTS = {
   uid: 65532,
   web: {
-    port: 3000,
-    readinessPath: "/readyz",
-    livenessPath: "/healthz",
+    port: 3001,
+    probes: DEFAULT_PROBES,
     minReplicas: { dev: 1, prod: 2 },
     maxReplicas: { dev: 3, prod: 10 },
     targetCpuUtilization: 70,
@@ -175,8 +236,7 @@ export const APP_DEFAULTS = {
     replicas: { dev: 1, prod: 2 },
     resources: RESOURCE_PRESETS.small,
     healthPort: 8080,
-    readinessPath: "/readyz",
-    livenessPath: "/healthz",
+    probes: DEFAULT_PROBES,
     terminationGracePeriodSeconds: 120,
   },
   metrics: { port: 9464, path: "/metrics" },
@@ -185,10 +245,14 @@ export const APP_DEFAULTS = {
   build: { dockerfile: "Dockerfile", platform: "linux/amd64" },
 } as const;
 
-/** {@link WebArgs} with every default applied. */
-export type ResolvedWeb = Required<WebArgs>;
-/** {@link WorkerArgs} with every default applied. */
-export type ResolvedWorker = Required<WorkerArgs>;
+/** {@link AppProbes} with every default applied: the startup probe is the liveness one unless given. */
+export type ResolvedProbes = Required<AppProbes>;
+/** {@link WebArgs} with every default applied (no entrypoint override unless given). */
+export type ResolvedWeb = Required<Omit<WebArgs, "command" | "args" | "probes">> &
+  Pick<WebArgs, "command" | "args"> & { probes: ResolvedProbes };
+/** {@link WorkerArgs} with every default applied (no entrypoint override unless given). */
+export type ResolvedWorker = Required<Omit<WorkerArgs, "command" | "args" | "probes">> &
+  Pick<WorkerArgs, "command" | "args"> & { probes: ResolvedProbes };
 
 /** The App's plain settings: what a stack config decides, and all that its rules read. */
 export type AppSettings = Pick<
@@ -197,12 +261,16 @@ export type AppSettings = Pick<
   | "image"
   | "build"
   | "uid"
+  | "gid"
   | "web"
   | "worker"
   | "metrics"
   | "ingress"
   | "directDatabaseAccess"
->;
+> & {
+  /** Which pull settings are given, for the rule that allows one way to pull. */
+  pull?: { imagePullSecret: boolean; credentials: boolean };
+};
 
 /** {@link AppSettings} with every default of {@link APP_DEFAULTS} applied. */
 export interface ResolvedApp {
@@ -210,39 +278,61 @@ export interface ResolvedApp {
   worker: ResolvedWorker;
   metrics: { port: number; path: string } | false;
   uid: number;
+  gid: number;
   directDatabaseAccess: boolean;
+}
+
+/** Probes with the defaults of {@link DEFAULT_PROBES} under what was given. */
+function resolveProbes(probes: AppProbes | undefined): ResolvedProbes {
+  const liveness = probes?.liveness ?? DEFAULT_PROBES.liveness;
+  return {
+    readiness: probes?.readiness ?? DEFAULT_PROBES.readiness,
+    liveness,
+    startup: probes?.startup ?? liveness,
+    startupSeconds: probes?.startupSeconds ?? DEFAULT_PROBES.startupSeconds,
+  };
+}
+
+function resolveWeb(web: WebArgs | undefined, profile: Profile): ResolvedWeb {
+  const d = APP_DEFAULTS.web;
+  return {
+    port: web?.port ?? d.port,
+    probes: resolveProbes(web?.probes),
+    command: web?.command,
+    args: web?.args,
+    minReplicas: web?.minReplicas ?? d.minReplicas[profile],
+    maxReplicas: web?.maxReplicas ?? d.maxReplicas[profile],
+    targetCpuUtilization: web?.targetCpuUtilization ?? d.targetCpuUtilization,
+    resources: web?.resources ?? d.resources,
+    preStopSeconds: web?.preStopSeconds ?? d.preStopSeconds,
+    terminationGracePeriodSeconds:
+      web?.terminationGracePeriodSeconds ?? d.terminationGracePeriodSeconds,
+  };
+}
+
+function resolveWorker(worker: WorkerArgs | undefined, profile: Profile): ResolvedWorker {
+  const d = APP_DEFAULTS.worker;
+  return {
+    command: worker?.command,
+    args: worker?.args,
+    replicas: worker?.replicas ?? d.replicas[profile],
+    resources: worker?.resources ?? d.resources,
+    healthPort: worker?.healthPort ?? d.healthPort,
+    probes: resolveProbes(worker?.probes),
+    terminationGracePeriodSeconds:
+      worker?.terminationGracePeriodSeconds ?? d.terminationGracePeriodSeconds,
+  };
 }
 
 /** Applies {@link APP_DEFAULTS} (per profile where they differ); checks nothing. */
 export function resolveApp(args: AppSettings): ResolvedApp {
-  const { profile } = args;
-  const d = APP_DEFAULTS;
-  const web: ResolvedWeb = {
-    port: args.web?.port ?? d.web.port,
-    readinessPath: args.web?.readinessPath ?? d.web.readinessPath,
-    livenessPath: args.web?.livenessPath ?? d.web.livenessPath,
-    minReplicas: args.web?.minReplicas ?? d.web.minReplicas[profile],
-    maxReplicas: args.web?.maxReplicas ?? d.web.maxReplicas[profile],
-    targetCpuUtilization: args.web?.targetCpuUtilization ?? d.web.targetCpuUtilization,
-    resources: args.web?.resources ?? d.web.resources,
-    preStopSeconds: args.web?.preStopSeconds ?? d.web.preStopSeconds,
-    terminationGracePeriodSeconds:
-      args.web?.terminationGracePeriodSeconds ?? d.web.terminationGracePeriodSeconds,
-  };
-  const worker: ResolvedWorker = {
-    replicas: args.worker?.replicas ?? d.worker.replicas[profile],
-    resources: args.worker?.resources ?? d.worker.resources,
-    healthPort: args.worker?.healthPort ?? d.worker.healthPort,
-    readinessPath: args.worker?.readinessPath ?? d.worker.readinessPath,
-    livenessPath: args.worker?.livenessPath ?? d.worker.livenessPath,
-    terminationGracePeriodSeconds:
-      args.worker?.terminationGracePeriodSeconds ?? d.worker.terminationGracePeriodSeconds,
-  };
+  const uid = args.uid ?? APP_DEFAULTS.uid;
   return {
-    web,
-    worker,
-    metrics: args.metrics === false ? false : { ...d.metrics, ...args.metrics },
-    uid: args.uid ?? d.uid,
+    web: resolveWeb(args.web, args.profile),
+    worker: resolveWorker(args.worker, args.profile),
+    metrics: args.metrics === false ? false : { ...APP_DEFAULTS.metrics, ...args.metrics },
+    uid,
+    gid: args.gid ?? uid,
     directDatabaseAccess: args.directDatabaseAccess ?? false,
   };
 }
@@ -252,16 +342,26 @@ export function resolveApp(args: AppSettings): ResolvedApp {
  * and TLS in prod. The stack config runs these same rules (`platform/args/app.ts`).
  */
 export function appRules(args: AppSettings): FieldError[] {
-  const { web, worker, metrics } = resolveApp(args);
+  const { web, worker, metrics, uid, gid } = resolveApp(args);
+  const metricsPort = metrics === false ? undefined : metrics.port;
   return [
     ...appImageRules(args),
+    ...wholeNumberRule("uid", uid, 1, MAX_ID),
+    ...wholeNumberRule("gid", gid, 1, MAX_ID),
     ...nestedErrors("ingress", ingressRules(args.ingress)),
     ...nestedErrors("web", webRules(web, args.profile)),
     ...nestedErrors("worker", workerRules(worker)),
-    ...fieldErrorIf(
-      metrics !== false && (metrics.port === web.port || metrics.port === worker.healthPort),
-      "metrics.port",
-      () => `must differ from web.port (${web.port}) and worker.healthPort (${worker.healthPort})`,
+    ...(
+      [
+        ["web.port", web.port],
+        ["worker.healthPort", worker.healthPort],
+      ] as const
+    ).flatMap(([key, port]) =>
+      fieldErrorIf(
+        metricsPort === port,
+        key,
+        () => `must differ from the metrics port (${port}) of the same pod`,
+      ),
     ),
     ...fieldErrorIf(
       args.profile === "prod" && args.ingress.tlsSecretName === undefined,
@@ -290,6 +390,7 @@ export function appWiringRules(
 /** The web Deployment's problems, by their path in {@link WebArgs}. */
 function webRules(web: ResolvedWeb, profile: Profile): FieldError[] {
   return [
+    ...portRule("port", web.port),
     ...wholeNumberRule("minReplicas", web.minReplicas, 1),
     ...fieldErrorIf(
       profile === "prod" && web.minReplicas < 2,
@@ -316,37 +417,82 @@ function webRules(web: ResolvedWeb, profile: Profile): FieldError[] {
         `must exceed preStopSeconds (${web.terminationGracePeriodSeconds} ≤ ${web.preStopSeconds}): ` +
         "the grace period includes the preStop sleep, and the app needs time to drain after it",
     ),
-    ...probeRules(web),
+    ...nestedErrors("probes", probeRules(web.probes)),
+    ...entrypointRules(web),
   ];
 }
 
 /** The worker Deployment's problems, by their path in {@link WorkerArgs}. */
 function workerRules(worker: ResolvedWorker): FieldError[] {
-  return [...wholeNumberRule("replicas", worker.replicas, 1), ...probeRules(worker)];
-}
-
-/** Probe paths are absolute, and liveness is not readiness. */
-function probeRules(probes: { readinessPath: string; livenessPath: string }): FieldError[] {
   return [
-    ...(["readinessPath", "livenessPath"] as const).flatMap((key) =>
-      fieldErrorIf(
-        !probes[key].startsWith("/"),
-        key,
-        () => `must start with "/" (got "${probes[key]}")`,
-      ),
-    ),
-    ...fieldErrorIf(
-      probes.readinessPath === probes.livenessPath,
-      "livenessPath",
-      () => "must differ from readinessPath: a slow dependency would restart the pod",
-    ),
+    ...wholeNumberRule("replicas", worker.replicas, 1),
+    ...portRule("healthPort", worker.healthPort),
+    ...nestedErrors("probes", probeRules(worker.probes)),
+    ...entrypointRules(worker),
   ];
 }
 
-function wholeNumberRule(path: string, value: number, min: number): FieldError[] {
-  return fieldErrorIf(
-    !Number.isInteger(value) || value < min,
-    path,
-    () => `must be a whole number ≥ ${min} (got ${value})`,
+/** The largest UID/GID Linux user namespaces map. */
+const MAX_ID = 2 ** 31 - 1;
+const PROBE_KINDS = ["readiness", "liveness", "startup"] as const;
+
+/** Each probe is one HTTP path or one command; liveness is not readiness. */
+function probeRules(probes: ResolvedProbes): FieldError[] {
+  const same = (a: AppProbe, b: AppProbe) => JSON.stringify(a) === JSON.stringify(b);
+  return [
+    // A startup probe left to default is the liveness probe itself: its problems are reported once.
+    ...PROBE_KINDS.filter(
+      (kind) => kind !== "startup" || probes.startup !== probes.liveness,
+    ).flatMap((kind) => nestedErrors(kind, oneProbeRules(probes[kind]))),
+    ...fieldErrorIf(
+      same(probes.readiness, probes.liveness),
+      "liveness",
+      () => "must differ from readiness: a slow dependency would restart the pod",
+    ),
+    ...wholeNumberRule("startupSeconds", probes.startupSeconds, 1, 3600),
+  ];
+}
+
+function oneProbeRules(probe: AppProbe): FieldError[] {
+  if ((probe.path === undefined) === (probe.exec === undefined)) {
+    return [fieldError("path", "or exec: set exactly one (an HTTP GET path, or a command)")];
+  }
+  if (probe.exec !== undefined) {
+    return [
+      ...fieldErrorIf(probe.port !== undefined, "port", () => "is for path probes, not exec"),
+      ...fieldErrorIf(
+        probe.exec.length === 0 || probe.exec.some((part) => part === ""),
+        "exec",
+        () => "must be a command and its arguments, none empty",
+      ),
+    ];
+  }
+  const path = probe.path ?? "";
+  return [
+    ...fieldErrorIf(!path.startsWith("/"), "path", () => `must start with "/" (got "${path}")`),
+    ...(probe.port !== undefined ? portRule("port", probe.port) : []),
+  ];
+}
+
+/** A command or arguments list has no empty entries (YAML `- ` gives one by mistake). */
+function entrypointRules(given: { command?: string[]; args?: string[] }): FieldError[] {
+  return (["command", "args"] as const).flatMap((key) =>
+    fieldErrorIf(
+      given[key] !== undefined && (given[key].length === 0 || given[key].includes("")),
+      key,
+      () => "must list at least one entry, none empty (leave it out for the image's own)",
+    ),
+  );
+}
+
+function portRule(path: string, port: number): FieldError[] {
+  return wholeNumberRule(path, port, 1, 65535);
+}
+
+function wholeNumberRule(path: string, value: number, min: number, max = Infinity): FieldError[] {
+  return fieldErrorIf(!Number.isInteger(value) || value < min || value > max, path, () =>
+    max === Infinity
+      ? `must be a whole number ≥ ${min} (got ${value})`
+      : `must be a whole number from ${min} to ${max} (got ${value})`,
   );
 }

@@ -4,7 +4,7 @@ import { selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
 import { scrapeAnnotations } from "../lib/scrape";
 import { container, emptyDir, objectMeta, podTemplate, type PodArgs } from "../lib/workload";
-import type { ResolvedWeb, ResolvedWorker } from "./args";
+import type { AppProbe, ResolvedProbes, ResolvedWeb, ResolvedWorker } from "./args";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
@@ -19,8 +19,6 @@ export const SSE_PATH = "/trpc";
  * buffering annotation, so this tells readers and checks what the entrypoint must allow.
  */
 export const STREAMING_PATHS_ANNOTATION = "k3s-platform/streaming-paths";
-/** How long the startup probe holds liveness off while the app boots. */
-const STARTUP_SECONDS = 120;
 
 /**
  * What K3s's Traefik needs for SSE, set once per cluster in
@@ -57,6 +55,9 @@ export interface WebWorkloadSpec {
   identity: WorkloadIdentity;
   image: pulumi.Input<string>;
   uid: number;
+  gid: number;
+  /** Secrets the kubelet pulls the image with. */
+  imagePullSecrets: pulumi.Input<string>[];
   env: EnvVar[];
   web: ResolvedWeb;
   metrics: { port: number; path: string } | false;
@@ -105,13 +106,36 @@ function appDeployment(
         {
           containers: [main],
           volumes: [emptyDir(TMP_MOUNT.name, "256Mi")],
-          security: { runAsUser: spec.uid },
+          security: { runAsUser: spec.uid, runAsGroup: spec.gid },
+          imagePullSecrets: spec.imagePullSecrets,
           ...pod,
         },
         podAnnotations(spec.configHash, spec.metrics),
       ),
     },
   };
+}
+
+/** The probe handler of an app probe: a GET on its port (else the named container port), or exec. */
+function handlerOf(probe: AppProbe, portName: string) {
+  return probe.exec !== undefined
+    ? check.exec(...probe.exec)
+    : check.http(probe.path ?? "/", probe.port ?? portName);
+}
+
+function appProbes(probes: ResolvedProbes, portName: string) {
+  return probesFor(handlerOf(probes.readiness, portName), {
+    liveness: handlerOf(probes.liveness, portName),
+    startup: handlerOf(probes.startup, portName),
+    startupSeconds: probes.startupSeconds,
+  });
+}
+
+/** Whether a probe reaches the container's own health port (an HTTP probe without a port of its own). */
+function servesHealthPort(probes: ResolvedProbes): boolean {
+  return [probes.readiness, probes.liveness, probes.startup].some(
+    (probe) => probe.exec === undefined && probe.port === undefined,
+  );
 }
 
 function metricsPort(metrics: { port: number } | false) {
@@ -128,13 +152,12 @@ export function webDeployment(spec: WebWorkloadSpec): k8s.apps.v1.DeploymentArgs
   const main = container({
     name: "web",
     image: spec.image,
+    command: spec.web.command,
+    args: spec.web.args,
     ports: [{ name: "http", containerPort: spec.web.port }, ...metricsPort(spec.metrics)],
     env: spec.env,
     resources: spec.web.resources,
-    probes: probesFor(check.http(spec.web.readinessPath, "http"), {
-      liveness: check.http(spec.web.livenessPath, "http"),
-      startupSeconds: STARTUP_SECONDS,
-    }),
+    probes: appProbes(spec.web.probes, "http"),
     // sleep runs in the kubelet: it needs no shell in the image (Kubernetes ≥ 1.30).
     lifecycle: { preStop: { sleep: { seconds: spec.web.preStopSeconds } } },
     volumeMounts: [TMP_MOUNT],
@@ -153,16 +176,17 @@ export function workerDeployment(spec: WorkerWorkloadSpec): k8s.apps.v1.Deployme
   const main = container({
     name: "worker",
     image: spec.image,
+    command: spec.worker.command,
+    args: spec.worker.args,
     ports: [
-      { name: "health", containerPort: spec.worker.healthPort },
+      ...(servesHealthPort(spec.worker.probes)
+        ? [{ name: "health", containerPort: spec.worker.healthPort }]
+        : []),
       ...metricsPort(spec.metrics),
     ],
     env: spec.env,
     resources: spec.worker.resources,
-    probes: probesFor(check.http(spec.worker.readinessPath, "health"), {
-      liveness: check.http(spec.worker.livenessPath, "health"),
-      startupSeconds: STARTUP_SECONDS,
-    }),
+    probes: appProbes(spec.worker.probes, "health"),
     volumeMounts: [TMP_MOUNT],
   });
   return appDeployment(

@@ -45,13 +45,15 @@ export interface ContainerProbes {
 
 /**
  * Readiness and liveness from one handler (or a separate, cheaper one for liveness) and, for
- * slow starters, a startup probe that holds liveness off for up to `startupSeconds`.
+ * slow starters, a startup probe (the liveness check unless `startup` is given) that holds
+ * liveness off for up to `startupSeconds`.
  */
 export function probesFor(
   readiness: Handler,
-  options: { liveness?: Handler; startupSeconds?: number } = {},
+  options: { liveness?: Handler; startup?: Handler; startupSeconds?: number } = {},
 ): ContainerProbes {
   const liveness = options.liveness ?? readiness;
+  const startup = options.startup ?? liveness;
   const startupSeconds = options.startupSeconds;
   return {
     readinessProbe: { ...readiness, ...PROBE_TIMING.readiness },
@@ -59,7 +61,7 @@ export function probesFor(
     ...(startupSeconds
       ? {
           startupProbe: {
-            ...liveness,
+            ...startup,
             ...PROBE_TIMING.startup,
             failureThreshold: Math.ceil(startupSeconds / PROBE_TIMING.startup.periodSeconds),
           },

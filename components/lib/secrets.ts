@@ -37,6 +37,8 @@ export interface PlatformSecretArgs {
   labels: Record<string, string>;
   /** Its keys and values; values are marked secret whether or not they arrive so. */
   data: Record<string, pulumi.Input<string>>;
+  /** The Secret's type, e.g. `kubernetes.io/dockerconfigjson`. @default "Opaque" */
+  type?: string;
 }
 
 /** A Kubernetes Secret created by a component, with typed accessors for its consumers. */
@@ -57,7 +59,7 @@ export class PlatformSecret {
       name,
       {
         metadata: { name, namespace: args.namespace, labels: args.labels },
-        type: "Opaque",
+        type: args.type ?? "Opaque",
         stringData,
       },
       opts,

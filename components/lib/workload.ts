@@ -76,6 +76,8 @@ export interface PodArgs {
   spreadAcrossNodes?: boolean;
   /** RuntimeClass of the pod, e.g. `nvidia` for GPUs. @default the node's default runtime */
   runtimeClassName?: string;
+  /** `kubernetes.io/dockerconfigjson` Secrets to pull private images with. @default none */
+  imagePullSecrets?: pulumi.Input<string>[];
 }
 
 /** A pod template: labels from the identity, the baseline pod security context. */
@@ -97,6 +99,9 @@ export function podTemplate(
       restartPolicy: pod.restartPolicy ?? "Always",
       enableServiceLinks: false,
       ...(pod.runtimeClassName ? { runtimeClassName: pod.runtimeClassName } : {}),
+      ...(pod.imagePullSecrets?.length
+        ? { imagePullSecrets: pod.imagePullSecrets.map((name) => ({ name })) }
+        : {}),
       ...(pod.spreadAcrossNodes
         ? {
             topologySpreadConstraints: [

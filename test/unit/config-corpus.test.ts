@@ -85,7 +85,7 @@ const VALID_FILES: [string, string[]][] = [
     "dev with every secret key given with --secret",
     [
       "k3s-platform:profile: dev",
-      "k3s-platform:app: {image: registry.example.com/app:1.0.0}",
+      "k3s-platform:app: {image: registry.example.com/app:1.0.0, registryUsername: ci}",
       `k3s-platform:arcjetKey: {${SECURE}}`,
       `k3s-platform:registryPassword: {${SECURE}}`,
       "k3s-platform:credentials:",
@@ -101,10 +101,30 @@ const VALID_FILES: [string, string[]][] = [
     [
       "k3s-platform:profile: prod",
       "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls}",
-      `k3s-platform:app: {image: "registry.example.com/app@sha256:${"b".repeat(64)}"}`,
+      `k3s-platform:app: {image: "registry.example.com/app@sha256:${"b".repeat(64)}", registryUsername: ci}`,
       `k3s-platform:registryPassword: {${SECURE}}`,
       "kubernetes:context: k3s-prod",
       "pulumi:tags: {team: platform}",
+    ],
+  ],
+  ["dev with the app off, as shipped", ["k3s-platform:profile: dev"]],
+  [
+    "prod with a build whose login also pulls",
+    [
+      "k3s-platform:profile: prod",
+      "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls}",
+      "k3s-platform:app:",
+      "  build: {context: app-source, registry: {server: ghcr.io, username: ci}, repository: acme/app}",
+      "  web: {port: 8000, probes: {readiness: {path: /api/health}, liveness: {exec: [/bin/alive]}}}",
+      "  worker: {command: [node, dist/worker.js], probes: {readiness: {exec: [/bin/ready]}, liveness: {exec: [/bin/alive]}}}",
+      `k3s-platform:registryPassword: {${SECURE}}`,
+    ],
+  ],
+  [
+    "dev with an existing pull Secret",
+    [
+      "k3s-platform:profile: dev",
+      "k3s-platform:app: {image: registry.example.com/app:1.0.0, imagePullSecret: acme-pull}",
     ],
   ],
   [
@@ -149,7 +169,9 @@ describe("valid stack files are accepted", () => {
   });
 
   it("a stack's resources replace the default whole", () => {
-    const { values, secretKeys } = stackFile("own-resources", VALID_FILES[4][1]);
+    const [, lines] =
+      VALID_FILES.find(([name]) => name.startsWith("dev with its own resources")) ?? [];
+    const { values, secretKeys } = stackFile("own-resources", lines ?? []);
     const config = parseConfig(values, secretKeys);
     expect(config.postgres.resources).toEqual({ cpu: "250m", memory: "2Gi" });
   });

@@ -1,4 +1,5 @@
 import { rawStackConfig, type StackValues } from "./stack-config";
+import { APP_CONTRACT_ROWS } from "./config-corpus-app";
 
 /**
  * A corpus of invalid stack configs: each the values a stack sets (over what its profile
@@ -19,7 +20,7 @@ export interface InvalidStack {
   tools?: boolean;
 }
 
-type Row = [
+export type Row = [
   name: string,
   values: StackValues,
   key: string,
@@ -947,12 +948,7 @@ const PRODUCTION: Row[] = [
 ];
 
 const COMPONENTS_AND_SECRETS: Row[] = [
-  [
-    "an app with neither image nor build",
-    dev({ app: { image: undefined } }),
-    "app.image",
-    /required/,
-  ],
+  ...APP_CONTRACT_ROWS,
   [
     "an HPA whose maximum is below its minimum",
     dev({ app: { web: { minReplicas: 3, maxReplicas: 2 } } }),

@@ -285,10 +285,10 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
     /sha256/,
   ],
   [
-    "an app with neither image nor build",
-    { profile: "dev", app: { image: undefined } },
-    "k3s-platform:app.image",
-    /required/,
+    "a pull Secret for an app that is off",
+    { profile: "dev", app: { image: undefined, imagePullSecret: "pull" } },
+    "k3s-platform:app.imagePullSecret",
+    /the app is off/,
   ],
   [
     "prod with a single PgBouncer",

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../config";
 import { componentProblems } from "../../platform/validate";
 import { readStackConfig } from "../../tools/lib/stack-file";
+import { APP_IMAGE } from "./stack-config";
 
 /**
  * Every component that serves through the ingress controller (the app's API, Grafana, the Temporal
@@ -16,7 +17,11 @@ const dev = parseConfig(
 
 describe("one Ingress shape, one host rule", () => {
   it.each([
-    ["the app", { ...dev, app: { ...dev.app, host: "App.Example.com" } }, "app.host"],
+    [
+      "the app",
+      { ...dev, app: { ...dev.app, image: APP_IMAGE, host: "App.Example.com" } },
+      "app.host",
+    ],
     [
       "Grafana",
       {
