@@ -9,7 +9,7 @@ import {
   type SecretKeyName,
   type ValidatedConfig,
 } from "./stack-config/types";
-import { componentProblems, type WrittenKey } from "./platform/validate";
+import { componentCheckRules, type WrittenKey } from "./platform/validate";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
@@ -348,21 +348,31 @@ function crossFieldIssues(
       }));
   const rules: CrossKeyRule[] = [
     located(connectionBudgetProblems),
-    (checked) =>
-      componentProblems(checked, written).map(({ key, reason }) => ({
-        key: `${PROJECT}:${key}`,
-        message: reason,
-      })),
+    // One rule per component, so a refused value silences only the components that read it.
+    ...componentCheckRules(written).map(
+      (componentRules): CrossKeyRule =>
+        (checked) =>
+          componentRules(checked).map(({ key, reason }) => ({
+            key: `${PROJECT}:${key}`,
+            message: reason,
+          })),
+    ),
     located(namespaceProblems),
     located(ingressHostProblems),
     located(productionProblems),
     located(appPullProblems, written),
   ];
-  return rules.flatMap((rule) => {
+  const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);
     const reads: Read[] = [];
-    const issues = rule(readTracked(config, (read) => reads.push(read)));
-    return reads.some((read) => readsRefused(read, refused)) ? [] : issues;
+    const found = rule(readTracked(config, (read) => reads.push(read)));
+    return reads.some((read) => readsRefused(read, refused)) ? [] : found;
+  });
+  // Components that share a key (every Ingress reads cluster.tlsSecretName) report it once.
+  const seen = new Set<string>();
+  return issues.filter(({ key, message }) => {
+    const id = `${key}\0${message}`;
+    return seen.has(id) ? false : (seen.add(id), true);
   });
 }
 

@@ -50,17 +50,37 @@ export function componentProblems(
   config: PlatformSettings,
   written: WrittenKey = () => true,
 ): ComponentProblem[] {
-  const problems = COMPONENT_CHECKS.flatMap(({ rules, keys }) =>
-    rules(config).map(({ propertyPath, reason }) => {
-      const [key, ...causes] = stackKeysOf(propertyPath, keys);
-      if (written(key)) return { key, reason };
-      const cause = causes.find(written);
-      return cause === undefined
-        ? { key, reason }
-        : { key: cause, reason: `with this value, ${key} (left to its default) ${reason}` };
-    }),
+  return withoutRepeats(
+    componentCheckRules(written).flatMap((componentRules) => componentRules(config)),
   );
-  // Several arguments can come from one key (temporal.replicas sizes four services): one report.
+}
+
+/**
+ * One function per component, each giving that component's problems at their stack keys: for a
+ * caller that runs (or skips) them one by one, e.g. skipping a component whose settings include
+ * a value the schema refused while still checking the others.
+ */
+export function componentCheckRules(
+  written: WrittenKey = () => true,
+): ((config: PlatformSettings) => ComponentProblem[])[] {
+  return COMPONENT_CHECKS.map(
+    ({ rules, keys }) =>
+      (config) =>
+        withoutRepeats(
+          rules(config).map(({ propertyPath, reason }) => {
+            const [key, ...causes] = stackKeysOf(propertyPath, keys);
+            if (written(key)) return { key, reason };
+            const cause = causes.find(written);
+            return cause === undefined
+              ? { key, reason }
+              : { key: cause, reason: `with this value, ${key} (left to its default) ${reason}` };
+          }),
+        ),
+  );
+}
+
+/** Several arguments can come from one key (temporal.replicas sizes four services): one report. */
+function withoutRepeats(problems: ComponentProblem[]): ComponentProblem[] {
   const seen = new Set<string>();
   return problems.filter(({ key, reason }) => {
     const id = `${key}\0${reason}`;

@@ -386,6 +386,18 @@ describe("schema problems and cross-key problems are reported together", () => {
     );
   });
 
+  it("a component's own rule is reported beside a value another component's schema refused", () => {
+    const issues = issuesByKey(
+      stackConfigIssues({
+        profile: "dev",
+        dragonfly: { snapshotCron: "a b c d e" },
+        app: { web: { probes: { readiness: { path: "api/health" } } } },
+      }),
+    );
+    expect(issues.get("k3s-platform:dragonfly.snapshotCron")).toMatch(/bad minute field "a"/);
+    expect(issues.get("k3s-platform:app.web.probes.readiness.path")).toMatch(/start with "\/"/);
+  });
+
   it("a cross-key rule that would read the refused value does not fire on its stand-in", () => {
     // Alone, 90 direct connections leave PgBouncer too little of the default 100.
     expect(keysOf({ profile: "dev", postgres: { directConnections: 90 } })).toEqual([
