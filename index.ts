@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import { loadConfig } from "./config";
 import { Platform } from "./platform/platform";
-import { stackOutputs } from "./platform/outputs";
+import { presentOutputs, stackOutputs } from "./platform/outputs";
 
 // Config first: a bad value fails here, before any resource (even the provider) is registered.
 const { kubernetes, ...platformArgs } = loadConfig();
@@ -22,16 +22,6 @@ const provider = new k8s.Provider("k3s", {
 
 const platform = new Platform("platform", platformArgs, { provider });
 
-// The stack outputs (platform/outputs.ts lists them with what each holds).
-export const {
-  namespace,
-  appUrl,
-  grafanaUrl,
-  grafanaAdminUser,
-  grafanaAdminPassword,
-  temporalUiUrl,
-  temporalAddress,
-  otlpEndpoint,
-  databaseUrl,
-  wiringTable,
-} = stackOutputs(platform);
+// The stack outputs (platform/outputs.ts lists them with what each holds); the app's own only
+// while the app is on. `export =` so an output that does not exist is absent, not undefined.
+export = presentOutputs(stackOutputs(platform));

@@ -12,11 +12,29 @@ export interface StackOutputSpec {
   description: string;
   /** Shown only with `pulumi stack output --show-secrets`; redacted in renders. */
   secret: boolean;
+  /** Exported only while the app is on (the stack sets `app.image` or `app.build`). */
+  appOnly?: boolean;
 }
 
 export const STACK_OUTPUTS = [
   { name: "namespace", secret: false, description: "namespace every platform workload runs in" },
-  { name: "appUrl", secret: false, description: "the app's public URL (`/api`, `/trpc`)" },
+  {
+    name: "appStatus",
+    secret: false,
+    description: "`on`, or while the stack names no app image, `off:` and how to turn the app on",
+  },
+  {
+    name: "appUrl",
+    secret: false,
+    appOnly: true,
+    description: "the app's public URL (`/api`, `/trpc`)",
+  },
+  {
+    name: "appImage",
+    secret: false,
+    appOnly: true,
+    description: "the image reference the app's pods run (a build's repo digest)",
+  },
   { name: "grafanaUrl", secret: false, description: "Grafana's URL" },
   { name: "grafanaAdminUser", secret: false, description: "Grafana's admin user name" },
   {
@@ -51,11 +69,23 @@ export const STACK_OUTPUTS = [
 
 export type StackOutputName = (typeof STACK_OUTPUTS)[number]["name"];
 
-/** Every stack output of a Platform, by name; the secret ones marked secret whatever their source. */
-export function stackOutputs(platform: Platform): Record<StackOutputName, pulumi.Input<string>> {
-  const outputs: Record<StackOutputName, pulumi.Input<string>> = {
+/** The outputs a stack exports: all but the app's own while the app is off. */
+export function exportedOutputs(appOn: boolean): StackOutputSpec[] {
+  return STACK_OUTPUTS.filter((output: StackOutputSpec) => appOn || !output.appOnly);
+}
+
+/**
+ * Every stack output of a Platform, by name; the secret ones marked secret whatever their source.
+ * The app's own are undefined while it is off.
+ */
+export function stackOutputs(
+  platform: Platform,
+): Record<StackOutputName, pulumi.Input<string> | undefined> {
+  const outputs: Record<StackOutputName, pulumi.Input<string> | undefined> = {
     namespace: platform.namespace,
+    appStatus: platform.appStatus,
     appUrl: platform.appUrl,
+    appImage: platform.appImage,
     grafanaUrl: platform.grafanaUrl,
     grafanaAdminUser: platform.grafanaAdminUser,
     grafanaAdminPassword: platform.grafanaAdminPassword,
@@ -66,7 +96,15 @@ export function stackOutputs(platform: Platform): Record<StackOutputName, pulumi
     wiringTable: platform.wiringTable,
   };
   for (const { name, secret } of STACK_OUTPUTS) {
-    if (secret) outputs[name] = pulumi.secret(outputs[name]);
+    const value = outputs[name];
+    if (secret && value !== undefined) outputs[name] = pulumi.secret(value);
   }
   return outputs;
+}
+
+/** The outputs that have a value: what the stack exports. */
+export function presentOutputs(
+  outputs: Record<StackOutputName, pulumi.Input<string> | undefined>,
+): Partial<Record<StackOutputName, pulumi.Input<string>>> {
+  return Object.fromEntries(Object.entries(outputs).filter(([, value]) => value !== undefined));
 }

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformArgs } from "../stack-config/types";
-import { argsForApp } from "./args/app";
+import { argsForApp, pullUsernameOf } from "./args/app";
+import { appIsOn } from "../stack-config/stack-rules";
 import { argsForDeployTarget } from "./args/deploy-target";
 import { argsForDragonfly } from "./args/dragonfly";
 import { argsForMigrations } from "./args/migrations";
@@ -37,8 +38,12 @@ import { Temporal } from "../components/temporal";
 export class Platform extends pulumi.ComponentResource {
   /** Namespace every platform workload runs in (Pod Security `restricted`). */
   public readonly namespace: pulumi.Output<string>;
-  /** The app's public URL. */
-  public readonly appUrl: pulumi.Output<string>;
+  /** The app's public URL; none while the app is off. */
+  public readonly appUrl: pulumi.Output<string> | undefined;
+  /** The image reference the app's pods run; none while the app is off. */
+  public readonly appImage: pulumi.Output<string> | undefined;
+  /** Whether the app runs, and if not, how to turn it on. */
+  public readonly appStatus: string;
   /** Grafana's URL. */
   public readonly grafanaUrl: pulumi.Output<string>;
   /** Grafana's admin user name. */
@@ -110,7 +115,9 @@ export class Platform extends pulumi.ComponentResource {
     );
 
     this.namespace = at.ns;
-    this.appUrl = app.url;
+    this.appUrl = app?.url;
+    this.appImage = app?.image;
+    this.appStatus = app ? "on" : APP_OFF_STATUS;
     this.grafanaUrl = observability.grafanaUrl;
     this.grafanaAdminUser = observability.grafanaAdmin.user;
     this.grafanaAdminPassword = pulumi.secret(observability.grafanaAdmin.password);
@@ -122,6 +129,8 @@ export class Platform extends pulumi.ComponentResource {
     this.registerOutputs({
       namespace: this.namespace,
       appUrl: this.appUrl,
+      appImage: this.appImage,
+      appStatus: this.appStatus,
       grafanaUrl: this.grafanaUrl,
       grafanaAdminUser: this.grafanaAdminUser,
       grafanaAdminPassword: this.grafanaAdminPassword,
@@ -281,9 +290,19 @@ function migrationsOn(at: Placement, postgres: Postgres): Migrations {
 /** What the app is wired to. */
 type AppDependencies = Omit<WiredComponents, "app">;
 
-/** The app, wired to every other component by their outputs; its rollout waits for migrations. */
-function appOn(at: Placement, c: AppDependencies): App {
+/** What `appStatus` says while the stack names no app image. */
+export const APP_OFF_STATUS =
+  "off: set k3s-platform:app.image (a pinned reference) or k3s-platform:app.build, then pulumi up";
+
+/**
+ * The app, wired to every other component by their outputs; its rollout waits for migrations.
+ * None while the stack names neither an image nor a build.
+ */
+function appOn(at: Placement, c: AppDependencies): App | undefined {
+  if (!appIsOn(at.args)) return undefined;
   const settings = argsForApp(at.args);
+  const password = at.args.secrets.registryPassword;
+  const username = pullUsernameOf(at.args);
   return new App(
     "app",
     {
@@ -291,8 +310,13 @@ function appOn(at: Placement, c: AppDependencies): App {
       ...placed(at),
       build: settings.build && {
         ...settings.build,
-        registry: { ...settings.build.registry, password: at.args.secrets.registryPassword },
+        registry: { ...settings.build.registry, password },
       },
+      imagePullSecret: at.args.app.imagePullSecret,
+      pullCredentials:
+        at.args.app.imagePullSecret === undefined && username !== undefined && password
+          ? { username, password }
+          : undefined,
       databaseUrl: c.pgbouncer.appSecret.key("url"),
       databaseDirectUrl: c.postgres.appSecret.key("url"),
       redisUrl: c.dragonfly.redisUrl,

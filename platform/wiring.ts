@@ -30,7 +30,8 @@ export interface WiredComponents {
   temporal: Temporal;
   ollama: Ollama;
   migrations: Migrations;
-  app: App;
+  /** None when the stack runs no app (neither `app.image` nor `app.build`). */
+  app?: App;
   deployTarget: DeployTarget;
 }
 
@@ -41,6 +42,7 @@ interface WiringContext {
   at: (identity: WorkloadIdentity) => Peer;
   /** One edge from each of `froms` to `to`. */
   each: (froms: Peer[], to: Peer, ports: number[], why: string) => Edge[];
+  /** Web and worker, when the app is on. */
   appPods: Peer[];
   temporalServers: Peer[];
   frontend: Peer;
@@ -61,7 +63,7 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
     c,
     at,
     each: (froms, to, ports, why) => froms.map((from) => edge(from, to, ports.map(port.tcp), why)),
-    appPods: [at(c.app.webIdentity), at(c.app.workerIdentity)],
+    appPods: c.app ? [at(c.app.webIdentity), at(c.app.workerIdentity)] : [],
     temporalServers: c.temporal.identities.server.map(at),
     frontend: at(c.temporal.identities.frontend),
     postgres: at(c.postgres.identity),
@@ -78,14 +80,18 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
 }
 
 /** Ingress controller → what the platform serves. */
-function servedEdges({ c, at }: WiringContext): Edge[] {
+function servedEdges({ args, c, at }: WiringContext): Edge[] {
   return [
-    edge(
-      peer.ingressController(),
-      at(c.app.webIdentity),
-      [port.tcp(APP_DEFAULTS.web.port)],
-      "Traefik serves the app (/api, /trpc)",
-    ),
+    ...(c.app
+      ? [
+          edge(
+            peer.ingressController(),
+            at(c.app.webIdentity),
+            [port.tcp(args.app.web.port)],
+            "Traefik serves the app (/api, /trpc)",
+          ),
+        ]
+      : []),
     edge(
       peer.ingressController(),
       at(c.observability.identities.grafana),
@@ -112,6 +118,7 @@ function appEdges({
   postgres,
   objectStore,
 }: WiringContext): Edge[] {
+  if (c.app === undefined) return [];
   return [
     ...each(appPods, at(c.pgbouncer.identity), [PGBOUNCER_PORT], "queries through the pooler"),
     ...(args.app.directDatabaseAccess
@@ -234,6 +241,7 @@ function telemetryEdges({
   c,
   at,
   each,
+  appPods,
   temporalServers,
   objectStore,
 }: WiringContext): Edge[] {
@@ -272,7 +280,7 @@ function telemetryEdges({
       [port.tcp(6443), port.tcp(OBS.kubelet)],
       "pod discovery and kubelet volume stats",
     ),
-    ...scrapeEdges(prometheus, at, c, temporalServers),
+    ...scrapeEdges(prometheus, at, c, { temporalServers, appPods }),
     ...(args.observability.objectStorage
       ? each(
           [loki, tempo],
@@ -289,15 +297,14 @@ function scrapeEdges(
   prometheus: Peer,
   at: (identity: WorkloadIdentity) => Peer,
   c: WiredComponents,
-  temporalServers: Peer[],
+  { temporalServers, appPods }: Pick<WiringContext, "temporalServers" | "appPods">,
 ): Edge[] {
   const obs = c.observability.identities;
   const targets: [Peer, number][] = [
     [at(c.postgres.identity), POSTGRES_EXPORTER_PORT],
     [at(c.pgbouncer.identity), PGBOUNCER_EXPORTER_PORT],
     [at(c.dragonfly.identity), DRAGONFLY_PORT],
-    [at(c.app.webIdentity), APP_DEFAULTS.metrics.port],
-    [at(c.app.workerIdentity), APP_DEFAULTS.metrics.port],
+    ...appPods.map((pod): [Peer, number] => [pod, APP_DEFAULTS.metrics.port]),
     [at(obs.collector), OBS.collectorMetrics],
     [at(obs.loki), OBS.lokiHttp],
     [at(obs.tempo), OBS.tempoHttp],

@@ -126,6 +126,7 @@ describe.each(["dev", "prod"])("the %s stack's life under the real engine", (sta
 
   it("outputs exactly the stack outputs the README lists, the secret ones secret", () => {
     const raw = created?.rawOutputs ?? {};
+    // Every stack here runs an app (see stackOverrides), so every output is exported.
     expect(Object.keys(raw).sort()).toEqual(STACK_OUTPUTS.map((output) => output.name).sort());
     for (const { name, secret } of STACK_OUTPUTS) {
       expect(raw[name].secret, name).toBe(secret);
@@ -134,6 +135,8 @@ describe.each(["dev", "prod"])("the %s stack's life under the real engine", (sta
     }
     const value = (name: string) => raw[name].value as string;
     expect(value("namespace")).toBe("platform");
+    expect(value("appStatus")).toBe("on");
+    expect(value("appImage")).toMatch(/^registry\.example\.com\//);
     expect(new URL(value("appUrl")).hostname).toMatch(/^app\./);
     expect(new URL(value("grafanaUrl")).hostname).toMatch(/^grafana\./);
     expect(new URL(value("temporalUiUrl")).hostname).toMatch(/^temporal\./);

@@ -32,7 +32,7 @@ import { seconds, shippedStack } from "./lib/stacks";
  */
 
 const MIGRATION = "20990101000000_engine_failing.sql";
-const RELEASE_IMAGE = "ghcr.io/k3s-platform/app:0.2.0";
+const RELEASE_IMAGE = "registry.example.com/acme/app:0.2.0";
 const APPS = ["app-web", "app-worker"];
 
 /** The release: its copy of the repository, and its migrations Job's name from its render. */

@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../config";
 import { readStackConfig } from "../../tools/lib/stack-file";
+import { APP_IMAGE } from "./stack-config";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
 
 const mocks = setupMocks();
@@ -20,13 +21,16 @@ async function containerEnv(type: string, name: string): Promise<EnvVar[]> {
   return spec.spec.template.spec.containers[0].env ?? [];
 }
 
-describe("Platform (dev stack)", () => {
+describe("Platform (dev stack, with an app image)", () => {
   let namespace: string;
 
   beforeAll(async () => {
     const { Platform } = await import("../../platform/platform");
     const stack = readStackConfig(path.resolve(__dirname, "..", "..", "Pulumi.dev.yaml"));
-    const { kubernetes: _kubernetes, ...args } = parseConfig(stack.values, stack.secretKeys);
+    // The shipped file leaves the app off until a stack names its image: name one.
+    const app = { ...JSON.parse(stack.values["k3s-platform:app"]), image: APP_IMAGE };
+    const values = { ...stack.values, "k3s-platform:app": JSON.stringify(app) };
+    const { kubernetes: _kubernetes, ...args } = parseConfig(values, stack.secretKeys);
     namespace = await unwrap(new Platform("platform", args).namespace);
   });
 

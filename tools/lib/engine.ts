@@ -71,7 +71,9 @@ export async function renderStack(options: RenderOptions): Promise<RenderResult>
 
   let exported: Record<string, unknown> = {};
   const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
-    exported = { ...(await import(path.join(projectDir, "index.ts"))) };
+    // index.ts assigns its outputs to module.exports (`export =`): the module's default export.
+    const program = (await import(path.join(projectDir, "index.ts"))) as { default: object };
+    exported = { ...program.default };
     return exported;
   })) as Record<string, unknown>;
   // The stack's outputs resolve before the last registrations finish: drain the RPC queue.

@@ -22,9 +22,14 @@ const ROOT = path.resolve(__dirname, "..", "..", "..");
 /**
  * Renders a stack in its own process (the SDK's mock runtime is global, one render a process).
  * `root` renders another copy of the repository (an edited one, for an upgrade) with its own
- * copy of this script, so its components read their files from that copy.
+ * copy of this script, so its components read their files from that copy. `stackFile` renders
+ * another config than the stack's own `Pulumi.<stack>.yaml`.
  */
-export async function renderObjects(stack: string, root = ROOT): Promise<PlanResource[]> {
+export async function renderObjects(
+  stack: string,
+  root = ROOT,
+  stackFile?: string,
+): Promise<PlanResource[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `e2e-render-${stack}-`));
   const out = path.join(dir, "objects.json");
   try {
@@ -36,6 +41,7 @@ export async function renderObjects(stack: string, root = ROOT): Promise<PlanRes
           path.join(root, path.relative(ROOT, __filename)),
           stack,
           out,
+          ...(stackFile ? [stackFile] : []),
         ],
         { cwd: root, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
         (error, _stdout, stderr) =>
@@ -50,12 +56,12 @@ export async function renderObjects(stack: string, root = ROOT): Promise<PlanRes
   }
 }
 
-async function main(stack: string, out: string): Promise<void> {
+async function main(stack: string, out: string, stackFile?: string): Promise<void> {
   // Imported here, not at the top: importing the engine loads the Pulumi SDK, which the test
   // process that only spawns this script must not do.
   const { renderStack } = await import("../../../tools/lib/engine");
   const { manifestFiles } = await import("../../../tools/lib/manifests");
-  const result = await renderStack({ stack });
+  const result = await renderStack({ stack, stackFile });
   const files = new Map(
     manifestFiles(result.resources).map((entry) => [entry.resource.urn, entry]),
   );
@@ -67,8 +73,8 @@ async function main(stack: string, out: string): Promise<void> {
 }
 
 if (require.main === module) {
-  const [stack, out] = process.argv.slice(2);
-  main(stack, out).then(
+  const [stack, out, stackFile] = process.argv.slice(2);
+  main(stack, out, stackFile).then(
     () => process.exit(0),
     (error: unknown) => {
       console.error(error instanceof Error ? (error.stack ?? error.message) : error);

@@ -32,14 +32,25 @@ export const CREDENTIAL_SECRETS: Record<string, string> = Object.fromEntries(
 /** The app image a stack that builds one (prod) deploys instead, by digest as prod requires. */
 export const GIVEN_APP_DIGEST = `sha256:${"0".repeat(64)}`;
 
-/** Config overrides: the cluster, and a given app image in place of a docker build. */
+/**
+ * The app image a stack that names none (dev, as shipped, runs without its app) deploys here, so
+ * the engine tier sees the app roll out after its migrations. kwok pulls no image: any name runs.
+ */
+export const GIVEN_APP_IMAGE = "registry.example.com/acme/app:1.0.0";
+
+/**
+ * Config overrides: the cluster, a given app image in place of a docker build, and one where the
+ * stack names no image.
+ */
 export function stackOverrides(stackName: string, kubeconfig: string): Record<string, unknown> {
   const file = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stackName}.yaml`), "utf8")) as {
     config: Record<string, unknown>;
   };
   const result: Record<string, unknown> = { "k3s-platform:kubernetes": { kubeconfig } };
   const app = file.config["k3s-platform:app"] as Record<string, unknown> | undefined;
-  if (app?.build !== undefined) {
+  if (app?.build === undefined && app?.image === undefined) {
+    result["k3s-platform:app"] = { ...app, image: GIVEN_APP_IMAGE };
+  } else if (app?.build !== undefined) {
     const { build, ...rest } = app;
     const { registry, repository } = build as { registry: { server: string }; repository: string };
     result["k3s-platform:app"] = {
