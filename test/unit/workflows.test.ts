@@ -208,6 +208,17 @@ describe("up.yml", () => {
       "stack-name": "prod",
       policyPackConfigs: "policy/config/prod.json",
     });
+    // It builds what it deploys: the app repository, checked out where app.build.context points.
+    const stack = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+    const context = stack.config["k3s-platform:app"].build.context as string;
+    const checkout = prod.steps.find(
+      (step) => step.uses?.startsWith("actions/checkout@") && step.with?.path === context,
+    );
+    expect(checkout?.with?.repository).toBe("${{ vars.APP_REPOSITORY }}");
+    expect(prod.steps.indexOf(checkout as (typeof prod.steps)[number])).toBeLessThan(
+      prod.steps.indexOf(stepUsing(prod, "pulumi/actions") as (typeof prod.steps)[number]),
+    );
+    expect(path.isAbsolute(context) || context.startsWith("..")).toBe(false);
     // Prod's cluster credentials are a secret of its environment, never shared with dev.
     expect(JSON.stringify(prod)).toContain("secrets.PROD_KUBECONFIG");
     expect(JSON.stringify(up.jobs.dev)).not.toContain("PROD_KUBECONFIG");
