@@ -1,5 +1,5 @@
 import { APP_ENV_VARIABLES } from "../../components/app/env";
-import { STACK_OUTPUTS } from "../../platform/outputs";
+import { STACK_OUTPUTS, type StackOutputSpec } from "../../platform/outputs";
 import { configReference } from "./config-reference";
 
 /**
@@ -17,8 +17,9 @@ function stackOutputsTable(): string {
     "| output | secret | what it holds |",
     "|---|---|---|",
     ...STACK_OUTPUTS.map(
-      (output) =>
-        `| \`${output.name}\` | ${output.secret ? "yes" : "no"} | ${output.description} |`,
+      (output: StackOutputSpec) =>
+        `| \`${output.name}\` | ${output.secret ? "yes" : "no"} | ${output.description}` +
+        `${output.appOnly ? " (only while the app is on)" : ""} |`,
     ),
   ].join("\n");
 }
