@@ -90,7 +90,11 @@ beforeAll(async () => {
   mkdirSync(binDir);
   symlinkSync(join(toolDir, "sql"), join(binDir, "temporal-sql-tool"));
   symlinkSync(join(toolDir, "server"), join(binDir, "temporal-server"));
-  [stack, db] = await Promise.all([renderStackToDir("dev"), startRenderedPostgres("dev")]);
+  [stack, db] = await Promise.all([
+    // The shipped dev stack runs no app until it names an image: name one, for app-worker's env.
+    renderStackToDir("dev", { appImage: "registry.example.com/acme/app:1.0.0" }),
+    startRenderedPostgres("dev"),
+  ]);
 
   // Always moved off Temporal's defaults (7233…, 6933…): another server on this machine must not
   // collide. Membership ports stay below 32768 (stored as smallint) and out of the ephemeral range.

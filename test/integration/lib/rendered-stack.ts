@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 
 const ROOT = path.resolve(__dirname, "../../..");
 
@@ -70,15 +70,36 @@ export interface RenderedStack {
 }
 
 /** Renders a stack with `tools/render.ts <stack> --out <tmp>` and indexes its manifests. */
-export async function renderStackToDir(stack: string): Promise<RenderedStack> {
+export async function renderStackToDir(
+  stack: string,
+  options: { appImage?: string } = {},
+): Promise<RenderedStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `k3s-platform-render-${stack}-`));
   await run(process.execPath, [
     path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"),
     path.join(ROOT, "tools", "render.ts"),
     stack,
     "--out",
-    dir,
+    path.join(dir, "render"),
+    ...(options.appImage ? ["--stack-file", withAppImage(stack, options.appImage, dir)] : []),
   ]);
+  return { ...readRender(stack, path.join(dir, "render")), remove: () => removeDir(dir) };
+}
+
+/**
+ * A copy of the shipped stack file, in `dir`, that names `image` for the app (the shipped dev
+ * stack names none, and then renders no app).
+ */
+function withAppImage(stack: string, image: string, dir: string): string {
+  const file = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+  file.config["k3s-platform:app"] = { ...file.config["k3s-platform:app"], image };
+  const stackFile = path.join(dir, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(stackFile, stringify(file));
+  return stackFile;
+}
+
+/** The render written to `dir`, read back from its manifest files. */
+function readRender(stack: string, dir: string): RenderedStack {
   const manifestsDir = path.join(dir, "manifests");
   const all = fs
     .readdirSync(manifestsDir)
@@ -138,7 +159,7 @@ export async function renderStackToDir(stack: string): Promise<RenderedStack> {
       }
       return { ...container, namespace: found.metadata.namespace ?? "default" };
     },
-    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+    remove: () => removeDir(dir),
   };
 }
 
@@ -213,4 +234,8 @@ export function run(
           ),
     );
   });
+}
+
+function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
 }
