@@ -45,6 +45,13 @@ export interface DirectUser {
 export function directPostgresUsers(config: ValidatedConfig): DirectUser[] {
   const users: DirectUser[] = [
     temporalUser(config),
+    {
+      // temporal-sql-tool runs its statements one at a time; on an upgrade the new Job runs while
+      // the old servers still hold their pools.
+      name: "Temporal schema Job (temporal-sql-tool, beside the running servers on an upgrade)",
+      count: 1,
+      keys: [],
+    },
     { name: "migrations Job (Atlas's advisory-lock session)", count: 1, keys: [] },
     { name: "postgres_exporter", count: 1, keys: [] },
   ];
@@ -62,31 +69,30 @@ export function directPostgresUsers(config: ValidatedConfig): DirectUser[] {
 /**
  * Temporal's servers: every service of every server pod has its own pools for the default and the
  * visibility store. Without `separateServices` one pod runs all four services, whatever
- * `temporal.replicas` says. No rollout pod is added: the server Deployments never surge
- * ({@link serverUpdateStrategy}), and the arithmetic names the strategy that makes it so.
+ * `temporal.replicas` says. A rollout ({@link serverUpdateStrategy}) never surges, but with more
+ * than one pod it replaces them one at a time, and Kubernetes starts the replacement while the
+ * old pod may still hold its pools for its grace period: one more pod per service. Only
+ * `Recreate` (one pod) waits for the old pod to be gone.
  */
 function temporalUser(config: ValidatedConfig): DirectUser {
   const { separateServices, replicas } = config.temporal;
   const pods = separateServices ? replicas : ALL_IN_ONE_REPLICAS;
-  const perService = Object.fromEntries(TEMPORAL_SERVICES.map((service) => [service, pods]));
+  const recreated = serverUpdateStrategy(pods).type === "Recreate";
+  const counted = recreated ? pods : pods + 1;
+  const perService = Object.fromEntries(TEMPORAL_SERVICES.map((service) => [service, counted]));
   const { maxConns, visibilityMaxConns } = DEFAULT_SQL_CONNECTIONS;
   return {
     name: "Temporal",
     count: temporalConnectionCount(perService as Record<TemporalServiceName, number>),
     arithmetic:
-      `${TEMPORAL_SERVICES.length} services × ${pods} pod${pods === 1 ? "" : "s"} × ` +
-      `(maxConns ${maxConns} + visibilityMaxConns ${visibilityMaxConns})`,
-    note: rolloutWords(pods),
+      `${TEMPORAL_SERVICES.length} services × ` +
+      (recreated ? `${pods} pod${pods === 1 ? "" : "s"}` : `(${pods} pods + 1 shutting down)`) +
+      ` × (maxConns ${maxConns} + visibilityMaxConns ${visibilityMaxConns})`,
+    note: recreated
+      ? "a rollout adds no pod: Recreate starts the new pod once the old one has exited"
+      : "a rollout replaces one pod at a time (maxSurge 0), and the pod it replaces may hold its pools while it shuts down",
     keys: separateServices ? ["temporal.replicas", "temporal.separateServices"] : [],
   };
-}
-
-/** Why a Temporal rollout adds no pod, in a message's words. */
-function rolloutWords(pods: number): string {
-  const strategy = serverUpdateStrategy(pods);
-  return strategy.type === "Recreate"
-    ? "a rollout adds no pod: Recreate starts the new pod once the old one has exited"
-    : `a rollout adds no pod beyond replicas: RollingUpdate with maxSurge ${strategy.rollingUpdate.maxSurge}`;
 }
 
 /**

@@ -128,8 +128,8 @@ export type ServerUpdateStrategy =
 
 /**
  * The rollout of a server Deployment of `replicas` pods. Every server pod opens its own pools
- * straight to Postgres, and the connection budget counts `replicas` pods per service, so a
- * rollout may not add one: Kubernetes' default would surge a pod with pools of its own.
+ * straight to Postgres, so a rollout may not add one: Kubernetes' default would surge a pod with
+ * pools of its own. The connection budget counts what each strategy below really leaves open.
  *
  * One pod: Recreate, the only strategy under which the controller waits for the old pod to have
  * exited before it starts the new one (a single pod has no availability to keep; the server is

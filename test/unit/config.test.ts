@@ -214,14 +214,14 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
     "a PgBouncer pool larger than Postgres can hold",
     { profile: "dev", pgbouncer: { defaultPoolSize: 200 } },
     "k3s-platform:pgbouncer.defaultPoolSize",
-    /≤ postgres.maxConnections − reserved \(got \(1 \+ 1\) × \(200 \+ 5\) = 410 > 67\)/,
+    /≤ postgres.maxConnections − reserved \(got \(1 \+ 1\) × \(200 \+ 5\) = 410 > 66\)/,
   ],
   [
     "prod replicas multiplying the pool past max_connections",
     { profile: "prod", pgbouncer: { replicas: 6 } },
     // The stack raised the replicas, not the pool: the replicas are what it hears about.
     "k3s-platform:pgbouncer.replicas",
-    /\(6 \+ 1\) × \(25 \+ 5\) = 210 > 137/,
+    /\(6 \+ 1\) × \(25 \+ 5\) = 210 > 109/,
   ],
   [
     "direct connections eating every slot",
@@ -382,7 +382,7 @@ describe("schema problems and cross-key problems are reported together", () => {
     );
     expect(issues.get("k3s-platform:dragonfly.snapshotCron")).toMatch(/bad minute field "a"/);
     expect(issues.get("k3s-platform:postgres.directConnections")).toMatch(
-      /may open 30 connections, more than postgres.directConnections \(20\)/,
+      /may open 31 connections, more than postgres.directConnections \(20\)/,
     );
   });
 
