@@ -440,6 +440,22 @@ export const schema = z.strictObject({
       cidrs: z.array(cidr).min(1).optional(),
       port: integer(1, 65535),
     }),
+    /**
+     * Users' Ingresses may only use hosts under it (`svc.<appsDomain>`); the cluster refuses any
+     * other, and every platform host. Default `apps.<cluster.domain>`; it may not be or contain a
+     * platform host (`app.host`, `observability.grafana.host`, `temporal.ui.host`).
+     */
+    appsDomain: hostname.optional(),
+    /**
+     * Where the worker posts its deploy notifications (`notifyUsers`, a webhook): the addresses
+     * and ports its NetworkPolicy lets it reach. Default none: the worker reaches nothing outside.
+     */
+    notify: z
+      .strictObject({
+        cidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }),
+        ports: z.array(port).min(1, { error: "must list at least one port" }),
+      })
+      .optional(),
   }),
   /** Arcjet API key (`ARCJET_KEY`); must be set with `pulumi config set --secret`. */
   arcjetKey: z.string().min(1).optional(),

@@ -49,6 +49,18 @@ export interface DeployTargetArgs {
    * created after it (and only after it). @default `namespace`, with no ordering
    */
   namespaceRef?: pulumi.Input<string>;
+  /**
+   * The apps domain: an Ingress in a target may only serve hosts under it (`svc.<appsDomain>`),
+   * enforced on the cluster by the fence's ValidatingAdmissionPolicy. A DNS name that neither
+   * equals nor contains a platform host.
+   * @default "apps.platform.localhost" (the stack config's default, `apps.<cluster.domain>`)
+   */
+  appsDomain?: string;
+  /**
+   * The hosts the platform itself serves (app, Grafana, Temporal UI): never a user's, whatever
+   * the apps domain. @default []
+   */
+  platformHosts?: string[];
 }
 
 /** Every default of {@link DeployTargetArgs} in one place. */
@@ -64,12 +76,19 @@ export const DEPLOY_TARGET_DEFAULTS = {
   roleName: "deploy-worker",
   /** Name of the ResourceQuota and LimitRange in every target. */
   sizingName: "deploy-target",
+  /** The stack config's `apps.<cluster.domain>` with its default domain. */
+  appsDomain: "apps.platform.localhost",
+  /**
+   * The label the fence's binding selects target namespaces by; its value is the platform
+   * namespace, so two platforms on one cluster fence only their own targets.
+   */
+  targetLabel: "k3s-platform/deploy-target",
 } as const;
 
 /** What {@link deployTargetRules} reads: the platform namespace, the targets and their size. */
 export type DeployTargetRuleArgs = Pick<
   DeployTargetArgs,
-  "namespace" | "targetNamespaces" | "quota" | "containerLimits"
+  "namespace" | "targetNamespaces" | "quota" | "containerLimits" | "appsDomain" | "platformHosts"
 >;
 
 /** The target namespaces, defaults applied: the given list, else `<namespace>-apps`. */
@@ -94,7 +113,43 @@ export function deployTargetRules(args: DeployTargetRuleArgs): FieldError[] {
   return [
     ...targetNamespaceRules(resolveTargetNamespaces(args), args.namespace),
     ...deployTargetSizingRules(resolveSizing(args)),
+    ...appsDomainRules(args.appsDomain ?? DEPLOY_TARGET_DEFAULTS.appsDomain, args.platformHosts),
   ];
+}
+
+/** A lowercase DNS name of at least two labels: `apps` alone would fence nothing anyone owns. */
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
+
+/**
+ * Problems with the apps domain, at `appsDomain`. It may not be or contain a platform host:
+ * the fence would then let a user's Ingress claim that host (or a path of it, which Traefik
+ * routes to the longer rule), the takeover the fence exists to stop.
+ */
+function appsDomainRules(appsDomain: string, platformHosts: readonly string[] = []): FieldError[] {
+  if (appsDomain.length > 253 || !DNS_NAME.test(appsDomain)) {
+    return [
+      fieldError(
+        "appsDomain",
+        `must be a lowercase DNS name of at least two labels such as apps.example.com ` +
+          `(got "${appsDomain}")`,
+      ),
+    ];
+  }
+  return platformHosts
+    .filter((host) => host === appsDomain || host.endsWith(`.${appsDomain}`))
+    .map((host) =>
+      fieldError(
+        "appsDomain",
+        `must not ${host === appsDomain ? "be" : "contain"} the platform host "${host}" ` +
+          `(got "${appsDomain}"): users' Ingresses may use any host under the apps domain, so ` +
+          `one could take over that host; use a domain of its own, e.g. apps.<cluster.domain>`,
+      ),
+    );
+}
+
+/** The apps domain, default applied. */
+export function resolveAppsDomain(args: Pick<DeployTargetArgs, "appsDomain">): string {
+  return args.appsDomain ?? DEPLOY_TARGET_DEFAULTS.appsDomain;
 }
 
 /** Namespaces a target may never be: Kubernetes' own (`kube-` is reserved) and `default`. */

@@ -3,6 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { podSecurityLabels } from "../lib/security";
 import { PLATFORM_OBJECT_LABELS, type RoleRule } from "./access";
 import { DEPLOY_TARGET_DEFAULTS } from "./args";
+import { fenceNamespaceLabels } from "./fence";
 import {
   containerLimitRange,
   quotaHard,
@@ -39,12 +40,22 @@ export function workerServiceAccount(
   };
 }
 
-/** A target Namespace: Pod Security `restricted`, labelled as the platform's. */
-export function targetNamespace(target: string): k8s.core.v1.NamespaceArgs {
+/**
+ * A target Namespace: Pod Security `restricted`, labelled as the platform's and as one of its
+ * targets, which is what the admission fence's bindings select.
+ */
+export function targetNamespace(
+  target: string,
+  platformNamespace: string,
+): k8s.core.v1.NamespaceArgs {
   return {
     metadata: {
       name: target,
-      labels: { ...podSecurityLabels("restricted"), ...PLATFORM_OBJECT_LABELS },
+      labels: {
+        ...podSecurityLabels("restricted"),
+        ...PLATFORM_OBJECT_LABELS,
+        ...fenceNamespaceLabels(platformNamespace),
+      },
     },
   };
 }

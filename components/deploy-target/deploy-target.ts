@@ -13,6 +13,7 @@ import {
 import {
   DEPLOY_TARGET_DEFAULTS,
   deployTargetRules,
+  resolveAppsDomain,
   resolveSizing,
   resolveTargetNamespaces,
   type DeployTargetArgs,
@@ -25,6 +26,7 @@ import {
   workerRoleBinding,
   workerServiceAccount,
 } from "./builders";
+import { deployTargetFence } from "./fence";
 import type { DeployTargetSizing } from "./sizing";
 
 /** What every target is fenced with: the same for each. */
@@ -34,6 +36,8 @@ interface Fence {
   rules: RoleRule[];
   workerLabels: Record<string, string>;
   account: k8s.core.v1.ServiceAccount;
+  /** The admission fence's bindings: the worker's rights are granted only once they exist. */
+  fenceBindings: k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding[];
 }
 
 /** One fenced target, as outputs that carry its objects as dependencies. */
@@ -49,7 +53,9 @@ interface GrantedTarget {
  * has Pod Security `restricted`, a ResourceQuota, a LimitRange and a default deny that admits
  * only Traefik and DNS; the worker's ServiceAccount lives in the platform namespace and gets, in
  * each target only, a Role with the exact verbs of {@link deployTargetRbac} and a RoleBinding.
- * Nothing cluster-wide and nothing in the platform namespace is granted.
+ * Nothing cluster-wide and nothing in the platform namespace is granted. ValidatingAdmissionPolicies
+ * bound to the targets keep users' Ingresses under the apps domain and off the platform's hosts,
+ * and refuse ExternalName Services and externalIPs ({@link deployTargetFence}).
  */
 export class DeployTarget extends pulumi.ComponentResource {
   /** The worker's ServiceAccount: the App's `workerServiceAccountName` (ready once bound). */
@@ -79,6 +85,22 @@ export class DeployTarget extends pulumi.ComponentResource {
       ),
       { parent: this },
     );
+    const fenceBindings = deployTargetFence({
+      platformNamespace: args.namespace,
+      appsDomain: resolveAppsDomain(args),
+      platformHosts: args.platformHosts ?? [],
+    }).map(({ name: policyName, policy, binding }) => {
+      const created = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+        `${name}-${policyName}`,
+        policy,
+        { parent: this },
+      );
+      return new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+        `${name}-${policyName}`,
+        binding,
+        { parent: this, dependsOn: [created] },
+      );
+    });
     const fence: Fence = {
       sizing: resolveSizing(args),
       cidrs: {
@@ -88,6 +110,7 @@ export class DeployTarget extends pulumi.ComponentResource {
       rules: deployTargetRbac({ watchRollouts: args.watchRollouts ?? defaults.watchRollouts }),
       workerLabels,
       account,
+      fenceBindings,
     };
     const granted = resolveTargetNamespaces(args).map((target) =>
       this.fenceTarget(`${name}-${target}`, target, fence),
@@ -118,7 +141,11 @@ export class DeployTarget extends pulumi.ComponentResource {
   /** One target: its Namespace, size, default deny, and the worker's Role and binding there. */
   private fenceTarget(childName: string, target: string, fence: Fence): GrantedTarget {
     const child = { parent: this };
-    const namespace = new k8s.core.v1.Namespace(childName, targetNamespace(target), child);
+    const namespace = new k8s.core.v1.Namespace(
+      childName,
+      targetNamespace(target, this.platformNamespace),
+      child,
+    );
     // Every object below takes the namespace as an Output, so none is created before it.
     const ns = namespace.metadata.name;
     new k8s.core.v1.ResourceQuota(`${childName}-quota`, targetQuota(ns, fence.sizing.quota), child);
@@ -146,7 +173,8 @@ export class DeployTarget extends pulumi.ComponentResource {
         name: account.name,
         namespace: account.namespace,
       }),
-      child,
+      // No moment where the worker may write Ingresses and Services that nothing judges yet.
+      { ...child, dependsOn: fence.fenceBindings },
     );
     return {
       namespace: ns,

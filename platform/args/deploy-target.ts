@@ -1,5 +1,6 @@
 import { deployTargetRules, type DeployTargetArgs } from "../../components/deploy-target/args";
 import type { Settings } from "../../core/validation";
+import { ingressHosts } from "../../stack-config/stack-rules";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck, StackKeys } from "./check";
 
@@ -16,6 +17,8 @@ export function argsForDeployTarget(config: PlatformSettings): Settings<DeployTa
     podCidr: cluster.podCidr,
     serviceCidr: cluster.serviceCidr,
     apiServer: deployTargets.apiServer,
+    appsDomain: deployTargets.appsDomain ?? `apps.${cluster.domain}`,
+    platformHosts: ingressHosts(config).map((entry) => entry.host),
   };
 }
 
@@ -28,6 +31,15 @@ export const deployTargetCheck: ComponentCheck = {
     targetNamespaces: ["deployTargets.namespaces", "namespace"],
     quota: "deployTargets.quota",
     containerLimits: "deployTargets.containerLimits",
+    // Left to its default (`apps.<cluster.domain>`), a clash with a platform host comes from the
+    // host the stack set (or the domain both derive from).
+    appsDomain: [
+      "deployTargets.appsDomain",
+      "app.host",
+      "observability.grafana.host",
+      "temporal.ui.host",
+      "cluster.domain",
+    ],
     // Each size must be at least another (deployTargetSizingRules): a problem at a size the stack
     // left to its default comes from the one it did set.
     ...sizingCauses("cpu", "Cpu"),

@@ -160,6 +160,24 @@ const TYPES_AND_RANGES: Row[] = [
     /at most 65535 \(got 70000\)/,
   ],
   [
+    "a notify CIDR that is not one",
+    dev({ deployTargets: { notify: { cidrs: ["hooks.example.com"], ports: [443] } } }),
+    "deployTargets.notify.cidrs.0",
+    /must be an IPv4 CIDR/,
+  ],
+  [
+    "notify egress without ports",
+    dev({ deployTargets: { notify: { cidrs: ["203.0.113.0/24"], ports: [] } } }),
+    "deployTargets.notify.ports",
+    /must list at least one port/,
+  ],
+  [
+    "a notify port past 65535",
+    dev({ deployTargets: { notify: { cidrs: ["203.0.113.0/24"], ports: [70000] } } }),
+    "deployTargets.notify.ports.0",
+    /at most 65535 \(got 70000\)/,
+  ],
+  [
     "numParallel 0",
     dev({ ollama: { numParallel: 0 } }),
     "ollama.numParallel",
@@ -891,6 +909,31 @@ const NAMES: Row[] = [
     dev({ objectStore: { buckets: { tempo: "a..b" } } }),
     "objectStore.buckets.tempo",
     /'\.\.'/,
+  ],
+  [
+    "an apps domain that is not a DNS name",
+    dev({ deployTargets: { appsDomain: "Apps_Domain" } }),
+    "deployTargets.appsDomain",
+    /must be a lowercase DNS name/,
+  ],
+  [
+    "an apps domain that is a platform host",
+    dev({ deployTargets: { appsDomain: "grafana.platform.localhost" } }),
+    "deployTargets.appsDomain",
+    /must not be the platform host "grafana\.platform\.localhost"/,
+    { tools: true },
+  ],
+  [
+    "an apps domain that contains the platform's hosts",
+    dev({ deployTargets: { appsDomain: "platform.localhost" } }),
+    "deployTargets.appsDomain",
+    /must not contain the platform host "app\.platform\.localhost"/,
+  ],
+  [
+    "an app host under the default apps domain",
+    dev({ app: { host: "shop.apps.platform.localhost" } }),
+    "app.host",
+    /deployTargets\.appsDomain \(left to its default\) must not contain the platform host "shop\.apps\.platform\.localhost"/,
   ],
 ];
 

@@ -14,7 +14,7 @@ import { rbacLeast } from "../../policy/rules/rbac-least";
 import type { RenderedResource } from "../../core/render-model";
 import { authorizeFromRbac, deployTargetAccessMatrix } from "../deploy-target-access";
 import { setupMocks, unwrap } from "../mocks";
-import { registeredUnder, type Recorded } from "./recorded";
+import { optionRecorder, registeredUnder, type Recorded } from "./recorded";
 import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
@@ -440,6 +440,109 @@ describe("DeployTarget", () => {
     );
   });
 
+  it("fences the targets, and only them, with two Deny policies on Ingresses and Services", async () => {
+    const platformHosts = ["app.example.com", "grafana.example.com"];
+    const { resources } = await create("fence", { appsDomain: "apps.example.com", platformHosts });
+    // Registration order is the mocks', not the component's: compare by name.
+    const byName = (a: Recorded, b: Recorded) =>
+      String(a.inputs.metadata.name).localeCompare(String(b.inputs.metadata.name));
+    const policies = ofKind(resources, "ValidatingAdmissionPolicy").sort(byName);
+    const bindings = ofKind(resources, "ValidatingAdmissionPolicyBinding").sort(byName);
+    const names = policies.map((policy) => policy.inputs.metadata.name);
+    expect(names).toEqual([
+      "platform-deploy-target-ingress-hosts",
+      "platform-deploy-target-services",
+    ]);
+    expect(policies.map((policy) => policy.inputs.spec.matchConstraints.resourceRules)).toEqual([
+      [expect.objectContaining({ apiGroups: ["networking.k8s.io"], resources: ["ingresses"] })],
+      [expect.objectContaining({ apiGroups: [""], resources: ["services"] })],
+    ]);
+    for (const policy of policies) {
+      expect(policy.inputs.spec.failurePolicy).toBe("Fail");
+      expect(policy.inputs.spec.matchConstraints.resourceRules[0].operations).toEqual([
+        "CREATE",
+        "UPDATE",
+      ]);
+    }
+    // Each binding selects by a label every target carries and the platform namespace does not.
+    expect(bindings.map((binding) => binding.inputs.spec.policyName)).toEqual(names);
+    const selected = (labels: Record<string, string> = {}) =>
+      bindings.every((binding) =>
+        Object.entries(
+          binding.inputs.spec.matchResources.namespaceSelector.matchLabels as Record<
+            string,
+            string
+          >,
+        ).every(([key, value]) => labels[key] === value),
+      );
+    for (const binding of bindings) {
+      expect(binding.inputs.spec.validationActions).toEqual(["Deny"]);
+    }
+    const targets = ofKind(resources, "Namespace");
+    expect(targets.map((namespace) => selected(namespace.inputs.metadata.labels))).toEqual(
+      TARGETS.map(() => true),
+    );
+    const { podSecurityLabels } = await import("../../components/lib/security");
+    expect(
+      selected({ ...podSecurityLabels("restricted"), "kubernetes.io/metadata.name": PLATFORM }),
+    ).toBe(false);
+    // The hosts are the configured ones (the control-plane tier runs the CEL itself).
+    const ingressPolicy = JSON.stringify(policies[0].inputs.spec);
+    expect(ingressPolicy).toContain(JSON.stringify(JSON.stringify(platformHosts)).slice(1, -1));
+    expect(ingressPolicy).toContain('.endsWith(\\".apps.example.com\\")');
+  });
+
+  it("grants the worker its rights only once the fence is bound", async () => {
+    const { DeployTarget } = await deployTarget();
+    const recorder = optionRecorder();
+    new DeployTarget(
+      "fence-first",
+      { namespace: PLATFORM, targetNamespaces: TARGETS },
+      { transformations: recorder.transformations },
+    );
+    const roleBindings = recorder.seen.filter((child) => child.type.endsWith(":RoleBinding"));
+    expect(roleBindings).toHaveLength(TARGETS.length);
+    for (const { opts } of roleBindings) {
+      const after = await Promise.all(
+        ((opts.dependsOn ?? []) as pulumi.Resource[]).map((resource) => unwrap(resource.urn)),
+      );
+      expect(after).toEqual([
+        expect.stringContaining(
+          "ValidatingAdmissionPolicyBinding::fence-first-platform-deploy-target-ingress-hosts",
+        ),
+        expect.stringContaining(
+          "ValidatingAdmissionPolicyBinding::fence-first-platform-deploy-target-services",
+        ),
+      ]);
+    }
+  });
+
+  it("refuses an apps domain that is not a DNS name, or is or contains a platform host", async () => {
+    const { deployTargetRules } = await deployTarget();
+    const platformHosts = ["app.example.com", "grafana.example.com"];
+    const rules = (appsDomain: string) =>
+      deployTargetRules({ namespace: PLATFORM, appsDomain, platformHosts }).map(
+        (error) => `${error.propertyPath}: ${error.reason}`,
+      );
+    expect(rules("apps.example.com")).toEqual([]);
+    // Under a platform host is fine: Traefik matches hosts exactly, so none of it is the host.
+    expect(rules("apps.app.example.com")).toEqual([]);
+    expect(rules("apps")).toEqual([
+      expect.stringMatching(/^appsDomain: must be a lowercase DNS name/),
+    ]);
+    expect(rules("Apps.example.com")).toEqual([expect.stringMatching(/lowercase DNS name/)]);
+    expect(rules("app.example.com")).toEqual([
+      expect.stringMatching(/^appsDomain: must not be the platform host "app\.example\.com"/),
+    ]);
+    expect(rules("example.com")).toEqual([
+      expect.stringMatching(/must not contain the platform host "app\.example\.com"/),
+      expect.stringMatching(/must not contain the platform host "grafana\.example\.com"/),
+    ]);
+    await expect(create("bad-apps", { appsDomain: "example.com", platformHosts })).rejects.toThrow(
+      /appsDomain: must not contain the platform host/,
+    );
+  });
+
   it("gives the worker, and only it, its edge to the API server", async () => {
     const { deployTargetEdges } = await deployTarget();
     const worker = { name: "worker", component: "worker", instance: PLATFORM, version: "1.2.3" };
@@ -519,6 +622,12 @@ describe("DeployTarget's settings in the stack config", () => {
       podCidr: "10.42.0.0/16",
       serviceCidr: "10.43.0.0/16",
       apiServer: { port: 6443 },
+      appsDomain: "apps.platform.localhost",
+      platformHosts: [
+        "app.platform.localhost",
+        "grafana.platform.localhost",
+        "temporal.platform.localhost",
+      ],
     });
   });
 

@@ -53,9 +53,14 @@ export class KubeClient {
   constructor(
     readonly server: string,
     private readonly token: string,
-    ca: string,
+    private readonly ca: string,
   ) {
     this.agent = new https.Agent({ ca, keepAlive: true, maxSockets: 16 });
+  }
+
+  /** A client of the same server that authenticates as someone else (a ServiceAccount token). */
+  withToken(token: string): KubeClient {
+    return new KubeClient(this.server, token, this.ca);
   }
 
   /** One request; rejects only when the server cannot be reached, never on an HTTP status. */
