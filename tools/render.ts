@@ -1,10 +1,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { stringify } from "yaml";
 import { parseCommandLine, runTool, stackName, usage, UsageError } from "./lib/cli";
 import { renderStack, REPOSITORY_ROOT, type RenderResult } from "./lib/engine";
-import { manifestFiles } from "./lib/manifests";
+import { manifestFiles, manifestYaml } from "./lib/manifests";
 
 /**
  * `npm run render -- <stack> [--out <dir>] [--stack-file <file>]`: writes every Kubernetes
@@ -33,7 +32,7 @@ function writeRender(result: RenderResult, outDir: string): number {
   fs.mkdirSync(manifestsDir);
   const files = manifestFiles(result.resources);
   for (const { file, manifest } of files) {
-    fs.writeFileSync(path.join(manifestsDir, file), stringify(manifest, { lineWidth: 0 }));
+    fs.writeFileSync(path.join(manifestsDir, file), manifestYaml(manifest));
   }
   const plan = result.resources.map(({ props: _props, ...entry }) => entry);
   fs.writeFileSync(

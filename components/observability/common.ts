@@ -1,5 +1,5 @@
-import { stringify } from "yaml";
 import type { WorkloadIdentity } from "../../core/labels";
+import { toPortableYaml } from "../../core/yaml";
 
 /**
  * What the observability components share: their names, ports and identities (so the collector,
@@ -81,11 +81,13 @@ export const DATASOURCE_TYPES = {
 } as const;
 
 /**
- * YAML as the components write it: no line folding, so long PromQL stays on one line, and no
- * anchors for objects that appear twice, so every section reads on its own.
+ * YAML as the components write it: no line folding, so long PromQL stays on one line, no anchors
+ * for objects that appear twice, so every section reads on its own, and every string a YAML 1.1
+ * reader would take for another type quoted (the Go programs reading these configs are such
+ * readers).
  */
 export function toYaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
+  return toPortableYaml(value, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 const RETENTION = /^(\d+)(h|d|w)$/;

@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { toPortableYaml } from "../../core/yaml";
 import { assertValidArgs } from "../lib/validation";
 import { historyShardRules } from "./shards";
 
@@ -199,7 +199,7 @@ function configObject(args: TemporalServerConfigArgs): Record<string, unknown> {
 /** The server's static config file (YAML text, templated for credentials and the pod IP). */
 export function temporalServerConfig(args: TemporalServerConfigArgs): string {
   assertValidArgs("Temporal server config", historyShardRules(args.numHistoryShards));
-  const body = stringify(configObject(args), { lineWidth: 0 }).replace(
+  const body = toPortableYaml(configObject(args), { lineWidth: 0 }).replace(
     new RegExp(`${ENV_MARK}([A-Z0-9_]+?)${ENV_MARK}`, "g"),
     (_match, variable: string) => `{{ env "${variable}" | quote }}`,
   );
@@ -230,7 +230,7 @@ export function renderConfigTemplate(text: string, env: Record<string, string>):
 export function temporalDynamicConfig(): string {
   return [
     "# Rendered by k3s-platform (components/temporal/config.ts).",
-    stringify({ "limit.maxIDLength": [{ value: 255, constraints: {} }] }),
+    toPortableYaml({ "limit.maxIDLength": [{ value: 255, constraints: {} }] }),
   ].join("\n");
 }
 

@@ -1,4 +1,5 @@
 import type { Manifest, RenderedResource } from "../../core/render-model";
+import { toPortableYaml } from "../../core/yaml";
 
 /** A rendered Kubernetes object with the file name it is written to. */
 export interface ManifestFile {
@@ -50,6 +51,15 @@ export function manifestFiles(resources: RenderedResource[]): ManifestFile[] {
       return { ...object, file };
     })
     .sort((a, b) => a.file.localeCompare(b.file));
+}
+
+/**
+ * The text of a manifest file: YAML without line folding, every string that kubectl's YAML 1.1
+ * reader would take for another type (`off`, `0755`, `1:20`) quoted, so `kubectl apply -f` sends
+ * the object the render shows.
+ */
+export function manifestYaml(manifest: Manifest): string {
+  return toPortableYaml(manifest, { lineWidth: 0 });
 }
 
 /** apiVersion, kind and metadata first, as people write manifests. */
