@@ -5,8 +5,9 @@
 //            → core/ (no Pulumi resources: labels, quantities, CIDRs, the network and render
 //              models, reachability, the image catalogue, atlas.sum, the validation model)
 // A layer imports only the layers below it. The policy pack reads only core/, and nothing that
-// ships (product or pack) imports the engine-less tools in tools/. Tests and benches may import
-// anything.
+// ships (product or pack) imports the engine-less tools in tools/. examples/ is what an app
+// developer writes: it imports published packages only, nothing of the repository. Tests and
+// benches may import anything.
 import js from "@eslint/js";
 import importX from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
@@ -46,6 +47,11 @@ const layerZones = [
     "./policy",
     [ENTRY, ...PLATFORM, COMPONENTS, "./tools", "./test", "./bench", "./atlas"],
     "the policy pack reads only core/ (and its own files), so it can be published on its own.",
+  ),
+  zone(
+    "./examples",
+    [ENTRY, ...PLATFORM, COMPONENTS, "./core", ...REVIEW_AND_TOOLS, "./atlas"],
+    "examples/ show what an app developer writes: they use published packages and the env contract, never the platform's code.",
   ),
 ];
 
