@@ -135,10 +135,25 @@ function appEdges({
       "traces, metrics, logs (OTLP)",
     ),
     ...c.deployTarget.workerEdges(c.app.workerIdentity),
+    ...notifyEdges(args, at(c.app.workerIdentity)),
     ...(args.app.egress.arcjet && args.secrets.arcjetKey
       ? [edge(at(c.app.webIdentity), internet(args), [port.tcp(443)], "Arcjet's API")]
       : []),
   ];
+}
+
+/**
+ * The worker's `notifyUsers` webhook, when `deployTargets.notify` names where it is: those
+ * addresses on those ports, nothing else outside the cluster.
+ */
+function notifyEdges(args: PlatformArgs, worker: Peer): Edge[] {
+  const { notify } = args.deployTargets;
+  if (notify === undefined) return [];
+  // The core's one address peer that can be narrowed to given CIDRs is the API server's: its
+  // policy is exactly an ipBlock per CIDR (the cluster's ranges excepted), which is what the
+  // webhook needs. An internet peer would open those ports to every outside address.
+  const webhook = peer.kubernetesApi({ cidrs: notify.cidrs });
+  return [edge(worker, webhook, notify.ports.map(port.tcp), "notifies users (webhook)")];
 }
 
 /** Postgres and who reaches it directly, and the object store's own clients. */

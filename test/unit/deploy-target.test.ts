@@ -13,9 +13,9 @@ import { runPolicies, runPolicyPack } from "../../policy/run";
 import { rbacLeast } from "../../policy/rules/rbac-least";
 import type { RenderedResource } from "../../core/render-model";
 import { authorizeFromRbac, deployTargetAccessMatrix } from "../deploy-target-access";
-import { setupMocks, unwrap } from "../mocks";
+import { registeredOfType, setupMocks, unwrap } from "../mocks";
 import { optionRecorder, registeredUnder, type Recorded } from "./recorded";
-import { parsedStackConfig, stackConfigIssues } from "./stack-config";
+import { APP_IMAGE, parsedStackConfig, stackConfigIssues } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -677,6 +677,37 @@ describe("DeployTarget's settings in the stack config", () => {
       key: "k3s-platform:deployTargets.namespaces.0",
       message: "must be at most 63 characters (got 64)",
     });
+  });
+
+  it("deployTargets.notify opens the worker's egress to the webhook, and only the worker's", async () => {
+    const { Platform } = await import("../../platform/platform");
+    const { kubernetes: _kubernetes, ...args } = parsedStackConfig({
+      app: { image: APP_IMAGE },
+      deployTargets: { notify: { cidrs: ["203.0.113.0/24"], ports: [443, 8443] } },
+    });
+    await unwrap(new Platform("notify", args).namespace);
+    // The Platform names its children by role, not after itself: every policy registered so far.
+    const policies = (
+      await registeredOfType(mocks, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    ).map((policy) => ({ ...policy, inputs: policy.inputs as Recorded["inputs"] }));
+    type Egress = { to: { ipBlock?: { cidr: string } }[]; ports?: { port: number }[] }[];
+    const toWebhook = policies.flatMap((policy) =>
+      ((policy.inputs.spec.egress ?? []) as Egress)
+        .filter((rule) => rule.to.some((to) => to.ipBlock?.cidr === "203.0.113.0/24"))
+        .map((rule) => ({
+          pods: policy.inputs.spec.podSelector.matchLabels["app.kubernetes.io/name"],
+          ports: (rule.ports ?? []).map((entry) => entry.port),
+        })),
+    );
+    expect(toWebhook).toEqual([{ pods: "worker", ports: [443, 8443] }]);
+    const wiring = policies.find(
+      (policy) =>
+        policy.inputs.metadata.name === "default-deny" &&
+        policy.inputs.metadata.namespace === args.namespace,
+    );
+    expect(JSON.stringify(wiring?.inputs.metadata.annotations)).toContain(
+      "notifies users (webhook)",
+    );
   });
 
   it("an empty target list maps to deployTargets.namespaces", async () => {
