@@ -260,18 +260,18 @@ async function settledOn(namespace: string, wanted: string, replicas: number): P
   );
 }
 
-describe("the reference deploy worker on the control plane, with the worker's own token", () => {
-  beforeAll(startEverything, 900_000);
+beforeAll(startEverything, 900_000);
 
-  afterAll(async () => {
-    await connection?.close();
-    await worker?.stop();
-    await webhook?.stop();
-    await temporal?.stop();
-    await cluster?.stop();
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }, 120_000);
+afterAll(async () => {
+  await connection?.close();
+  await worker?.stop();
+  await webhook?.stop();
+  await temporal?.stop();
+  await cluster?.stop();
+  fs.rmSync(scratch, { recursive: true, force: true });
+}, 120_000);
 
+describe("the reference deploy worker, with the worker's own token: a healthy release", () => {
   it("deploys a user's service into a target namespace: pods Ready, health check passed, the worker's field manager on every object", async () => {
     const namespace = contract.deployNamespaces[0];
     const started = Date.now();
@@ -331,6 +331,9 @@ describe("the reference deploy worker on the control plane, with the worker's ow
       } satisfies Partial<Notification>),
     );
   }, 240_000);
+});
+
+describe("the reference deploy worker: a crash-looping release", () => {
   it("rolls a crash-looping release back to the previous ReplicaSet's template, ends the workflow rolled back, and notifies", async () => {
     const namespace = contract.deployNamespaces[0];
     const [first] = await replicaSets(namespace, "shop");
@@ -384,7 +387,9 @@ describe("the reference deploy worker on the control plane, with the worker's ow
     expect(notified?.[1]).toMatchObject({ namespace, image: BROKEN_IMAGE, revision: "1" });
     expect((notified?.[1] as Notification).reason).toContain("CrashLoopBackOff");
   }, 240_000);
+});
 
+describe("the reference deploy worker: what the deploy target does to a service", () => {
   it("gives a service deployed without resources the LimitRange's defaults", async () => {
     const namespace = contract.deployNamespaces[0];
     const range = contract.limitRanges.find((m) => m.metadata.namespace === namespace) as Manifest;
