@@ -7,6 +7,8 @@ import { kubernetesVersion, CONTROL_PLANE_MODULE_DIR } from "../integration/lib/
 import { applyRender, type Applied } from "./lib/apply-render";
 import { startControlPlane, type ControlPlane } from "./lib/control-plane";
 import { renderObjects, type PlanResource } from "./lib/render-objects";
+import { FIELD_MANAGER } from "./lib/kube-client";
+import { kubeconfigOf, kubectlApply, renderToFiles, type RenderedFiles } from "./lib/kubectl";
 import { ensureE2eBinaries } from "./lib/tools";
 
 /**
@@ -15,13 +17,24 @@ import { ensureE2eBinaries } from "./lib/tools";
  * manager, strict field validation), with Pod Security enforced by our own namespace labels: the
  * API server's own verdict on every object and every pod template. How `pulumi up` orders,
  * awaits, upgrades and destroys them is the engine tier's (test/engine), run by the real engine
- * and provider. What only K3s shows (image pulls, real probes) is out of reach here.
+ * and provider. What only K3s shows (image pulls, real probes) is out of reach here. The files
+ * `npm run render` writes are also applied by `kubectl`, as a reviewer applies them: kubectl reads
+ * YAML 1.1, so a string the render left plain (`off`) would reach the server as another type.
  */
 
 const binaries = ensureE2eBinaries();
 const renders = new Map(["dev", "prod"].map((stack) => [stack, renderObjects(stack)]));
+const renderedFiles = new Map(["dev", "prod"].map((stack) => [stack, renderToFiles(stack)]));
 // A rejected promise held for a later test must not count as unhandled meanwhile.
-for (const render of [binaries, ...renders.values()]) render.catch(() => undefined);
+for (const render of [binaries, ...renders.values(), ...renderedFiles.values()]) {
+  render.catch(() => undefined);
+}
+afterAll(async () => {
+  const settled = await Promise.allSettled(renderedFiles.values());
+  for (const files of settled) {
+    if (files.status === "fulfilled") fs.rmSync(files.value.dir, { recursive: true, force: true });
+  }
+});
 
 describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) => {
   let cluster: ControlPlane | undefined;
@@ -80,6 +93,51 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
   it("has every manifest accepted by server-side apply with strict field validation", () => {
     expect(results.length).toBe(resources.filter((resource) => resource.manifest).length);
     expect(results.filter((r) => r.status >= 300).map((r) => `${r.id}: ${r.error}`)).toEqual([]);
+  });
+
+  /** kubectl on this control plane, as the provider's field manager, caching in the render's dir. */
+  const kubectlOptions = (files: RenderedFiles) => ({
+    kubeconfig: kubeconfigOf(cluster as ControlPlane),
+    fieldManager: FIELD_MANAGER,
+    cacheDir: path.join(files.dir, "kube-cache"),
+  });
+
+  it("has kubectl apply the rendered files as they are (server-side, strict, dry run)", async () => {
+    // The provider's apply again, from the files: under its field manager (another manager
+    // would conflict on what the server defaults or never stores, such as a Secret's stringData),
+    // so what fails is only what kubectl reads from the files and the server refuses.
+    const files = await (renderedFiles.get(stack) as Promise<RenderedFiles>);
+    const count = fs.readdirSync(files.manifests).length;
+    const options = kubectlOptions(files);
+    const started = Date.now();
+    const result = await kubectlApply(files.manifests, options);
+    const applied = result.stdout.split("\n").filter((line) => line.includes("serverside-applied"));
+    console.log(
+      `[${stack}] kubectl apply --server-side --dry-run=server -f ${count} files: ` +
+        `exit ${result.status}, ${applied.length} applied in ${seconds(started)} s`,
+    );
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(applied.length).toBe(count);
+    expect(count).toBe(results.length);
+  });
+
+  it("would catch a plain YAML 1.1 boolean in a file kubectl applies", async () => {
+    // The check above is only worth something if kubectl reads `off` as false and the server then
+    // refuses the object: prove both on a ConfigMap written as the render wrote MinIO's env before.
+    const files = await (renderedFiles.get(stack) as Promise<RenderedFiles>);
+    const probe = path.join(files.dir, "yaml-1-1-probe.yaml");
+    fs.writeFileSync(
+      probe,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml-1-1-probe\n" +
+        "  namespace: default\ndata:\n  MINIO_UPDATE: off\n",
+    );
+    const options = kubectlOptions(files);
+    const refused = await kubectlApply(probe, options);
+    console.log(`[${stack}] plain off: exit ${refused.status}, ${refused.stderr.trim()}`);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/MINIO_UPDATE: expected string, got .*false/);
+    fs.writeFileSync(probe, fs.readFileSync(probe, "utf8").replace(": off", ': "off"'));
+    expect((await kubectlApply(probe, options)).status).toBe(0);
   });
 
   it("draws no warning from the API server, Pod Security's included", () => {
