@@ -65,9 +65,9 @@ export type YamlWriteOptions = Omit<
 
 /**
  * `value` as YAML 1.2 text that a YAML 1.1 reader reads the same: the `yaml` package's own
- * `compat` option quotes (double quotes, or single when the string holds a double quote) every
- * plain string, key or value, that one of {@link YAML_1_1_READER_TAGS} would resolve to another
- * type. Output is otherwise byte-identical to `stringify(value, options)`.
+ * `compat` option double-quotes every plain string, key or value, that one of
+ * {@link YAML_1_1_READER_TAGS} would resolve to another type (none of them holds a quote).
+ * Output is otherwise byte-identical to `stringify(value, options)`.
  */
 export function toPortableYaml(value: unknown, options: YamlWriteOptions = {}): string {
   return stringify(value, { ...options, compat: [...YAML_1_1_READER_TAGS] });
