@@ -96,7 +96,8 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
   });
 
   /** kubectl on this control plane, as the provider's field manager, caching in the render's dir. */
-  const kubectlOptions = (files: RenderedFiles) => ({
+  const kubectlOptions = async (files: RenderedFiles) => ({
+    controlPlane: (await binaries).controlPlane,
     kubeconfig: kubeconfigOf(cluster as ControlPlane),
     fieldManager: FIELD_MANAGER,
     cacheDir: path.join(files.dir, "kube-cache"),
@@ -108,7 +109,7 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
     // so what fails is only what kubectl reads from the files and the server refuses.
     const files = await (renderedFiles.get(stack) as Promise<RenderedFiles>);
     const count = fs.readdirSync(files.manifests).length;
-    const options = kubectlOptions(files);
+    const options = await kubectlOptions(files);
     const started = Date.now();
     const result = await kubectlApply(files.manifests, options);
     const applied = result.stdout.split("\n").filter((line) => line.includes("serverside-applied"));
@@ -131,7 +132,7 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml-1-1-probe\n" +
         "  namespace: default\ndata:\n  MINIO_UPDATE: off\n",
     );
-    const options = kubectlOptions(files);
+    const options = await kubectlOptions(files);
     const refused = await kubectlApply(probe, options);
     console.log(`[${stack}] plain off: exit ${refused.status}, ${refused.stderr.trim()}`);
     expect(refused.status).not.toBe(0);

@@ -5,9 +5,12 @@
 //	control-plane kube-apiserver [flags]
 //	control-plane kube-controller-manager [flags]
 //	control-plane kube-scheduler [flags]
+//	control-plane kubectl [args]
 //
 // The scheduler is needed because kwok simulates kubelets, not scheduling: without it no pod is
-// bound to the fake node.
+// bound to the fake node. kubectl is built from the same release, so the tier applies the rendered
+// files as a reviewer would with a client inside the supported version skew, and needs none
+// installed on the machine.
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	_ "k8s.io/component-base/logs/json/register"          // JSON log format, as upstream
 	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics, as upstream
 	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric, as upstream
+	kubectl "k8s.io/kubectl/pkg/cmd"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
@@ -27,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: control-plane etcd|kube-apiserver|kube-controller-manager|kube-scheduler ...")
+		fmt.Fprintln(os.Stderr, "usage: control-plane etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubectl ...")
 		os.Exit(2)
 	}
 	component, args := os.Args[1], os.Args[2:]
@@ -45,6 +49,8 @@ func main() {
 		command = controllermanager.NewControllerManagerCommand()
 	case "kube-scheduler":
 		command = scheduler.NewSchedulerCommand()
+	case "kubectl":
+		command = kubectl.NewDefaultKubectlCommand()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown component %q\n", component)
 		os.Exit(2)

@@ -12,9 +12,6 @@ import type { ControlPlane } from "./control-plane";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 
-/** The kubectl to run: `KUBECTL` if set, else the one on the PATH. */
-export const KUBECTL = process.env.KUBECTL ?? "kubectl";
-
 /** What a command did. */
 export interface CommandResult {
   /** Exit status (-1 if it could not be started or was killed). */
@@ -92,6 +89,11 @@ export function kubeconfigOf(cluster: ControlPlane): string {
 
 /** Options of {@link kubectlApply}. */
 export interface KubectlApplyOptions {
+  /**
+   * The `control-plane` wrapper binary, whose `kubectl` is built from the control plane's own
+   * Kubernetes release: inside the supported version skew, and nothing to install.
+   */
+  controlPlane: string;
   kubeconfig: string;
   /** The field manager kubectl applies as. */
   fieldManager: string;
@@ -106,8 +108,9 @@ export interface KubectlApplyOptions {
  */
 export function kubectlApply(target: string, options: KubectlApplyOptions): Promise<CommandResult> {
   return run(
-    KUBECTL,
+    options.controlPlane,
     [
+      "kubectl",
       `--kubeconfig=${options.kubeconfig}`,
       `--cache-dir=${options.cacheDir}`,
       "apply",
