@@ -335,6 +335,7 @@ function appOn(at: Placement, c: AppDependencies): App | undefined {
       workerDependsOn: [c.ollama.modelsReady],
       workerServiceAccountName: c.deployTarget.serviceAccountName,
       deployNamespaces: c.deployTarget.targetNamespaces,
+      appsDomain: c.deployTarget.appsDomain,
     },
     { parent: at.parent },
   );

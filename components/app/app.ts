@@ -284,7 +284,7 @@ function envSpecFor(
     secretAccessKey: args.s3.secretAccessKey,
     ollamaHost: args.ollamaHost,
     arcjetKey: pod.arcjetKey,
-    ...(deployNamespaces !== undefined ? { deployNamespaces } : {}),
+    ...(deployNamespaces !== undefined ? { deployNamespaces, appsDomain: args.appsDomain } : {}),
   });
 }
 

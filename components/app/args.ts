@@ -207,6 +207,12 @@ export interface AppArgs {
    * @default none: no `DEPLOY_NAMESPACES`
    */
   deployNamespaces?: pulumi.Input<string[]>;
+  /**
+   * The domain users' services are served under (`APPS_DOMAIN`, worker only, with
+   * `deployNamespaces`): the deploy targets' admission policy refuses Ingress hosts elsewhere.
+   * @default none: no `APPS_DOMAIN`
+   */
+  appsDomain?: pulumi.Input<string>;
 }
 
 /** The probes every app container gets unless the stack says otherwise. */
@@ -375,16 +381,27 @@ export function appRules(args: AppSettings): FieldError[] {
 
 /**
  * Problems with what the Platform wires in rather than what a stack sets: direct database access
- * needs the direct URL. The Platform always passes one, so only a hand-built App can miss it.
+ * needs the direct URL, and deploy namespaces their apps domain. The Platform always passes both,
+ * so only a hand-built App can miss them.
  */
 export function appWiringRules(
-  args: Pick<AppArgs, "directDatabaseAccess" | "databaseDirectUrl">,
+  args: Pick<
+    AppArgs,
+    "directDatabaseAccess" | "databaseDirectUrl" | "deployNamespaces" | "appsDomain"
+  >,
 ): FieldError[] {
-  return fieldErrorIf(
-    (args.directDatabaseAccess ?? false) && args.databaseDirectUrl === undefined,
-    "databaseDirectUrl",
-    () => "is required when directDatabaseAccess is on",
-  );
+  return [
+    ...fieldErrorIf(
+      (args.directDatabaseAccess ?? false) && args.databaseDirectUrl === undefined,
+      "databaseDirectUrl",
+      () => "is required when directDatabaseAccess is on",
+    ),
+    ...fieldErrorIf(
+      args.deployNamespaces !== undefined && args.appsDomain === undefined,
+      "appsDomain",
+      () => "is required with deployNamespaces: the worker serves users' services under it",
+    ),
+  ];
 }
 
 /** The web Deployment's problems, by their path in {@link WebArgs}. */

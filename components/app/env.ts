@@ -70,6 +70,13 @@ export const APP_ENV_VARIABLES: readonly AppEnvVariable[] = [
     description:
       "Worker only: the deploy target namespaces it may deploy user services to, comma-separated",
   },
+  {
+    name: "APPS_DOMAIN",
+    credential: false,
+    onlyOnWorkerWithDeployNamespaces: true,
+    description:
+      "Worker only: the domain users' services are served under (`<service>.<APPS_DOMAIN>`); the cluster refuses their Ingresses elsewhere",
+  },
 ];
 
 /** The contract's variable names, in order. */
@@ -127,6 +134,8 @@ export interface AppEnvSpec {
   arcjetKey?: SecretKey;
   /** Present only for the worker, when deploy targets give it namespaces to deploy to. */
   deployNamespaces?: pulumi.Input<string[]>;
+  /** The domain users' services live under; set with `deployNamespaces`. */
+  appsDomain?: pulumi.Input<string>;
 }
 
 /**
@@ -179,6 +188,7 @@ export function appEnv(spec: AppEnvSpec): EnvVar[] {
             "DEPLOY_NAMESPACES",
             pulumi.output(spec.deployNamespaces).apply((names) => names.join(",")),
           ),
+          ...(spec.appsDomain !== undefined ? [value("APPS_DOMAIN", spec.appsDomain)] : []),
         ]
       : []),
   ];

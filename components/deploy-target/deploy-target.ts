@@ -64,6 +64,8 @@ export class DeployTarget extends pulumi.ComponentResource {
   public readonly targetNamespaces: pulumi.Output<string[]>;
   /** `<namespace>/<name>` of the Role in each target, in the order of `targetNamespaces`. */
   public readonly roleNames: pulumi.Output<string[]>;
+  /** The domain users' services are served under: the worker's `APPS_DOMAIN`. */
+  public readonly appsDomain: string;
   private readonly platformNamespace: string;
   private readonly apiServer: ApiServerEndpoint;
 
@@ -85,9 +87,10 @@ export class DeployTarget extends pulumi.ComponentResource {
       ),
       { parent: this },
     );
+    this.appsDomain = resolveAppsDomain(args);
     const fenceBindings = deployTargetFence({
       platformNamespace: args.namespace,
-      appsDomain: resolveAppsDomain(args),
+      appsDomain: this.appsDomain,
       platformHosts: args.platformHosts ?? [],
     }).map(({ name: policyName, policy, binding }) => {
       const created = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
@@ -127,6 +130,7 @@ export class DeployTarget extends pulumi.ComponentResource {
       serviceAccountName: this.serviceAccountName,
       targetNamespaces: this.targetNamespaces,
       roleNames: this.roleNames,
+      appsDomain: this.appsDomain,
     });
   }
 

@@ -84,11 +84,6 @@ function workerContract(manifests: Manifest[]): WorkerContract {
     manifests.filter(
       (m) => m.kind === kind && deployNamespaces.includes(m.metadata.namespace as string),
     );
-  const domain = (
-    parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config[
-      "k3s-platform:cluster"
-    ] as { domain: string }
-  ).domain;
   return {
     account: {
       namespace: worker.metadata.namespace as string,
@@ -98,9 +93,7 @@ function workerContract(manifests: Manifest[]): WorkerContract {
     deployNamespaces,
     limitRanges: inTargets("LimitRange"),
     quotas: inTargets("ResourceQuota"),
-    // The deploy targets' default apps domain (`deployTargets.appsDomain`): the env contract does
-    // not carry it yet, so the test hands the worker the default the fence uses.
-    appsDomain: `apps.${domain}`,
+    appsDomain: env.APPS_DOMAIN,
   };
 }
 

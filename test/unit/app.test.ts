@@ -151,18 +151,24 @@ describe("the app's environment contract", () => {
       "OLLAMA_HOST",
       "ARCJET_KEY",
       "DEPLOY_NAMESPACES",
+      "APPS_DOMAIN",
     ]);
   });
 
-  it("only the worker learns where it may deploy (DEPLOY_NAMESPACES), and only when given targets", async () => {
-    const { module } = await makeApp("targets", { deployNamespaces: ["targets-apps", "team-b"] });
+  it("only the worker learns where it may deploy (DEPLOY_NAMESPACES, APPS_DOMAIN), and only when given targets", async () => {
+    const { module } = await makeApp("targets", {
+      deployNamespaces: ["targets-apps", "team-b"],
+      appsDomain: "apps.example.com",
+    });
     const worker = envOf(await deployment("targets-worker"));
     expect(worker.find((e) => e.name === "DEPLOY_NAMESPACES")?.value).toBe("targets-apps,team-b");
+    expect(worker.find((e) => e.name === "APPS_DOMAIN")?.value).toBe("apps.example.com");
     expect(worker.map((e) => e.name)).toEqual(
       expect.arrayContaining(module.contractFor(false, true, true)),
     );
     const web = envOf(await deployment("targets-web")).map((e) => e.name);
     expect(web).not.toContain("DEPLOY_NAMESPACES");
+    expect(web).not.toContain("APPS_DOMAIN");
     expect(module.contractFor(false, true, false)).not.toContain("DEPLOY_NAMESPACES");
 
     await makeApp("untargeted");
@@ -663,7 +669,7 @@ describe("the app's rules", () => {
     expect(appRules(settings({ ...prod, image: undefined, build }))).toEqual([]);
   });
 
-  it("direct database access needs the direct URL (a wiring rule)", async () => {
+  it("direct database access needs the direct URL, deploy namespaces their domain (wiring rules)", async () => {
     const { appWiringRules } = await import("../../components/app");
     const { databaseDirectUrl } = await platformSecrets("wiring");
     expect(appWiringRules({ directDatabaseAccess: true })).toEqual([
@@ -671,6 +677,10 @@ describe("the app's rules", () => {
     ]);
     expect(appWiringRules({ directDatabaseAccess: true, databaseDirectUrl })).toEqual([]);
     expect(appWiringRules({})).toEqual([]);
+    expect(appWiringRules({ deployNamespaces: ["apps"] })).toEqual([
+      { propertyPath: "appsDomain", reason: expect.stringMatching(/with deployNamespaces/) },
+    ]);
+    expect(appWiringRules({ deployNamespaces: ["apps"], appsDomain: "apps.a.b" })).toEqual([]);
   });
 
   it("defaults follow the profile; the stack's defaults are the App's own", async () => {
