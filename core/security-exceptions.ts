@@ -31,6 +31,12 @@ export function nodeLogsNamespace(platformNamespace: string): string {
   return `${platformNamespace}${NODE_LOGS_NAMESPACE_SUFFIX}`;
 }
 
+/**
+ * The node's directory where the node log collector keeps its file offsets across restarts and
+ * reboots: its own, under no other program's tree, and its one writable host path.
+ */
+export const NODE_LOG_CHECKPOINTS_HOST_DIR = "/var/lib/k3s-platform/otel-node-logs";
+
 /** `app.kubernetes.io/component` of the node log collector's pods. */
 export const NODE_LOG_COLLECTOR_COMPONENT = "node-log-collector";
 
@@ -43,13 +49,25 @@ export const RelaxableControl = {
 } as const;
 export type RelaxableControl = (typeof RelaxableControl)[keyof typeof RelaxableControl];
 
-/** A host directory an exception may mount, always read-only. */
-export interface HostPathGrant {
-  /** Absolute directory; the volume's `hostPath.path` must be it or lie below it. */
-  pathPrefix: string;
-  /** Every mount of such a volume must set `readOnly: true`. */
-  readOnly: true;
-}
+/**
+ * A host directory an exception may mount: read-only, or writable with its own reason (a node's
+ * directory a pod can write outlives the pod, so each one is named and argued).
+ */
+export type HostPathGrant =
+  | {
+      /** Absolute directory; the volume's `hostPath.path` must be it or lie below it. */
+      pathPrefix: string;
+      /** Every mount of such a volume must set `readOnly: true`. */
+      readOnly: true;
+    }
+  | {
+      /** Absolute directory; the volume's `hostPath.path` must be it or lie below it. */
+      pathPrefix: string;
+      /** Mounts may write. */
+      readOnly: false;
+      /** Why the workload must write there, quoted in the catalogue. */
+      why: string;
+    };
 
 /** One relaxed control with its reason. */
 export interface Relaxation {
@@ -88,7 +106,8 @@ export const SECURITY_EXCEPTIONS: readonly SecurityException[] = [
         control: RelaxableControl.hostPathVolumes,
         why:
           "the OTel Collector tails every pod's log under /var/log/pods on its node, which only " +
-          "a hostPath volume reaches; it is mounted read-only",
+          "a hostPath volume reaches; it is mounted read-only. It keeps its read offsets in a " +
+          "writable host directory of its own, so a restart or reboot loses no log lines",
       },
       {
         control: RelaxableControl.runAsRoot,
@@ -97,7 +116,17 @@ export const SECURITY_EXCEPTIONS: readonly SecurityException[] = [
           "sees nothing; all capabilities stay dropped and privilege escalation stays off",
       },
     ],
-    hostPaths: [{ pathPrefix: "/var/log", readOnly: true }],
+    hostPaths: [
+      { pathPrefix: "/var/log", readOnly: true },
+      {
+        pathPrefix: NODE_LOG_CHECKPOINTS_HOST_DIR,
+        readOnly: false,
+        why:
+          "the filelog receiver's file offsets (the file_storage extension): in the pod they " +
+          "would die with it, so every restart or node reboot would skip or resend logs. The " +
+          "directory is the collector's own and holds only its offset database",
+      },
+    ],
   },
 ];
 

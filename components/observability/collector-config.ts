@@ -114,6 +114,12 @@ export interface NodeLogCollectorConfigArgs {
 /** Where the kubelet writes container logs: `<namespace>_<pod>_<uid>/<container>/<n>.log`. */
 export const POD_LOGS_DIR = "/var/log/pods";
 
+/** Where the node's checkpoint directory (core/security-exceptions.ts) is mounted. */
+export const NODE_LOG_CHECKPOINTS_DIR = "/var/lib/otelcol/node-logs";
+
+/** The storage extension that holds the filelog receiver's offsets. */
+const CHECKPOINT_STORAGE = "file_storage/checkpoints";
+
 /**
  * The node log collector's config: tail every container log on the node (CRI format, parsed by the
  * `container` operator, which also reads namespace, pod, UID and container from the path), and
@@ -122,13 +128,24 @@ export const POD_LOGS_DIR = "/var/log/pods";
  */
 export function nodeLogCollectorConfig(args: NodeLogCollectorConfigArgs): Record<string, unknown> {
   return {
-    extensions: { health_check: { endpoint: `0.0.0.0:${PORTS.collectorHealth}` } },
+    extensions: {
+      health_check: { endpoint: `0.0.0.0:${PORTS.collectorHealth}` },
+      [CHECKPOINT_STORAGE]: {
+        directory: NODE_LOG_CHECKPOINTS_DIR,
+        // The default compaction directory is the OS temp dir, which the read-only root refuses;
+        // compacting beside the database needs no second volume.
+        compaction: { on_start: true, directory: NODE_LOG_CHECKPOINTS_DIR },
+      },
+    },
     receivers: {
       filelog: {
         include: [`${POD_LOGS_DIR}/*/*/*.log`],
         exclude: [`${POD_LOGS_DIR}/${args.ownNamespace}_*/*/*.log`],
-        // Offsets are not persisted (that would need a writable host path): a restarted collector
-        // starts at the end instead of sending every file again.
+        // Offsets are kept in the node's checkpoint directory after every poll. Once any are
+        // kept, the receiver resumes each known file at its offset and reads every file it does
+        // not know (one created while it was down) from the start, ignoring start_at; start_at
+        // only spares a first install from sending every existing log again.
+        storage: CHECKPOINT_STORAGE,
         start_at: "end",
         // The container operator takes the Kubernetes metadata from log.file.path.
         include_file_path: true,
@@ -141,7 +158,7 @@ export function nodeLogCollectorConfig(args: NodeLogCollectorConfigArgs): Record
       "otlp_grpc/gateway": { endpoint: args.gatewayOtlpGrpc, tls: { insecure: true } },
     },
     service: {
-      extensions: ["health_check"],
+      extensions: ["health_check", CHECKPOINT_STORAGE],
       telemetry: serviceTelemetry(),
       pipelines: {
         logs: {

@@ -5,7 +5,8 @@ import { selectorFor, type WorkloadIdentity } from "../../core/labels";
 import { check, probesFor } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
 import { container, objectMeta, podTemplate } from "../lib/workload";
-import { COLLECTOR_CONFIG_PATH, POD_LOGS_DIR } from "./collector-config";
+import { NODE_LOG_CHECKPOINTS_HOST_DIR } from "../../core/security-exceptions";
+import { COLLECTOR_CONFIG_PATH, NODE_LOG_CHECKPOINTS_DIR, POD_LOGS_DIR } from "./collector-config";
 import { PORTS } from "./common";
 
 /**
@@ -90,16 +91,20 @@ export interface NodeLogCollectorSpec {
 
 /**
  * The DaemonSet: one collector per node reading `/var/log/pods` through a read-only hostPath as
- * root (the directory is root-owned, mode 0750). Everything else of the baseline holds: every
- * capability dropped (root reads its own files without CAP_DAC_*), no privilege escalation,
- * seccomp RuntimeDefault, read-only root filesystem, no service-account token.
+ * root (the directory is root-owned, mode 0750), and keeping its file offsets in a writable
+ * hostPath of its own, so a restart or a reboot resumes where it stopped. Everything else of the
+ * baseline holds: every capability dropped (root reads its own files without CAP_DAC_*), no
+ * privilege escalation, seccomp RuntimeDefault, read-only root filesystem, no service-account token.
  */
 export function nodeLogCollectorDaemonSet(spec: NodeLogCollectorSpec): k8s.apps.v1.DaemonSetArgs {
   const base = collectorContainer(
     spec.image,
     spec.resources,
     [],
-    [{ name: "pod-logs", mountPath: POD_LOGS_DIR, readOnly: true }],
+    [
+      { name: "pod-logs", mountPath: POD_LOGS_DIR, readOnly: true },
+      { name: "checkpoints", mountPath: NODE_LOG_CHECKPOINTS_DIR },
+    ],
   );
   const main = {
     ...base,
@@ -112,6 +117,11 @@ export function nodeLogCollectorDaemonSet(spec: NodeLogCollectorSpec): k8s.apps.
       volumes: [
         { name: "config", configMap: { name: spec.configMapName } },
         { name: "pod-logs", hostPath: { path: POD_LOGS_DIR, type: "Directory" } },
+        // Created by the kubelet on first use (root, 0755): the collector runs as root.
+        {
+          name: "checkpoints",
+          hostPath: { path: NODE_LOG_CHECKPOINTS_HOST_DIR, type: "DirectoryOrCreate" },
+        },
       ],
     },
     spec.podAnnotations,
@@ -127,7 +137,7 @@ export function nodeLogCollectorDaemonSet(spec: NodeLogCollectorSpec): k8s.apps.
         ...template,
         spec: {
           ...podSpec,
-          // Root without fsGroup: the volumes are a ConfigMap and the read-only host path.
+          // Root without fsGroup: the volumes are a ConfigMap and the two host paths.
           securityContext: {
             runAsNonRoot: false,
             runAsUser: 0,

@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import type { SecurityException } from "../../core/security-exceptions";
+import type { HostPathGrant, SecurityException } from "../../core/security-exceptions";
 import { RelaxableControl, securityExceptionFor } from "../../core/security-exceptions";
 import type { Volume } from "./k8s";
 import { asArray } from "./k8s";
@@ -37,18 +37,26 @@ export function reportFor(report: Report, exception: SecurityException | undefin
     report(`${detail} (exception "${exception.id}" relaxes only ${relaxed}, not this)`);
 }
 
-/** The host path granted to the exception that covers this path, if any. */
-function grantedHostPath(exception: SecurityException | undefined, path: string): boolean {
-  if (!relaxes(exception, RelaxableControl.hostPathVolumes)) return false;
+/**
+ * The exception's grant that covers this path, if any: the longest prefix, so a writable grant
+ * below a read-only one (or the reverse) decides for its own directory.
+ */
+function grantedHostPath(
+  exception: SecurityException | undefined,
+  path: string,
+): HostPathGrant | undefined {
+  if (!relaxes(exception, RelaxableControl.hostPathVolumes)) return undefined;
   const normalized = posix.normalize(path);
-  return (exception?.hostPaths ?? []).some(
-    (grant) => normalized === grant.pathPrefix || normalized.startsWith(`${grant.pathPrefix}/`),
-  );
+  return (exception?.hostPaths ?? [])
+    .filter(
+      (grant) => normalized === grant.pathPrefix || normalized.startsWith(`${grant.pathPrefix}/`),
+    )
+    .sort((a, b) => b.pathPrefix.length - a.pathPrefix.length)[0];
 }
 
 /**
  * Reports hostPath volumes, except the exception's own paths, and those only when every container
- * mounts them read-only.
+ * mounts them read-only, unless the grant itself is writable (with its reason).
  */
 export function checkHostPaths(workload: Workload, report: Report): void {
   const exception = exceptionOf(workload);
@@ -57,7 +65,8 @@ export function checkHostPaths(workload: Workload, report: Report): void {
     if (volume.hostPath === undefined) return;
     const field = `${workload.path}.spec.volumes[${index}].hostPath`;
     if (path === undefined) return;
-    if (!grantedHostPath(exception, path)) {
+    const grant = grantedHostPath(exception, path);
+    if (grant === undefined) {
       report(
         `volume "${volume.name}" mounts host path ${path} (${field}); use an emptyDir, ` +
           `configMap, secret or persistentVolumeClaim volume, or name the workload in ` +
@@ -65,6 +74,7 @@ export function checkHostPaths(workload: Workload, report: Report): void {
       );
       return;
     }
+    if (!grant.readOnly) return;
     for (const ref of containersOf(workload)) {
       asArray(ref.container.volumeMounts).forEach((mount, mountIndex) => {
         if (mount.name !== volume.name || mount.readOnly === true) return;
@@ -80,5 +90,5 @@ export function checkHostPaths(workload: Workload, report: Report): void {
 /** True when the exception admits this volume although restricted's volume types do not. */
 export function exceptedVolume(workload: Workload, volume: Volume): boolean {
   const path = volume.hostPath?.path;
-  return path !== undefined && grantedHostPath(exceptionOf(workload), path);
+  return path !== undefined && grantedHostPath(exceptionOf(workload), path) !== undefined;
 }

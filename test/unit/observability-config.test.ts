@@ -21,6 +21,7 @@ import {
   tempoRules,
   TRACE_TO_LOGS_QUERY,
 } from "../../components/observability";
+import { NODE_LOG_CHECKPOINTS_DIR } from "../../components/observability/collector-config";
 import { toYaml } from "../../components/observability/common";
 import { scrapeAnnotations } from "../../components/lib/scrape";
 
@@ -104,6 +105,21 @@ describe("the OTel Collector config", () => {
       { type: "container", id: "container-parser" },
     ]);
     expect(config.exporters["otlp_grpc/gateway"].endpoint).toBe("otel-collector.platform.svc:4317");
+  });
+
+  it("the node log collector keeps its file offsets in file_storage, so a restart loses no lines", () => {
+    const config = roundTrip(
+      nodeLogCollectorConfig({
+        gatewayOtlpGrpc: "otel-collector.platform.svc:4317",
+        ownNamespace: "platform-node-logs",
+      }),
+    );
+    const storage = config.receivers.filelog.storage;
+    expect(storage).toMatch(/^file_storage(\/|$)/);
+    expect(config.service.extensions).toContain(storage);
+    expect(config.extensions[storage].directory).toBe(NODE_LOG_CHECKPOINTS_DIR);
+    // Compaction writes a temporary database: beside the real one, not on the read-only root.
+    expect(config.extensions[storage].compaction.directory).toBe(NODE_LOG_CHECKPOINTS_DIR);
   });
 
   it("k8sattributes may only read pods and namespaces", () => {

@@ -199,6 +199,16 @@ describe("the Observability stack", () => {
       mountPath: "/var/log/pods",
       readOnly: true,
     });
+    // Its offsets: the one writable host path, its own, mounted where file_storage writes.
+    expect(pod.spec.volumes).toContainEqual({
+      name: "checkpoints",
+      hostPath: { path: "/var/lib/k3s-platform/otel-node-logs", type: "DirectoryOrCreate" },
+    });
+    const checkpoints = (container.volumeMounts as Obj[]).find((m) => m.name === "checkpoints");
+    expect(checkpoints?.readOnly).toBeUndefined();
+    const nodeConfig = await configOf("node-log-collector-config", "config.yaml");
+    const storage = nodeConfig.receivers.filelog.storage as string;
+    expect(nodeConfig.extensions[storage].directory).toBe(checkpoints?.mountPath);
     expect(container.securityContext).toMatchObject({
       runAsUser: 0,
       allowPrivilegeEscalation: false,

@@ -3,6 +3,7 @@ import {
   COMPONENT_LABEL,
   isAllowed,
   KUBERNETES_API_USERS,
+  NODE_LOG_CHECKPOINTS_HOST_DIR,
   NODE_LOG_COLLECTOR_COMPONENT,
   nodeLogsNamespace,
   RelaxableControl,
@@ -25,7 +26,13 @@ describe("security exceptions", () => {
       RelaxableControl.runAsRoot,
     ]);
     for (const relaxation of collector?.relaxes ?? []) expect(relaxation.why).not.toBe("");
-    expect(collector?.hostPaths).toEqual([{ pathPrefix: "/var/log", readOnly: true }]);
+    expect(collector?.hostPaths).toEqual([
+      { pathPrefix: "/var/log", readOnly: true },
+      { pathPrefix: NODE_LOG_CHECKPOINTS_HOST_DIR, readOnly: false, why: expect.any(String) },
+    ]);
+    // A writable host path outlives the pod: its reason must say what is kept there.
+    const writable = collector?.hostPaths.find((grant) => !grant.readOnly);
+    expect(writable && !writable.readOnly ? writable.why : "").toContain("offsets");
   });
 
   it("matches kind, namespace and component together, never one alone", () => {
