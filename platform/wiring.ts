@@ -6,6 +6,7 @@ import { DRAGONFLY_PORT } from "../components/dragonfly";
 import type { WorkloadIdentity } from "../core/labels";
 import { edge, peer, port, type Edge, type Peer } from "../core/network";
 import { nodeLogsNamespace } from "../core/security-exceptions";
+import { apiServerCidrs } from "./args/deploy-target";
 import type { Migrations } from "../components/migrations";
 import { OBJECT_STORE_API_PORT, type ObjectStore } from "../components/object-store";
 import { PORTS as OBS, type Observability } from "../components/observability";
@@ -289,12 +290,7 @@ function telemetryEdges({
     edge(grafana, prometheus, [port.tcp(OBS.prometheusHttp)], "datasource"),
     edge(grafana, loki, [port.tcp(OBS.lokiHttp)], "datasource"),
     edge(grafana, tempo, [port.tcp(OBS.tempoHttp)], "datasource"),
-    edge(
-      prometheus,
-      peer.kubernetesApi(),
-      [port.tcp(6443), port.tcp(OBS.kubelet)],
-      "pod discovery and kubelet volume stats",
-    ),
+    ...prometheusClusterEdges(args, prometheus),
     ...scrapeEdges(prometheus, at, c, { temporalServers, appPods }),
     ...(args.observability.objectStorage
       ? each(
@@ -304,6 +300,30 @@ function telemetryEdges({
           "chunks and blocks in the object store",
         )
       : []),
+  ];
+}
+
+/**
+ * Prometheus → the API server (pod discovery) and the kubelets (volume stats), each only at its
+ * own addresses: the server nodes ({@link apiServerCidrs}) and the node network
+ * (`cluster.nodeCidrs`). The core's one narrowable address peer is the API server's, so the
+ * kubelet edge is declared with it too (see notifyEdges).
+ */
+function prometheusClusterEdges(args: PlatformArgs, prometheus: Peer): Edge[] {
+  const cidrsOf = (cidrs: string[] | undefined) => peer.kubernetesApi(cidrs ? { cidrs } : {});
+  return [
+    edge(
+      prometheus,
+      cidrsOf(apiServerCidrs(args)),
+      [port.tcp(args.deployTargets.apiServer.port)],
+      "pod discovery",
+    ),
+    edge(
+      prometheus,
+      cidrsOf(args.cluster.nodeCidrs),
+      [port.tcp(OBS.kubelet)],
+      "kubelet volume stats",
+    ),
   ];
 }
 

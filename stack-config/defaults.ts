@@ -17,6 +17,9 @@ import type { schema } from "./schema";
 type DeepPartial<T> = T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 export type Defaults = DeepPartial<Omit<z.input<typeof schema>, "profile">>;
 
+/** The private IPv4 ranges (RFC 1918): dev's default node network. */
+export const PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] as const;
+
 export const COMMON_DEFAULTS: Defaults = {
   namespace: "platform",
   kubernetes: {},
@@ -70,6 +73,10 @@ export const COMMON_DEFAULTS: Defaults = {
 export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
   dev: {
     protectStateful: false,
+    // A dev node's address is the laptop's or VM's, unknown here but private: a home or office
+    // LAN (192.168/16), a VM or Multipass network (10/8), k3d's Docker networks (172.16/12).
+    // Prometheus's kubelet edge and the API server edges reach these, never public addresses.
+    cluster: { nodeCidrs: [...PRIVATE_NETWORKS] },
     deployTargets: DEPLOY_TARGET_PRESETS.dev,
     postgres: {
       storageSize: "5Gi",

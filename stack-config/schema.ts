@@ -272,6 +272,12 @@ export const schema = z.strictObject({
     domain: hostname,
     podCidr: cidr,
     serviceCidr: cidr,
+    /**
+     * The K3s nodes' own network: Prometheus reaches the kubelets (10250) there, and it is the
+     * default of `deployTargets.apiServer.cidrs`. Dev defaults to the private ranges (RFC 1918);
+     * prod requires it.
+     */
+    nodeCidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }).optional(),
     storageClass: dnsLabel,
     ingressClass: dnsLabel,
     tlsSecretName: dnsLabel.optional(),
@@ -437,7 +443,8 @@ export const schema = z.strictObject({
       max: z.strictObject({ cpu, memory }),
     }),
     apiServer: z.strictObject({
-      cidrs: z.array(cidr).min(1).optional(),
+      /** The K3s server nodes' addresses. Default `cluster.nodeCidrs`; prod requires it. */
+      cidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }).optional(),
       port: integer(1, 65535),
     }),
     /**

@@ -114,7 +114,35 @@ export function productionProblems(config: ValidatedConfig): StackProblem[] {
         "postgres.backup.acceptNoBackups: true",
     });
   }
-  return [...problems, ...localhostProblems(config)];
+  return [...problems, ...localhostProblems(config), ...egressCidrProblems(config)];
+}
+
+/**
+ * Prod names the addresses its API server and kubelet edges reach: left out, those edges' policies
+ * would allow their ports on every address outside the cluster. Dev defaults both to the private
+ * ranges; prod's nodes are known, so the stack says where they are.
+ */
+function egressCidrProblems(config: ValidatedConfig): StackProblem[] {
+  const problems: StackProblem[] = [];
+  if (config.cluster.nodeCidrs === undefined) {
+    problems.push({
+      keys: ["cluster.nodeCidrs"],
+      message:
+        "is required in prod: the K3s nodes' network, e.g. [10.0.0.0/24]; Prometheus reaches " +
+        "the kubelets (10250) there, and without it its NetworkPolicy would allow that port on " +
+        "every address outside the cluster",
+    });
+  }
+  if (config.deployTargets.apiServer.cidrs === undefined) {
+    problems.push({
+      keys: ["deployTargets.apiServer.cidrs"],
+      message:
+        "is required in prod: the K3s server nodes' addresses, e.g. [10.0.0.10/32]; the worker " +
+        "and Prometheus reach the API server there, and without it their NetworkPolicies would " +
+        `allow port ${config.deployTargets.apiServer.port} on every address outside the cluster`,
+    });
+  }
+  return problems;
 }
 
 /** A prod host under `.localhost` is reachable by nobody but the client itself. */

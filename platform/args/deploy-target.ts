@@ -16,10 +16,22 @@ export function argsForDeployTarget(config: PlatformSettings): Settings<DeployTa
     containerLimits: deployTargets.containerLimits,
     podCidr: cluster.podCidr,
     serviceCidr: cluster.serviceCidr,
-    apiServer: deployTargets.apiServer,
+    apiServer: { ...deployTargets.apiServer, cidrs: apiServerCidrs(config) },
     appsDomain: deployTargets.appsDomain ?? `apps.${cluster.domain}`,
     platformHosts: ingressHosts(config).map((entry) => entry.host),
   };
+}
+
+/**
+ * Where the API server is: `deployTargets.apiServer.cidrs`, else the node network
+ * (`cluster.nodeCidrs`, which dev defaults to the private ranges). Prod requires the first, so
+ * neither the worker's nor Prometheus's API edge falls back to every address outside the cluster.
+ * @default `cluster.nodeCidrs`
+ */
+export function apiServerCidrs(
+  config: Pick<PlatformSettings, "deployTargets" | "cluster">,
+): string[] | undefined {
+  return config.deployTargets.apiServer.cidrs ?? config.cluster.nodeCidrs;
 }
 
 export const deployTargetCheck: ComponentCheck = {

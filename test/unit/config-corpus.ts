@@ -988,6 +988,36 @@ const PRODUCTION: Row[] = [
     "app.web.minReplicas",
     /≥ 2 in prod/,
   ],
+  [
+    "prod without the nodes' network",
+    prod({ cluster: { nodeCidrs: undefined } }),
+    "cluster.nodeCidrs",
+    /required in prod: the K3s nodes' network.*kubelets \(10250\)/,
+  ],
+  [
+    "prod without the API server's addresses",
+    prod({ deployTargets: { apiServer: { port: 6443 } } }),
+    "deployTargets.apiServer.cidrs",
+    /required in prod: the K3s server nodes' addresses.*allow port 6443 on every address/,
+  ],
+  [
+    "a node network that is not a CIDR",
+    dev({ cluster: { nodeCidrs: ["10.0.0.1"] } }),
+    "cluster.nodeCidrs.0",
+    /must be an IPv4 CIDR/,
+  ],
+  [
+    "an empty node network",
+    dev({ cluster: { nodeCidrs: [] } }),
+    "cluster.nodeCidrs",
+    /must list at least one CIDR/,
+  ],
+  [
+    "an empty list of API server addresses",
+    dev({ deployTargets: { apiServer: { cidrs: [] } } }),
+    "deployTargets.apiServer.cidrs",
+    /must list at least one CIDR/,
+  ],
 ];
 
 const COMPONENTS_AND_SECRETS: Row[] = [

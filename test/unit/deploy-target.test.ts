@@ -611,6 +611,28 @@ describe("DeployTarget", () => {
 });
 
 describe("DeployTarget's settings in the stack config", () => {
+  it("the API server is at deployTargets.apiServer.cidrs, else the node network", async () => {
+    const { argsForDeployTarget, apiServerCidrs } =
+      await import("../../platform/args/deploy-target");
+    const nodes = parsedStackConfig({ cluster: { nodeCidrs: ["192.168.56.0/24"] } });
+    expect(argsForDeployTarget(nodes).apiServer).toEqual({
+      cidrs: ["192.168.56.0/24"],
+      port: 6443,
+    });
+    const servers = parsedStackConfig({
+      cluster: { nodeCidrs: ["192.168.56.0/24"] },
+      deployTargets: { apiServer: { cidrs: ["192.168.56.10/32"], port: 16443 } },
+    });
+    expect(argsForDeployTarget(servers).apiServer).toEqual({
+      cidrs: ["192.168.56.10/32"],
+      port: 16443,
+    });
+    // Prod names both (the stack refuses it otherwise), so nothing falls back to them.
+    const prod = parsedStackConfig({ profile: "prod" });
+    expect(prod.cluster.nodeCidrs).toEqual(["10.0.0.0/24"]);
+    expect(apiServerCidrs(prod)).toEqual(["10.0.0.10/32"]);
+  });
+
   it("the stack config's settings are the component's, with the target list as given", async () => {
     const { argsForDeployTarget } = await import("../../platform/args/deploy-target");
     const { DEPLOY_TARGET_PRESETS } = await deployTarget();
@@ -621,7 +643,8 @@ describe("DeployTarget's settings in the stack config", () => {
       containerLimits: DEPLOY_TARGET_PRESETS.dev.containerLimits,
       podCidr: "10.42.0.0/16",
       serviceCidr: "10.43.0.0/16",
-      apiServer: { port: 6443 },
+      // Dev's node network (the private ranges) stands in for the server nodes' addresses.
+      apiServer: { port: 6443, cidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] },
       appsDomain: "apps.platform.localhost",
       platformHosts: [
         "app.platform.localhost",

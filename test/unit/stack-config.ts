@@ -25,14 +25,20 @@ export const APP_IMAGE = "registry.example.com/app:1.0.0";
 export const APP_IMAGE_BY_DIGEST = `registry.example.com/app@sha256:${"a".repeat(64)}`;
 
 /**
- * What every stack must set besides its profile: the app image (and, in prod, TLS and a domain
- * other than the default `platform.localhost`, which nobody but the client itself reaches).
+ * What every stack must set besides its profile: the app image (and, in prod, TLS, a domain
+ * other than the default `platform.localhost`, which nobody but the client itself reaches, and
+ * where the nodes and the API server are, which the API and kubelet edges reach).
  */
 export const REQUIRED_STACK_VALUES: Readonly<Record<Profile, StackValues>> = {
   dev: { app: { image: APP_IMAGE } },
   prod: {
     app: { image: APP_IMAGE_BY_DIGEST },
-    cluster: { domain: "platform.example.com", tlsSecretName: "platform-tls" },
+    cluster: {
+      domain: "platform.example.com",
+      tlsSecretName: "platform-tls",
+      nodeCidrs: ["10.0.0.0/24"],
+    },
+    deployTargets: { apiServer: { cidrs: ["10.0.0.10/32"] } },
   },
 };
 
