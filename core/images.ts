@@ -61,6 +61,21 @@ export const IMAGES = {
   prometheus: { repository: "docker.io/prom/prometheus", tag: "v3.16.0", uid: 65534 },
   grafana: { repository: "docker.io/grafana/grafana", tag: "13.1.3", uid: 472 },
   /**
+   * Alertmanager (user `nobody`). Its tag is the Go module version of
+   * `github.com/prometheus/alertmanager` whose `amtool` and `alertmanager` the integration tests
+   * build, so `amtool check-config` judges the config with the release the cluster runs.
+   */
+  alertmanager: { repository: "docker.io/prom/alertmanager", tag: "v0.35.0", uid: 65534 },
+  /**
+   * kube-state-metrics (user `nobody`): Jobs' and CronJobs' state as metrics, for the backup and
+   * migrations alerts. Its tag is the Go module version of `k8s.io/kube-state-metrics/v2`.
+   */
+  kubeStateMetrics: {
+    repository: "registry.k8s.io/kube-state-metrics/kube-state-metrics",
+    tag: "v2.20.0",
+    uid: 65534,
+  },
+  /**
    * Temporal server (`temporal-server`, user `temporal` 1000). Its tag is the Go module version of
    * `go.temporal.io/server` the integration tests build; keep it equal to `temporalAdminTools`.
    */

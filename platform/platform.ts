@@ -233,6 +233,13 @@ function observabilityOn(at: Placement, objectStore: ObjectStore): Observability
       ...settings,
       ...placed(at),
       grafana: { ...settings.grafana, adminPassword: at.args.credentials.grafana?.admin },
+      alertmanager: {
+        ...settings.alertmanager,
+        receivers: settings.alertmanager.receivers.map((receiver) => ({
+          ...receiver,
+          credential: receiverCredential(at.args, receiver.name),
+        })),
+      },
       objectStorage: at.args.observability.objectStorage
         ? {
             endpoint: objectStore.endpoint,
@@ -250,6 +257,15 @@ function observabilityOn(at: Placement, objectStore: ObjectStore): Observability
     },
     { parent: at.parent },
   );
+}
+
+/** A receiver's credential; the config refuses a receiver without one before this runs. */
+function receiverCredential(args: PlatformArgs, name: string): pulumi.Output<string> {
+  const credential = args.credentials.alerting?.[name];
+  if (credential === undefined) {
+    throw new Error(`credentials.alerting.${name} is missing; the stack config refuses that first`);
+  }
+  return credential;
 }
 
 /** Temporal, on Postgres directly (never through PgBouncer), after the database is up. */

@@ -9,7 +9,8 @@ import { nodeLogsNamespace } from "../core/security-exceptions";
 import { apiServerCidrs } from "./args/deploy-target";
 import type { Migrations } from "../components/migrations";
 import { OBJECT_STORE_API_PORT, type ObjectStore } from "../components/object-store";
-import { PORTS as OBS, type Observability } from "../components/observability";
+import { PORTS as OBS, receiverPorts, type Observability } from "../components/observability";
+import { argsForObservability } from "./args/observability";
 import { OLLAMA_PORT, type Ollama } from "../components/ollama";
 import { PGBOUNCER_EXPORTER_PORT, PGBOUNCER_PORT, type PgBouncer } from "../components/pgbouncer";
 import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, type Postgres } from "../components/postgres";
@@ -77,6 +78,7 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
     ...temporalEdges(context),
     ...ollamaEdges(context),
     ...telemetryEdges(context),
+    ...alertingEdges(context),
   ];
 }
 
@@ -324,6 +326,36 @@ function prometheusClusterEdges(args: PlatformArgs, prometheus: Peer): Edge[] {
       [port.tcp(OBS.kubelet)],
       "kubelet volume stats",
     ),
+  ];
+}
+
+/**
+ * Alerts: Prometheus sends them to Alertmanager (and scrapes it on the same port), Grafana reads
+ * and silences them, and Alertmanager reaches the internet only on the ports of the receivers the
+ * stack configures: none with the default (no receivers, the blackhole).
+ */
+function alertingEdges({ args, c, at }: WiringContext): Edge[] {
+  const obs = c.observability.identities;
+  const alertmanager = at(obs.alertmanager);
+  const ports = receiverPorts(argsForObservability(args).alertmanager.receivers);
+  return [
+    edge(
+      at(obs.prometheus),
+      alertmanager,
+      [port.tcp(OBS.alertmanagerHttp)],
+      "sends firing alerts; scrapes its metrics",
+    ),
+    edge(at(obs.grafana), alertmanager, [port.tcp(OBS.alertmanagerHttp)], "datasource"),
+    ...(ports.length > 0
+      ? [
+          edge(
+            alertmanager,
+            internet(args),
+            ports.map(port.tcp),
+            "notifies the configured receivers (webhook, Slack, SMTP)",
+          ),
+        ]
+      : []),
   ];
 }
 

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target/sizing";
 import { APP_DEFAULTS } from "../components/app/args";
 import { OLLAMA_DEFAULTS } from "../components/ollama/args";
+import { GROUPING_DEFAULTS } from "../components/observability/alertmanager-config";
 import type { ResourcePreset } from "../components/lib/resources";
 import type { Profile } from "../core/profile";
 import { APP_DIRECT_CONNECTIONS_PER_POD } from "./connection-budget";
@@ -49,7 +50,16 @@ export const COMMON_DEFAULTS: Defaults = {
   },
   dragonfly: { snapshotCron: "*/30 * * * *" },
   objectStore: { buckets: { app: "app", backups: "backups", loki: "loki", tempo: "tempo" } },
-  observability: { nodeLogs: true, grafana: {} },
+  observability: {
+    nodeLogs: true,
+    grafana: {},
+    // No receivers: every alert goes to the blackhole receiver, and no credential is needed.
+    alerting: {
+      receivers: {},
+      groupBy: [...GROUPING_DEFAULTS.groupBy],
+      groupInterval: GROUPING_DEFAULTS.groupInterval,
+    },
+  },
   temporal: {
     // Fixed forever at creation: 512 leaves room to grow without the overhead of thousands.
     numHistoryShards: 512,

@@ -12,6 +12,11 @@ import { NODE_LOGS_NAMESPACE_SUFFIX } from "../core/security-exceptions";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";
+import {
+  alertingCredentialIssues,
+  alertingCredentialsSchema,
+  alertingSchema,
+} from "./alerting";
 
 /** Every consumer of the object store that gets a user of its own. */
 const OBJECT_STORE_CONSUMERS = ["app", "backups", "loki", "tempo"] as const;
@@ -345,6 +350,8 @@ export const schema = z.strictObject({
       host: hostname.optional(),
       anonymousViewer: z.boolean(),
     }),
+    /** Alertmanager's receivers and grouping (`./alerting.ts`); none by default: the blackhole. */
+    alerting: alertingSchema,
   }),
   temporal: z.strictObject({
     numHistoryShards: integer(1, 16384),
@@ -479,7 +486,15 @@ export const schema = z.strictObject({
       dragonfly: credentialsOf(["password"]),
       objectStore: credentialsOf(["root", ...OBJECT_STORE_CONSUMERS]),
       grafana: credentialsOf(["admin"]),
+      /** Each Alertmanager receiver's webhook URL or SMTP password, by receiver name. */
+      alerting: alertingCredentialsSchema,
     })
     .partial()
     .optional(),
-});
+})
+  // Receivers and their credentials are two keys (one of them secret): checked together here.
+  .check((ctx) => {
+    for (const { path, message } of alertingCredentialIssues(ctx.value)) {
+      ctx.issues.push({ code: "custom", input: undefined, path, message });
+    }
+  });

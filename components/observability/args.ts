@@ -9,6 +9,13 @@ import {
 import { DEFAULT_INGRESS_CLASS, ingressRules, type IngressSettings } from "../lib/ingress";
 import type { ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
+import {
+  ALERT_SEVERITIES,
+  BLACKHOLE_RECEIVER,
+  RECEIVER_KINDS,
+  type GroupingSpec,
+  type ReceiverSpec,
+} from "./alertmanager-config";
 import type { CollectorExporters } from "./collector-config";
 import {
   matchS3Endpoint,
@@ -32,6 +39,7 @@ export const DEFAULT_RESOURCES = {
   loki: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
   prometheus: { cpu: "200m", memory: "1Gi", memoryLimit: "2Gi" },
   grafana: { cpu: "50m", memory: "256Mi", memoryLimit: "512Mi" },
+  alertmanager: { cpu: "20m", memory: "64Mi", memoryLimit: "128Mi" },
 } as const satisfies Record<ObservabilityWorkload, ResourceSpec>;
 
 /** What every observability workload component takes besides its own settings. */
@@ -137,6 +145,8 @@ export interface PrometheusArgs extends StoreArgs {
   scrapeNamespaces?: pulumi.Input<string>[];
   /** Rule files by name (`charts/alerts/*.yaml`), loaded from a ConfigMap. @default none */
   ruleFiles?: Record<string, string>;
+  /** `host:port` of the Alertmanagers it sends firing alerts to. @default none */
+  alertmanagers?: pulumi.Input<string>[];
 }
 
 /** Prometheus's defaults, in one place. */
@@ -203,6 +213,26 @@ export const GRAFANA_DEFAULTS = {
   storageSize: "1Gi",
 } as const;
 
+/** One receiver with its credential: the webhook URL (webhook, Slack) or the SMTP password. */
+export interface AlertReceiverArgs extends ReceiverSpec {
+  /** A secret: it goes into a Secret mounted as a file, never into the config or the env. */
+  credential: pulumi.Input<string>;
+}
+
+/** Arguments of an {@link Alertmanager}. */
+export interface AlertmanagerArgs extends StoreArgs, GroupingSpec {
+  /**
+   * Where alerts go, routed by severity. @default none: every alert goes to the blackhole
+   * receiver, listed by Alertmanager and Grafana but sent nowhere (the dev default)
+   */
+  receivers?: AlertReceiverArgs[];
+  /** Size of the volume of silences and the notification log. @default "1Gi" */
+  storageSize?: string;
+}
+
+/** Alertmanager's defaults, in one place. */
+export const ALERTMANAGER_DEFAULTS = { storageSize: "1Gi" } as const;
+
 /** Settings every workload takes: image, requests and limits. */
 type WorkloadSettings = "image" | "resources";
 
@@ -242,6 +272,13 @@ export interface ObservabilityArgs {
   grafana: Pick<
     GrafanaArgs,
     WorkloadSettings | "ingress" | "anonymousViewer" | "adminUser" | "adminPassword" | "storageSize"
+  >;
+  /**
+   * Alerts to receivers. @default no receivers (the blackhole), 1Gi, DEFAULT_RESOURCES.alertmanager
+   */
+  alertmanager?: Pick<
+    AlertmanagerArgs,
+    WorkloadSettings | "receivers" | "groupBy" | "groupInterval" | "storageSize"
   >;
   /** S3 buckets for Loki and Tempo (prod). @default none: both keep their data on their PVC */
   objectStorage?: ObjectStorageArgs;
@@ -296,6 +333,82 @@ export function grafanaRules(args: Pick<GrafanaArgs, "ingress" | "storageSize">)
   ];
 }
 
+const RECEIVER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DURATION = /^\d+(ms|s|m|h|d|w|y)$/;
+const HOST_PORT = /^[^\s:/]+:(\d{1,5})$/;
+
+/** Every problem with one receiver, by its index. */
+function receiverRules(receiver: ReceiverSpec, names: string[]): FieldError[] {
+  const { name, kind } = receiver;
+  const port = HOST_PORT.exec(receiver.email?.smarthost ?? "")?.[1];
+  return [
+    ...fieldErrorIf(
+      !RECEIVER_NAME.test(name) || name === BLACKHOLE_RECEIVER,
+      "name",
+      () =>
+        `must be a DNS label other than "${BLACKHOLE_RECEIVER}" (the catch-all's name) (got "${name}")`,
+    ),
+    ...fieldErrorIf(
+      names.filter((other) => other === name).length > 1,
+      "name",
+      () => `"${name}" names two receivers`,
+    ),
+    ...fieldErrorIf(
+      !RECEIVER_KINDS.includes(kind),
+      "kind",
+      () => `must be one of ${RECEIVER_KINDS.join(", ")} (got "${String(kind)}")`,
+    ),
+    ...fieldErrorIf(
+      (receiver.severities ?? []).some((severity) => !ALERT_SEVERITIES.includes(severity)),
+      "severities",
+      () => `may only list ${ALERT_SEVERITIES.join(", ")}`,
+    ),
+    ...fieldErrorIf(
+      kind === "email" && !receiver.email,
+      "email",
+      () => "is required for kind email",
+    ),
+    ...fieldErrorIf(
+      kind === "email" &&
+        receiver.email !== undefined &&
+        (port === undefined || Number(port) < 1 || Number(port) > 65535),
+      "email.smarthost",
+      () => `must be host:port, e.g. smtp.example.com:587 (got "${receiver.email?.smarthost}")`,
+    ),
+    ...fieldErrorIf(
+      receiver.port !== undefined &&
+        (!Number.isInteger(receiver.port) || receiver.port < 1 || receiver.port > 65535),
+      "port",
+      () => `must be a TCP port (got ${receiver.port})`,
+    ),
+  ];
+}
+
+/** Every problem with an Alertmanager's args. */
+export function alertmanagerRules(
+  args: Pick<AlertmanagerArgs, "receivers" | "groupBy" | "groupInterval" | "storageSize">,
+): FieldError[] {
+  const receivers = args.receivers ?? [];
+  const names = receivers.map((receiver) => receiver.name);
+  return [
+    ...receivers.flatMap((receiver, index) =>
+      nestedErrors(`receivers.${index}`, receiverRules(receiver, names)),
+    ),
+    ...fieldErrorIf(
+      args.groupBy !== undefined && args.groupBy.length === 0,
+      "groupBy",
+      () =>
+        "must list at least one label (an empty list would put every alert in one notification)",
+    ),
+    ...fieldErrorIf(
+      args.groupInterval !== undefined && !DURATION.test(args.groupInterval),
+      "groupInterval",
+      () => `must be a duration such as "5m" (got "${args.groupInterval}")`,
+    ),
+    ...storageSizeErrors("storageSize", args.storageSize, "1Gi"),
+  ];
+}
+
 /** Every problem with an OtelCollector's args. */
 export function otelCollectorRules(args: Pick<OtelCollectorArgs, "replicas">): FieldError[] {
   const replicas = args.replicas ?? 1;
@@ -328,6 +441,7 @@ export function observabilityRules(args: Settings<ObservabilityArgs>): FieldErro
     ...nestedErrors("loki", lokiRules(args.loki ?? {})),
     ...nestedErrors("prometheus", prometheusRules(args.prometheus ?? {})),
     ...nestedErrors("grafana", grafanaRules(args.grafana)),
+    ...nestedErrors("alertmanager", alertmanagerRules(args.alertmanager ?? {})),
     ...(args.objectStorage
       ? nestedErrors("objectStorage", objectStorageRules(args.objectStorage))
       : []),

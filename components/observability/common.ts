@@ -15,6 +15,7 @@ export const SERVICE_NAMES = {
   loki: "loki",
   prometheus: "prometheus",
   grafana: "grafana",
+  alertmanager: "alertmanager",
 } as const;
 
 /** Container (and Service) ports; network policies match container ports. */
@@ -31,6 +32,8 @@ export const PORTS = {
   lokiHttp: 3100,
   prometheusHttp: 9090,
   grafanaHttp: 3000,
+  /** Alertmanager's API, UI and metrics. */
+  alertmanagerHttp: 9093,
   /** The kubelet's HTTPS port on each node, scraped for volume stats and cAdvisor. */
   kubelet: 10250,
 } as const;
@@ -44,6 +47,7 @@ export const COMPONENTS = {
   // Named in KUBERNETES_API_USERS (security-exceptions.ts): its pods mount an API token.
   prometheus: "prometheus",
   grafana: "dashboards",
+  alertmanager: "alerting",
 } as const;
 
 export type ObservabilityWorkload = keyof typeof SERVICE_NAMES;
@@ -71,13 +75,19 @@ export function shortServiceHost(service: string, namespace: string): string {
 }
 
 /** Fixed Grafana datasource UIDs: dashboards and cross-links refer to these, never to names. */
-export const DATASOURCE_UIDS = { prometheus: "prometheus", tempo: "tempo", loki: "loki" } as const;
+export const DATASOURCE_UIDS = {
+  prometheus: "prometheus",
+  tempo: "tempo",
+  loki: "loki",
+  alertmanager: "alertmanager",
+} as const;
 
 /** Grafana datasource type of each fixed UID. */
 export const DATASOURCE_TYPES = {
   [DATASOURCE_UIDS.prometheus]: "prometheus",
   [DATASOURCE_UIDS.tempo]: "tempo",
   [DATASOURCE_UIDS.loki]: "loki",
+  [DATASOURCE_UIDS.alertmanager]: "alertmanager",
 } as const;
 
 /**

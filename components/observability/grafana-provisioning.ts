@@ -29,6 +29,8 @@ export interface GrafanaDatasourceArgs {
   prometheusUrl: string;
   tempoUrl: string;
   lokiUrl: string;
+  /** Alertmanager's URL: its alerts and silences in Grafana. */
+  alertmanagerUrl: string;
 }
 
 /** How far around a span the linked logs and metrics are searched. */
@@ -42,7 +44,8 @@ export const TRACE_TO_LOGS_QUERY =
   '{service_name="${__span.tags["service.name"]}"} | trace_id="${__trace.traceId}"';
 
 /**
- * The datasources, with the fixed UIDs the dashboards use, linked both ways: a trace opens its
+ * The datasources, with the fixed UIDs the dashboards use (and Alertmanager's, to list and silence
+ * alerts), linked both ways: a trace opens its
  * logs (Loki) and its service's RED metrics and service map (Prometheus, from Tempo's generator);
  * a log line with a `trace_id` opens the trace; an exemplar on a latency graph opens the trace.
  * Returned unescaped: the Grafana component escapes it with {@link escapeProvisioning}.
@@ -82,6 +85,15 @@ export function grafanaDatasources(args: GrafanaDatasourceArgs): Record<string, 
         uid: DATASOURCE_UIDS.loki,
         url: args.lokiUrl,
         jsonData: lokiJsonData(),
+      },
+      {
+        ...common,
+        name: "Alertmanager",
+        type: "alertmanager",
+        uid: DATASOURCE_UIDS.alertmanager,
+        url: args.alertmanagerUrl,
+        // The stack's Alertmanager: Grafana lists and silences its alerts, and sends it none.
+        jsonData: { implementation: "prometheus", handleGrafanaManagedAlerts: false },
       },
     ],
   };

@@ -3,7 +3,22 @@
  * that composes the others, each component with its args and rules, and the pure config builders
  * the tests (and the integration tests' real programs) read.
  */
+export { Alertmanager } from "./alertmanager";
 export {
+  ALERT_SEVERITIES,
+  alertmanagerArgs,
+  alertmanagerConfig,
+  BLACKHOLE_RECEIVER,
+  NODE_DOWN_ALERT,
+  RECEIVER_KINDS,
+  RECEIVER_SECRETS_DIR,
+  receiverPorts,
+  type AlertSeverity,
+  type ReceiverKind,
+  type ReceiverSpec,
+} from "./alertmanager-config";
+export {
+  alertmanagerRules,
   grafanaRules,
   lokiRules,
   objectStorageRules,
@@ -11,6 +26,8 @@ export {
   otelCollectorRules,
   prometheusRules,
   tempoRules,
+  type AlertmanagerArgs,
+  type AlertReceiverArgs,
   type GrafanaArgs,
   type LokiArgs,
   type NodeLogCollectorArgs,
@@ -48,6 +65,7 @@ export { Observability } from "./observability";
 export { OtelCollector } from "./otel-collector";
 export { Prometheus } from "./prometheus";
 export {
+  alertmanagerTargets,
   prometheusArgs,
   prometheusClusterRoleRules,
   prometheusConfig,

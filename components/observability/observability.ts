@@ -11,6 +11,7 @@ import {
   type ObjectStorageArgs,
   type ObservabilityArgs,
 } from "./args";
+import { Alertmanager } from "./alertmanager";
 import { alertRuleFiles, dashboardFiles } from "./charts";
 import {
   identityOf,
@@ -58,6 +59,7 @@ export const OBSERVABILITY_SERVICES: Record<
   loki: { name: SERVICE_NAMES.loki, ports: { http: PORTS.lokiHttp } },
   prometheus: { name: SERVICE_NAMES.prometheus, ports: { http: PORTS.prometheusHttp } },
   grafana: { name: SERVICE_NAMES.grafana, ports: { http: PORTS.grafanaHttp } },
+  alertmanager: { name: SERVICE_NAMES.alertmanager, ports: { http: PORTS.alertmanagerHttp } },
 };
 
 /** What every component of the stack gets: where it is placed and, for stores, its volume. */
@@ -69,7 +71,7 @@ interface Placement {
 
 /**
  * The observability stack: an OTel Collector gateway and a node log collector, Tempo, Loki,
- * Prometheus and Grafana, wired so that a developer goes from a slow request's trace to its logs
+ * Prometheus with Alertmanager, and Grafana, wired so that a developer goes from a slow request's trace to its logs
  * and metrics without configuring anything. Apps send OTLP over HTTP to {@link otlpHttpEndpoint}
  * (what OTel SDKs default to when only an endpoint is set); the gRPC endpoint is for the node log
  * collector and clients that choose gRPC.
@@ -87,6 +89,8 @@ export class Observability extends pulumi.ComponentResource {
   public readonly tempoUrl: pulumi.Output<string>;
   /** In-cluster URL of Loki's API. */
   public readonly lokiUrl: pulumi.Output<string>;
+  /** In-cluster URL of Alertmanager's API and UI. */
+  public readonly alertmanagerUrl: pulumi.Output<string>;
   /** The node log collector's namespace, or undefined when it is off. */
   public readonly nodeLogsNamespace: pulumi.Output<string | undefined>;
   /** The Grafana admin password, for `secretKeyRef`. */
@@ -99,7 +103,9 @@ export class Observability extends pulumi.ComponentResource {
    * Service names and container ports. The edges a network policy must allow: apps and the node
    * log collector (from its own namespace) → collector 4317/4318; collector → Tempo 4317, Loki
    * 3100, Prometheus 9090; Tempo → Prometheus 9090; Grafana → Prometheus 9090, Tempo 3200, Loki
-   * 3100; ingress controller → Grafana 3000; Prometheus → every scraped pod's metrics port and
+   * 3100, Alertmanager 9093; Prometheus → Alertmanager 9093 (alerts, and its metrics);
+   * Alertmanager → the receivers' ports outside the cluster; ingress controller → Grafana 3000;
+   * Prometheus → every scraped pod's metrics port and
    * each node's kubelet on 10250; Prometheus and the collector → the API server; Loki and Tempo →
    * the object store (prod).
    */
@@ -117,6 +123,11 @@ export class Observability extends pulumi.ComponentResource {
     // The node log collector sends to the gateway's Service by its fixed name, so it can be
     // created first and Prometheus can be granted pod discovery in its namespace.
     const nodeLogs = args.nodeLogs?.enabled === false ? undefined : nodeLogCollector(args, at);
+    const alertmanager = new Alertmanager(
+      SERVICE_NAMES.alertmanager,
+      { ...at.base, ...at.stateful, ...args.alertmanager },
+      at.parent,
+    );
     const { prometheus, loki, tempo } = stores(args, at, nodeLogs);
     const collector = new OtelCollector(
       SERVICE_NAMES.collector,
@@ -140,8 +151,13 @@ export class Observability extends pulumi.ComponentResource {
         ...at.stateful,
         ...args.grafana,
         datasources: pulumi
-          .all([prometheus.url, tempo.url, loki.url])
-          .apply(([prometheusUrl, tempoUrl, lokiUrl]) => ({ prometheusUrl, tempoUrl, lokiUrl })),
+          .all([prometheus.url, tempo.url, loki.url, alertmanager.url])
+          .apply(([prometheusUrl, tempoUrl, lokiUrl, alertmanagerUrl]) => ({
+            prometheusUrl,
+            tempoUrl,
+            lokiUrl,
+            alertmanagerUrl,
+          })),
         dashboards: dashboardFiles(args.dashboardsDir),
       },
       at.parent,
@@ -153,6 +169,7 @@ export class Observability extends pulumi.ComponentResource {
     this.prometheusUrl = prometheus.url;
     this.tempoUrl = tempo.url;
     this.lokiUrl = loki.url;
+    this.alertmanagerUrl = alertmanager.url;
     this.nodeLogsNamespace = nodeLogs ? nodeLogs.namespace : pulumi.output(undefined);
     this.grafanaAdminPassword = grafana.adminPassword;
     this.grafanaAdmin = grafana.admin;
@@ -164,6 +181,7 @@ export class Observability extends pulumi.ComponentResource {
       loki: loki.identity,
       prometheus: prometheus.identity,
       grafana: grafana.identity,
+      alertmanager: alertmanager.identity,
     };
 
     this.registerOutputs({
@@ -173,6 +191,7 @@ export class Observability extends pulumi.ComponentResource {
       prometheusUrl: this.prometheusUrl,
       tempoUrl: this.tempoUrl,
       lokiUrl: this.lokiUrl,
+      alertmanagerUrl: this.alertmanagerUrl,
       nodeLogsNamespace: this.nodeLogsNamespace,
     });
   }
@@ -210,6 +229,15 @@ function stores(
       ...args.prometheus,
       scrapeNamespaces: nodeLogs ? [args.namespace, nodeLogs.namespace] : [args.namespace],
       ruleFiles: alertRuleFiles(args.alertsDir),
+      // By the Service's name, as the node log collector addresses the gateway: the Service's
+      // own outputs wait for Alertmanager's pod, which Prometheus has no reason to wait for.
+      alertmanagers: [
+        pulumi
+          .output(args.namespace)
+          .apply(
+            (ns) => `${shortServiceHost(SERVICE_NAMES.alertmanager, ns)}:${PORTS.alertmanagerHttp}`,
+          ),
+      ],
     },
     at.parent,
   );

@@ -23,6 +23,8 @@ export interface PrometheusConfigArgs {
   retentionSize: string;
   /** Rule file names, mounted under {@link RULES_DIR}. */
   ruleFiles: string[];
+  /** `host:port` of each Alertmanager the firing alerts go to. @default none */
+  alertmanagers?: string[];
 }
 
 /**
@@ -51,6 +53,9 @@ export function prometheusConfig(args: PrometheusConfigArgs): Record<string, unk
   return {
     global: { scrape_interval: args.scrapeInterval, evaluation_interval: args.scrapeInterval },
     rule_files: args.ruleFiles.map((file) => `${RULES_DIR}/${file}`),
+    ...(args.alertmanagers?.length
+      ? { alerting: { alertmanagers: [alertmanagerTargets(args.alertmanagers)] } }
+      : {}),
     otlp: {
       promote_resource_attributes: PROMOTED_RESOURCE_ATTRIBUTES,
       keep_identifying_resource_attributes: true,
@@ -64,6 +69,14 @@ export function prometheusConfig(args: PrometheusConfigArgs): Record<string, unk
     },
     scrape_configs: [podScrapeJob(args.scrapeNamespaces), ...kubeletScrapeJobs()],
   };
+}
+
+/**
+ * The Alertmanagers by their Service's address: one Service, one replica, so no discovery (and no
+ * API rights) is needed. v2 is the only API Alertmanager still serves.
+ */
+export function alertmanagerTargets(addresses: string[]): Record<string, unknown> {
+  return { api_version: "v2", static_configs: [{ targets: addresses }] };
 }
 
 /** `--storage.tsdb.retention.size` equivalent: a share of the volume, in MiB (Prometheus's MB). */

@@ -116,17 +116,20 @@ export class Prometheus extends pulumi.ComponentResource {
       { metadata: objectMeta(`${name}-rules`, ns, this.identity), data: ruleFiles },
       { parent: this },
     );
-    const configText = pulumi.all(scrapeNamespaces).apply((namespaces) =>
-      toYaml(
-        prometheusConfig({
-          scrapeInterval: args.scrapeInterval ?? PROMETHEUS_DEFAULTS.scrapeInterval,
-          scrapeNamespaces: namespaces,
-          retention,
-          retentionSize: retentionSize(args.storageSize ?? PROMETHEUS_DEFAULTS.storageSize),
-          ruleFiles: Object.keys(ruleFiles).sort(),
-        }),
-      ),
-    );
+    const configText = pulumi
+      .all([pulumi.all(scrapeNamespaces), pulumi.all(args.alertmanagers ?? [])])
+      .apply(([namespaces, alertmanagers]) =>
+        toYaml(
+          prometheusConfig({
+            scrapeInterval: args.scrapeInterval ?? PROMETHEUS_DEFAULTS.scrapeInterval,
+            scrapeNamespaces: namespaces,
+            retention,
+            retentionSize: retentionSize(args.storageSize ?? PROMETHEUS_DEFAULTS.storageSize),
+            ruleFiles: Object.keys(ruleFiles).sort(),
+            alertmanagers,
+          }),
+        ),
+      );
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
       {

@@ -1,19 +1,58 @@
-import { observabilityRules, type ObservabilityArgs } from "../../components/observability/args";
+import type { ReceiverSpec } from "../../components/observability/alertmanager-config";
+import {
+  observabilityRules,
+  type AlertmanagerArgs,
+  type ObservabilityArgs,
+} from "../../components/observability/args";
 import type { Settings } from "../../core/validation";
 import { ingressHost } from "../../stack-config/stack-rules";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 
+/** Alertmanager's settings without the receivers' credentials, which only the Platform holds. */
+export type AlertmanagerSettings = Omit<
+  NonNullable<ObservabilityArgs["alertmanager"]>,
+  "receivers"
+> &
+  Pick<AlertmanagerArgs, "groupBy" | "groupInterval"> & { receivers: ReceiverSpec[] };
+
+/** The stack's receivers, by name, as Alertmanager's receivers. */
+function receiverSpecs(config: PlatformSettings): ReceiverSpec[] {
+  return Object.entries(config.observability.alerting.receivers).map(([name, receiver]) => {
+    const { kind, severities, sendResolved } = receiver;
+    const common = { name, kind, severities, sendResolved };
+    switch (receiver.kind) {
+      case "webhook":
+        return { ...common, port: receiver.port };
+      case "slack":
+        return { ...common, channel: receiver.channel };
+      case "email": {
+        const { to, from, smarthost, username, requireTls } = receiver;
+        return { ...common, email: { to, from, smarthost, username, requireTls } };
+      }
+    }
+  });
+}
+
 /**
  * The Observability stack's settings. Its object storage (prod) is the ObjectStore's endpoint,
- * buckets and key pairs, which exist only at run time: the Platform adds it.
+ * buckets and key pairs, which exist only at run time, and the receivers' credentials, which are
+ * secret outputs: the Platform adds both.
  */
-export function argsForObservability(
-  config: PlatformSettings,
-): Omit<Settings<ObservabilityArgs>, "objectStorage"> {
+export function argsForObservability(config: PlatformSettings): Omit<
+  Settings<ObservabilityArgs>,
+  "objectStorage" | "alertmanager"
+> & {
+  alertmanager: AlertmanagerSettings;
+} {
   const { observability, cluster } = config;
-  const { retention, storage, grafana } = observability;
+  const { retention, storage, grafana, alerting } = observability;
   return {
+    alertmanager: {
+      receivers: receiverSpecs(config),
+      groupBy: alerting.groupBy,
+      groupInterval: alerting.groupInterval,
+    },
     storageClass: cluster.storageClass,
     protect: config.protectStateful,
     nodeLogs: { enabled: observability.nodeLogs },
@@ -34,7 +73,15 @@ export function argsForObservability(
 }
 
 export const observabilityCheck: ComponentCheck = {
-  rules: (config) => observabilityRules(argsForObservability(config)),
+  rules: (config) => {
+    const settings = argsForObservability(config);
+    // The rules read no credential: a placeholder stands in for each (the schema checks them).
+    const receivers = settings.alertmanager.receivers.map((spec) => ({ ...spec, credential: "" }));
+    return observabilityRules({
+      ...settings,
+      alertmanager: { ...settings.alertmanager, receivers },
+    });
+  },
   keys: {
     "collector.replicas": "observability.collectorReplicas",
     "tempo.retention": "observability.retention.traces",
@@ -45,5 +92,8 @@ export const observabilityCheck: ComponentCheck = {
     "prometheus.storageSize": "observability.storage.prometheus",
     "grafana.ingress.host": "observability.grafana.host",
     "grafana.storageSize": "observability.storage.grafana",
+    "alertmanager.receivers": "observability.alerting.receivers",
+    "alertmanager.groupBy": "observability.alerting.groupBy",
+    "alertmanager.groupInterval": "observability.alerting.groupInterval",
   },
 };

@@ -21,7 +21,8 @@ const dashboards = Object.entries(dashboardFiles()).map(([file, text]) => ({
 }));
 const provisioned = new Map(
   (
-    grafanaDatasources({ prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l" }).datasources as Obj[]
+    grafanaDatasources({ prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l", alertmanagerUrl: "a" })
+      .datasources as Obj[]
   ).map((ds) => [ds.uid as string, ds.type as string]),
 );
 

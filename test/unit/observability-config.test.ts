@@ -384,6 +384,7 @@ describe("Grafana provisioning", () => {
     prometheusUrl: "http://prometheus.platform.svc:9090",
     tempoUrl: "http://tempo.platform.svc:3200",
     lokiUrl: "http://loki.platform.svc:3100",
+    alertmanagerUrl: "http://alertmanager.platform.svc:9093",
   };
 
   it("Grafana provisioning escapes $", () => {
@@ -407,7 +408,16 @@ describe("Grafana provisioning", () => {
       "tempo",
     ]);
     expect(byUid.prometheus.jsonData.exemplarTraceIdDestinations[0].datasourceUid).toBe("tempo");
-    expect(sources.map((ds) => ds.url)).toEqual([urls.prometheusUrl, urls.tempoUrl, urls.lokiUrl]);
+    expect(sources.map((ds) => ds.url)).toEqual([
+      urls.prometheusUrl,
+      urls.tempoUrl,
+      urls.lokiUrl,
+      urls.alertmanagerUrl,
+    ]);
+    expect(byUid.alertmanager.jsonData).toEqual({
+      implementation: "prometheus",
+      handleGrafanaManagedAlerts: false,
+    });
   });
 
   it("the Loki derived fields find a trace ID as structured metadata or in a log line", () => {

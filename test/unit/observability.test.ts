@@ -114,6 +114,7 @@ describe("the Observability stack", () => {
       "http://prometheus.platform.svc:9090",
       "http://tempo.platform.svc:3200",
       "http://loki.platform.svc:3100",
+      "http://alertmanager.platform.svc:9093",
     ]);
   });
 
@@ -126,13 +127,21 @@ describe("the Observability stack", () => {
       expect(pod.metadata.labels["app.kubernetes.io/component"]).toBe(identity?.component);
     }
     expect(Object.keys(stack.identities).sort()).toEqual(
-      ["collector", "grafana", "loki", "nodeLogCollector", "prometheus", "tempo"].sort(),
+      [
+        "alertmanager",
+        "collector",
+        "grafana",
+        "loki",
+        "nodeLogCollector",
+        "prometheus",
+        "tempo",
+      ].sort(),
     );
   });
 
   it("every workload has probes, requests and limits, a config hash and scrape annotations", async () => {
     const found = await workloads();
-    expect(found).toHaveLength(6);
+    expect(found).toHaveLength(7);
     for (const { object, pod } of found) {
       const name = object.metadata.name;
       expect(pod.metadata.annotations["k3s-platform/config-hash"], name).toMatch(/^[0-9a-f]{16}$/);
@@ -277,7 +286,7 @@ describe("the Observability stack", () => {
     new Grafana("grafana-default", {
       namespace: "platform",
       ingress: { host: "grafana.example.com", tlsSecretName: "grafana-tls" },
-      datasources: { prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l" },
+      datasources: { prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l", alertmanagerUrl: "a" },
     });
     const config = await one("kubernetes:core/v1:ConfigMap", "grafana-default-config");
     expect(config.data["grafana.ini"]).toContain("[auth.anonymous]\nenabled = false\n");
@@ -343,7 +352,7 @@ describe("the Observability stack", () => {
       .filter((entry) => entry.opts.protect === true && entry.opts.retainOnDelete === true)
       .map((entry) => entry.name)
       .sort();
-    expect(protectedSets).toEqual(["grafana", "loki", "prometheus", "tempo"]);
+    expect(protectedSets).toEqual(["alertmanager", "grafana", "loki", "prometheus", "tempo"]);
   });
 });
 
@@ -521,7 +530,7 @@ describe("the observability rules", () => {
       new Grafana("bad-grafana", {
         namespace: "platform",
         ingress: { host: "Bad_Host" },
-        datasources: { prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l" },
+        datasources: { prometheusUrl: "p", tempoUrl: "t", lokiUrl: "l", alertmanagerUrl: "a" },
       });
     expect(pulumi.InputPropertiesError.isInstance(catchError(grafana))).toBe(true);
     const collector = () =>

@@ -41,6 +41,27 @@ export function prometheusTool(): GoToolSpec {
   };
 }
 
+const ALERTMANAGER_MODULE = "github.com/prometheus/alertmanager";
+
+/**
+ * `amtool` and `alertmanager` at the catalogue's Alertmanager release: its image tag is the Go
+ * module version (`v0.35.0`), so the config `amtool check-config` accepts is the one the pod reads.
+ */
+export function alertmanagerTool(): GoToolSpec {
+  const version = IMAGES.alertmanager.tag;
+  if (!/^v0\.\d+\.\d+$/.test(version)) {
+    throw new Error(
+      `Alertmanager image tag "${version}" is not a plain v0.MINOR.PATCH release, so it names no ` +
+        `${ALERTMANAGER_MODULE} module version`,
+    );
+  }
+  return {
+    name: "alertmanager",
+    version,
+    packages: [`${ALERTMANAGER_MODULE}/cmd/amtool`, `${ALERTMANAGER_MODULE}/cmd/alertmanager`],
+  };
+}
+
 const POSTGRES_EXPORTER_MODULE = "github.com/prometheus-community/postgres_exporter";
 const POSTGRES_EXPORTER_DIR = path.resolve(__dirname, "..", "postgres-exporter");
 
