@@ -18,7 +18,10 @@ import { svcType } from "./rules/svc-type";
 import { haHasPdb } from "./stack/ha-has-pdb";
 import { hpaConsistency } from "./stack/hpa-consistency";
 import { ingressBackendExists } from "./stack/ingress-backend-exists";
+import { ingressServesOnly } from "./stack/ingress-serves-only";
+import { internetEgress } from "./stack/internet-egress";
 import { netpolSelectsPods } from "./stack/netpol-selects-pods";
+import { postgresAccess } from "./stack/postgres-access";
 import { rbacRefs } from "./stack/rbac-refs";
 import { reachability } from "./stack/reachability";
 import { readinessIfServed } from "./stack/readiness-if-served";
@@ -52,7 +55,10 @@ export const RESOURCE_POLICIES: readonly ResourceValidationPolicy[] = [
   pvcSize,
 ];
 
-/** Whole-stack rules: they need more than one resource, the last one the whole network. */
+/**
+ * Whole-stack rules: they need more than one resource; the last four the whole network (the
+ * wiring invariants, then the comparison with the wiring table).
+ */
 export const STACK_POLICIES: readonly StackValidationPolicy[] = [
   svcSelectsPods,
   netpolSelectsPods,
@@ -64,6 +70,9 @@ export const STACK_POLICIES: readonly StackValidationPolicy[] = [
   hpaConsistency,
   rbacRefs,
   readinessIfServed,
+  postgresAccess,
+  ingressServesOnly,
+  internetEgress,
   reachability,
 ];
 

@@ -55,6 +55,9 @@ const CATALOGUE: Record<string, "mandatory" | "advisory"> = {
   "hpa-consistency": "mandatory",
   "rbac-refs": "mandatory",
   "readiness-if-served": "mandatory",
+  "postgres-access": "mandatory",
+  "ingress-serves-only": "mandatory",
+  "internet-egress": "mandatory",
   reachability: "mandatory",
 };
 

@@ -1,0 +1,89 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import * as ports from "../../core/port-set";
+import type { Endpoint } from "../../core/reachability";
+import {
+  connectionsInto,
+  describeEndpoint,
+  matrixOf,
+  objectOf,
+  plays,
+  ROLES,
+  setsEnv,
+  tcp,
+  type Role,
+} from "../lib/invariants";
+import { validateKubeStack } from "../lib/rule";
+import type { StackIndex } from "../lib/stack";
+
+/** One way out of the cluster the config can open, with its reason. */
+interface InternetEgress {
+  role: Role;
+  ports: ports.PortSet;
+  why: string;
+  /** The env variable the pods must carry for it: the render's sign that the config enabled it. */
+  env?: string;
+}
+
+/**
+ * Every way to the internet the platform has. Arcjet's shows in the render as the web's
+ * `ARCJET_KEY`; the model registry's has no sign besides the edge (`app.egress.modelRegistry`
+ * only adds or drops it), so Ollama is held to HTTPS. The notify webhook is named by its own CIDRs,
+ * not the internet: a CIDR that spans any public address is reported here.
+ */
+const INTERNET_EGRESS: readonly InternetEgress[] = [
+  {
+    role: ROLES.web,
+    ports: tcp(443),
+    why: "Arcjet's API (the stack's arcjetKey with app.egress.arcjet)",
+    env: "ARCJET_KEY",
+  },
+  {
+    role: ROLES.ollama,
+    ports: tcp(443),
+    why: "downloads models from the Ollama registry (app.egress.modelRegistry)",
+  },
+];
+
+/** The ports this endpoint may open on the internet, by the allowances its pods qualify for. */
+function allowedFor(stack: StackIndex, from: Endpoint): ports.PortSet {
+  return ports.union(
+    ...INTERNET_EGRESS.filter(
+      (egress) =>
+        plays(from, egress.role) && (egress.env === undefined || setsEnv(stack, from, egress.env)),
+    ).map((egress) => egress.ports),
+  );
+}
+
+/**
+ * Whole-stack rule `internet-egress`: nothing in the platform reaches the internet (a public
+ * address outside the cluster's ranges) except Arcjet's API from web when its pods carry
+ * `ARCJET_KEY`, and the Ollama registry from Ollama, each on 443 only. Judged on the rendered
+ * NetworkPolicies, never on the wiring table.
+ */
+export const internetEgress: StackValidationPolicy = {
+  name: "internet-egress",
+  description:
+    "Nothing reaches the internet except web → Arcjet (443, with ARCJET_KEY) and Ollama → its " +
+    "model registry (443).",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Remove the internet edge from the wiring table (platform/wiring.ts), or narrow an " +
+    "address edge (the API server, the notify webhook) to its own CIDRs.",
+  validateStack: validateKubeStack((stack, report, args) => {
+    const matrix = matrixOf(stack, args);
+    for (const { from, entry } of connectionsInto(matrix, (to) => to.kind === "internet")) {
+      const holder = objectOf(stack, from);
+      if (holder === undefined) continue;
+      const extra = ports.subtract(entry.ports, allowedFor(stack, from));
+      for (const text of ports.describePorts(extra)) {
+        report(
+          holder,
+          `${describeEndpoint(from)} may reach the internet${text}, which no config enables ` +
+            `(the internet is reached only by ${INTERNET_EGRESS.map(
+              (egress) => `${egress.role.label} on 443 for ${egress.why}`,
+            ).join("; ")}); remove the edge or narrow it to its own addresses`,
+        );
+      }
+    }
+  }),
+};
