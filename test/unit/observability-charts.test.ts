@@ -3,6 +3,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
+  ALERT_SEVERITIES,
+  NODE_DOWN_ALERT,
   alertRuleFiles,
   DATASOURCE_TYPES,
   DATASOURCE_UIDS,
@@ -162,14 +164,24 @@ describe("alert rules", () => {
         "AppErrorBudgetBurn",
         "AppLatencyBudgetBurn",
         "DragonflyMemoryNearMax",
+        "NodeDown",
         "PersistentVolumeFillingUp",
+        "PersistentVolumeFillingUpFast",
         "PgBouncerClientsWaiting",
         "PodCrashLooping",
         "PostgresConnectionsNearMax",
         "TargetDown",
+        "TemporalPersistenceErrors",
         "TemporalScheduleToStartLatencyHigh",
       ].sort(),
     );
+  });
+
+  it("routes every severity through Alertmanager and has the alert its inhibit rule names", () => {
+    for (const { rule } of alerts) {
+      expect(ALERT_SEVERITIES as readonly string[], rule.alert).toContain(rule.labels?.severity);
+    }
+    expect(alerts.map(({ rule }) => rule.alert)).toContain(NODE_DOWN_ALERT);
   });
 
   it("every alert has a severity, a summary and a runbook-style description", () => {
