@@ -281,6 +281,15 @@ function telemetryEdges({
         ]
       : []),
     edge(collector, tempo, [port.tcp(OBS.otlpGrpc)], "traces"),
+    // k8sattributes watches pods and namespaces (its ClusterRole): without this edge the default
+    // deny leaves every span, metric and file log without its workload's name. The same API
+    // server addresses and port as Prometheus's pod discovery.
+    edge(
+      collector,
+      peer.kubernetesApi(apiServerCidrs(args) ? { cidrs: apiServerCidrs(args) } : {}),
+      [port.tcp(args.deployTargets.apiServer.port)],
+      "k8sattributes reads pods and namespaces",
+    ),
     edge(collector, loki, [port.tcp(OBS.lokiHttp)], "logs (OTLP)"),
     edge(collector, prometheus, [port.tcp(OBS.prometheusHttp)], "metrics (OTLP receiver)"),
     edge(

@@ -40,7 +40,7 @@ const INTERNET_EGRESS: readonly InternetEgress[] = [
   {
     role: ROLES.ollama,
     ports: tcp(443),
-    why: "downloads models from the Ollama registry (app.egress.modelRegistry)",
+    why: "the Ollama model registry (app.egress.modelRegistry)",
   },
 ];
 

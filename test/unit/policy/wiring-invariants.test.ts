@@ -200,3 +200,24 @@ describe("a widened wiring table", () => {
     expect(await findings(keyed)).toEqual([expect.stringContaining("may reach the internet:80,")]);
   });
 });
+
+describe("the gateway collector's k8sattributes", () => {
+  it("reaches the API server it watches with its token, under the default deny", () => {
+    const resources = prod();
+    const props = (kind: string, name: string) =>
+      resources.find((r) => r.props.kind === kind && (r.props.metadata as Props)?.name === name)
+        ?.props as Props;
+    const deployment = props("Deployment", "otel-collector");
+    expect(deployment.spec.template.spec.automountServiceAccountToken).toBe(true);
+    const role = resources.find(
+      (r) => r.props.kind === "ClusterRole" && JSON.stringify(r.props).includes("otel-collector"),
+    )?.props as Props;
+    expect(role.rules).toEqual([
+      { apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] },
+    ]);
+    const egress = props("NetworkPolicy", "allow-otel-collector").spec.egress as Props[];
+    expect(egress.filter((rule) => rule.to.some((to: Props) => to.ipBlock))).toEqual([
+      { ports: [{ port: 6443, protocol: "TCP" }], to: expect.any(Array) },
+    ]);
+  });
+});
