@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { DEPLOY_TARGET_PRESETS } from "../components/deploy-target/sizing";
 import { APP_DEFAULTS } from "../components/app/args";
 import { OLLAMA_DEFAULTS } from "../components/ollama/args";
+import { PGBOUNCER_DRAIN_SECONDS } from "../components/pgbouncer/args";
 import { GROUPING_DEFAULTS } from "../components/observability/alertmanager-config";
 import type { ResourcePreset } from "../components/lib/resources";
 import type { Profile } from "../core/profile";
@@ -31,6 +32,8 @@ export const COMMON_DEFAULTS: Defaults = {
     serviceCidr: "10.43.0.0/16",
     storageClass: "local-path",
     ingressClass: "traefik",
+    // One node unless the stack says more: a hard spread on one node cannot place two replicas.
+    nodes: 1,
   },
   postgres: {
     superuserReservedConnections: 3,
@@ -46,6 +49,7 @@ export const COMMON_DEFAULTS: Defaults = {
     serverLifetimeSeconds: 3600,
     queryWaitTimeoutSeconds: 120,
     maxPreparedStatements: 200,
+    drainSeconds: PGBOUNCER_DRAIN_SECONDS,
     resources: "nano",
   },
   dragonfly: { snapshotCron: "*/30 * * * *" },

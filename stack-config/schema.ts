@@ -286,6 +286,12 @@ export const schema = z.strictObject({
     storageClass: dnsLabel,
     ingressClass: dnsLabel,
     tlsSecretName: dnsLabel.optional(),
+    /**
+     * Nodes that run the platform's pods. More than one makes the spread of PgBouncer's and the
+     * web's replicas hard (`DoNotSchedule`): no two on one node, so a node lost never takes them
+     * all; with one, a hard spread could not place the second replica at all.
+     */
+    nodes: integer(1, 10000),
   }),
   postgres: z.strictObject({
     storageSize: storage,
@@ -315,6 +321,8 @@ export const schema = z.strictObject({
     serverLifetimeSeconds: integer(0),
     queryWaitTimeoutSeconds: integer(0),
     maxPreparedStatements: integer(0),
+    /** Seconds a stopping pod waits for in-flight transactions; the grace period is this + 5. */
+    drainSeconds: integer(1, 3600, "the longest transaction a rollout waits for"),
     resources,
   }),
   dragonfly: z.strictObject({

@@ -4,6 +4,7 @@ import type { Profile } from "../../core/profile";
 import { fieldError, fieldErrorIf, nestedErrors, type FieldError } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
+import type { NodeSpreadMode } from "../lib/workload";
 import { appImageRules } from "./image-reference";
 
 /** Build the app image from source and push it; the pods then run it by its repo digest. */
@@ -80,6 +81,11 @@ export interface WebArgs {
   preStopSeconds?: number;
   /** Time for preStop plus draining SSE streams and requests after SIGTERM. @default 45 */
   terminationGracePeriodSeconds?: number;
+  /**
+   * How hard the replicas spread across nodes: `DoNotSchedule` where the cluster has more than
+   * one node, so one node lost never takes every web pod. @default "ScheduleAnyway"
+   */
+  nodeSpread?: NodeSpreadMode;
 }
 
 /** The `worker` Deployment: BullMQ and Temporal workers, no Service. */
@@ -237,6 +243,7 @@ export const APP_DEFAULTS = {
     resources: RESOURCE_PRESETS.small,
     preStopSeconds: 10,
     terminationGracePeriodSeconds: 45,
+    nodeSpread: "ScheduleAnyway",
   },
   worker: {
     replicas: { dev: 1, prod: 2 },
@@ -313,6 +320,7 @@ function resolveWeb(web: WebArgs | undefined, profile: Profile): ResolvedWeb {
     preStopSeconds: web?.preStopSeconds ?? d.preStopSeconds,
     terminationGracePeriodSeconds:
       web?.terminationGracePeriodSeconds ?? d.terminationGracePeriodSeconds,
+    nodeSpread: web?.nodeSpread ?? d.nodeSpread,
   };
 }
 

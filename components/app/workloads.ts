@@ -165,6 +165,7 @@ export function webDeployment(spec: WebWorkloadSpec): k8s.apps.v1.DeploymentArgs
   return appDeployment(spec, main, {
     terminationGracePeriodSeconds: spec.web.terminationGracePeriodSeconds,
     spreadAcrossNodes: true,
+    nodeSpread: spec.web.nodeSpread,
   });
 }
 

@@ -74,10 +74,43 @@ export interface PodArgs {
   restartPolicy?: "Always" | "OnFailure" | "Never";
   /** Spread replicas across nodes (for workloads with more than one replica). @default false */
   spreadAcrossNodes?: boolean;
+  /**
+   * How hard the spread is, when there is one ({@link NodeSpreadMode}).
+   * @default "ScheduleAnyway"
+   */
+  nodeSpread?: NodeSpreadMode;
   /** RuntimeClass of the pod, e.g. `nvidia` for GPUs. @default the node's default runtime */
   runtimeClassName?: string;
   /** `kubernetes.io/dockerconfigjson` Secrets to pull private images with. @default none */
   imagePullSecrets?: pulumi.Input<string>[];
+}
+
+/**
+ * `whenUnsatisfiable` of a spread across nodes. `ScheduleAnyway` only prefers other nodes, so a
+ * one-node cluster still schedules every replica; `DoNotSchedule` keeps two replicas off one node
+ * (one node lost must not take both), which only a cluster of more than one node can satisfy.
+ */
+export type NodeSpreadMode = "DoNotSchedule" | "ScheduleAnyway";
+
+/** The spread a cluster of `nodes` nodes can keep: hard from two nodes on. */
+export function nodeSpreadFor(nodes: number): NodeSpreadMode {
+  return nodes > 1 ? "DoNotSchedule" : "ScheduleAnyway";
+}
+
+/** One replica more per node than on the emptiest node, at most. */
+export function nodeSpreadConstraint(
+  identity: WorkloadIdentity,
+  mode: NodeSpreadMode = "ScheduleAnyway",
+): k8s.types.input.core.v1.TopologySpreadConstraint {
+  return {
+    maxSkew: 1,
+    topologyKey: "kubernetes.io/hostname",
+    whenUnsatisfiable: mode,
+    labelSelector: { matchLabels: selectorFor(identity) },
+    // A hard spread ignores tainted nodes (cordoned, NotReady, unreachable): counted as empty
+    // domains, a drained node would leave the replacement pod Pending until it came back.
+    ...(mode === "DoNotSchedule" ? { nodeTaintsPolicy: "Honor" } : {}),
+  };
 }
 
 /** A pod template: labels from the identity, the baseline pod security context. */
@@ -103,17 +136,7 @@ export function podTemplate(
         ? { imagePullSecrets: pod.imagePullSecrets.map((name) => ({ name })) }
         : {}),
       ...(pod.spreadAcrossNodes
-        ? {
-            topologySpreadConstraints: [
-              {
-                maxSkew: 1,
-                topologyKey: "kubernetes.io/hostname",
-                // ScheduleAnyway: a one-node cluster must still schedule every replica.
-                whenUnsatisfiable: "ScheduleAnyway",
-                labelSelector: { matchLabels: selectorFor(identity) },
-              },
-            ],
-          }
+        ? { topologySpreadConstraints: [nodeSpreadConstraint(identity, pod.nodeSpread)] }
         : {}),
     },
   };

@@ -9,6 +9,7 @@ import {
   type Settings,
 } from "../../core/validation";
 import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
+import type { NodeSpreadMode } from "../lib/workload";
 import type { RoleCredentials } from "../postgres";
 
 /** Pool sizes and timeouts; the names match the stack config's `pgbouncer` section. */
@@ -48,6 +49,19 @@ export interface PgBouncerArgs {
   /** Replicas, at least 1; 2 or more also get a PodDisruptionBudget and a spread across nodes. */
   replicas: number;
   /**
+   * How hard that spread is: `DoNotSchedule` where the cluster has more than one node.
+   * @default "ScheduleAnyway"
+   */
+  nodeSpread?: NodeSpreadMode;
+  /**
+   * How long a pod being stopped waits for its in-flight transactions, in seconds, after it has
+   * stopped taking new clients: the longest transaction the app runs through PgBouncer. The
+   * pod's grace period is this plus the preStop pause ({@link PGBOUNCER_PRESTOP_SECONDS}); a
+   * transaction still running after it is killed with the pod.
+   * @default 25
+   */
+  drainSeconds?: number;
+  /**
    * Password of the `stats` user the exporter logs in with, given instead of generated.
    * @default generated with `@pulumi/random`
    */
@@ -78,21 +92,38 @@ export type PgBouncerSettings = Omit<
   "postgresHost" | "postgresPort" | "credentials"
 >;
 
-/** The images and exporter resources of a PgBouncer, defaults filled in. */
+/**
+ * Seconds a stopping pod keeps serving as before, so that every node's kube-proxy has dropped
+ * it from the Service (the endpoint goes not-ready the moment the pod is deleted; propagation
+ * takes about a second) before PgBouncer stops listening: no new client meets a closed port.
+ */
+export const PGBOUNCER_PRESTOP_SECONDS = 5;
+
+/** {@link PgBouncerArgs.drainSeconds}'s default: with the preStop pause, Kubernetes' usual 30 s. */
+export const PGBOUNCER_DRAIN_SECONDS = 25;
+
+/** The images, exporter resources and shutdown timing of a PgBouncer, defaults filled in. */
 export interface PgBouncerDefaults {
   image: pulumi.Input<string>;
   exporterImage: pulumi.Input<string>;
   exporterResources: ResourceSpec;
+  nodeSpread: NodeSpreadMode;
+  drainSeconds: number;
 }
 
 /** The documented defaults of the args, in one place. */
 export function resolvePgBouncerDefaults(
-  args: Pick<PgBouncerArgs, "image" | "exporterImage" | "exporterResources">,
+  args: Pick<
+    PgBouncerArgs,
+    "image" | "exporterImage" | "exporterResources" | "nodeSpread" | "drainSeconds"
+  >,
 ): PgBouncerDefaults {
   return {
     image: args.image ?? imageRef("pgbouncer"),
     exporterImage: args.exporterImage ?? imageRef("pgbouncerExporter"),
     exporterResources: args.exporterResources ?? RESOURCE_PRESETS.nano,
+    nodeSpread: args.nodeSpread ?? "ScheduleAnyway",
+    drainSeconds: args.drainSeconds ?? PGBOUNCER_DRAIN_SECONDS,
   };
 }
 
@@ -184,14 +215,21 @@ function clientMemoryRules(pool: PoolSettings, resources: ResourceSpec | undefin
 
 /** Every problem with a PgBouncer's args (`resources`, when given, bounds `maxClientConn`). */
 export function pgbouncerRules(
-  args: Pick<PgBouncerArgs, "replicas" | "pool"> & Partial<Pick<PgBouncerArgs, "resources">>,
+  args: Pick<PgBouncerArgs, "replicas" | "pool"> &
+    Partial<Pick<PgBouncerArgs, "resources" | "drainSeconds">>,
 ): FieldError[] {
   const pool = poolRules(args.pool);
+  const drain = args.drainSeconds;
   return [
     ...fieldErrorIf(
       !Number.isInteger(args.replicas) || args.replicas < 1,
       "replicas",
       () => `must be a whole number ≥ 1 (got ${args.replicas})`,
+    ),
+    ...fieldErrorIf(
+      drain !== undefined && (!Number.isInteger(drain) || drain < 1 || drain > 3600),
+      "drainSeconds",
+      () => `must be a whole number of seconds from 1 to 3600 (got ${drain})`,
     ),
     ...nestedErrors("pool", pool),
     // Only for counts the pool rules accept: the estimate of a malformed pool means nothing.

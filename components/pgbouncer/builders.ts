@@ -8,8 +8,8 @@ import type { ResourceSpec } from "../lib/resources";
 import { parseScramVerifier } from "../lib/scram";
 import type { SecretKey } from "../lib/secrets";
 import { assertValidArgs } from "../lib/validation";
-import { container, objectMeta, podTemplate } from "../lib/workload";
-import { poolRules, type PoolSettings } from "./args";
+import { container, objectMeta, podTemplate, type NodeSpreadMode } from "../lib/workload";
+import { PGBOUNCER_PRESTOP_SECONDS, poolRules, type PoolSettings } from "./args";
 
 /** PgBouncer's port, on the container, the Service and in the app's URL. */
 export const PGBOUNCER_PORT = 6432;
@@ -158,7 +158,32 @@ export interface PgBouncerWorkloadSpec {
   exporterUrl: SecretKey;
   /** Pod-template annotations: scrape settings and the config hash. */
   annotations: pulumi.Input<Record<string, string>>;
+  /** How hard the spread across nodes is (two replicas or more). */
+  nodeSpread: NodeSpreadMode;
+  /** Seconds a stopping pod waits for in-flight transactions after the preStop pause. */
+  drainSeconds: number;
 }
+
+/**
+ * The container's PID 1 (the image's busybox `sh`): it runs PgBouncer (`$1`, on the ini `$2`) and
+ * turns the kubelet's SIGTERM into SIGINT. PgBouncer 1.23+ takes SIGTERM as `SHUTDOWN
+ * WAIT_FOR_CLIENTS`, which waits for every client to disconnect: an app's pool never does, so the
+ * pod would be killed at the end of its grace period, mid-transaction. SIGINT is `SHUTDOWN
+ * WAIT_FOR_SERVERS`: stop listening, disconnect clients waiting for a server (they hold no
+ * transaction), let every in-flight transaction finish, then exit. A second signal during a
+ * shutdown is PgBouncer's immediate exit, so the kubelet's SIGTERM must never reach it as well;
+ * Kubernetes' own `lifecycle.stopSignal` would do this, but it is still an alpha gate.
+ * After a trapped signal `wait` returns early: it waits again until PgBouncer has exited.
+ */
+export const PGBOUNCER_ENTRYPOINT = [
+  `trap 'kill -INT "$child" 2>/dev/null' TERM INT`,
+  `"$1" "$2" &`,
+  `child=$!`,
+  `while :; do`,
+  `  wait "$child"; status=$?`,
+  `  kill -0 "$child" 2>/dev/null || exit "$status"`,
+  `done`,
+].join("\n");
 
 /** The PgBouncer container: the binary on the mounted ini, probed on its own port. */
 export function pgbouncerContainer(
@@ -168,8 +193,15 @@ export function pgbouncerContainer(
   return container({
     name: "pgbouncer",
     image,
-    // Straight to the binary: the image's entrypoint would write config files we mount read-only.
-    command: ["/usr/bin/pgbouncer", `${PGBOUNCER_CONFIG_DIR}/pgbouncer.ini`],
+    // Not the image's entrypoint, which would write config files we mount read-only.
+    command: [
+      "/bin/sh",
+      "-c",
+      PGBOUNCER_ENTRYPOINT,
+      "pgbouncer",
+      "/usr/bin/pgbouncer",
+      `${PGBOUNCER_CONFIG_DIR}/pgbouncer.ini`,
+    ],
     ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT }],
     resources,
     // Both on PgBouncer's own port: it accepts clients whether or not Postgres is up, so a
@@ -179,8 +211,9 @@ export function pgbouncerContainer(
       { name: "config", mountPath: PGBOUNCER_CONFIG_DIR, readOnly: true },
       { name: "auth", mountPath: PGBOUNCER_AUTH_DIR, readOnly: true },
     ],
-    // Endpoints drop the pod before PgBouncer stops taking new clients.
-    lifecycle: { preStop: { exec: { command: ["sleep", "5"] } } },
+    // The endpoint went not-ready when the pod was deleted; the kubelet's sleep (no process in
+    // the container) lets every kube-proxy catch up before SIGTERM, i.e. SIGINT, closes the port.
+    lifecycle: { preStop: { sleep: { seconds: PGBOUNCER_PRESTOP_SECONDS } } },
   });
 }
 
@@ -222,7 +255,10 @@ export function pgbouncerDeployment(spec: PgBouncerWorkloadSpec): k8s.apps.v1.De
           ],
           volumes: [{ name: "config", configMap: { name: spec.configMapName } }, spec.authVolume],
           security: { runAsUser: IMAGES.pgbouncer.uid },
+          // The preStop pause, then the drain; the exporter just stops on SIGTERM.
+          terminationGracePeriodSeconds: PGBOUNCER_PRESTOP_SECONDS + spec.drainSeconds,
           spreadAcrossNodes: isHighlyAvailable(spec.replicas),
+          nodeSpread: spec.nodeSpread,
         },
         spec.annotations,
       ),

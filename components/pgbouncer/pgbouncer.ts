@@ -51,7 +51,8 @@ export class PgBouncer extends pulumi.ComponentResource {
   constructor(name: string, args: PgBouncerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:data:PgBouncer", name, {}, opts);
     assertValidArgs("PgBouncer", pgbouncerRules(args));
-    const { image, exporterImage, exporterResources } = resolvePgBouncerDefaults(args);
+    const { image, exporterImage, exporterResources, nodeSpread, drainSeconds } =
+      resolvePgBouncerDefaults(args);
     const identity: WorkloadIdentity = {
       name,
       component: "pooler",
@@ -99,6 +100,8 @@ export class PgBouncer extends pulumi.ComponentResource {
         authVolume: auth.userlist.volume("auth"),
         exporterUrl: auth.exporter.key("url"),
         annotations,
+        nodeSpread,
+        drainSeconds,
       }),
       childOpts,
     );

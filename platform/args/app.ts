@@ -1,4 +1,5 @@
 import { appRules, type AppSettings } from "../../components/app/args";
+import { nodeSpreadFor } from "../../components/lib/workload";
 import { appIsOn, ingressHost } from "../../stack-config/stack-rules";
 import type { PlatformSettings } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
@@ -17,7 +18,7 @@ export function argsForApp(config: PlatformSettings): AppSettings {
     build: app.build,
     uid: app.uid,
     gid: app.gid,
-    web: app.web,
+    web: { ...app.web, nodeSpread: nodeSpreadFor(cluster.nodes) },
     worker: app.worker,
     ingress: {
       host: ingressHost(config, "app"),

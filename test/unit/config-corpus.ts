@@ -148,6 +148,24 @@ const TYPES_AND_RANGES: Row[] = [
     /^must be at most 20 \(got 21\)$/,
   ],
   [
+    "a PgBouncer drain of no time",
+    dev({ pgbouncer: { drainSeconds: 0 } }),
+    "pgbouncer.drainSeconds",
+    /^must be at least 1 \(got 0\): the longest transaction a rollout waits for$/,
+  ],
+  [
+    "a cluster of zero nodes",
+    prod({ cluster: { nodes: 0 } }),
+    "cluster.nodes",
+    /^must be at least 1 \(got 0\)$/,
+  ],
+  [
+    "a fractional node count",
+    dev({ cluster: { nodes: 2.5 } }),
+    "cluster.nodes",
+    /whole number|integer/i,
+  ],
+  [
     "API server port 0",
     dev({ deployTargets: { apiServer: { port: 0 } } }),
     "deployTargets.apiServer.port",

@@ -175,11 +175,19 @@ function argsFor(replicas: number): PgBouncerModule.PgBouncerArgs {
   };
 }
 
-async function build(name: string, replicas: number) {
+async function build(
+  name: string,
+  replicas: number,
+  extra: Partial<PgBouncerModule.PgBouncerArgs> = {},
+) {
   const recorder = optionRecorder();
-  const component = new pgb.PgBouncer(name, argsFor(replicas), {
-    transformations: recorder.transformations,
-  });
+  const component = new pgb.PgBouncer(
+    name,
+    { ...argsFor(replicas), ...extra },
+    {
+      transformations: recorder.transformations,
+    },
+  );
   await unwrap(component.url);
   return { component, resources: await registeredUnder(mocks, name, recorder.opts) };
 }
@@ -256,7 +264,14 @@ describe("PgBouncer (dev, one replica)", () => {
   it("runs the binary as UID 70 on a read-only root, with the config and userlist mounted", () => {
     expect(pod.securityContext).toMatchObject({ runAsUser: 70, runAsNonRoot: true });
     const [pgbouncer] = pod.containers;
-    expect(pgbouncer.command).toEqual(["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
+    expect(pgbouncer.command).toEqual([
+      "/bin/sh",
+      "-c",
+      pgb.PGBOUNCER_ENTRYPOINT,
+      "pgbouncer",
+      "/usr/bin/pgbouncer",
+      "/etc/pgbouncer/pgbouncer.ini",
+    ]);
     expect(pgbouncer.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(pod.volumes.find((v: Json) => v.name === "auth").secret.secretName).toBe(
       "pgb-dev-userlist",
@@ -279,6 +294,15 @@ describe("PgBouncer (dev, one replica)", () => {
       { name: "pgbouncer", port: 6432, targetPort: "pgbouncer", protocol: "TCP" },
     ]);
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+  });
+
+  it("stops gracefully: the kubelet's preStop sleep, then SIGTERM turned into PgBouncer's SIGINT", () => {
+    const [pgbouncer] = pod.containers;
+    // The sleep runs in the kubelet: nothing runs in the container before the signal.
+    expect(pgbouncer.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+    expect(pgb.PGBOUNCER_ENTRYPOINT).toMatch(/^trap 'kill -INT "\$child"[^']*' TERM/);
+    // The pause plus the default drain: Kubernetes' usual 30 s.
+    expect(pod.terminationGracePeriodSeconds).toBe(30);
   });
 
   it("one replica gets no PodDisruptionBudget and no spread", () => {
@@ -305,6 +329,33 @@ describe("PgBouncer (prod, two replicas)", () => {
     expect(deployment.spec.template.spec.topologySpreadConstraints[0].topologyKey).toBe(
       "kubernetes.io/hostname",
     );
+  });
+
+  it("the spread prefers other nodes unless told the cluster has them (ScheduleAnyway)", () => {
+    const deployment = pick(resources, "Deployment", "pgb-prod").inputs;
+    const [spread] = deployment.spec.template.spec.topologySpreadConstraints;
+    expect(spread.whenUnsatisfiable).toBe("ScheduleAnyway");
+    expect(spread.nodeTaintsPolicy).toBeUndefined();
+  });
+
+  it("nodeSpread DoNotSchedule keeps two replicas off one node, tainted nodes not counted", async () => {
+    const { resources: hard } = await build("pgb-hard", 2, { nodeSpread: "DoNotSchedule" });
+    const deployment = pick(hard, "Deployment", "pgb-hard").inputs;
+    expect(deployment.spec.template.spec.topologySpreadConstraints).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: "kubernetes.io/hostname",
+        whenUnsatisfiable: "DoNotSchedule",
+        nodeTaintsPolicy: "Honor",
+        labelSelector: { matchLabels: deployment.spec.selector.matchLabels },
+      },
+    ]);
+  });
+
+  it("drainSeconds lengthens the grace period by as much", async () => {
+    const { resources: slow } = await build("pgb-slow", 2, { drainSeconds: 115 });
+    const pod = pick(slow, "Deployment", "pgb-slow").inputs.spec.template.spec;
+    expect(pod.terminationGracePeriodSeconds).toBe(120);
   });
 
   it("a rollout never lowers capacity", () => {
@@ -391,6 +442,15 @@ describe("pgbouncerRules", () => {
     ]);
   });
 
+  it.each([0, 2.5, 3601])("drainSeconds of %s is refused", (drainSeconds) => {
+    expect(pgb.pgbouncerRules(settings({ drainSeconds }))).toEqual([
+      {
+        propertyPath: "drainSeconds",
+        reason: `must be a whole number of seconds from 1 to 3600 (got ${drainSeconds})`,
+      },
+    ]);
+  });
+
   it("a min_pool_size above default_pool_size is refused", () => {
     expect(pgb.pgbouncerRules(settings({}, { minPoolSize: 30 }))).toEqual([
       {
@@ -438,8 +498,20 @@ describe("pgbouncerCheck: the stack key of each argument", () => {
         ({ key }) => key,
       );
     expect(keyOf({ replicas: 0 })).toEqual(["pgbouncer.replicas"]);
+    expect(keyOf({ drainSeconds: 0 })).toEqual(["pgbouncer.drainSeconds"]);
     for (const key of Object.keys(argsForPgBouncer(config).pool)) {
       expect(keyOf({ [key]: -1 })).toContain(`pgbouncer.${key}`);
     }
+  });
+});
+
+describe("argsForPgBouncer: the spread from cluster.nodes", () => {
+  it("one node (the default) only prefers a spread; more than one requires it", async () => {
+    const { argsForPgBouncer } = await import("../../platform/args/pgbouncer");
+    // Whatever the profile: the key says what the cluster is.
+    expect(argsForPgBouncer(parsedStackConfig({})).nodeSpread).toBe("ScheduleAnyway");
+    const threeNodes = parsedStackConfig({ cluster: { nodes: 3 } });
+    expect(argsForPgBouncer(threeNodes).nodeSpread).toBe("DoNotSchedule");
+    expect(argsForPgBouncer(threeNodes).drainSeconds).toBe(25);
   });
 });
