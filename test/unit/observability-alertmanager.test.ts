@@ -8,7 +8,8 @@ import {
   receiverPorts,
   type ReceiverSpec,
 } from "../../components/observability";
-import { alertingCredentialIssues } from "../../stack-config/alerting";
+import { MOCK_SECRET_PREFIX } from "../../tools/lib/mocks";
+import { alertingCredentialIssues, TOOL_SECRET_STAND_IN } from "../../stack-config/alerting";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed config
 
@@ -154,5 +155,13 @@ describe("the receivers' credentials in the stack config", () => {
         message: expect.stringMatching(/no receiver "stray"/),
       },
     ]);
+  });
+
+  it("leaves the engine-less tools' stand-in for a secure value to the engine", () => {
+    expect(TOOL_SECRET_STAND_IN).toBe(MOCK_SECRET_PREFIX);
+    const standIn = {
+      oncall: `${MOCK_SECRET_PREFIX}config-k3s-platform-credentials-alerting-oncall`,
+    };
+    expect(alertingCredentialIssues(config("prod", { oncall: hook }, standIn))).toEqual([]);
   });
 });

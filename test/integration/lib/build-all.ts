@@ -5,9 +5,11 @@
  * with its spec from `test-tools.ts`.
  */
 import { kubernetesProviderTool, pulumiCliTool } from "../../engine/lib/tools";
+import { ensureAlertmanager } from "./alertmanager-build";
 import { ensureGoTool } from "./go-tools";
 import { ensureCollector } from "./otelcol-core";
 import {
+  alertmanagerTool,
   atlasEngineTool,
   controlPlaneTool,
   kwokTool,
@@ -26,6 +28,10 @@ interface Tool {
 
 const TOOLS: Tool[] = [
   { label: "promtool + prometheus", ensure: () => ensureGoTool(prometheusTool()) },
+  {
+    label: "amtool + alertmanager (placeholder web UI)",
+    ensure: () => ensureAlertmanager(alertmanagerTool()),
+  },
   {
     label: "temporal-server + temporal-sql-tool",
     ensure: () => ensureGoTool(temporalTool()),
