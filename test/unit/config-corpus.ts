@@ -1036,6 +1036,54 @@ const PRODUCTION: Row[] = [
     "deployTargets.apiServer.cidrs",
     /must list at least one CIDR/,
   ],
+  [
+    "a prod receiver without its credential",
+    prod({ observability: { alerting: { receivers: { oncall: { kind: "webhook" } } } } }),
+    "credentials.alerting.oncall",
+    /is required: observability.alerting.receivers.oncall is a webhook receiver and sends with its URL; set it with `pulumi config set --secret/,
+  ],
+  [
+    "an unknown receiver kind",
+    dev({ observability: { alerting: { receivers: { oncall: { kind: "pagerduty" } } } } }),
+    "observability.alerting.receivers.oncall.kind",
+    /must be one of "webhook", "slack", "email"/,
+  ],
+  [
+    "a prod webhook URL that is not https",
+    prod({
+      observability: { alerting: { receivers: { oncall: { kind: "webhook" } } } },
+      credentials: { alerting: { oncall: "http://hooks.example.com/t0ken" } },
+    }),
+    "credentials.alerting.oncall",
+    /must be an https:\/\/ URL in prod/,
+    { secretKeys: ["k3s-platform:credentials"] },
+  ],
+  [
+    "a receiver's credential for no receiver",
+    dev({ credentials: { alerting: { stray: "https://hooks.example.com/t0ken" } } }),
+    "credentials.alerting.stray",
+    /is set, but observability.alerting.receivers has no receiver "stray"/,
+    { secretKeys: ["k3s-platform:credentials"] },
+  ],
+  [
+    "an email receiver's SMTP server without its port",
+    dev({
+      observability: {
+        alerting: {
+          receivers: {
+            mail: {
+              kind: "email",
+              to: "ops@example.com",
+              from: "am@example.com",
+              smarthost: "smtp.example.com",
+            },
+          },
+        },
+      },
+    }),
+    "observability.alerting.receivers.mail.smarthost",
+    /must be host:port/,
+  ],
 ];
 
 const COMPONENTS_AND_SECRETS: Row[] = [
