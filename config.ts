@@ -10,6 +10,7 @@ import {
   type ValidatedConfig,
 } from "./stack-config/types";
 import { componentCheckRules, type WrittenKey } from "./platform/validate";
+import { temporalUiProblems } from "./platform/args/temporal";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
@@ -80,14 +81,15 @@ export function parseConfig(
       ...crossFieldIssuesBesideSchema(result.error.issues, { merged, defaults }, values),
     ]);
   }
-  const { arcjetKey, registryPassword, credentials, ...config } = result.data;
+  const { arcjetKey, registryPassword, temporalUiClientSecret, credentials, ...config } =
+    result.data;
   const issues = [...early, ...crossFieldIssues(config, writtenKeys(values))];
   if (issues.length > 0) {
     throw new ConfigError(issues);
   }
   return {
     ...config,
-    secrets: secretOutputs({ arcjetKey, registryPassword }),
+    secrets: secretOutputs({ arcjetKey, registryPassword, temporalUiClientSecret }),
     credentials: secretCredentials(credentials ?? {}),
   };
 }
@@ -361,6 +363,7 @@ function crossFieldIssues(
     located(ingressHostProblems),
     located(productionProblems),
     located(appPullProblems, written),
+    located(temporalUiProblems, written),
   ];
   const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

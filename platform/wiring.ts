@@ -101,12 +101,18 @@ function servedEdges({ args, c, at }: WiringContext): Edge[] {
       [port.tcp(OBS.grafanaHttp)],
       "Traefik serves Grafana",
     ),
-    edge(
-      peer.ingressController(),
-      at(c.temporal.identities.ui),
-      [port.tcp(TEMPORAL_UI_PORT)],
-      "Traefik serves the Temporal UI",
-    ),
+    // Only while the UI has its Ingress (temporal.ui.ingress): without one, operators
+    // port-forward, and Traefik has nothing of it to serve.
+    ...(args.temporal.ui.ingress
+      ? [
+          edge(
+            peer.ingressController(),
+            at(c.temporal.identities.ui),
+            [port.tcp(TEMPORAL_UI_PORT)],
+            "Traefik serves the Temporal UI",
+          ),
+        ]
+      : []),
   ];
 }
 

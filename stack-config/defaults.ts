@@ -67,7 +67,8 @@ export const COMMON_DEFAULTS: Defaults = {
   temporal: {
     // Fixed forever at creation: 512 leaves room to grow without the overhead of thousands.
     numHistoryShards: 512,
-    ui: {},
+    // Write actions (terminate, reset, signal) only where a stack turns them on.
+    ui: { writeActions: false },
     namespace: { name: "app" },
   },
   ollama: { keepAlive: OLLAMA_DEFAULTS.keepAlive },
@@ -117,6 +118,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       replicas: 1,
       resources: "small",
       namespace: { retentionDays: 3 },
+      ui: { ingress: true },
     },
     ollama: {
       models: ["qwen2.5:0.5b"],
@@ -154,6 +156,9 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       replicas: 2,
       resources: "medium",
       namespace: { retentionDays: 30 },
+      // The UI shows workflow payloads and has no login of its own: prod serves it only with
+      // temporal.ui.oidc; without, operators port-forward.
+      ui: { ingress: false },
     },
     ollama: {
       models: ["llama3.2:3b"],

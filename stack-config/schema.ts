@@ -12,11 +12,7 @@ import { NODE_LOGS_NAMESPACE_SUFFIX } from "../core/security-exceptions";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";
-import {
-  alertingCredentialIssues,
-  alertingCredentialsSchema,
-  alertingSchema,
-} from "./alerting";
+import { alertingCredentialIssues, alertingCredentialsSchema, alertingSchema } from "./alerting";
 
 /** Every consumer of the object store that gets a user of its own. */
 const OBJECT_STORE_CONSUMERS = ["app", "backups", "loki", "tempo"] as const;
@@ -265,241 +261,267 @@ const resources = z.preprocess(
     }),
 );
 
-export const schema = z.strictObject({
-  profile: z.enum(PROFILES, { error: 'must be "dev" or "prod"' }),
-  namespace: platformNamespace,
-  protectStateful: z.boolean(),
-  kubernetes: z.strictObject({
-    kubeconfig: z.string().min(1).optional(),
-    context: z.string().min(1).optional(),
-  }),
-  cluster: z.strictObject({
-    domain: hostname,
-    podCidr: cidr,
-    serviceCidr: cidr,
-    /**
-     * The K3s nodes' own network: Prometheus reaches the kubelets (10250) there, and it is the
-     * default of `deployTargets.apiServer.cidrs`. Dev defaults to the private ranges (RFC 1918);
-     * prod requires it.
-     */
-    nodeCidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }).optional(),
-    storageClass: dnsLabel,
-    ingressClass: dnsLabel,
-    tlsSecretName: dnsLabel.optional(),
-    /**
-     * Nodes that run the platform's pods. More than one makes the spread of PgBouncer's and the
-     * web's replicas hard (`DoNotSchedule`): no two on one node, so a node lost never takes them
-     * all; with one, a hard spread could not place the second replica at all.
-     */
-    nodes: integer(1, 10000),
-  }),
-  postgres: z.strictObject({
-    storageSize: storage,
-    storageClass: dnsLabel.optional(),
-    resources,
-    maxConnections: integer(20, 10000, "Postgres, PgBouncer's pools and Temporal need that many"),
-    superuserReservedConnections: integer(1, 50),
-    directConnections: integer(0),
-    backup: z.strictObject({
-      enabled: z.boolean(),
+export const schema = z
+  .strictObject({
+    profile: z.enum(PROFILES, { error: 'must be "dev" or "prod"' }),
+    namespace: platformNamespace,
+    protectStateful: z.boolean(),
+    kubernetes: z.strictObject({
+      kubeconfig: z.string().min(1).optional(),
+      context: z.string().min(1).optional(),
+    }),
+    cluster: z.strictObject({
+      domain: hostname,
+      podCidr: cidr,
+      serviceCidr: cidr,
       /**
-       * Prod only: run without backups knowingly. Without it, prod refuses `enabled: false`.
+       * The K3s nodes' own network: Prometheus reaches the kubelets (10250) there, and it is the
+       * default of `deployTargets.apiServer.cidrs`. Dev defaults to the private ranges (RFC 1918);
+       * prod requires it.
        */
-      acceptNoBackups: z.boolean().optional(),
-      schedule: cronSchedule,
-      retain: integer(1, 365, "keep at least one backup"),
+      nodeCidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }).optional(),
+      storageClass: dnsLabel,
+      ingressClass: dnsLabel,
+      tlsSecretName: dnsLabel.optional(),
+      /**
+       * Nodes that run the platform's pods. More than one makes the spread of PgBouncer's and the
+       * web's replicas hard (`DoNotSchedule`): no two on one node, so a node lost never takes them
+       * all; with one, a hard spread could not place the second replica at all.
+       */
+      nodes: integer(1, 10000),
     }),
-  }),
-  pgbouncer: z.strictObject({
-    replicas: integer(1, 20),
-    maxClientConn: integer(1, 100000),
-    defaultPoolSize: integer(1),
-    minPoolSize: integer(0),
-    reservePoolSize: integer(0),
-    reservePoolTimeoutSeconds: integer(0),
-    serverIdleTimeoutSeconds: integer(0),
-    serverLifetimeSeconds: integer(0),
-    queryWaitTimeoutSeconds: integer(0),
-    maxPreparedStatements: integer(0),
-    /** Seconds a stopping pod waits for in-flight transactions; the grace period is this + 5. */
-    drainSeconds: integer(1, 3600, "the longest transaction a rollout waits for"),
-    resources,
-  }),
-  dragonfly: z.strictObject({
-    storageSize: storage,
-    resources,
-    proactorThreads: integer(1, 64).optional(),
-    snapshotCron: cronSchedule,
-  }),
-  objectStore: z.strictObject({
-    image: z.string().min(1).optional(),
-    clientImage: z.string().min(1).optional(),
-    storageSize: storage,
-    resources,
-    buckets: z.strictObject({
-      app: bucketName,
-      backups: bucketName,
-      loki: bucketName,
-      tempo: bucketName,
+    postgres: z.strictObject({
+      storageSize: storage,
+      storageClass: dnsLabel.optional(),
+      resources,
+      maxConnections: integer(20, 10000, "Postgres, PgBouncer's pools and Temporal need that many"),
+      superuserReservedConnections: integer(1, 50),
+      directConnections: integer(0),
+      backup: z.strictObject({
+        enabled: z.boolean(),
+        /**
+         * Prod only: run without backups knowingly. Without it, prod refuses `enabled: false`.
+         */
+        acceptNoBackups: z.boolean().optional(),
+        schedule: cronSchedule,
+        retain: integer(1, 365, "keep at least one backup"),
+      }),
     }),
-  }),
-  observability: z.strictObject({
-    nodeLogs: z.boolean(),
-    collectorReplicas: replicas,
-    objectStorage: z.boolean(),
-    retention: z.strictObject({ metrics: duration, logs: duration, traces: duration }),
-    storage: z.strictObject({
-      prometheus: storage,
-      loki: storage,
-      tempo: storage,
-      grafana: storage,
-    }),
-    grafana: z.strictObject({
-      host: hostname.optional(),
-      anonymousViewer: z.boolean(),
-    }),
-    /** Alertmanager's receivers and grouping (`./alerting.ts`); none by default: the blackhole. */
-    alerting: alertingSchema,
-  }),
-  temporal: z.strictObject({
-    numHistoryShards: integer(1, 16384),
-    recordedNumHistoryShards: integer(1, 16384).optional(),
-    separateServices: z.boolean(),
-    replicas,
-    resources,
-    ui: z.strictObject({ host: hostname.optional() }),
-    namespace: z.strictObject({
-      name: dnsLabel,
-      retentionDays: integer(1, 3650, "keep history at least one day"),
-    }),
-  }),
-  ollama: z.strictObject({
-    models: z.array(ollamaModel).max(20),
-    storageSize: storage,
-    resources,
-    keepAlive: z
-      .string()
-      .regex(/^(-1|\d+(s|m|h))$/, { error: withInput('must be a duration such as "5m" or -1') }),
-    numParallel: integer(1, 64),
-    gpu: z
-      .strictObject({
-        count: integer(1, 16),
-        runtimeClassName: dnsLabel.optional(),
-      })
-      .optional(),
-  }),
-  app: z.strictObject({
-    /** Pinned image reference; leave both `image` and `build` out and the app is off. */
-    image: z.string().min(1).optional(),
-    build: z
-      .strictObject({
-        context: z.string().min(1),
-        dockerfile: z.string().min(1).optional(),
-        platform: z.string().min(1).optional(),
-        registry: z.strictObject({
-          server: z.string().min(1),
-          username: z.string().min(1).optional(),
-        }),
-        repository: z.string().min(1),
-        tag: z.string().min(1).optional(),
-      })
-      .optional(),
-    /** An existing `kubernetes.io/dockerconfigjson` Secret in the platform namespace to pull with. */
-    imagePullSecret: dnsSubdomain.optional(),
-    /** Login for pulling `app.image`, with `registryPassword`: the platform makes the pull Secret. */
-    registryUsername: z.string().min(1).optional(),
-    uid: integer(1, MAX_ID),
-    gid: integer(1, MAX_ID).optional(),
-    host: hostname.optional(),
-    directDatabaseAccess: z.boolean(),
-    /**
-     * Connections one app pod may open on `DATABASE_DIRECT_URL`, for the connection budget: the URL
-     * sets no limit, so this is what the app's driver pool allows (node-postgres' and postgres.js'
-     * default `max` is 10). Read only with `directDatabaseAccess`.
-     */
-    directConnectionsPerPod: integer(1, 100),
-    web: z.strictObject({
-      port,
-      probes: appProbes,
-      command: entrypoint,
-      args: entrypoint,
-      minReplicas: replicas,
-      maxReplicas: replicas,
+    pgbouncer: z.strictObject({
+      replicas: integer(1, 20),
+      maxClientConn: integer(1, 100000),
+      defaultPoolSize: integer(1),
+      minPoolSize: integer(0),
+      reservePoolSize: integer(0),
+      reservePoolTimeoutSeconds: integer(0),
+      serverIdleTimeoutSeconds: integer(0),
+      serverLifetimeSeconds: integer(0),
+      queryWaitTimeoutSeconds: integer(0),
+      maxPreparedStatements: integer(0),
+      /** Seconds a stopping pod waits for in-flight transactions; the grace period is this + 5. */
+      drainSeconds: integer(1, 3600, "the longest transaction a rollout waits for"),
       resources,
     }),
-    worker: z.strictObject({
-      command: entrypoint,
-      args: entrypoint,
-      healthPort: port,
-      probes: appProbes,
+    dragonfly: z.strictObject({
+      storageSize: storage,
+      resources,
+      proactorThreads: integer(1, 64).optional(),
+      snapshotCron: cronSchedule,
+    }),
+    objectStore: z.strictObject({
+      image: z.string().min(1).optional(),
+      clientImage: z.string().min(1).optional(),
+      storageSize: storage,
+      resources,
+      buckets: z.strictObject({
+        app: bucketName,
+        backups: bucketName,
+        loki: bucketName,
+        tempo: bucketName,
+      }),
+    }),
+    observability: z.strictObject({
+      nodeLogs: z.boolean(),
+      collectorReplicas: replicas,
+      objectStorage: z.boolean(),
+      retention: z.strictObject({ metrics: duration, logs: duration, traces: duration }),
+      storage: z.strictObject({
+        prometheus: storage,
+        loki: storage,
+        tempo: storage,
+        grafana: storage,
+      }),
+      grafana: z.strictObject({
+        host: hostname.optional(),
+        anonymousViewer: z.boolean(),
+      }),
+      /** Alertmanager's receivers and grouping (`./alerting.ts`); none by default: the blackhole. */
+      alerting: alertingSchema,
+    }),
+    temporal: z.strictObject({
+      numHistoryShards: integer(1, 16384),
+      recordedNumHistoryShards: integer(1, 16384).optional(),
+      separateServices: z.boolean(),
       replicas,
       resources,
+      ui: z.strictObject({
+        host: hostname.optional(),
+        /**
+         * Serve the UI through an Ingress at `host`. Off, there is none: operators reach it with
+         * `kubectl port-forward` (docs/temporal-ui.md). Prod refuses it on without `oidc`.
+         */
+        ingress: z.boolean(),
+        /** Let the UI terminate, cancel, reset and signal workflows and run batch actions. */
+        writeActions: z.boolean(),
+        /**
+         * The UI's own OIDC login, with `temporalUiClientSecret`; all or nothing. The provider
+         * sends the browser back to `<ui URL>/auth/sso/callback`.
+         */
+        oidc: z
+          .strictObject({
+            issuerUrl: z.string().min(1).optional(),
+            clientId: z.string().min(1).optional(),
+            scopes: z.array(z.string().min(1)).min(1).optional(),
+          })
+          .optional(),
+      }),
+      namespace: z.strictObject({
+        name: dnsLabel,
+        retentionDays: integer(1, 3650, "keep history at least one day"),
+      }),
     }),
-    egress: z.strictObject({
-      arcjet: z.boolean(),
-      modelRegistry: z.boolean(),
+    ollama: z.strictObject({
+      models: z.array(ollamaModel).max(20),
+      storageSize: storage,
+      resources,
+      keepAlive: z
+        .string()
+        .regex(/^(-1|\d+(s|m|h))$/, { error: withInput('must be a duration such as "5m" or -1') }),
+      numParallel: integer(1, 64),
+      gpu: z
+        .strictObject({
+          count: integer(1, 16),
+          runtimeClassName: dnsLabel.optional(),
+        })
+        .optional(),
     }),
-  }),
-  deployTargets: z.strictObject({
-    /** Default `<namespace>-apps`, applied by the DeployTarget component (it depends on `namespace`). */
-    namespaces: z.array(dnsLabel).min(1, { error: "must list at least one namespace" }).optional(),
-    quota: z.strictObject({
-      requestsCpu: quantity("quotaCpu"),
-      requestsMemory: quantity("quotaMemory"),
-      limitsCpu: quantity("quotaCpu"),
-      limitsMemory: quantity("quotaMemory"),
-      pods: integer(1),
-      services: integer(0),
-      persistentVolumeClaims: integer(0),
+    app: z.strictObject({
+      /** Pinned image reference; leave both `image` and `build` out and the app is off. */
+      image: z.string().min(1).optional(),
+      build: z
+        .strictObject({
+          context: z.string().min(1),
+          dockerfile: z.string().min(1).optional(),
+          platform: z.string().min(1).optional(),
+          registry: z.strictObject({
+            server: z.string().min(1),
+            username: z.string().min(1).optional(),
+          }),
+          repository: z.string().min(1),
+          tag: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** An existing `kubernetes.io/dockerconfigjson` Secret in the platform namespace to pull with. */
+      imagePullSecret: dnsSubdomain.optional(),
+      /** Login for pulling `app.image`, with `registryPassword`: the platform makes the pull Secret. */
+      registryUsername: z.string().min(1).optional(),
+      uid: integer(1, MAX_ID),
+      gid: integer(1, MAX_ID).optional(),
+      host: hostname.optional(),
+      directDatabaseAccess: z.boolean(),
+      /**
+       * Connections one app pod may open on `DATABASE_DIRECT_URL`, for the connection budget: the URL
+       * sets no limit, so this is what the app's driver pool allows (node-postgres' and postgres.js'
+       * default `max` is 10). Read only with `directDatabaseAccess`.
+       */
+      directConnectionsPerPod: integer(1, 100),
+      web: z.strictObject({
+        port,
+        probes: appProbes,
+        command: entrypoint,
+        args: entrypoint,
+        minReplicas: replicas,
+        maxReplicas: replicas,
+        resources,
+      }),
+      worker: z.strictObject({
+        command: entrypoint,
+        args: entrypoint,
+        healthPort: port,
+        probes: appProbes,
+        replicas,
+        resources,
+      }),
+      egress: z.strictObject({
+        arcjet: z.boolean(),
+        modelRegistry: z.boolean(),
+      }),
     }),
-    containerLimits: z.strictObject({
-      default: z.strictObject({ cpu, memory }),
-      defaultRequest: z.strictObject({ cpu, memory }),
-      max: z.strictObject({ cpu, memory }),
+    deployTargets: z.strictObject({
+      /** Default `<namespace>-apps`, applied by the DeployTarget component (it depends on `namespace`). */
+      namespaces: z
+        .array(dnsLabel)
+        .min(1, { error: "must list at least one namespace" })
+        .optional(),
+      quota: z.strictObject({
+        requestsCpu: quantity("quotaCpu"),
+        requestsMemory: quantity("quotaMemory"),
+        limitsCpu: quantity("quotaCpu"),
+        limitsMemory: quantity("quotaMemory"),
+        pods: integer(1),
+        services: integer(0),
+        persistentVolumeClaims: integer(0),
+      }),
+      containerLimits: z.strictObject({
+        default: z.strictObject({ cpu, memory }),
+        defaultRequest: z.strictObject({ cpu, memory }),
+        max: z.strictObject({ cpu, memory }),
+      }),
+      apiServer: z.strictObject({
+        /** The K3s server nodes' addresses. Default `cluster.nodeCidrs`; prod requires it. */
+        cidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }).optional(),
+        port: integer(1, 65535),
+      }),
+      /**
+       * Users' Ingresses may only use hosts under it (`svc.<appsDomain>`); the cluster refuses any
+       * other, and every platform host. Default `apps.<cluster.domain>`; it may not be or contain a
+       * platform host (`app.host`, `observability.grafana.host`, `temporal.ui.host`).
+       */
+      appsDomain: hostname.optional(),
+      /**
+       * Where the worker posts its deploy notifications (`notifyUsers`, a webhook): the addresses
+       * and ports its NetworkPolicy lets it reach. Default none: the worker reaches nothing outside.
+       */
+      notify: z
+        .strictObject({
+          cidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }),
+          ports: z.array(port).min(1, { error: "must list at least one port" }),
+        })
+        .optional(),
     }),
-    apiServer: z.strictObject({
-      /** The K3s server nodes' addresses. Default `cluster.nodeCidrs`; prod requires it. */
-      cidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }).optional(),
-      port: integer(1, 65535),
-    }),
+    /** Arcjet API key (`ARCJET_KEY`); must be set with `pulumi config set --secret`. */
+    arcjetKey: z.string().min(1).optional(),
+    /** Password of `app.build.registry`; must be set with `pulumi config set --secret`. */
+    registryPassword: z.string().min(1).optional(),
+    /** The Temporal UI's OIDC client secret (`temporal.ui.oidc`); set with `--secret`. */
+    temporalUiClientSecret: z.string().min(1).optional(),
     /**
-     * Users' Ingresses may only use hosts under it (`svc.<appsDomain>`); the cluster refuses any
-     * other, and every platform host. Default `apps.<cluster.domain>`; it may not be or contain a
-     * platform host (`app.host`, `observability.grafana.host`, `temporal.ui.host`).
+     * Credentials given instead of generated (teams that keep passwords in a vault); every one left
+     * out is generated with `@pulumi/random`. Set with `pulumi config set --secret --path`.
      */
-    appsDomain: hostname.optional(),
-    /**
-     * Where the worker posts its deploy notifications (`notifyUsers`, a webhook): the addresses
-     * and ports its NetworkPolicy lets it reach. Default none: the worker reaches nothing outside.
-     */
-    notify: z
+    credentials: z
       .strictObject({
-        cidrs: z.array(cidr).min(1, { error: "must list at least one CIDR" }),
-        ports: z.array(port).min(1, { error: "must list at least one port" }),
+        postgres: credentialsOf(["superuser", ...PLATFORM_ROLE_NAMES]),
+        pgbouncer: credentialsOf(["stats"]),
+        dragonfly: credentialsOf(["password"]),
+        objectStore: credentialsOf(["root", ...OBJECT_STORE_CONSUMERS]),
+        grafana: credentialsOf(["admin"]),
+        /** Each Alertmanager receiver's webhook URL or SMTP password, by receiver name. */
+        alerting: alertingCredentialsSchema,
       })
+      .partial()
       .optional(),
-  }),
-  /** Arcjet API key (`ARCJET_KEY`); must be set with `pulumi config set --secret`. */
-  arcjetKey: z.string().min(1).optional(),
-  /** Password of `app.build.registry`; must be set with `pulumi config set --secret`. */
-  registryPassword: z.string().min(1).optional(),
-  /**
-   * Credentials given instead of generated (teams that keep passwords in a vault); every one left
-   * out is generated with `@pulumi/random`. Set with `pulumi config set --secret --path`.
-   */
-  credentials: z
-    .strictObject({
-      postgres: credentialsOf(["superuser", ...PLATFORM_ROLE_NAMES]),
-      pgbouncer: credentialsOf(["stats"]),
-      dragonfly: credentialsOf(["password"]),
-      objectStore: credentialsOf(["root", ...OBJECT_STORE_CONSUMERS]),
-      grafana: credentialsOf(["admin"]),
-      /** Each Alertmanager receiver's webhook URL or SMTP password, by receiver name. */
-      alerting: alertingCredentialsSchema,
-    })
-    .partial()
-    .optional(),
-})
+  })
   // Receivers and their credentials are two keys (one of them secret): checked together here.
   .check((ctx) => {
     for (const { path, message } of alertingCredentialIssues(ctx.value)) {

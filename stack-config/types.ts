@@ -3,7 +3,12 @@ import type { z } from "zod";
 import type { schema } from "./schema";
 
 /** Keys whose values are secrets: read as secret outputs, refused when stored in plain text. */
-export const SECRET_KEYS = ["arcjetKey", "registryPassword", "credentials"] as const;
+export const SECRET_KEYS = [
+  "arcjetKey",
+  "registryPassword",
+  "temporalUiClientSecret",
+  "credentials",
+] as const;
 export type SecretKeyName = (typeof SECRET_KEYS)[number];
 
 /** The stack config as the schema validates it, defaults applied, secret keys still in it. */

@@ -64,12 +64,26 @@ export interface TemporalArgs {
   jobResources?: ResourceSpec;
   /** Pool sizes per service and process. @default `{ maxConns: 5, visibilityMaxConns: 2 }` */
   sqlConnections?: TemporalSqlConnections;
-  /** The Web UI and its Ingress. */
+  /** The Web UI, and its Ingress when it has one. */
   ui: {
-    /** Where users reach it, e.g. host `temporal.platform.example.com`. */
-    ingress: IngressSettings;
+    /**
+     * Where users reach it, e.g. host `temporal.platform.example.com`. Without it there is no
+     * Ingress: operators reach the UI with `kubectl port-forward` on {@link TEMPORAL_UI_LOCAL_URL}.
+     * @default none: no Ingress
+     */
+    ingress?: IngressSettings;
     /** UI pods, at least 1. @default 1 */
     replicas?: number;
+    /**
+     * The UI's own OIDC login; needs `ingress`, whose host serves the callback
+     * (`<ingress URL>/auth/sso/callback`). @default none: no login
+     */
+    oidc?: TemporalUiOidc;
+    /**
+     * Let the UI terminate, cancel, reset and signal workflows and run batch actions. Off, it
+     * only shows them. @default false
+     */
+    writeActions?: boolean;
   };
   /**
    * The app's Temporal namespace, registered by a Job once the frontend is up, and how many days
@@ -99,6 +113,22 @@ export interface TemporalArgs {
    * @default none
    */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The Web UI's OIDC login (the UI server's `auth` provider). */
+export interface TemporalUiOidc {
+  /** The provider's issuer URL, where `/.well-known/openid-configuration` is served. */
+  issuerUrl: string;
+  /** The client the UI logs in as, registered with the provider. */
+  clientId: string;
+  /**
+   * The client's secret. Required: optional in the type only so the stack's settings can be
+   * checked before secrets are read; the component refuses OIDC without it. It reaches the pod
+   * through a Secret of its own. @default none: refused
+   */
+  clientSecret?: pulumi.Input<string>;
+  /** Scopes asked for; must include `openid`. @default ["openid", "profile", "email"] */
+  scopes?: string[];
 }
 
 /** Labels of every workload Temporal runs, for network policies. */
@@ -144,12 +174,20 @@ export function serverUpdateStrategy(replicas: number): ServerUpdateStrategy {
     : { type: "Recreate" };
 }
 
+/**
+ * Where the UI is without an Ingress: `kubectl -n <namespace> port-forward svc/<name>-ui 8080`
+ * serves it on this URL, the one origin it then accepts requests from.
+ */
+export const TEMPORAL_UI_LOCAL_URL = "http://localhost:8080";
+
 /** The documented defaults of {@link TemporalArgs}, in one place. */
 export const TEMPORAL_DEFAULTS = {
   separateServices: false,
   /** Pods of each per-service Deployment. */
   replicas: 1,
   uiReplicas: 1,
+  uiWriteActions: false,
+  oidcScopes: ["openid", "profile", "email"],
   uiResources: RESOURCE_PRESETS.nano,
   jobResources: RESOURCE_PRESETS.nano,
   sqlConnections: DEFAULT_SQL_CONNECTIONS,
@@ -194,6 +232,11 @@ export function temporalRules(args: Settings<TemporalArgs>): FieldError[] {
     ...temporalSettingsRules(args),
     ...nestedErrors("postgres", temporalPostgresRules(args.postgres)),
     ...temporalImageRules(args.images),
+    ...fieldErrorIf(
+      args.ui.oidc !== undefined && args.ui.oidc.clientSecret === undefined,
+      "ui.oidc.clientSecret",
+      () => "is required with ui.oidc: the UI logs in to the provider as its client",
+    ),
   ];
 }
 
@@ -217,7 +260,16 @@ export function temporalSettingsRules(args: TemporalSettings): FieldError[] {
         ),
     ),
     ...positiveInt("ui.replicas", args.ui.replicas ?? TEMPORAL_DEFAULTS.uiReplicas),
-    ...nestedErrors("ui.ingress", ingressRules(args.ui.ingress)),
+    ...(args.ui.ingress ? nestedErrors("ui.ingress", ingressRules(args.ui.ingress)) : []),
+    ...(args.ui.oidc ? nestedErrors("ui.oidc", oidcRules(args.ui.oidc)) : []),
+    // Without an Ingress nothing serves the callback the provider redirects the browser to.
+    ...fieldErrorIf(
+      args.ui.oidc !== undefined && args.ui.ingress === undefined,
+      "ui.oidc",
+      () =>
+        "needs the UI's Ingress: the provider sends the browser back to " +
+        "<host>/auth/sso/callback, which only the Ingress serves",
+    ),
     ...fieldErrorIf(
       !NAMESPACE_NAME.test(name),
       "appNamespace.name",
@@ -225,6 +277,38 @@ export function temporalSettingsRules(args: TemporalSettings): FieldError[] {
     ),
     ...positiveInt("appNamespace.retentionDays", retentionDays),
   ];
+}
+
+/**
+ * The problems with the UI's login (paths relative to `ui.oidc`). The secret's presence is the
+ * component's to check ({@link temporalRules}): a stack's settings are checked without it.
+ */
+function oidcRules(oidc: TemporalUiOidc): FieldError[] {
+  const scopes = oidc.scopes ?? TEMPORAL_DEFAULTS.oidcScopes;
+  return [
+    ...fieldErrorIf(
+      !isHttpUrl(oidc.issuerUrl),
+      "issuerUrl",
+      () =>
+        `must be an http or https URL such as https://login.example.com (got "${oidc.issuerUrl}")`,
+    ),
+    ...fieldErrorIf(oidc.clientId.trim() === "", "clientId", () => "must not be empty"),
+    ...fieldErrorIf(
+      !scopes.includes("openid"),
+      "scopes",
+      () =>
+        `must include "openid": without it the provider gives no ID token (got ${scopes.join(", ")})`,
+    ),
+  ];
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 /** The problems with where the databases are (paths relative to `postgres`). */

@@ -1,11 +1,13 @@
 export {
   ALL_IN_ONE_REPLICAS,
+  TEMPORAL_UI_LOCAL_URL,
   temporalRules,
   temporalSettingsRules,
   type TemporalArgs,
   type TemporalIdentities,
   type TemporalPostgres,
   type TemporalSettings,
+  type TemporalUiOidc,
 } from "./args";
 export { serverLayout, type ServerPart } from "./builders";
 export {
@@ -22,6 +24,6 @@ export {
   type TemporalSqlConnections,
 } from "./config";
 export { namespaceScript, temporalSchemaScript } from "./jobs";
-export { HEALTH_SERVICES, TEMPORAL_UI_PORT } from "./server";
+export { HEALTH_SERVICES, TEMPORAL_UI_PORT, UI_CALLBACK_PATH } from "./server";
 export { shardChangeProblem } from "./shards";
 export { Temporal } from "./temporal";

@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+type EnvVar = k8s.types.input.core.v1.EnvVar;
 import { DEFAULT_INGRESS_CLASS, type IngressSettings } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
 import { selectorFor, type WorkloadIdentity } from "../../core/labels";
@@ -175,6 +176,48 @@ export interface UiWorkloadSpec {
   url: string;
   /** Served over TLS (then the CSRF cookie is `Secure`). */
   tls: boolean;
+  /** Terminate, cancel, reset, signal and batch actions. */
+  writeActions: boolean;
+  /** The OIDC login, when it has one. */
+  auth?: UiAuth;
+  /** Pod-template annotations (the config hash of the login's Secret). */
+  podAnnotations?: pulumi.Input<Record<string, string>>;
+}
+
+/** The UI's OIDC login as its container gets it. */
+export interface UiAuth {
+  issuerUrl: string;
+  clientId: string;
+  scopes: readonly string[];
+  /** Where the provider sends the browser back: `<UI URL>/auth/sso/callback`. */
+  callbackUrl: string;
+  /** The client secret, in a Secret: never a plain env value or a ConfigMap. */
+  clientSecret: SecretKey;
+}
+
+/** The UI server's callback path (ui-server's `/auth/sso/callback` route). */
+export const UI_CALLBACK_PATH = "/auth/sso/callback";
+
+/**
+ * The UI server's auth and write-action settings, by the variables its Docker image's config
+ * template reads (temporalio/ui `server/docker/config-template.yaml`).
+ */
+export function uiAccessEnv(spec: Pick<UiWorkloadSpec, "writeActions" | "auth">): EnvVar[] {
+  const { auth } = spec;
+  return [
+    // One switch for every write action (terminate, cancel, reset, signal, batch).
+    { name: "TEMPORAL_DISABLE_WRITE_ACTIONS", value: String(!spec.writeActions) },
+    { name: "TEMPORAL_AUTH_ENABLED", value: String(auth !== undefined) },
+    ...(auth
+      ? [
+          { name: "TEMPORAL_AUTH_PROVIDER_URL", value: auth.issuerUrl },
+          { name: "TEMPORAL_AUTH_CLIENT_ID", value: auth.clientId },
+          auth.clientSecret.env("TEMPORAL_AUTH_CLIENT_SECRET"),
+          { name: "TEMPORAL_AUTH_CALLBACK_URL", value: auth.callbackUrl },
+          { name: "TEMPORAL_AUTH_SCOPES", value: auth.scopes.join(",") },
+        ]
+      : []),
+  ];
 }
 
 /** The Temporal Web UI. */
@@ -191,6 +234,7 @@ export function uiDeployment(spec: UiWorkloadSpec): k8s.apps.v1.DeploymentArgs {
       // A Secure cookie is dropped by browsers on plain http, and every write action then fails
       // its CSRF check: only mark it Secure where the Ingress serves TLS.
       { name: "TEMPORAL_CSRF_COOKIE_INSECURE", value: String(!spec.tls) },
+      ...uiAccessEnv(spec),
     ],
     resources: spec.resources,
     probes: probesFor(check.http("/healthz", "http"), { liveness: check.tcp("http") }),
@@ -201,12 +245,16 @@ export function uiDeployment(spec: UiWorkloadSpec): k8s.apps.v1.DeploymentArgs {
     spec: {
       replicas: spec.replicas,
       selector: { matchLabels: selectorFor(spec.identity) },
-      template: podTemplate(spec.identity, {
-        containers: [main],
-        volumes: [emptyDir("tmp")],
-        security: { runAsUser: spec.uid },
-        spreadAcrossNodes: spec.replicas > 1,
-      }),
+      template: podTemplate(
+        spec.identity,
+        {
+          containers: [main],
+          volumes: [emptyDir("tmp")],
+          security: { runAsUser: spec.uid },
+          spreadAcrossNodes: spec.replicas > 1,
+        },
+        spec.podAnnotations,
+      ),
     },
   };
 }

@@ -2,13 +2,15 @@ import * as k8s from "@pulumi/kubernetes";
 import { ingressUrl, servesTls } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
-import type { WorkloadIdentity } from "../../core/labels";
+import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { PlatformSecret } from "../lib/secrets";
 import { configHashAnnotation } from "../lib/hash";
 import { serviceArgs } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { disruptionBudget, objectMeta } from "../lib/workload";
 import {
   TEMPORAL_DEFAULTS,
+  TEMPORAL_UI_LOCAL_URL,
   temporalImages,
   temporalRules,
   type TemporalArgs,
@@ -37,8 +39,10 @@ import {
   portNames,
   serverDeployment,
   TEMPORAL_UI_PORT,
+  UI_CALLBACK_PATH,
   uiDeployment,
   uiIngressArgs,
+  type UiAuth,
 } from "./server";
 
 const SCHEMA_JOB = { backoffLimit: 6, activeDeadlineSeconds: 900 };
@@ -286,7 +290,10 @@ function namespaceJob(
   );
 }
 
-/** The Web UI: Deployment (and PDB when HA), Service and Ingress; returns its URL. */
+/**
+ * The Web UI: Deployment (and PDB when HA), Service, the Ingress when it has one, and the
+ * Secret of its OIDC client when it logs in; returns its URL (the port-forward's without Ingress).
+ */
 function webUi(
   at: Placement,
   args: TemporalArgs,
@@ -295,9 +302,11 @@ function webUi(
   frontendAddress: pulumi.Output<string>,
 ): pulumi.Output<string> {
   const { namespace: ns, child } = at;
+  const { ingress } = args.ui;
   const replicas = args.ui.replicas ?? TEMPORAL_DEFAULTS.uiReplicas;
-  const url = ingressUrl(args.ui.ingress);
+  const url = ingress ? ingressUrl(ingress) : TEMPORAL_UI_LOCAL_URL;
   const uiName = `${at.name}-ui`;
+  const auth = uiAuth(at, args, identity, url);
   new k8s.apps.v1.Deployment(
     uiName,
     uiDeployment({
@@ -311,9 +320,13 @@ function webUi(
       frontendAddress,
       defaultNamespace: args.appNamespace.name,
       url,
-      tls: servesTls(args.ui.ingress),
+      tls: ingress ? servesTls(ingress) : false,
+      writeActions: args.ui.writeActions ?? TEMPORAL_DEFAULTS.uiWriteActions,
+      ...(auth
+        ? { auth: auth.settings, podAnnotations: configHashAnnotation(auth.secret.content) }
+        : {}),
     }),
-    child,
+    auth ? { ...child, dependsOn: [auth.secret.resource] } : child,
   );
   if (replicas >= 2) {
     new k8s.policy.v1.PodDisruptionBudget(uiName, disruptionBudget(uiName, ns, identity), child);
@@ -323,10 +336,43 @@ function webUi(
     serviceArgs(uiName, ns, identity, [{ name: "http", port: TEMPORAL_UI_PORT }]),
     child,
   );
-  new k8s.networking.v1.Ingress(
-    uiName,
-    uiIngressArgs(uiName, ns, identity, args.ui.ingress, uiService.metadata.name),
-    child,
-  );
+  if (ingress) {
+    new k8s.networking.v1.Ingress(
+      uiName,
+      uiIngressArgs(uiName, ns, identity, ingress, uiService.metadata.name),
+      child,
+    );
+  }
   return pulumi.output(url);
+}
+
+/** The OIDC login's settings and the Secret holding its client secret, when the UI has one. */
+function uiAuth(
+  at: Placement,
+  args: TemporalArgs,
+  identity: WorkloadIdentity,
+  url: string,
+): { settings: UiAuth; secret: PlatformSecret } | undefined {
+  const { oidc } = args.ui;
+  // temporalRules refused OIDC without a secret before any child existed.
+  if (oidc?.clientSecret === undefined) return undefined;
+  const secret = new PlatformSecret(
+    `${at.name}-ui-oidc`,
+    {
+      namespace: at.namespace,
+      labels: labelsFor(identity),
+      data: { clientSecret: oidc.clientSecret },
+    },
+    at.child,
+  );
+  return {
+    secret,
+    settings: {
+      issuerUrl: oidc.issuerUrl,
+      clientId: oidc.clientId,
+      scopes: oidc.scopes ?? TEMPORAL_DEFAULTS.oidcScopes,
+      callbackUrl: `${url}${UI_CALLBACK_PATH}`,
+      clientSecret: secret.key("clientSecret"),
+    },
+  };
 }

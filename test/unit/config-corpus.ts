@@ -1157,6 +1157,87 @@ const COMPONENTS_AND_SECRETS: Row[] = [
     /must be a string, set with/,
     { secretKeys: ["k3s-platform:credentials"] },
   ],
+  [
+    "prod serving the Temporal UI without a login",
+    prod({ temporal: { ui: { ingress: true } } }),
+    "temporal.ui.ingress",
+    /must be false in prod unless the UI has its login .*terminate, reset and signal/,
+  ],
+  [
+    "a Temporal UI login without its client id",
+    dev({ temporal: { ui: { oidc: { issuerUrl: "https://login.example.com" } } } }),
+    "temporal.ui.oidc.clientId",
+    /is required with temporal.ui.oidc.issuerUrl: the UI's login needs/,
+  ],
+  [
+    "a Temporal UI login without its client secret",
+    dev({ temporal: { ui: { oidc: { issuerUrl: "https://login.example.com", clientId: "ui" } } } }),
+    "temporalUiClientSecret",
+    /is required with temporal.ui.oidc.issuerUrl: .*pulumi config set --secret/,
+  ],
+  [
+    "a Temporal UI client secret without a login",
+    dev({ temporalUiClientSecret: "s3cret-value" }),
+    "temporal.ui.oidc.issuerUrl",
+    /is required with temporalUiClientSecret/,
+    { secretKeys: ["k3s-platform:temporalUiClientSecret"] },
+  ],
+  [
+    "a Temporal UI client secret in plain text",
+    dev({
+      temporal: { ui: { oidc: { issuerUrl: "https://login.example.com", clientId: "ui" } } },
+      temporalUiClientSecret: "s3cret-value",
+    }),
+    "temporalUiClientSecret",
+    /must be stored as a secret/,
+  ],
+  [
+    "a Temporal UI issuer that is no URL",
+    dev({
+      temporal: { ui: { oidc: { issuerUrl: "login.example.com", clientId: "ui" } } },
+      temporalUiClientSecret: "s3cret-value",
+    }),
+    "temporal.ui.oidc.issuerUrl",
+    /must be an http or https URL/,
+    { secretKeys: ["k3s-platform:temporalUiClientSecret"] },
+  ],
+  [
+    "a Temporal UI login without the UI's Ingress",
+    dev({
+      temporal: {
+        ui: { ingress: false, oidc: { issuerUrl: "https://login.example.com", clientId: "ui" } },
+      },
+      temporalUiClientSecret: "s3cret-value",
+    }),
+    "temporal.ui.oidc",
+    /needs the UI's Ingress/,
+    { secretKeys: ["k3s-platform:temporalUiClientSecret"] },
+  ],
+  [
+    "prod with a Temporal UI issuer over plain http",
+    prod({
+      temporal: {
+        ui: { ingress: true, oidc: { issuerUrl: "http://login.example.com", clientId: "ui" } },
+      },
+      temporalUiClientSecret: "s3cret-value",
+    }),
+    "temporal.ui.oidc.issuerUrl",
+    /must be an https URL in prod \(got "http:\/\/login.example.com"\)/,
+    { secretKeys: ["k3s-platform:temporalUiClientSecret"] },
+  ],
+  [
+    "prod serving the Temporal UI's login without TLS",
+    prod({
+      cluster: { tlsSecretName: undefined },
+      temporal: {
+        ui: { ingress: true, oidc: { issuerUrl: "https://login.example.com", clientId: "ui" } },
+      },
+      temporalUiClientSecret: "s3cret-value",
+    }),
+    "cluster.tlsSecretName",
+    /required in prod while temporal.ui.ingress is on/,
+    { secretKeys: ["k3s-platform:temporalUiClientSecret"] },
+  ],
 ];
 
 /** Every invalid stack of the corpus. */

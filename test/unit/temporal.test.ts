@@ -22,6 +22,15 @@ interface Recorded {
 
 const temporal = () => import("../../components/temporal");
 
+const ISSUER = "https://login.example.com/realms/platform";
+const CLIENT_SECRET = "oidc-client-secret-that-must-stay-in-a-secret";
+/** A whole OIDC login, as the Platform passes it (the secret a secret output). */
+const OIDC = {
+  issuerUrl: ISSUER,
+  clientId: "temporal-ui",
+  clientSecret: pulumi.secret(CLIENT_SECRET),
+};
+
 /** Args as the Platform passes them, with the Temporal role's Secret made here. */
 async function argsFor(overrides: Partial<TemporalArgs> = {}): Promise<TemporalArgs> {
   const { SecretKey } = await import("../../components/lib/secrets");
@@ -538,8 +547,68 @@ describe("Temporal namespace and UI", () => {
         { name: "TEMPORAL_ADDRESS", value: "web-frontend.platform.svc:7233" },
         { name: "TEMPORAL_UI_PORT", value: "8080" },
         { name: "TEMPORAL_CSRF_COOKIE_INSECURE", value: "false" },
+        // No login asked for: none, and the UI only shows workflows.
+        { name: "TEMPORAL_AUTH_ENABLED", value: "false" },
+        { name: "TEMPORAL_DISABLE_WRITE_ACTIONS", value: "true" },
       ]),
     );
+  });
+
+  it("without an Ingress serves the UI on the port-forward's origin only", async () => {
+    const { component } = await create("local", { ui: {} });
+    expect(await unwrap(component.uiUrl)).toBe("http://localhost:8080");
+    const ingresses = await registeredOfType(mocks, "kubernetes:networking.k8s.io/v1:Ingress");
+    expect(ingresses.map((ingress) => ingress.name)).not.toContain("local-ui");
+    expect(await registered("kubernetes:core/v1:Service", "local-ui")).toBeDefined();
+    const ui = firstContainer(await registered("kubernetes:apps/v1:Deployment", "local-ui"));
+    expect(ui.env).toEqual(
+      expect.arrayContaining([
+        { name: "TEMPORAL_CORS_ORIGINS", value: "http://localhost:8080" },
+        { name: "TEMPORAL_CSRF_COOKIE_INSECURE", value: "true" },
+      ]),
+    );
+  });
+
+  it("logs in with OIDC: the client secret from a Secret, the callback on the UI's host", async () => {
+    await create("sso", {
+      ui: {
+        ingress: { host: "temporal.example.com", tlsSecretName: "platform-tls" },
+        oidc: OIDC,
+        writeActions: true,
+      },
+    });
+    const deployment = await registered("kubernetes:apps/v1:Deployment", "sso-ui");
+    expect(firstContainer(deployment).env).toEqual(
+      expect.arrayContaining([
+        { name: "TEMPORAL_AUTH_ENABLED", value: "true" },
+        { name: "TEMPORAL_AUTH_PROVIDER_URL", value: ISSUER },
+        { name: "TEMPORAL_AUTH_CLIENT_ID", value: "temporal-ui" },
+        {
+          name: "TEMPORAL_AUTH_CLIENT_SECRET",
+          valueFrom: { secretKeyRef: { name: "sso-ui-oidc", key: "clientSecret" } },
+        },
+        {
+          name: "TEMPORAL_AUTH_CALLBACK_URL",
+          value: "https://temporal.example.com/auth/sso/callback",
+        },
+        { name: "TEMPORAL_AUTH_SCOPES", value: "openid,profile,email" },
+        { name: "TEMPORAL_DISABLE_WRITE_ACTIONS", value: "false" },
+      ]),
+    );
+    // The secret is in the Secret only: nowhere in the Deployment, nor in any ConfigMap.
+    expect(JSON.stringify(deployment)).not.toContain(CLIENT_SECRET);
+    const secret = await registered("kubernetes:core/v1:Secret", "sso-ui-oidc");
+    // Registered as a secret value: the engine encrypts it in the state.
+    expect(secret.stringData).toEqual({
+      [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
+      value: { clientSecret: CLIENT_SECRET },
+    });
+    for (const configMap of await registeredOfType(mocks, "kubernetes:core/v1:ConfigMap")) {
+      expect(JSON.stringify(configMap.inputs)).not.toContain(CLIENT_SECRET);
+    }
+    // A rotated secret rolls the UI's pods.
+    const template = (deployment.spec as { template: { metadata: Inputs } }).template;
+    expect(template.metadata.annotations).toHaveProperty(["k3s-platform/config-hash"]);
   });
 });
 
@@ -620,6 +689,30 @@ const BROKEN: Broken[] = [
     (args) => ({ ...args, appNamespace: { ...args.appNamespace, retentionDays: 0.5 } }),
     "appNamespace.retentionDays",
     /whole number of at least 1 \(got 0.5\)/,
+  ],
+  [
+    "a login without its client secret",
+    (args) => ({ ...args, ui: { ...args.ui, oidc: { issuerUrl: ISSUER, clientId: "ui" } } }),
+    "ui.oidc.clientSecret",
+    /is required with ui.oidc/,
+  ],
+  [
+    "a login at an issuer that is no URL",
+    (args) => ({ ...args, ui: { ...args.ui, oidc: { ...OIDC, issuerUrl: "login.example.com" } } }),
+    "ui.oidc.issuerUrl",
+    /must be an http or https URL .*\(got "login.example.com"\)/,
+  ],
+  [
+    "a login without the openid scope",
+    (args) => ({ ...args, ui: { ...args.ui, oidc: { ...OIDC, scopes: ["profile"] } } }),
+    "ui.oidc.scopes",
+    /must include "openid"/,
+  ],
+  [
+    "a login without an Ingress to serve its callback",
+    (args) => ({ ...args, ui: { oidc: OIDC } }),
+    "ui.oidc",
+    /needs the UI's Ingress/,
   ],
   [
     "admin-tools of another release",
