@@ -129,21 +129,7 @@ export class Observability extends pulumi.ComponentResource {
       at.parent,
     );
     const { prometheus, loki, tempo } = stores(args, at, nodeLogs);
-    const collector = new OtelCollector(
-      SERVICE_NAMES.collector,
-      {
-        ...at.base,
-        ...args.collector,
-        exporters: pulumi
-          .all([tempo.otlpGrpcAddress, loki.otlpUrl, prometheus.otlpUrl])
-          .apply(([tempoOtlpGrpc, lokiOtlpHttp, prometheusOtlpHttp]) => ({
-            tempoOtlpGrpc,
-            lokiOtlpHttp,
-            prometheusOtlpHttp,
-          })),
-      },
-      at.parent,
-    );
+    const collector = gatewayCollector(args, at, { prometheus, loki, tempo });
     const grafana = new Grafana(
       SERVICE_NAMES.grafana,
       {
@@ -195,6 +181,29 @@ export class Observability extends pulumi.ComponentResource {
       nodeLogsNamespace: this.nodeLogsNamespace,
     });
   }
+}
+
+/** The gateway collector, exporting traces to Tempo, logs to Loki and metrics to Prometheus. */
+function gatewayCollector(
+  args: ObservabilityArgs,
+  at: Placement,
+  { prometheus, loki, tempo }: ReturnType<typeof stores>,
+): OtelCollector {
+  return new OtelCollector(
+    SERVICE_NAMES.collector,
+    {
+      ...at.base,
+      ...args.collector,
+      exporters: pulumi
+        .all([tempo.otlpGrpcAddress, loki.otlpUrl, prometheus.otlpUrl])
+        .apply(([tempoOtlpGrpc, lokiOtlpHttp, prometheusOtlpHttp]) => ({
+          tempoOtlpGrpc,
+          lokiOtlpHttp,
+          prometheusOtlpHttp,
+        })),
+    },
+    at.parent,
+  );
 }
 
 /** The node log collector, sending to the gateway's Service in the platform namespace. */
