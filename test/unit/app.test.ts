@@ -5,7 +5,7 @@ import type { AppArgs, AppSettings } from "../../components/app";
 import { literalCredential } from "../../policy/lib/credentials";
 import { DOCKER_IMAGE_TYPE } from "../../tools/lib/mocks";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
-import { encodeStackConfig, rawConfigIssues } from "./stack-config";
+import { encodeStackConfig, rawConfigIssues, REQUIRED_STACK_VALUES } from "./stack-config";
 
 const mocks = setupMocks();
 
@@ -731,8 +731,8 @@ describe("the app's rules", () => {
 });
 
 const PROD_STACK = {
+  ...REQUIRED_STACK_VALUES.prod,
   profile: "prod",
-  cluster: { domain: "platform.example.com", tlsSecretName: "platform-tls" },
   app: { image: PROD_IMAGE },
 };
 
@@ -771,7 +771,10 @@ const STACK_CASES: [string, Record<string, unknown>, string, RegExp][] = [
   ],
   [
     "prod without the cluster's TLS Secret",
-    { ...PROD_STACK, cluster: { domain: "platform.example.com" } },
+    {
+      ...PROD_STACK,
+      cluster: { ...(REQUIRED_STACK_VALUES.prod.cluster as object), tlsSecretName: undefined },
+    },
     "cluster.tlsSecretName",
     /required in prod/,
   ],
