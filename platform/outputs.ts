@@ -43,7 +43,12 @@ export const STACK_OUTPUTS = [
     description:
       "Grafana's admin password as first seeded (a later change in Grafana's UI is not reflected)",
   },
-  { name: "temporalUiUrl", secret: false, description: "the Temporal Web UI's URL" },
+  {
+    name: "temporalUiUrl",
+    secret: false,
+    description:
+      "the Temporal Web UI's URL; without its Ingress (prod's default) the port-forward address",
+  },
   {
     name: "temporalAddress",
     secret: false,
