@@ -23,10 +23,9 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dropIniValue, PGBOUNCER_BIN, setIniValue } from "./pgbouncer";
+import { accepts, dropIniValue, osUser, PGBOUNCER_BIN, setIniValue } from "./pgbouncer";
 import { exited, freePort, waitForExit } from "./process";
 
 const HOST = "127.0.0.1";
@@ -69,24 +68,6 @@ export interface PgBouncerPod {
   log(): string;
   /** SIGKILL to the whole process group (the kubelet's end of the grace period), then cleanup. */
   stop(): Promise<void>;
-}
-
-function osUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string) =>
-    Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
-  return { uid: id("-u"), gid: id("-g") };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /** The rendered command with the image's binary and ini path replaced by these. */

@@ -112,14 +112,16 @@ function rewriteDatabases(ini: string, backend: { host: string; port: number }):
     .join("\n");
 }
 
-function osUser(): { uid: number; gid: number } | undefined {
+/** The `postgres` user to run PgBouncer as when the tests run as root (it refuses root). */
+export function osUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) =>
     Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
   return { uid: id("-u"), gid: id("-g") };
 }
 
-function accepts(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on the loopback port. */
+export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: HOST, port });
     socket.once("connect", () => {
