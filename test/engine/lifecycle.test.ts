@@ -139,7 +139,9 @@ describe.each(["dev", "prod"])("the %s stack's life under the real engine", (sta
     expect(value("appImage")).toMatch(/^registry\.example\.com\//);
     expect(new URL(value("appUrl")).hostname).toMatch(/^app\./);
     expect(new URL(value("grafanaUrl")).hostname).toMatch(/^grafana\./);
-    expect(new URL(value("temporalUiUrl")).hostname).toMatch(/^temporal\./);
+    // prod serves the Temporal UI through no Ingress (port-forward) unless it has its own login.
+    if (stackName === "prod") expect(value("temporalUiUrl")).toBe("http://localhost:8080");
+    else expect(new URL(value("temporalUiUrl")).hostname).toMatch(/^temporal\./);
     expect(new URL(value("otlpEndpoint")).port).toBe("4318");
     expect(value("temporalAddress")).toMatch(/^temporal-frontend\.platform\.svc:7233$/);
     const databaseUrl = new URL(value("databaseUrl"));

@@ -459,6 +459,9 @@ function appWorkerEnv() {
  */
 const EVENT_ONLY_METRICS: Record<string, string> = {
   service_errors: "counted only for unexpected errors (Internal, Unavailable, …), never healthy",
+  persistence_errors:
+    "counted only when a database call fails unexpectedly; a healthy server on a healthy " +
+    "Postgres never has one",
   asyncmatch_latency_bucket:
     "recorded only for a task a poller takes from its own partition's stored backlog, which one " +
     "worker did not produce here, even for a task started 2 s before it polled",

@@ -5,7 +5,8 @@
 
 /** Components of the contrib distribution our image runs that the core-only build lacks. */
 export const CONTRIB_ONLY = {
-  extensions: ["health_check"],
+  // file_storage keeps the node log collector's filelog offsets (read by filelog only).
+  extensions: ["health_check", "file_storage"],
   receivers: ["filelog"],
   processors: ["k8sattributes"],
 } as const;
@@ -34,9 +35,11 @@ export function coreOnly(config: CollectorConfig): { config: CollectorConfig; ch
     keyof typeof CONTRIB_ONLY,
     readonly string[],
   ][]) {
-    for (const name of names) {
-      const components = copy[section] as Record<string, unknown> | undefined;
-      if (!components || !(name in components)) continue;
+    // A component id is `type` or `type/name`: every id of a contrib-only type goes.
+    const components = copy[section] as Record<string, unknown> | undefined;
+    const ids = Object.keys(components ?? {}).filter((id) => names.includes(id.split("/")[0]));
+    for (const name of ids) {
+      if (!components) continue;
       delete components[name];
       changes.push(`removed ${section}.${name}`);
       if (section === "extensions") {
