@@ -26,12 +26,10 @@ import {
   HEALTH_SERVICES,
   MEMBERSHIP_PORT_LIMIT,
   shardChangeProblem,
-  TEMPORAL_METRICS_PORT,
   TEMPORAL_PORTS,
   TEMPORAL_SERVICES,
   type TemporalServiceName,
 } from "../../components/temporal";
-import { FRONTEND_HTTP_PORT } from "../../components/temporal/config";
 import { exposedMetricNames, queriedMetrics, sourceOf } from "./lib/dashboard-metrics";
 import { ensureGoTool } from "./lib/go-tools";
 import { renderStackToDir, serviceAddress, type RenderedStack } from "./lib/rendered-stack";
@@ -46,7 +44,6 @@ import {
   describeRewrites,
   ephemeralPortRange,
   firstContainer,
-  freePortBlock,
   healthStatus,
   problemLines,
   requiredSchemaVersions,
@@ -57,6 +54,12 @@ import {
   type Rewrite,
   type ServerProcess,
 } from "./lib/temporal";
+import {
+  LOOPBACK,
+  loopbackServerConfig,
+  serverPorts,
+  type ServerPorts,
+} from "./lib/temporal-loopback";
 import { temporalTool } from "./lib/test-tools";
 import type { DeployActivities, DeployInput } from "./temporal-workflow/workflows";
 
@@ -64,19 +67,11 @@ const spec = temporalTool();
 const scratch = mkdtempSync(join(tmpdir(), "temporal-test-"));
 /** The binaries under the names the images give them, first on PATH as in the images. */
 const binDir = join(scratch, "bin");
-const LOOPBACK = "127.0.0.1";
 
 let stack: RenderedStack | undefined;
 let db: RenderedPostgres;
 const servers: ServerProcess[] = [];
 
-/** Loopback ports for one server: each service's gRPC and membership port, HTTP, metrics. */
-interface ServerPorts {
-  grpc: Record<TemporalServiceName, number>;
-  membership: Record<TemporalServiceName, number>;
-  http: number;
-  metrics: number;
-}
 let ports: ServerPorts;
 
 const seconds = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
@@ -96,20 +91,7 @@ beforeAll(async () => {
     startRenderedPostgres("dev"),
   ]);
 
-  // Always moved off Temporal's defaults (7233…, 6933…): another server on this machine must not
-  // collide. Membership ports stay below 32768 (stored as smallint) and out of the ephemeral range.
-  const limit = Math.min(MEMBERSHIP_PORT_LIMIT, ephemeralPortRange()[0]);
-  const base = await freePortBlock(10, limit);
-  const at = (offset: number) => (service: TemporalServiceName) => [
-    service,
-    base + offset + TEMPORAL_SERVICES.indexOf(service),
-  ];
-  ports = {
-    grpc: Object.fromEntries(TEMPORAL_SERVICES.map(at(0))),
-    membership: Object.fromEntries(TEMPORAL_SERVICES.map(at(4))),
-    http: base + 8,
-    metrics: base + 9,
-  };
+  ports = await serverPorts();
 }, 15 * 60_000);
 
 afterAll(async () => {
@@ -253,48 +235,11 @@ function serverLaunch(configFile: string, numHistoryShards?: number) {
   const data = stack!.configMap("temporal-config");
   const dynamicFile = join(scratch, "dynamic-config.yaml");
   writeFileSync(dynamicFile, data["dynamic-config.yaml"]);
-  let text = data["config.yaml"];
-  const edit = (what: string, pattern: RegExp, to: string, count = 1) => {
-    text = rewrite(text, what, pattern, to, count, rewrites);
-  };
-  edit("bind address", /bindOnIP: 0\.0\.0\.0$/gm, `bindOnIP: ${LOOPBACK}`, 4);
-  edit("Postgres address", /connectAddr: \S+$/gm, `connectAddr: ${LOOPBACK}:${db.pg.port}`, 2);
-  edit(
-    "metrics address",
-    new RegExp(`listenAddress: 0\\.0\\.0\\.0:${TEMPORAL_METRICS_PORT}$`, "gm"),
-    `listenAddress: ${LOOPBACK}:${ports.metrics}`,
+  const text = loopbackServerConfig(
+    data["config.yaml"],
+    { ports, postgresPort: db.pg.port, dynamicConfigFile: dynamicFile, numHistoryShards },
+    rewrites,
   );
-  for (const service of TEMPORAL_SERVICES) {
-    const { grpc, membership } = TEMPORAL_PORTS[service];
-    edit(
-      `${service} gRPC port`,
-      new RegExp(`grpcPort: ${grpc}$`, "gm"),
-      `grpcPort: ${ports.grpc[service]}`,
-    );
-    edit(
-      `${service} membership port`,
-      new RegExp(`membershipPort: ${membership}$`, "gm"),
-      `membershipPort: ${ports.membership[service]}`,
-    );
-  }
-  edit(
-    "frontend HTTP port",
-    new RegExp(`httpPort: ${FRONTEND_HTTP_PORT}$`, "gm"),
-    `httpPort: ${ports.http}`,
-  );
-  edit(
-    "cluster RPC address",
-    /rpcAddress: \S+$/gm,
-    `rpcAddress: ${LOOPBACK}:${ports.grpc.frontend}`,
-  );
-  edit("dynamic config path", /filepath: \S+$/gm, `filepath: ${dynamicFile}`);
-  if (numHistoryShards !== undefined) {
-    edit(
-      "numHistoryShards (the change under test)",
-      /numHistoryShards: \d+$/gm,
-      `numHistoryShards: ${numHistoryShards}`,
-    );
-  }
   writeFileSync(configFile, text);
 
   const deployment = firstContainer(rendered("Deployment", /^temporal-server$/));

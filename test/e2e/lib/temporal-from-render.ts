@@ -4,15 +4,7 @@ import { join } from "node:path";
 import { Connection } from "@temporalio/client";
 // Comes with @temporalio/client: protobuf Durations from milliseconds.
 import { msToTs } from "@temporalio/common/lib/time";
-import {
-  HEALTH_SERVICES,
-  MEMBERSHIP_PORT_LIMIT,
-  TEMPORAL_METRICS_PORT,
-  TEMPORAL_PORTS,
-  TEMPORAL_SERVICES,
-  type TemporalServiceName,
-} from "../../../components/temporal";
-import { FRONTEND_HTTP_PORT } from "../../../components/temporal/config";
+import { HEALTH_SERVICES, TEMPORAL_SERVICES } from "../../../components/temporal";
 import type { Manifest } from "../../../core/render-model";
 import { ensureGoTool } from "../../integration/lib/go-tools";
 import {
@@ -21,9 +13,7 @@ import {
   type RenderedPostgres,
 } from "../../integration/lib/rendered-postgres";
 import {
-  ephemeralPortRange,
   firstContainer,
-  freePortBlock,
   healthStatus,
   rewrite,
   startServer,
@@ -31,6 +21,12 @@ import {
   type Rewrite,
   type ServerProcess,
 } from "../../integration/lib/temporal";
+import {
+  LOOPBACK,
+  loopbackServerConfig,
+  serverPorts,
+  type ServerPorts,
+} from "../../integration/lib/temporal-loopback";
 import { temporalTool } from "../../integration/lib/test-tools";
 import { sleep, waitFor } from "./control-plane";
 
@@ -41,8 +37,6 @@ import { sleep, waitFor } from "./control-plane";
  * server config and Deployment command rewritten for loopback (every rewrite counted), and the
  * app's namespace registered with the namespace Job's name and retention.
  */
-
-const LOOPBACK = "127.0.0.1";
 
 export interface RenderedTemporal {
   /** The frontend's gRPC address on loopback: what `TEMPORAL_ADDRESS` points at. */
@@ -114,29 +108,6 @@ export async function startRenderedTemporal(manifests: Manifest[]): Promise<Rend
   }
 }
 
-interface ServerPorts {
-  grpc: Record<TemporalServiceName, number>;
-  membership: Record<TemporalServiceName, number>;
-  http: number;
-  metrics: number;
-}
-
-/** Off Temporal's defaults, membership ports below the smallint limit and the ephemeral range. */
-async function serverPorts(): Promise<ServerPorts> {
-  const limit = Math.min(MEMBERSHIP_PORT_LIMIT, ephemeralPortRange()[0]);
-  const base = await freePortBlock(10, limit);
-  const at = (offset: number) => (service: TemporalServiceName) => [
-    service,
-    base + offset + TEMPORAL_SERVICES.indexOf(service),
-  ];
-  return {
-    grpc: Object.fromEntries(TEMPORAL_SERVICES.map(at(0))),
-    membership: Object.fromEntries(TEMPORAL_SERVICES.map(at(4))),
-    http: base + 8,
-    metrics: base + 9,
-  };
-}
-
 /** A pod's env from rendered entries: the temporal role's credentials, the pod IP as loopback. */
 function podEnv(
   entries: EnvEntry[],
@@ -170,33 +141,11 @@ function serverLaunch(
   const data = one(manifests, "ConfigMap", /^temporal-config$/).data as Record<string, string>;
   const dynamicFile = join(scratch, "dynamic-config.yaml");
   writeFileSync(dynamicFile, data["dynamic-config.yaml"]);
-  let text = data["config.yaml"];
-  const edit = (what: string, pattern: RegExp, to: string, count = 1) => {
-    text = rewrite(text, what, pattern, to, count, rewrites);
-  };
-  edit("bind address", /bindOnIP: 0\.0\.0\.0$/gm, `bindOnIP: ${LOOPBACK}`, 4);
-  edit("Postgres address", /connectAddr: \S+$/gm, `connectAddr: ${LOOPBACK}:${db.pg.port}`, 2);
-  edit(
-    "metrics address",
-    new RegExp(`listenAddress: 0\\.0\\.0\\.0:${TEMPORAL_METRICS_PORT}$`, "gm"),
-    `listenAddress: ${LOOPBACK}:${ports.metrics}`,
+  const text = loopbackServerConfig(
+    data["config.yaml"],
+    { ports, postgresPort: db.pg.port, dynamicConfigFile: dynamicFile },
+    rewrites,
   );
-  for (const service of TEMPORAL_SERVICES) {
-    const { grpc, membership } = TEMPORAL_PORTS[service];
-    const grpcPort = `grpcPort: ${ports.grpc[service]}`;
-    edit(`${service} gRPC port`, new RegExp(`grpcPort: ${grpc}$`, "gm"), grpcPort);
-    const membershipPort = `membershipPort: ${ports.membership[service]}`;
-    edit(
-      `${service} membership`,
-      new RegExp(`membershipPort: ${membership}$`, "gm"),
-      membershipPort,
-    );
-  }
-  const httpPort = new RegExp(`httpPort: ${FRONTEND_HTTP_PORT}$`, "gm");
-  edit("frontend HTTP port", httpPort, `httpPort: ${ports.http}`);
-  const rpc = `rpcAddress: ${LOOPBACK}:${ports.grpc.frontend}`;
-  edit("cluster RPC address", /rpcAddress: \S+$/gm, rpc);
-  edit("dynamic config path", /filepath: \S+$/gm, `filepath: ${dynamicFile}`);
   const configFile = join(scratch, "config.yaml");
   writeFileSync(configFile, text);
   const container = firstContainer(one(manifests, "Deployment", /^temporal-server$/));
