@@ -25,7 +25,14 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accepts, dropIniValue, osUser, PGBOUNCER_BIN, setIniValue } from "./pgbouncer";
+import {
+  accepts,
+  dropIniValue,
+  osUser,
+  PGBOUNCER_BIN,
+  retryAfterFailedStart,
+  setIniValue,
+} from "./pgbouncer";
 import { exited, freePort, waitForExit } from "./process";
 
 const HOST = "127.0.0.1";
@@ -158,14 +165,7 @@ export async function startPgBouncerPod(opts: StartPgBouncerPodOptions): Promise
       const started = await launch(opts, dir, dropped, user);
       if (!exited(started.child)) return podOf(started, dir, dropped);
       if (started.child.pid !== undefined) groups.delete(started.child.pid);
-      const output = readFileSync(started.logFile, "utf8");
-      const unknown = /unknown parameter: pgbouncer\/(\w+)/.exec(output);
-      if (unknown && !dropped.includes(unknown[1])) {
-        dropped.push(unknown[1]);
-        continue;
-      }
-      if (/Address already in use/.test(output) && attempt < 3) continue;
-      throw new Error(`pgbouncer exited during startup:\n${output}`);
+      retryAfterFailedStart(readFileSync(started.logFile, "utf8"), dropped, attempt);
     }
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });

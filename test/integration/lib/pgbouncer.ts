@@ -112,6 +112,21 @@ function rewriteDatabases(ini: string, backend: { host: string; port: number }):
     .join("\n");
 }
 
+/**
+ * After a PgBouncer exited during startup, returns when starting it again can help: its ini holds
+ * a setting this release does not know (then added to `dropped`, to leave out), or its port was
+ * taken meanwhile (up to 3 attempts). Throws with its log otherwise.
+ */
+export function retryAfterFailedStart(output: string, dropped: string[], attempt: number): void {
+  const unknown = /unknown parameter: pgbouncer\/(\w+)/.exec(output);
+  if (unknown && !dropped.includes(unknown[1])) {
+    dropped.push(unknown[1]);
+    return;
+  }
+  if (/Address already in use/.test(output) && attempt < 3) return;
+  throw new Error(`pgbouncer exited during startup:\n${output}`);
+}
+
 /** The `postgres` user to run PgBouncer as when the tests run as root (it refuses root). */
 export function osUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -205,14 +220,7 @@ export async function startPgBouncer(opts: StartPgBouncerOptions): Promise<PgBou
         };
         return server;
       }
-      const output = readFileSync(logFile, "utf8");
-      const unknown = /unknown parameter: pgbouncer\/(\w+)/.exec(output);
-      if (unknown && !dropped.includes(unknown[1])) {
-        dropped.push(unknown[1]);
-        continue;
-      }
-      if (/Address already in use/.test(output) && attempt < 3) continue;
-      throw new Error(`pgbouncer exited during startup:\n${output}`);
+      retryAfterFailedStart(readFileSync(logFile, "utf8"), dropped, attempt);
     }
   } catch (error) {
     if (child && !exited(child)) await kill(child);
