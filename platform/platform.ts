@@ -16,8 +16,9 @@ import { argsForTemporal } from "./args/temporal";
 import { App } from "../components/app";
 import { DeployTarget } from "../components/deploy-target";
 import { Dragonfly } from "../components/dragonfly";
-import { PART_OF } from "../core/labels";
-import { nodeLogsNamespace } from "../core/security-exceptions";
+import { PART_OF } from "../policy/model/labels";
+import { PROFILE_LABEL } from "../policy/model/profile";
+import { nodeLogsNamespace } from "../policy/model/security-exceptions";
 import { podSecurityLabels } from "../components/lib/security";
 import { Migrations } from "../components/migrations";
 import { NetworkPolicies } from "../components/network-policies";
@@ -26,7 +27,7 @@ import { Observability } from "../components/observability";
 import { Ollama } from "../components/ollama";
 import { PgBouncer } from "../components/pgbouncer";
 import { platformEdges, type WiredComponents } from "./wiring";
-import type { Edge } from "../core/network";
+import type { Edge } from "../policy/model/network";
 import { Postgres } from "../components/postgres";
 import { Temporal } from "../components/temporal";
 
@@ -158,7 +159,10 @@ function placed(at: Placement) {
   return { namespace: at.ns, instance: at.name };
 }
 
-/** The platform namespace: Pod Security `restricted`, labelled as ours. */
+/**
+ * The platform namespace: Pod Security `restricted`, labelled as ours and with the stack's profile,
+ * which the policy pack's prod-only rules read (a stack without the label is judged as prod).
+ */
 function platformNamespace(args: PlatformArgs, parent: Platform): k8s.core.v1.Namespace {
   return new k8s.core.v1.Namespace(
     "namespace",
@@ -169,6 +173,7 @@ function platformNamespace(args: PlatformArgs, parent: Platform): k8s.core.v1.Na
           ...podSecurityLabels("restricted"),
           "app.kubernetes.io/part-of": PART_OF,
           "app.kubernetes.io/managed-by": "pulumi",
+          [PROFILE_LABEL]: args.profile,
         },
       },
     },

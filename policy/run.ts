@@ -7,10 +7,11 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import type { RenderedResource } from "../core/render-model";
+import type { RenderedResource } from "./model/render-model";
 import { POLICIES } from "./catalogue";
 import { toKubeObject } from "./lib/k8s";
-import type { Profile } from "../core/profile";
+import { indexStack, stackProfile } from "./lib/stack";
+import type { Profile } from "./model/profile";
 import type { RuleConfig } from "./lib/rule";
 
 /*
@@ -18,8 +19,6 @@ import type { RuleConfig } from "./lib/rule";
  * policy/index.ts, called with the same argument shapes @pulumi/policy's analyzer builds, minus
  * the gRPC server that constructing a PolicyPack would start.
  */
-
-export type { Profile };
 
 export type ViolationLevel = "mandatory" | "advisory";
 export type EnforcementOverride = ViolationLevel | "disabled";
@@ -37,8 +36,6 @@ export interface PolicyViolation {
 }
 
 export interface RunOptions {
-  /** Stack profile; rules marked "in prod" run only for `prod`. */
-  profile: Profile;
   /** Per-rule level overrides from config (levels are config-changeable per rule). */
   enforcement?: Record<string, EnforcementOverride>;
   /** The configured StorageClass; without it storage-refs admits local-path and the stack's own. */
@@ -53,22 +50,27 @@ class NotApplicable extends Error {}
 /** Runs every rule of the catalogue on a render. */
 export function runPolicyPack(
   resources: RenderedResource[],
-  options: RunOptions,
+  options: RunOptions = {},
 ): Promise<PolicyViolation[]> {
   return runPolicies(POLICIES, resources, options);
+}
+
+/**
+ * The profile a render declares on its namespaces, as the prod-only rules read it: prod unless
+ * every declaration says dev.
+ */
+export function renderedProfile(resources: readonly RenderedResource[]): Profile {
+  return stackProfile(indexStack(resources.map((resource) => ({ ...resource, opts: resource }))));
 }
 
 /** Runs the given rules on a render (tests run one rule at a time through this). */
 export async function runPolicies(
   policies: readonly Policy[],
   resources: readonly RenderedResource[],
-  options: RunOptions,
+  options: RunOptions = {},
 ): Promise<PolicyViolation[]> {
   checkOverrides(policies, options.enforcement ?? {});
-  const config: RuleConfig = {
-    profile: options.profile,
-    storageClassName: options.storageClassName,
-  };
+  const config: RuleConfig = { storageClassName: options.storageClassName };
   const ids = new Map(resources.map((resource) => [resource.urn, describe(resource)]));
   const stackResources = toPolicyResources(resources);
   const violations: PolicyViolation[] = [];

@@ -1,5 +1,7 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import type { RenderedResource } from "../core/render-model";
+import { profileNamespace } from "./fixtures/objects";
+import type { Profile } from "./model/profile";
+import type { RenderedResource } from "./model/render-model";
 import type { RunOptions } from "./run";
 import { runPolicies } from "./run";
 
@@ -12,12 +14,23 @@ export * from "./fixtures/kube-object";
 export * from "./fixtures/objects";
 export * from "./fixtures/workloads";
 
-/** Runs one rule on the resources (dev unless told otherwise) and returns its messages. */
+/** How a test runs a rule: the pack's options, plus the profile the stack declares. */
+export interface RuleRunOptions extends RunOptions {
+  /**
+   * Adds the platform namespace labelled with this profile; without it the stack declares none,
+   * which the prod-only rules treat as prod.
+   * @default "dev"
+   */
+  profile?: Profile | "undeclared";
+}
+
+/** Runs one rule on the resources (a dev stack unless told otherwise) and returns its messages. */
 export async function runRule(
   rule: ResourceValidationPolicy | StackValidationPolicy,
   resources: RenderedResource[],
-  options: Partial<RunOptions> = {},
+  { profile = "dev", ...options }: RuleRunOptions = {},
 ): Promise<string[]> {
-  const violations = await runPolicies([rule], resources, { profile: "dev", ...options });
+  const declared = profile === "undeclared" ? [] : [profileNamespace(profile)];
+  const violations = await runPolicies([rule], [...declared, ...resources], options);
   return violations.map((violation) => violation.message);
 }

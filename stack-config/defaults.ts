@@ -5,7 +5,7 @@ import { OLLAMA_DEFAULTS } from "../components/ollama/args";
 import { GROUPING_DEFAULTS } from "../components/observability/alertmanager-config";
 import { PGBOUNCER_DRAIN_SECONDS } from "../components/pgbouncer/args";
 import type { ResourcePreset } from "../components/lib/resources";
-import type { Profile } from "../core/profile";
+import type { Profile } from "../policy/model/profile";
 import { APP_DIRECT_CONNECTIONS_PER_POD } from "./connection-budget";
 import type { schema } from "./schema";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PROFILES } from "../core/profile";
+import { PROFILES } from "../policy/model/profile";
 import { cronProblem } from "../core/cron";
 import {
   parseQuantity,
@@ -8,7 +8,7 @@ import {
   quantityUnitHint,
   type QuantityKind,
 } from "../core/quantity";
-import { NODE_LOGS_NAMESPACE_SUFFIX } from "../core/security-exceptions";
+import { NODE_LOGS_NAMESPACE_SUFFIX } from "../policy/model/security-exceptions";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";

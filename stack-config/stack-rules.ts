@@ -1,4 +1,4 @@
-import { nodeLogsNamespace } from "../core/security-exceptions";
+import { nodeLogsNamespace } from "../policy/model/security-exceptions";
 import type { ValidatedConfig } from "./types";
 
 /**

@@ -1,8 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, parseConfig } from "../config";
-import type { Profile } from "../core/profile";
-import { runPolicyPack, type EnforcementOverride, type PolicyViolation } from "../policy/run";
+import type { Profile } from "../policy/model/profile";
+import {
+  renderedProfile,
+  runPolicyPack,
+  type EnforcementOverride,
+  type PolicyViolation,
+} from "../policy/run";
 import { validateMigrationDir } from "../core/atlas-sum";
 import { validateSchemas } from "./lib/checks/schema";
 import { secretLeaks } from "./lib/checks/secrets";
@@ -35,11 +40,13 @@ runTool(async () => {
 
   const result = await renderStack({ stack, stackFile });
   const files = manifestFiles(result.resources);
+  const judgedAs = renderedProfile(result.resources);
   const sections = [
     config,
     await schemaSection(files),
     policySection(
-      await runPolicyPack(result.resources, { profile, enforcement: policyEnforcement(stack) }),
+      await runPolicyPack(result.resources, { enforcement: policyEnforcement(judgedAs) }),
+      judgedAs,
     ),
     migrationsSection(),
     leakSection(secretLeaks(result.resources, result.secretValues)),
@@ -48,11 +55,12 @@ runTool(async () => {
 });
 
 /**
- * Enforcement levels from `policy/config/<stack>.json`, the file `pulumi preview --policy-pack
- * policy --policy-pack-config` reads too, so the engine-less check and the real preview agree.
+ * Enforcement levels from `policy/config/<profile>.json` when there is one, the file
+ * `pulumi preview --policy-pack policy --policy-pack-config` reads too, so the engine-less check
+ * and the real preview agree. Chosen by the profile the render declares, never by the stack's name.
  */
-function policyEnforcement(stack: string): Record<string, EnforcementOverride> {
-  const file = path.join(REPOSITORY_ROOT, "policy", "config", `${stack}.json`);
+function policyEnforcement(profile: Profile): Record<string, EnforcementOverride> {
+  const file = path.join(REPOSITORY_ROOT, "policy", "config", `${profile}.json`);
   if (!fs.existsSync(file)) return {};
   const settings = JSON.parse(fs.readFileSync(file, "utf8")) as Record<
     string,
@@ -99,7 +107,7 @@ async function schemaSection(files: ReturnType<typeof manifestFiles>): Promise<S
   };
 }
 
-function policySection(violations: PolicyViolation[]): Section {
+function policySection(violations: PolicyViolation[], profile: Profile): Section {
   const line = (violation: PolicyViolation) => `[${violation.policy}] ${violation.message}`;
   const mandatory = violations.filter((violation) => violation.level === "mandatory");
   const advisory = violations.filter((violation) => violation.level === "advisory");
@@ -107,7 +115,7 @@ function policySection(violations: PolicyViolation[]): Section {
     title: "policy",
     failures: mandatory.map(line),
     notes: advisory.map(line),
-    summary: `${mandatory.length} mandatory, ${advisory.length} advisory`,
+    summary: `${mandatory.length} mandatory, ${advisory.length} advisory (judged as ${profile})`,
   };
 }
 

@@ -7,7 +7,7 @@ import { parseCommandLine, runTool, stackName, usage } from "./lib/cli";
 import { renderStack, REPOSITORY_ROOT } from "./lib/engine";
 import { manifestFiles } from "./lib/manifests";
 import { diffRenders, formatDiff } from "./lib/render-diff";
-import type { Manifest } from "../core/render-model";
+import type { Manifest } from "../policy/model/render-model";
 
 /**
  * `npm run diff -- <base> <stack> [--out <file>]`: what would change on the cluster, object by

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { dockerConfigJson } from "../lib/registry-auth";
 import { registryOf } from "../../core/image-reference";
 import { tagOf } from "../../core/images";
-import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { configHashAnnotation } from "../lib/hash";
 import { PlatformSecret, type SecretKey } from "../lib/secrets";
 import { assertValidArgs } from "../lib/validation";

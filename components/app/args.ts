@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ingressRules, type IngressSettings } from "../lib/ingress";
-import type { Profile } from "../../core/profile";
+import type { Profile } from "../../policy/model/profile";
 import { fieldError, fieldErrorIf, nestedErrors, type FieldError } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Profile } from "../../core/profile";
+import type { Profile } from "../../policy/model/profile";
 import type { SecretKey } from "../lib/secrets";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;

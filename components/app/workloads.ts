@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { check, probesFor } from "../lib/probes";
 import { scrapeAnnotations } from "../lib/scrape";
 import { container, emptyDir, objectMeta, podTemplate, type PodArgs } from "../lib/workload";

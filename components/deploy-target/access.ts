@@ -1,4 +1,4 @@
-import { PART_OF, type WorkloadIdentity } from "../../core/labels";
+import { PART_OF, type WorkloadIdentity } from "../../policy/model/labels";
 import {
   edge,
   K3S_NETWORK,
@@ -9,7 +9,7 @@ import {
   type ClusterCidrs,
   type Edge,
   type NetworkPolicyManifest,
-} from "../../core/network";
+} from "../../policy/model/network";
 import { DEPLOY_TARGET_DEFAULTS } from "./args";
 
 /*

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { labelsFor, type WorkloadIdentity } from "../../core/labels";
-import { K3S_NETWORK, type ClusterCidrs, type Edge } from "../../core/network";
+import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
+import { K3S_NETWORK, type ClusterCidrs, type Edge } from "../../policy/model/network";
 import { assertValidArgs } from "../lib/validation";
 import {
   deployTargetEdges,

@@ -1,4 +1,4 @@
-import type { Profile } from "../../core/profile";
+import type { Profile } from "../../policy/model/profile";
 import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
 import { fieldError, type FieldError } from "../../core/validation";
 

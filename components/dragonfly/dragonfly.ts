@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageRef, tagOf } from "../../core/images";
-import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { passwordFor, PlatformSecret, type SecretKey } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";

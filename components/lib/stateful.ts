@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "./hash";
-import { labelsFor, selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { scrapeAnnotations } from "./scrape";
 import {
   container,

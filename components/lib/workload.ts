@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { labelsFor, selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import type { ContainerProbes } from "./probes";
 import { resourceRequirements, type ResourceSpec } from "./resources";
 import { containerSecurityContext, podSecurityContext, type PodSecurityOptions } from "./security";

@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { hashedName } from "../lib/hash";
 import type { ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { validateEdges, type Edge } from "../../core/network";
+import { validateEdges, type Edge } from "../../policy/model/network";
 import type { FieldError } from "../../core/validation";
 
 /** Arguments of a {@link NetworkPolicies}. */

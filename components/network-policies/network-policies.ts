@@ -5,7 +5,7 @@ import {
   namespaceWiring,
   networkPoliciesFor,
   type Edge,
-} from "../../core/network";
+} from "../../policy/model/network";
 import { assertValidArgs } from "../lib/validation";
 import { networkPoliciesRules, type NetworkPoliciesArgs } from "./args";
 

@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { hashedName } from "../lib/hash";
 import { IMAGES } from "../../core/images";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { RESOURCE_PRESETS } from "../lib/resources";
 import type { PlatformSecret, SecretKey } from "../lib/secrets";
 import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";

@@ -114,7 +114,7 @@ export interface NodeLogCollectorConfigArgs {
 /** Where the kubelet writes container logs: `<namespace>_<pod>_<uid>/<container>/<n>.log`. */
 export const POD_LOGS_DIR = "/var/log/pods";
 
-/** Where the node's checkpoint directory (core/security-exceptions.ts) is mounted. */
+/** Where the node's checkpoint directory (policy/model/security-exceptions.ts) is mounted. */
 export const NODE_LOG_CHECKPOINTS_DIR = "/var/lib/otelcol/node-logs";
 
 /** The storage extension that holds the filelog receiver's offsets. */

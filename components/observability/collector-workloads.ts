@@ -1,11 +1,11 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
-import { selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { check, probesFor } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
 import { container, objectMeta, podTemplate } from "../lib/workload";
-import { NODE_LOG_CHECKPOINTS_HOST_DIR } from "../../core/security-exceptions";
+import { NODE_LOG_CHECKPOINTS_HOST_DIR } from "../../policy/model/security-exceptions";
 import { COLLECTOR_CONFIG_PATH, NODE_LOG_CHECKPOINTS_DIR, POD_LOGS_DIR } from "./collector-config";
 import { PORTS } from "./common";
 

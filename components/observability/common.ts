@@ -1,4 +1,4 @@
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { toPortableYaml } from "../../core/yaml";
 
 /**

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES, imageRef, tagOf } from "../../core/images";
-import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { ingressUrl, servesTls, type IngressSettings } from "../lib/ingress";
 import { check, probesFor } from "../lib/probes";
 import { passwordFor, PlatformSecret, type SecretKey } from "../lib/secrets";

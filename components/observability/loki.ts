@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageRef, tagOf } from "../../core/images";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
 import { DEFAULT_RESOURCES, LOKI_DEFAULTS, lokiRules, type LokiArgs } from "./args";

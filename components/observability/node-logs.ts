@@ -2,14 +2,14 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { configHashAnnotation } from "../lib/hash";
 import { imageRef, tagOf } from "../../core/images";
-import { labelsFor, PART_OF, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, PART_OF, type WorkloadIdentity } from "../../policy/model/labels";
 import { scrapeAnnotations } from "../lib/scrape";
 import { podSecurityLabels } from "../lib/security";
 import {
   NODE_LOG_COLLECTOR_COMPONENT,
   nodeLogsNamespace,
   SECURITY_EXCEPTIONS,
-} from "../../core/security-exceptions";
+} from "../../policy/model/security-exceptions";
 import { objectMeta } from "../lib/workload";
 import { DEFAULT_RESOURCES, type NodeLogCollectorArgs } from "./args";
 import { nodeLogCollectorConfig } from "./collector-config";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { nestedErrors } from "../../core/validation";
 import type { SecretKey } from "../lib/secrets";
 import { assertValidArgs } from "../lib/validation";

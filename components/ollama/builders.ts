@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
-import { selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { hashedName } from "../lib/hash";
 import { check, probesFor } from "../lib/probes";
 import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";

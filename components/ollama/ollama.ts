@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageRef, tagOf } from "../../core/images";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { keepData, serviceArgs } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { OLLAMA_DEFAULTS, ollamaRules, uniqueModels, type OllamaArgs } from "./args";

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import type { SecretKey } from "../lib/secrets";
 import { container, emptyDir, podTemplate } from "../lib/workload";
 import type { ResolvedBackupArgs } from "./args";

@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES, tagOf } from "../../core/images";
-import { selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { toMebibytes } from "../../core/quantity";
 import { configHashAnnotation } from "../lib/hash";
 import { check, probesFor } from "../lib/probes";

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
-import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { memoryCeiling } from "../lib/resources";
 import { passwordFor, PlatformSecret, scramSaltSourceFor } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ingressRules, type IngressSettings } from "../lib/ingress";
 import { imageRef, tagOf } from "../../core/images";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { fieldErrorIf, nestedErrors, type FieldError, type Settings } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";

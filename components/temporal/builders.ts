@@ -1,5 +1,5 @@
 import { tagOf } from "../../core/images";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import { hashedName } from "../lib/hash";
 import type { ResourceSpec } from "../lib/resources";
 import {

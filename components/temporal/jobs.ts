@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import type { ResourceSpec } from "../lib/resources";
 import {
   container,

@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 import { DEFAULT_INGRESS_CLASS, type IngressSettings } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
-import { selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { check, probesFor } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
 import { scrapeAnnotations } from "../lib/scrape";

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { ingressUrl, servesTls } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
-import { labelsFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { PlatformSecret } from "../lib/secrets";
 import { configHashAnnotation } from "../lib/hash";
 import { serviceArgs } from "../lib/stateful";

@@ -1,4 +1,4 @@
-import { REDACTED } from "../../core/render-model";
+import { REDACTED } from "../model/render-model";
 
 /*
  * What counts as a credential written in plain text. Names are split into words (on `_`, `-`, `.`

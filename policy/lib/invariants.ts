@@ -1,14 +1,14 @@
 import type { StackValidationArgs } from "@pulumi/policy";
-import { parseWiring, WIRING_ANNOTATION } from "../../core/network";
-import * as ports from "../../core/port-set";
-import type { PortSet } from "../../core/port-set";
+import { parseWiring, WIRING_ANNOTATION } from "../model/network";
+import * as ports from "../model/port-set";
+import type { PortSet } from "../model/port-set";
 import {
   reachabilityMatrix,
   type Endpoint,
   type MatrixEntry,
   type ReachabilityMatrix,
-} from "../../core/reachability";
-import type { Manifest } from "../../core/render-model";
+} from "../model/reachability";
+import type { Manifest } from "../model/render-model";
 import type { KubeObject, Labels } from "./k8s";
 import { asArray } from "./k8s";
 import type { StackIndex } from "./stack";
@@ -18,7 +18,7 @@ import type { StackIndex } from "./stack";
  * (computed as kube-router enforces them, like `reachability`), but never read the wiring table's
  * edges: a wrong edge agrees with itself, so these rules say, from the render alone, who may reach
  * Postgres, what Traefik may reach and what may reach the internet. Workloads are recognised by
- * their `app.kubernetes.io/name` and `app.kubernetes.io/component` pod labels (core/labels.ts).
+ * their `app.kubernetes.io/name` and `app.kubernetes.io/component` pod labels (policy/model/labels.ts).
  */
 
 /** A workload's role, by its pod labels; the instance is never part of it. */

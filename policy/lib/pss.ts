@@ -1,6 +1,6 @@
 import { posix } from "node:path";
-import type { HostPathGrant, SecurityException } from "../../core/security-exceptions";
-import { RelaxableControl, securityExceptionFor } from "../../core/security-exceptions";
+import type { HostPathGrant, SecurityException } from "../model/security-exceptions";
+import { RelaxableControl, securityExceptionFor } from "../model/security-exceptions";
 import type { Volume } from "./k8s";
 import { asArray } from "./k8s";
 import type { Report } from "./rule";
@@ -70,7 +70,7 @@ export function checkHostPaths(workload: Workload, report: Report): void {
       report(
         `volume "${volume.name}" mounts host path ${path} (${field}); use an emptyDir, ` +
           `configMap, secret or persistentVolumeClaim volume, or name the workload in ` +
-          `core/security-exceptions.ts`,
+          `policy/model/security-exceptions.ts`,
       );
       return;
     }

@@ -1,15 +1,13 @@
 import type {
-  PolicyConfigSchema,
   ResourceValidation,
   ResourceValidationArgs,
   StackValidation,
   StackValidationArgs,
 } from "@pulumi/policy";
-import type { Profile } from "../../core/profile";
 import type { KubeObject, ResourceFacts } from "./k8s";
 import { toKubeObject } from "./k8s";
 import type { StackIndex } from "./stack";
-import { indexStack } from "./stack";
+import { indexStack, stackProfile } from "./stack";
 import type { Workload } from "./workloads";
 import { workloadOf } from "./workloads";
 
@@ -26,25 +24,8 @@ export type StackReport = (object: KubeObject, detail: string) => void;
 
 /** Configuration every rule may read through `getConfig()`. */
 export interface RuleConfig {
-  profile?: Profile;
   /** The configured StorageClass (`storage-refs`). */
   storageClassName?: string;
-}
-
-/** Config schema of the rules that only apply in prod. */
-export const PROFILE_CONFIG_SCHEMA: PolicyConfigSchema = {
-  properties: {
-    profile: {
-      type: "string",
-      enum: ["dev", "prod"],
-      description: "The stack profile; prod-only rules skip unless this is prod.",
-    },
-  },
-};
-
-/** True only when the run says the stack is prod; an unknown profile skips prod-only rules. */
-export function isProd(args: { getConfig<T extends object>(): T }): boolean {
-  return args.getConfig<RuleConfig>().profile === "prod";
 }
 
 function facts(args: ResourceValidationArgs): ResourceFacts {
@@ -90,4 +71,29 @@ export function validateKubeStack(
     );
     check(stack, (object, detail) => reportViolation(`${object.id}: ${detail}`, object.urn), args);
   };
+}
+
+/**
+ * A check on every Kubernetes object of a prod stack. Whole-stack, because only the stack shows
+ * the profile label on the platform's namespace; a stack without one counts as prod.
+ */
+export function validateProdObjects(
+  check: (object: KubeObject, report: Report) => void,
+): StackValidation {
+  return validateKubeStack((stack, report) => {
+    if (stackProfile(stack) !== "prod") return;
+    for (const object of stack.objects) check(object, (detail) => report(object, detail));
+  });
+}
+
+/** A check on every workload's pod template in a prod stack (see {@link validateProdObjects}). */
+export function validateProdWorkloads(
+  check: (workload: Workload, report: Report) => void,
+): StackValidation {
+  return validateKubeStack((stack, report) => {
+    if (stackProfile(stack) !== "prod") return;
+    for (const workload of stack.workloads) {
+      check(workload, (detail) => report(workload.object, detail));
+    }
+  });
 }

@@ -1,3 +1,5 @@
+import type { Profile } from "../model/profile";
+import { declaredProfile, PROFILE_LABEL } from "../model/profile";
 import type { KubeObject, ResourceFacts } from "./k8s";
 import { toKubeObject } from "./k8s";
 import { sameNamespace } from "./selectors";
@@ -51,4 +53,12 @@ function find(
     else if (candidate.name === name) return { found: candidate };
   }
   return unknown ? "unknown" : "missing";
+}
+
+/** The profile the stack's namespaces declare; none declared is prod (fail closed). */
+export function stackProfile(stack: StackIndex): Profile {
+  const declarations = stack
+    .ofKind("Namespace")
+    .flatMap((namespace) => namespace.metadata.labels?.[PROFILE_LABEL] ?? []);
+  return declaredProfile(declarations);
 }

@@ -8,7 +8,7 @@ import type {
   PodSpec,
   PodTemplateSpec,
 } from "./k8s";
-import { COMPONENT_LABEL } from "../../core/security-exceptions";
+import { COMPONENT_LABEL } from "../model/security-exceptions";
 import { asArray, view } from "./k8s";
 
 /** Every kind that carries a pod template. */

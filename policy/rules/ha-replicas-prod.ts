@@ -1,12 +1,8 @@
-import type { ResourceValidationPolicy } from "@pulumi/policy";
-import {
-  COMPONENT_LABEL,
-  isAllowed,
-  SINGLE_REPLICA_WORKLOADS,
-} from "../../core/security-exceptions";
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { COMPONENT_LABEL, isAllowed, SINGLE_REPLICA_WORKLOADS } from "../model/security-exceptions";
 import type { Deployment } from "../lib/k8s";
 import { asArray, view } from "../lib/k8s";
-import { isProd, PROFILE_CONFIG_SCHEMA, validateWorkload } from "../lib/rule";
+import { validateProdWorkloads } from "../lib/rule";
 import type { Workload } from "../lib/workloads";
 import { runningContainersOf } from "../lib/workloads";
 
@@ -24,18 +20,17 @@ function isSpread(workload: Workload): boolean {
 }
 
 /** One replica, or two on the same node, is an outage at every node drain or K3s upgrade. */
-export const haReplicasProd: ResourceValidationPolicy = {
+export const haReplicasProd: StackValidationPolicy = {
   name: "ha-replicas-prod",
   description:
     "In prod, Deployments that serve traffic (declare a container port) run at least 2 " +
     "replicas with a spread: pod anti-affinity or topology spread constraints.",
   enforcementLevel: "mandatory",
-  configSchema: PROFILE_CONFIG_SCHEMA,
   remediationSteps:
     "Set replicas ≥ 2 (or leave replicas to an HPA with minReplicas ≥ 2) and spreadAcrossNodes " +
     "in the pod args, which adds a topology spread constraint on kubernetes.io/hostname.",
-  validateResource: validateWorkload((workload, report, args) => {
-    if (!isProd(args) || workload.kind !== "Deployment" || !servesTraffic(workload)) return;
+  validateStack: validateProdWorkloads((workload, report) => {
+    if (workload.kind !== "Deployment" || !servesTraffic(workload)) return;
     const component = workload.labels[COMPONENT_LABEL];
     if (isAllowed(SINGLE_REPLICA_WORKLOADS, component)) return;
     // Absent replicas are left to an HPA (hpa-consistency and ha-has-pdb check that one).

@@ -1,19 +1,17 @@
-import type { ResourceValidationPolicy } from "@pulumi/policy";
+import type { StackValidationPolicy } from "@pulumi/policy";
 import { isSha256Digest, parseImage } from "../lib/images";
-import { isProd, PROFILE_CONFIG_SCHEMA, validateWorkload } from "../lib/rule";
+import { validateProdWorkloads } from "../lib/rule";
 import { containersOf } from "../lib/workloads";
 
 /** In prod a tag is not enough: tags can be re-pushed, a digest cannot. */
-export const imageDigestProd: ResourceValidationPolicy = {
+export const imageDigestProd: StackValidationPolicy = {
   name: "image-digest-prod",
   description: "In prod, every container image is referenced by an `@sha256:` digest.",
   enforcementLevel: "mandatory",
-  configSchema: PROFILE_CONFIG_SCHEMA,
   remediationSteps:
     "Give the image catalogue's prod entries a digest (`repo:tag@sha256:...`), and deploy a " +
     "built app image by its repo digest.",
-  validateResource: validateWorkload((workload, report, args) => {
-    if (!isProd(args)) return;
+  validateStack: validateProdWorkloads((workload, report) => {
     for (const ref of containersOf(workload)) {
       const image = ref.container.image;
       if (image === undefined || isSha256Digest(parseImage(image).digest)) continue;

@@ -1,7 +1,7 @@
-import type { ResourceValidationPolicy } from "@pulumi/policy";
+import type { StackValidationPolicy } from "@pulumi/policy";
 import type { Ingress } from "../lib/k8s";
 import { asArray, view } from "../lib/k8s";
-import { isProd, PROFILE_CONFIG_SCHEMA, validateKube } from "../lib/rule";
+import { validateProdObjects } from "../lib/rule";
 
 /** A TLS host entry covers the host itself or, as `*.example.com`, exactly one label below it. */
 function covers(pattern: string, host: string): boolean {
@@ -12,16 +12,15 @@ function covers(pattern: string, host: string): boolean {
 }
 
 /** Sessions and API tokens cross the Ingress; in prod none of that travels in clear text. */
-export const ingressTlsProd: ResourceValidationPolicy = {
+export const ingressTlsProd: StackValidationPolicy = {
   name: "ingress-tls-prod",
   description: "In prod, every host an Ingress serves is listed in its spec.tls.",
   enforcementLevel: "mandatory",
-  configSchema: PROFILE_CONFIG_SCHEMA,
   remediationSteps:
     "Add a spec.tls entry naming the host and the Secret holding its certificate (config's " +
     "ingress TLS settings).",
-  validateResource: validateKube((object, report, args) => {
-    if (object.kind !== "Ingress" || !isProd(args)) return;
+  validateStack: validateProdObjects((object, report) => {
+    if (object.kind !== "Ingress") return;
     const spec = view<Ingress>(object).spec;
     const tls = asArray(spec?.tls);
     const tlsHosts = tls.flatMap((entry) => asArray(entry.hosts));

@@ -1,7 +1,7 @@
-import type { ResourceValidationPolicy } from "@pulumi/policy";
+import type { StackValidationPolicy } from "@pulumi/policy";
 import type { KubeObject, StatefulSet } from "../lib/k8s";
 import { asArray, view } from "../lib/k8s";
-import { isProd, PROFILE_CONFIG_SCHEMA, validateKube } from "../lib/rule";
+import { validateProdObjects } from "../lib/rule";
 
 function holdsData(object: KubeObject): boolean {
   if (object.kind === "PersistentVolumeClaim") return true;
@@ -12,17 +12,16 @@ function holdsData(object: KubeObject): boolean {
 }
 
 /** A prod database must survive a mistaken `pulumi destroy` or a replacement of its StatefulSet. */
-export const protectStatefulProd: ResourceValidationPolicy = {
+export const protectStatefulProd: StackValidationPolicy = {
   name: "protect-stateful-prod",
   description:
     "In prod, StatefulSets with volumeClaimTemplates and PersistentVolumeClaims have the " +
     "`protect` and `retainOnDelete` resource options.",
   enforcementLevel: "mandatory",
-  configSchema: PROFILE_CONFIG_SCHEMA,
   remediationSteps:
     "Create the resource with { protect: true, retainOnDelete: true } when the stack is prod.",
-  validateResource: validateKube((object, report, args) => {
-    if (!isProd(args) || !holdsData(object)) return;
+  validateStack: validateProdObjects((object, report) => {
+    if (!holdsData(object)) return;
     if (!object.protect) {
       report("holds data but is not protected (resource option protect); set protect: true");
     }

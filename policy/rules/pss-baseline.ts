@@ -142,7 +142,7 @@ export const pssBaseline: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   remediationSteps:
     "Build the pod from components/lib/security.ts; a workload that truly needs a host resource " +
-    "is named, with the controls it relaxes, in core/security-exceptions.ts.",
+    "is named, with the controls it relaxes, in policy/model/security-exceptions.ts.",
   validateResource: validateWorkload((workload, report) => {
     const say = reportFor(report, exceptionOf(workload));
     checkPod(workload, say);

@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { RelaxableControl } from "../../core/security-exceptions";
+import { RelaxableControl } from "../model/security-exceptions";
 import { asArray } from "../lib/k8s";
 import { exceptedVolume, exceptionOf, relaxes, reportFor } from "../lib/pss";
 import type { Report } from "../lib/rule";
@@ -103,7 +103,7 @@ export const pssRestricted: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   remediationSteps:
     "Use podSecurityContext() and containerSecurityContext() from components/lib/security.ts; " +
-    "exceptions are named in core/security-exceptions.ts, never skipped here.",
+    "exceptions are named in policy/model/security-exceptions.ts, never skipped here.",
   validateResource: validateWorkload((workload, report) => {
     const say = reportFor(report, exceptionOf(workload));
     checkVolumes(workload, say);

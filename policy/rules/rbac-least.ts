@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { COMPONENT_LABEL, isAllowed, SECRET_READERS } from "../../core/security-exceptions";
+import { COMPONENT_LABEL, isAllowed, SECRET_READERS } from "../model/security-exceptions";
 import type { KubeObject, PolicyRule, Role, RoleBinding } from "../lib/k8s";
 import { asArray, view } from "../lib/k8s";
 import type { Report } from "../lib/rule";
@@ -46,7 +46,7 @@ function checkRules(object: KubeObject, report: Report): void {
       report(
         `can read Secrets (${field}); remove secrets from resources, or scope get to ` +
           `resourceNames; a component that must read them is listed in SECRET_READERS ` +
-          `(core/security-exceptions.ts) and uses a namespaced Role`,
+          `(policy/model/security-exceptions.ts) and uses a namespaced Role`,
       );
     }
   });

@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { isAllowed, WRITABLE_ROOT_FILESYSTEMS } from "../../core/security-exceptions";
+import { isAllowed, WRITABLE_ROOT_FILESYSTEMS } from "../model/security-exceptions";
 import { validateWorkload } from "../lib/rule";
 import { componentOf, containersOf } from "../lib/workloads";
 
@@ -8,7 +8,7 @@ export const readOnlyRoot: ResourceValidationPolicy = {
   name: "read-only-root",
   description:
     "Every container mounts its root filesystem read-only, unless its component is listed " +
-    "with a reason in core/security-exceptions.ts (WRITABLE_ROOT_FILESYSTEMS).",
+    "with a reason in policy/model/security-exceptions.ts (WRITABLE_ROOT_FILESYSTEMS).",
   enforcementLevel: "advisory",
   remediationSteps:
     "Set readOnlyRootFilesystem: true and mount an emptyDir at each path the image writes to.",

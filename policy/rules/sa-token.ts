@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { isAllowed, KUBERNETES_API_USERS } from "../../core/security-exceptions";
+import { isAllowed, KUBERNETES_API_USERS } from "../model/security-exceptions";
 import { validateWorkload } from "../lib/rule";
 import { componentOf } from "../lib/workloads";
 
@@ -8,7 +8,7 @@ export const saToken: ResourceValidationPolicy = {
   name: "sa-token",
   description:
     "Pod templates set automountServiceAccountToken: false, unless their component uses the " +
-    "Kubernetes API (KUBERNETES_API_USERS in core/security-exceptions.ts).",
+    "Kubernetes API (KUBERNETES_API_USERS in policy/model/security-exceptions.ts).",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Set automountServiceAccountToken: false on the pod spec; a component that calls the API is " +

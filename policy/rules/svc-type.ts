@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { EXPOSE_ANNOTATION, EXPOSE_ANNOTATION_VALUE } from "../../core/security-exceptions";
+import { EXPOSE_ANNOTATION, EXPOSE_ANNOTATION_VALUE } from "../model/security-exceptions";
 import type { Service } from "../lib/k8s";
 import { view } from "../lib/k8s";
 import { validateKube } from "../lib/rule";

@@ -22,7 +22,7 @@ export const netpolSelectsPods: StackValidationPolicy = {
       report(
         policy,
         `selects no pod template (spec.podSelector: ${formatLabels(selector?.matchLabels)}); ` +
-          `use the selector of the workload it is for (selectorFor in core/labels.ts)`,
+          `use the selector of the workload it is for (selectorFor in policy/model/labels.ts)`,
       );
     }
   }),

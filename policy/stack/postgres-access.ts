@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import * as ports from "../../core/port-set";
-import type { Endpoint } from "../../core/reachability";
+import * as ports from "../model/port-set";
+import type { Endpoint } from "../model/reachability";
 import {
   connectionsInto,
   describeEndpoint,

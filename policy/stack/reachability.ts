@@ -5,16 +5,16 @@ import {
   WIRING_ANNOTATION,
   type Edge,
   type WiringDocument,
-} from "../../core/network";
-import { compareWithWiring, reachabilityMatrix } from "../../core/reachability";
-import type { Manifest } from "../../core/render-model";
+} from "../model/network";
+import { compareWithWiring, reachabilityMatrix } from "../model/reachability";
+import type { Manifest } from "../model/render-model";
 import type { KubeObject } from "../lib/k8s";
 import { validateKubeStack } from "../lib/rule";
 
 /*
  * Where the wiring table comes from: the NetworkPolicies component writes it, as JSON, into the
  * `k3s-platform/wiring` annotation of the `default-deny` policy of each namespace it governs
- * (core/wiring.ts, `WiringDocument`). It travels with the render and with a real
+ * (policy/model/wiring.ts, `WiringDocument`). It travels with the render and with a real
  * `pulumi preview`, so this rule needs no access to the program, and a policy edited by hand
  * without editing the table is caught. Without any such annotation the rule skips:
  * `workload-has-netpol` already reports a stack without NetworkPolicies.

@@ -44,7 +44,7 @@ function checkService(
       service,
       `selects no pod template (spec.selector: ${formatLabels(selector)})` +
         `${closestHint(stack, service, selector)}; derive the selector and the pod labels from ` +
-        `the same identity (selectorFor in core/labels.ts)`,
+        `the same identity (selectorFor in policy/model/labels.ts)`,
     );
     return;
   }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPolicies } from "../../policy/run";
 import { rbacLeast } from "../../policy/rules/rbac-least";
 import { objectId } from "../../tools/lib/manifests";
-import type { Manifest, RenderedResource } from "../../core/render-model";
+import type { Manifest, RenderedResource } from "../../policy/model/render-model";
 import {
   deployTargetAccessMatrix,
   serviceAccountUser,
@@ -268,14 +268,14 @@ describe(`deploy targets of the ${STACK} render on a real API server`, () => {
       // The server keeps the rules as applied: the policy judges what the worker really gets.
       expect(stored.rules).toEqual(role.rules);
       const asRendered = renderedRole(stored);
-      expect(await runPolicies([rbacLeast], [asRendered], { profile: STACK })).toEqual([]);
+      expect(await runPolicies([rbacLeast], [asRendered])).toEqual([]);
 
       const rules = stored.rules as Record<string, unknown>[];
       const widened = renderedRole({
         ...stored,
         rules: [...rules, { apiGroups: [""], resources: ["*"], verbs: ["*"] }],
       });
-      const messages = (await runPolicies([rbacLeast], [widened], { profile: STACK })).map(
+      const messages = (await runPolicies([rbacLeast], [widened])).map(
         (violation) => violation.message,
       );
       expect(messages).toEqual([

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Manifest } from "../../core/render-model";
+import type { Manifest } from "../../policy/model/render-model";
 import { applyRender } from "./lib/apply-render";
 import { startControlPlane, waitFor, type ControlPlane } from "./lib/control-plane";
 import type { KubeClient, KubeResponse } from "./lib/kube-client";

@@ -5,7 +5,7 @@ import { Client, Connection, WorkflowFailedError } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import type { Manifest } from "../../core/render-model";
+import type { Manifest } from "../../policy/model/render-model";
 import { DEFAULT_FIELD_MANAGER } from "../../examples/deploy-worker/src/env";
 import type {
   DeployRequest,

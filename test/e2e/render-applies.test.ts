@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { objectId } from "../../tools/lib/manifests";
-import type { Manifest } from "../../core/render-model";
+import type { Manifest } from "../../policy/model/render-model";
 import { kubernetesVersion, CONTROL_PLANE_MODULE_DIR } from "../integration/lib/test-tools";
 import { applyRender, type Applied } from "./lib/apply-render";
 import { startControlPlane, type ControlPlane } from "./lib/control-plane";

@@ -1,17 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { DeployTargetArgs } from "../../components/deploy-target";
-import { selectorFor } from "../../core/labels";
-import { validateEdges } from "../../core/network";
+import { selectorFor } from "../../policy/model/labels";
+import { validateEdges } from "../../policy/model/network";
 import {
   COMPONENT_LABEL,
   isAllowed,
   KUBERNETES_API_USERS,
   SECRET_READERS,
-} from "../../core/security-exceptions";
+} from "../../policy/model/security-exceptions";
 import { runPolicies, runPolicyPack } from "../../policy/run";
 import { rbacLeast } from "../../policy/rules/rbac-least";
-import type { RenderedResource } from "../../core/render-model";
+import type { RenderedResource } from "../../policy/model/render-model";
 import { authorizeFromRbac, deployTargetAccessMatrix } from "../deploy-target-access";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
 import { optionRecorder, registeredUnder, type Recorded } from "./recorded";
@@ -570,11 +570,11 @@ describe("DeployTarget", () => {
   it("passes the policy pack: rbac-least and rbac-refs hold on what it registers", async () => {
     const { resources } = await create("policy");
     const render = rendered(resources);
-    const violations = await runPolicyPack(render, { profile: "prod" });
+    const violations = await runPolicyPack(render);
     expect(violations.filter((violation) => violation.level === "mandatory")).toEqual([]);
     // The rules did look: without the ServiceAccount the bindings point nowhere (rbac-refs).
     const withoutAccount = render.filter((resource) => !resource.type.endsWith(":ServiceAccount"));
-    const dangling = await runPolicyPack(withoutAccount, { profile: "prod" });
+    const dangling = await runPolicyPack(withoutAccount);
     expect(dangling.map((violation) => violation.policy)).toEqual(["rbac-refs", "rbac-refs"]);
   });
 
@@ -589,7 +589,7 @@ describe("DeployTarget", () => {
         rules: [...rules, { apiGroups: [""], resources: ["*"], verbs: ["*"] }],
       },
     };
-    const messages = (await runPolicies([rbacLeast], [widened], { profile: "dev" })).map(
+    const messages = (await runPolicies([rbacLeast], [widened])).map(
       (violation) => violation.message,
     );
     expect(messages).toEqual([
@@ -603,7 +603,7 @@ describe("DeployTarget", () => {
       ...role,
       props: { ...role.props, metadata: { ...(role.props.metadata as object), labels } },
     };
-    const secretMessages = await runPolicies([rbacLeast], [anonymous], { profile: "dev" });
+    const secretMessages = await runPolicies([rbacLeast], [anonymous]);
     expect(secretMessages.map((violation) => violation.message)).toEqual([
       expect.stringContaining("can read Secrets"),
     ]);

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import type { WorkloadIdentity } from "../../core/labels";
+import type { WorkloadIdentity } from "../../policy/model/labels";
 import {
   edge,
   networkPoliciesFor,
@@ -13,7 +13,7 @@ import {
   type Edge,
   type NetworkPolicyManifest,
   type PolicyPeer,
-} from "../../core/network";
+} from "../../policy/model/network";
 import { registeredOfType, setupMocks, unwrap } from "../mocks";
 import { parsedStackConfig, stackConfigIssues } from "./stack-config";
 

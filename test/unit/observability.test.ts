@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { securityExceptionFor } from "../../core/security-exceptions";
+import { securityExceptionFor } from "../../policy/model/security-exceptions";
 import { SecretKey } from "../../components/lib/secrets";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
 import { parsedStackConfig, stackConfigIssues } from "./stack-config";

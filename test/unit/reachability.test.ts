@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { labelsFor, selectorFor, type WorkloadIdentity } from "../../core/labels";
+import { labelsFor, selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import {
   edge,
   networkPoliciesFor,
@@ -7,17 +7,17 @@ import {
   port,
   type Edge,
   type NetworkPolicyManifest,
-} from "../../core/network";
+} from "../../policy/model/network";
 import { reachability } from "../../policy/stack/reachability";
 import { deployment, job, kubeObject, runRule } from "../../policy/testing";
-import { ALL_PORTS } from "../../core/port-set";
+import { ALL_PORTS } from "../../policy/model/port-set";
 import {
   allowedPorts,
   compareWithWiring,
   reachabilityMatrix,
   type ReachabilityMatrix,
-} from "../../core/reachability";
-import type { RenderedResource } from "../../core/render-model";
+} from "../../policy/model/reachability";
+import type { RenderedResource } from "../../policy/model/render-model";
 
 const NAMESPACE = "platform";
 const CIDRS = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16" };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { diffRenders, formatDiff } from "../../tools/lib/render-diff";
-import type { Manifest } from "../../core/render-model";
+import type { Manifest } from "../../policy/model/render-model";
 
 const statefulSet = (storage: string, image = "postgres:15.14"): Manifest => ({
   apiVersion: "apps/v1",

@@ -5,7 +5,7 @@ import {
   type ConfigIssue,
   type PlatformConfig,
 } from "../../config";
-import { PROFILES, type Profile } from "../../core/profile";
+import { PROFILES, type Profile } from "../../policy/model/profile";
 
 /**
  * Stack configs for unit tests, built as the Pulumi engine passes them to the program: keys

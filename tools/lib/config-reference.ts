@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Profile } from "../../core/profile";
+import type { Profile } from "../../policy/model/profile";
 import { COMMON_DEFAULTS, PROFILE_DEFAULTS, type Defaults } from "../../stack-config/defaults";
 import { schema } from "../../stack-config/schema";
 

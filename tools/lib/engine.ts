@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformMocks } from "./mocks";
 import { readStackConfig, stackFilePath } from "./stack-file";
-import { REDACTED, type RenderedResource } from "../../core/render-model";
+import { REDACTED, type RenderedResource } from "../../policy/model/render-model";
 
 /**
  * Runs the real program (`index.ts`) in-process under Pulumi's mock runtime with a stack's own

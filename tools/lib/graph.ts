@@ -1,4 +1,4 @@
-import type { RenderedResource } from "../../core/render-model";
+import type { RenderedResource } from "../../policy/model/render-model";
 
 /** Kinds shown as their own node: what runs, and what the rollout waits for. */
 const WORKLOAD_TYPES = new Set([

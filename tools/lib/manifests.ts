@@ -1,4 +1,4 @@
-import type { Manifest, RenderedResource } from "../../core/render-model";
+import type { Manifest, RenderedResource } from "../../policy/model/render-model";
 import { toPortableYaml } from "../../core/yaml";
 
 /** A rendered Kubernetes object with the file name it is written to. */

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import type { Manifest } from "../../core/render-model";
+import type { Manifest } from "../../policy/model/render-model";
 import { objectId } from "./manifests";
 
 /** What happens to one object between two renders. */

@@ -1,5 +1,5 @@
 import { objectId } from "../../../tools/lib/manifests";
-import type { Manifest } from "../../../core/render-model";
+import type { Manifest } from "../../../policy/model/render-model";
 import type { KubeClient } from "./kube-client";
 import type { PlanResource } from "./render-objects";
 

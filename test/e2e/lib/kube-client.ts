@@ -1,5 +1,5 @@
 import * as https from "node:https";
-import type { Manifest } from "../../../core/render-model";
+import type { Manifest } from "../../../policy/model/render-model";
 
 /**
  * A minimal Kubernetes API client over HTTPS with a bearer token: enough to apply, read and list,

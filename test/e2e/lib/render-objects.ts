@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Manifest, RenderedResource } from "../../../core/render-model";
+import type { Manifest, RenderedResource } from "../../../policy/model/render-model";
 
 /**
  * A stack's render as the rollout needs it: every resource of `plan.json` (URN, type, parent,

@@ -5,7 +5,7 @@ import { Connection } from "@temporalio/client";
 // Comes with @temporalio/client: protobuf Durations from milliseconds.
 import { msToTs } from "@temporalio/common/lib/time";
 import { HEALTH_SERVICES, TEMPORAL_SERVICES } from "../../../components/temporal";
-import type { Manifest } from "../../../core/render-model";
+import type { Manifest } from "../../../policy/model/render-model";
 import { ensureGoTool } from "../../integration/lib/go-tools";
 import {
   runShell,

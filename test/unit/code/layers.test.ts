@@ -25,7 +25,7 @@ async function importFindings(file: string, source: string): Promise<string[]> {
 const BOUNDARY = "import-x/no-restricted-paths";
 const CORE_PACKAGES = "@typescript-eslint/no-restricted-imports";
 
-describe("imports point one way: entry → platform → components → core", () => {
+describe("imports point one way: entry → platform → components → core → the shared model", () => {
   it.each([
     ["core/scratch.ts", 'import { Dragonfly as imported } from "../components/dragonfly";'],
     ["core/scratch.ts", 'import { loadConfig as imported } from "../config";'],
@@ -48,14 +48,20 @@ describe("imports point one way: entry → platform → components → core", ()
       'import { renderStack as imported } from "../../tools/lib/engine";',
     ],
     ["policy/rules/scratch.ts", 'import { parseConfig as imported } from "../../config";'],
+    ["policy/rules/scratch.ts", 'import { IMAGES as imported } from "../../core/images";'],
+    ["core/scratch.ts", 'import { POLICIES as imported } from "../policy/catalogue";'],
+    ["components/scratch.ts", 'import { toKubeObject as imported } from "../policy/lib/k8s";'],
+    ["policy/model/scratch.ts", 'import { IMAGES as imported } from "../../core/images";'],
+    ["policy/model/scratch.ts", 'import { validateKube as imported } from "../lib/rule";'],
   ])("%s may not: %s", async (file, source) => {
     expect(await importFindings(file, source)).toContain(BOUNDARY);
   });
 
   it.each([
-    ["components/scratch.ts", 'import { labelsFor as imported } from "../core/labels";'],
+    ["components/scratch.ts", 'import { labelsFor as imported } from "../policy/model/labels";'],
+    ["core/scratch.ts", 'import { parseCidr as imported } from "../policy/model/cidr";'],
     ["platform/scratch.ts", 'import { Dragonfly as imported } from "../components/dragonfly";'],
-    ["policy/rules/scratch.ts", 'import { REDACTED as imported } from "../../core/render-model";'],
+    ["policy/rules/scratch.ts", 'import { REDACTED as imported } from "../model/render-model";'],
     ["tools/scratch.ts", 'import { parseConfig as imported } from "../config";'],
   ])("%s may: %s", async (file, source) => {
     expect(await importFindings(file, source)).not.toContain(BOUNDARY);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { labelsFor, selectorFor } from "../../../core/labels";
+import { labelsFor, selectorFor } from "../../../policy/model/labels";
 import { check, probesFor } from "../../../components/lib/probes";
 import { parseQuantity, toMebibytes } from "../../../core/quantity";
 import { RESOURCE_PRESETS, resourceRequirements } from "../../../components/lib/resources";

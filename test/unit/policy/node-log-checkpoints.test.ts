@@ -3,7 +3,7 @@ import {
   NODE_LOG_CHECKPOINTS_HOST_DIR,
   NODE_LOG_COLLECTOR_COMPONENT,
   nodeLogsNamespace,
-} from "../../../core/security-exceptions";
+} from "../../../policy/model/security-exceptions";
 import { pssBaseline } from "../../../policy/rules/pss-baseline";
 import { pssRestricted } from "../../../policy/rules/pss-restricted";
 import type { Container, Volume } from "../../../policy/lib/k8s";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EXPOSE_ANNOTATION } from "../../../core/security-exceptions";
+import { EXPOSE_ANNOTATION } from "../../../policy/model/security-exceptions";
 import { noDefaultNs } from "../../../policy/rules/no-default-ns";
 import { rbacLeast } from "../../../policy/rules/rbac-least";
 import { svcType } from "../../../policy/rules/svc-type";

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { nodeLogsNamespace, NODE_LOG_COLLECTOR_COMPONENT } from "../../../core/security-exceptions";
+import {
+  nodeLogsNamespace,
+  NODE_LOG_COLLECTOR_COMPONENT,
+} from "../../../policy/model/security-exceptions";
 import { WORKLOAD_KINDS } from "../../../policy/lib/workloads";
 import { pssBaseline } from "../../../policy/rules/pss-baseline";
 import { pssRestricted } from "../../../policy/rules/pss-restricted";

@@ -1,11 +1,14 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { NODE_LOG_COLLECTOR_COMPONENT, nodeLogsNamespace } from "../../../core/security-exceptions";
+import {
+  NODE_LOG_COLLECTOR_COMPONENT,
+  nodeLogsNamespace,
+} from "../../../policy/model/security-exceptions";
 import { POLICIES } from "../../../policy/catalogue";
-import prodConfig from "../../../policy/config/prod.json";
-import { PROFILE_CONFIG_SCHEMA } from "../../../policy/lib/rule";
-import { runPolicyPack } from "../../../policy/run";
+import { PROFILE_LABEL } from "../../../policy/model/profile";
+import type { RenderedResource } from "../../../policy/model/render-model";
+import { renderedProfile, runPolicyPack } from "../../../policy/run";
 import {
   container,
   daemonSet,
@@ -13,9 +16,11 @@ import {
   hpa,
   ingress,
   job,
+  kubeObject,
   networkPolicy,
   pdb,
   podLabels,
+  profileNamespace,
   role,
   roleBinding,
   SECURE_CONTEXT,
@@ -157,9 +162,11 @@ describe("the catalogue", () => {
     }
   });
 
-  it("names exactly the prod-only rules in policy/config/prod.json", () => {
-    const prodOnly = POLICIES.filter((policy) => policy.configSchema === PROFILE_CONFIG_SCHEMA);
-    expect(Object.keys(prodConfig).sort()).toEqual(prodOnly.map((policy) => policy.name).sort());
+  it("takes no profile from its config: the prod-only rules read the stack's namespace label", () => {
+    const readsProfile = POLICIES.filter(
+      (policy) => policy.configSchema?.properties.profile !== undefined,
+    );
+    expect(readsProfile).toEqual([]);
   });
 
   it("is never imported through policy/index.ts, which starts the analyzer server", () => {
@@ -174,13 +181,38 @@ describe("the catalogue", () => {
 
 describe("runPolicyPack", () => {
   it("finds nothing in a compliant stack, in dev and in prod", async () => {
-    expect(await runPolicyPack(compliantStack(), { profile: "dev" })).toEqual([]);
-    expect(await runPolicyPack(compliantStack(), { profile: "prod" })).toEqual([]);
+    for (const profile of ["dev", "prod"] as const) {
+      const stack = [profileNamespace(profile), ...compliantStack()];
+      expect(renderedProfile(stack)).toBe(profile);
+      expect(await runPolicyPack(stack)).toEqual([]);
+    }
+  });
+
+  it("fails closed: a stack that declares no profile, or another one, gets prod's rules", async () => {
+    const tagged = deployment("web", { container: { image: "nginx:1.27.3" } });
+    const prodOnly = async (resources: RenderedResource[]) =>
+      (await runPolicyPack(resources))
+        .map((violation) => violation.policy)
+        .filter((policy) => policy.endsWith("-prod"));
+    expect(await prodOnly([profileNamespace("dev"), tagged])).toEqual([]);
+    const declaredElsewhere = kubeObject(
+      "Namespace",
+      "apps",
+      {},
+      {
+        namespace: null,
+        labels: { [PROFILE_LABEL]: "production" },
+      },
+    );
+    for (const stack of [[tagged], [profileNamespace("dev"), declaredElsewhere, tagged]]) {
+      expect(renderedProfile(stack)).toBe("prod");
+      expect(await prodOnly(stack)).toEqual(["image-digest-prod"]);
+    }
   });
 
   it("reports the rule, level, URN and resource of each finding", async () => {
     const web = deployment("web", { container: { image: "nginx:latest" } });
-    const violations = await runPolicyPack([web], { profile: "dev" });
+    const violations = await runPolicyPack([profileNamespace("dev"), web]);
     expect(violations.find((violation) => violation.policy === "image-pinned")).toEqual({
       policy: "image-pinned",
       level: "mandatory",
@@ -198,8 +230,7 @@ describe("runPolicyPack", () => {
 
   it("honours enforcement overrides: a mandatory rule made advisory, another disabled", async () => {
     const web = deployment("web", { container: { image: "nginx:latest" } });
-    const violations = await runPolicyPack([web], {
-      profile: "dev",
+    const violations = await runPolicyPack([profileNamespace("dev"), web], {
       enforcement: { "image-pinned": "advisory", "workload-has-netpol": "disabled" },
     });
     const byPolicy = new Map(violations.map((violation) => [violation.policy, violation.level]));
@@ -209,9 +240,9 @@ describe("runPolicyPack", () => {
   });
 
   it("rejects an override for a rule that does not exist", async () => {
-    await expect(
-      runPolicyPack([], { profile: "dev", enforcement: { "image-pined": "disabled" } }),
-    ).rejects.toThrow(/unknown policy image-pined/);
+    await expect(runPolicyPack([], { enforcement: { "image-pined": "disabled" } })).rejects.toThrow(
+      /unknown policy image-pined/,
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { REDACTED } from "../../../core/render-model";
+import { REDACTED } from "../../../policy/model/render-model";
 import { looksLikeCredential } from "../../../policy/lib/credentials";
 import { WORKLOAD_KINDS } from "../../../policy/lib/workloads";
 import { secretLiteral } from "../../../policy/rules/secret-literal";

@@ -9,7 +9,7 @@ import {
   RelaxableControl,
   SECURITY_EXCEPTIONS,
   securityExceptionFor,
-} from "../../../core/security-exceptions";
+} from "../../../policy/model/security-exceptions";
 
 const collectorLabels = { [COMPONENT_LABEL]: NODE_LOG_COLLECTOR_COMPONENT };
 

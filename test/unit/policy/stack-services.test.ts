@@ -25,7 +25,7 @@ describe("svc-selects-pods", () => {
       `Service/platform/web: selects no pod template (spec.selector: app.kubernetes.io/name=web, ` +
         `app.kubernetes.io/component=web) (closest: Deployment/platform/web has ` +
         `app.kubernetes.io/name=webb); derive the selector and the pod labels from the same ` +
-        `identity (selectorFor in core/labels.ts)`,
+        `identity (selectorFor in policy/model/labels.ts)`,
     ]);
   });
 

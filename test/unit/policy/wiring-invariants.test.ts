@@ -10,8 +10,8 @@ import {
   WIRING_ANNOTATION,
   type Edge,
   type Peer,
-} from "../../../core/network";
-import type { RenderedResource } from "../../../core/render-model";
+} from "../../../policy/model/network";
+import type { RenderedResource } from "../../../policy/model/render-model";
 import { runPolicies } from "../../../policy/run";
 import { ingressServesOnly } from "../../../policy/stack/ingress-serves-only";
 import { internetEgress } from "../../../policy/stack/internet-egress";
@@ -105,9 +105,7 @@ function withEnv(resources: RenderedResource[], deployment: string, name: string
 }
 
 async function findings(resources: RenderedResource[]): Promise<string[]> {
-  const violations = await runPolicies([...INVARIANTS, reachability], resources, {
-    profile: "prod",
-  });
+  const violations = await runPolicies([...INVARIANTS, reachability], resources);
   return violations.map((violation) => `[${violation.policy}] ${violation.message}`);
 }
 

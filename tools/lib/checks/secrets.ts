@@ -1,4 +1,4 @@
-import { REDACTED, type RenderedResource } from "../../../core/render-model";
+import { REDACTED, type RenderedResource } from "../../../policy/model/render-model";
 
 /**
  * Places where a secret reached a manifest as plain text: a known secret value anywhere, or the
