@@ -1,5 +1,8 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { NODE_LOGS_NAMESPACE_SUFFIX, nodeLogsNamespace } from "../../policy/model/security-exceptions";
+import {
+  NODE_LOGS_NAMESPACE_SUFFIX,
+  nodeLogsNamespace,
+} from "../../policy/model/security-exceptions";
 import { fieldError, type FieldError } from "../../core/validation";
 import type { ApiServerEndpoint } from "./access";
 import {
