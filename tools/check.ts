@@ -8,6 +8,7 @@ import {
   type EnforcementOverride,
   type PolicyViolation,
 } from "../policy/run";
+import { readEnforcement } from "../policy/levels";
 import { validateMigrationDir } from "../core/atlas-sum";
 import { validateSchemas } from "./lib/checks/schema";
 import { secretLeaks } from "./lib/checks/secrets";
@@ -61,16 +62,7 @@ runTool(async () => {
  */
 function policyEnforcement(profile: Profile): Record<string, EnforcementOverride> {
   const file = path.join(REPOSITORY_ROOT, "policy", "config", `${profile}.json`);
-  if (!fs.existsSync(file)) return {};
-  const settings = JSON.parse(fs.readFileSync(file, "utf8")) as Record<
-    string,
-    { enforcementLevel?: EnforcementOverride }
-  >;
-  return Object.fromEntries(
-    Object.entries(settings)
-      .filter(([, setting]) => setting.enforcementLevel !== undefined)
-      .map(([policy, setting]) => [policy, setting.enforcementLevel as EnforcementOverride]),
-  );
+  return fs.existsSync(file) ? readEnforcement(file) : {};
 }
 
 /** The config on its own first: with a bad config nothing else is worth running. */

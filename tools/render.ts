@@ -8,7 +8,7 @@ import { manifestFiles, manifestYaml } from "./lib/manifests";
 /**
  * `npm run render -- <stack> [--out <dir>] [--stack-file <file>]`: writes every Kubernetes
  * manifest the stack would apply to `out/<stack>/manifests/`, plus `plan.json` (the resource
- * graph) and `outputs.json`, every secret value redacted. On any error nothing is written.
+ * graph, each Kubernetes object with the name of its manifest file) and `outputs.json`, every secret value redacted. On any error nothing is written.
  */
 runTool(async () => {
   const { positional, options } = parseCommandLine(process.argv.slice(2));
@@ -34,7 +34,13 @@ function writeRender(result: RenderResult, outDir: string): number {
   for (const { file, manifest } of files) {
     fs.writeFileSync(path.join(manifestsDir, file), manifestYaml(manifest));
   }
-  const plan = result.resources.map(({ props: _props, ...entry }) => entry);
+  // Each Kubernetes object's entry names its manifest, so the render on disk is the whole render:
+  // the policy pack run on its own (policy/cli.ts) reads the graph and the objects from here.
+  const fileOf = new Map(files.map(({ resource, file }) => [resource.urn, file]));
+  const plan = result.resources.map(({ props: _props, ...entry }) => {
+    const manifest = fileOf.get(entry.urn);
+    return manifest === undefined ? entry : { ...entry, manifest };
+  });
   fs.writeFileSync(
     path.join(staging, "plan.json"),
     JSON.stringify({ stack: result.stack, resources: plan }, null, 2) + "\n",

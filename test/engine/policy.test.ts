@@ -20,7 +20,7 @@ import { shippedStack } from "./lib/stacks";
 
 /**
  * The policy pack as the engine runs it (`pulumi preview --policy-pack policy
- * --policy-pack-config policy/config/<stack>.json`, the analyzer plugin running policy/index.ts)
+ * [--policy-pack-config policy/config/prod.json]`, the analyzer plugin running policy/index.ts)
  * against what `npm run check` finds with the same rules in process: the same findings, mandatory
  * and advisory, rule by rule and resource by resource. And a change that breaks a mandatory rule is
  * refused by the engine's preview, naming the rules.

@@ -79,30 +79,6 @@ function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * A policy pack directory the analyzer can run. @pulumi/policy's PolicyPack reads its version from
- * `package.json` in the pack's directory (its working directory), and our `policy/` has none (it
- * shares the repository's node_modules): as it stands, `pulumi preview --policy-pack policy` fails
- * with "Cannot find module 'policy/package.json'". Such a pack is staged in `dir`: its
- * PulumiPolicy.yaml, a package.json with the version PulumiPolicy.yaml declares, and an index.js
- * that requires the pack's own entry point, so the pack's code runs unchanged.
- */
-function runnablePolicyPack(packDir: string, dir: string): string {
-  const source = path.resolve(ROOT, packDir);
-  if (fs.existsSync(path.join(source, "package.json"))) return source;
-  const manifest = fs.readFileSync(path.join(source, "PulumiPolicy.yaml"), "utf8");
-  const version = (parse(manifest) as { version?: string }).version;
-  if (!version) throw new Error(`${source}/PulumiPolicy.yaml declares no version`);
-  const staged = fs.mkdtempSync(path.join(dir, "policy-pack-"));
-  fs.writeFileSync(path.join(staged, "PulumiPolicy.yaml"), manifest);
-  fs.writeFileSync(
-    path.join(staged, "package.json"),
-    JSON.stringify({ name: path.basename(source), version, private: true }),
-  );
-  fs.writeFileSync(path.join(staged, "index.js"), `require(${JSON.stringify(source)});\n`);
-  return staged;
-}
-
 /** One stack of the program in its own temp directory (backend, PULUMI_HOME, work dir, bin). */
 export interface EngineStack {
   name: string;
@@ -363,18 +339,14 @@ export interface UpSummary extends UpdateSummary {
   rawOutputs: OutputMap;
 }
 
-/** The Automation API's options: our policy pack staged, our program if another is named. */
-function automationOptions(
-  stack: EngineStack,
-  options: OperationOptions,
-  onEvent: (event: EngineEvent) => void,
-) {
+/** The Automation API's options: policy packs by path, our program if another is named. */
+function automationOptions(options: OperationOptions, onEvent: (event: EngineEvent) => void) {
   const { program, policyPacks, policyPackConfigs, onOutput } = options;
   return {
     onOutput,
     onEvent,
     ...(program ? { program: inlineProgram(program) } : {}),
-    policyPacks: policyPacks?.map((pack) => runnablePolicyPack(pack, stack.dir)),
+    policyPacks: policyPacks?.map((pack) => path.resolve(ROOT, pack)),
     policyPackConfigs: policyPackConfigs?.map((file) => path.resolve(ROOT, file)),
   };
 }
@@ -385,7 +357,7 @@ export async function preview(
   options: OperationOptions = {},
 ): Promise<OperationSummary> {
   const { result, events, durationMs } = await recorded(options, (onEvent) =>
-    stack.stack.preview({ ...automationOptions(stack, options, onEvent), diff: true }),
+    stack.stack.preview({ ...automationOptions(options, onEvent), diff: true }),
   );
   return {
     changes: changeCounts(result.changeSummary),
@@ -399,7 +371,7 @@ export async function preview(
 /** `pulumi up --yes`. */
 export async function up(stack: EngineStack, options: OperationOptions = {}): Promise<UpSummary> {
   const { result, events, durationMs } = await recorded(options, (onEvent) =>
-    stack.stack.up(automationOptions(stack, options, onEvent)),
+    stack.stack.up(automationOptions(options, onEvent)),
   );
   return {
     changes: changeCounts(result.summary.resourceChanges),
