@@ -116,10 +116,7 @@ describe("preview.yml", () => {
     expect(runs(preview.jobs.test)).toContain("bash tools/test-all.sh");
     const diff = preview.jobs.diff;
     expect(stepUsing(diff, "actions/checkout")?.with?.["fetch-depth"]).toBe(0);
-    expect(stepUsing(diff, "actions/setup-node")?.with).toMatchObject({
-      "node-version": 20,
-      cache: "npm",
-    });
+    expect(stepUsing(diff, "actions/setup-node")?.with).toMatchObject({ cache: "npm" });
     for (const stack of ["dev", "prod"]) {
       expect(runs(diff)).toContain(`npm run check -- ${stack}`);
       const step = diff.steps.find((s) =>
@@ -222,6 +219,32 @@ describe("up.yml", () => {
     // Prod's cluster credentials are a secret of its environment, never shared with dev.
     expect(JSON.stringify(prod)).toContain("secrets.PROD_KUBECONFIG");
     expect(JSON.stringify(up.jobs.dev)).not.toContain("PROD_KUBECONFIG");
+  });
+});
+
+describe("Node.js", () => {
+  const pinned = fs.readFileSync(path.join(ROOT, ".node-version"), "utf8").trim();
+  const engines = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      engines: { node: string };
+    }
+  ).engines.node;
+
+  it("every workflow sets up the release the test command runs the whole suite on", () => {
+    const setups = allJobs().flatMap(({ job }) =>
+      job.steps.filter((step) => step.uses?.startsWith("actions/setup-node@")),
+    );
+    expect(setups.length).toBeGreaterThan(0);
+    for (const step of setups) expect(step.with?.["node-version-file"]).toBe(".node-version");
+    expect(fs.readFileSync(path.join(ROOT, "tools", "test-all.sh"), "utf8")).toContain(
+      "< .node-version",
+    );
+  });
+
+  it("pins an exact release whose major is package.json's engines floor", () => {
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    // The floor is the major the whole suite runs on: a lower one would promise an untested Node.
+    expect(engines).toBe(`>=${pinned.split(".")[0]}`);
   });
 });
 
