@@ -11,16 +11,8 @@ seconds_since() { awk -v start="$1" -v end="$(now)" 'BEGIN { printf "%.1f", end 
 
 CACHE="$HOME/.cache/k3s-platform"
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-missing=()
-[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
-[ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# First, so a distribution without them fails in seconds rather than after the tool builds.
+bash tools/install-debian-packages.sh
 
 # The Node.js the suite runs on: the LTS release pinned in .node-version, taken from the npm
 # registry's node-linux-<arch> package (the registry is the one network the tests may use) and
