@@ -44,6 +44,10 @@ pinned_node() {
   echo "$home/node_modules/.bin"
 }
 
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+  echo "the test command needs a Node.js with npm, of any release, to fetch the pinned one" >&2
+  exit 1
+fi
 own_node="$(node --version)"
 own_path="$PATH"
 pinned_bin="$(pinned_node)"
