@@ -17,8 +17,12 @@ export interface CatalogueImage {
 }
 
 export const IMAGES = {
-  /** PostgreSQL 15, the major version the integration tests run (Debian's postgresql-15). */
-  postgres: { repository: "docker.io/library/postgres", tag: "15.14-bookworm", uid: 999 },
+  /**
+   * PostgreSQL 15 at the minor release the integration tests run (Debian 12's postgresql-15, from
+   * bookworm-security); the integration tier fails when the two differ. Staying on 15: see the
+   * README's "Why PostgreSQL 15".
+   */
+  postgres: { repository: "docker.io/library/postgres", tag: "15.20-bookworm", uid: 999 },
   postgresExporter: {
     repository: "quay.io/prometheuscommunity/postgres-exporter",
     tag: "v0.17.1",
@@ -103,4 +107,30 @@ export function imageRef(name: ImageName): string {
 /** The tag of an image reference (`repo:tag`, `repo:tag@sha256:…`), or undefined when it has none. */
 export function tagOf(reference: string): string | undefined {
   return parseImageReference(reference).tag;
+}
+
+/** A PostgreSQL release: its major and, when the version names one, its minor. */
+export interface PostgresRelease {
+  major: number;
+  minor?: number;
+}
+
+/**
+ * The PostgreSQL release a version names: an image tag (`15.20-bookworm`, `16`) or a server's
+ * `server_version` (`15.20 (Debian 15.20-0+deb12u1)`); undefined when it names none (`latest`,
+ * `2.1.0`: PostgreSQL versions have one dot at most since 10).
+ */
+export function postgresRelease(version: string): PostgresRelease | undefined {
+  const match = /^(\d+)(?:\.(\d+))?(?![.\d])/.exec(version);
+  if (!match) return undefined;
+  return { major: Number(match[1]), minor: match[2] === undefined ? undefined : Number(match[2]) };
+}
+
+/** The PostgreSQL major of the catalogue's `postgres` image: the one the platform runs. */
+export function cataloguePostgresMajor(): number {
+  const release = postgresRelease(IMAGES.postgres.tag);
+  if (!release) {
+    throw new Error(`the catalogue's postgres tag "${IMAGES.postgres.tag}" names no release`);
+  }
+  return release.major;
 }

@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { cronProblem } from "../../core/cron";
-import { imageRef } from "../../core/images";
+import { parseImageReference } from "../../core/image-reference";
+import { cataloguePostgresMajor, imageRef, postgresRelease } from "../../core/images";
 import {
   fieldErrorIf,
   nestedErrors,
@@ -49,7 +50,10 @@ export interface PostgresArgs {
   superuserReservedConnections: number;
   /** Further `postgresql.conf` settings, applied last (they win over derived ones). @default none */
   settings?: Record<string, SettingValue>;
-  /** Postgres image. @default the catalogue's `postgres` */
+  /**
+   * Postgres image, e.g. a mirror of the catalogue's; a `postgres` image of another major than the
+   * catalogue's is refused (see {@link postgresImageProblem}). @default the catalogue's `postgres`
+   */
   image?: pulumi.Input<string>;
   /** postgres_exporter image. @default the catalogue's `postgresExporter` */
   exporterImage?: pulumi.Input<string>;
@@ -145,6 +149,7 @@ export function resolveBackupArgs(backup: PostgresBackupArgs): ResolvedBackupArg
 /** Every problem with a Postgres's args. */
 export function postgresRules(args: PostgresSettings): FieldError[] {
   const { maxConnections, superuserReservedConnections: reserved } = args;
+  const imageProblem = postgresImageProblem(args.image);
   return [
     ...storageSizeErrors("storageSize", args.storageSize, "5Gi"),
     ...fieldErrorIf(
@@ -168,8 +173,30 @@ export function postgresRules(args: PostgresSettings): FieldError[] {
         `must be below maxConnections, or PostgreSQL refuses to start ` +
         `(${reserved} ≥ ${maxConnections})`,
     ),
+    ...fieldErrorIf(imageProblem !== undefined, "image", () => imageProblem as string),
     ...(args.backup ? nestedErrors("backup", backupRules(args.backup)) : []),
   ];
+}
+
+/**
+ * Why a Postgres image is refused, or undefined: a `postgres` image (the official one, or a mirror
+ * under that name) whose tag names another major than the catalogue's. A data directory does not
+ * start on another major, and the platform has no upgrade path between majors (pg_upgrade, or a
+ * dump and restore), so the StatefulSet would crash-loop on its volume. Other images, and images
+ * known only at deploy time, name no release we can read and pass.
+ */
+export function postgresImageProblem(image: pulumi.Input<string> | undefined): string | undefined {
+  if (typeof image !== "string") return undefined;
+  const { repository, tag } = parseImageReference(image);
+  if (repository.split("/").pop() !== "postgres" || tag === undefined) return undefined;
+  const release = postgresRelease(tag);
+  const major = cataloguePostgresMajor();
+  if (release === undefined || release.major === major) return undefined;
+  return (
+    `runs PostgreSQL ${release.major}, but the platform's data directory and tests are ` +
+    `PostgreSQL ${major}'s and no upgrade path between majors exists: keep a ${major}.x tag ` +
+    `(got "${image}")`
+  );
 }
 
 /** Every problem with the backup args, by their path inside `backup`. */

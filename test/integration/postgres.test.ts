@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupDumpScript, backupUploadScript } from "../../components/postgres";
+import { IMAGES, imageRef, postgresRelease } from "../../core/images";
 import {
   runProgram,
   runShell,
@@ -35,6 +36,22 @@ function psqlAs(role: string, database: string, sql: string) {
     db.envFor(role, database),
   );
 }
+
+describe("the server this tier runs", () => {
+  it("is the PostgreSQL release the catalogue's image pins, major and minor", async () => {
+    const version = (await db.pg.psql("SELECT version()")).trim();
+    const serverVersion = (await db.pg.psql("SHOW server_version")).trim();
+    console.log(`server: ${version}\nimage:  ${imageRef("postgres")}`);
+    const server = postgresRelease(serverVersion);
+    const image = postgresRelease(IMAGES.postgres.tag);
+    expect(server, `server_version "${serverVersion}"`).toBeDefined();
+    const fix =
+      `core/images.ts pins postgres ${IMAGES.postgres.tag}, the tests run ${serverVersion}: ` +
+      `move the tag to ${server?.major}.${server?.minor}-bookworm, or run the server it pins`;
+    expect(server?.major, fix).toBe(image?.major);
+    expect(server?.minor, fix).toBe(image?.minor);
+  });
+});
 
 describe("the rendered postgresql.conf", () => {
   it("runs with max_connections as the dev config renders it", async () => {

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Postgres, PostgresArgs, PostgresSettings } from "../../components/postgres";
 import { memoryCeiling } from "../../components/lib/resources";
+import { cataloguePostgresMajor } from "../../core/images";
 import { POSTGRES_MAX_CONNECTIONS, postgresRules } from "../../components/postgres/args";
 import { backupDumpScript, backupUploadScript } from "../../components/postgres/backup";
 import { memorySettings, pgHbaConf, postgresqlConf } from "../../components/postgres/config";
@@ -506,6 +507,35 @@ describe("Postgres rules", () => {
       expect(postgresRules(settings({ backup: { schedule: "0 3 * * *", retain } }))).toEqual([
         { propertyPath: "backup.retain", reason: expect.stringMatching(/at least one backup/) },
       ]);
+    }
+  });
+
+  it("a postgres image of another major is refused at image: no upgrade path exists", () => {
+    for (const image of [
+      "docker.io/library/postgres:16.6-bookworm",
+      "mirror.example/postgres:17",
+    ]) {
+      expect(postgresRules(settings({ image })), image).toEqual([
+        {
+          propertyPath: "image",
+          reason: expect.stringMatching(
+            new RegExp(`PostgreSQL ${cataloguePostgresMajor()}'s and no upgrade path`),
+          ),
+        },
+      ]);
+    }
+  });
+
+  it("a postgres image of the catalogue's major, another image, or one known later passes", () => {
+    const major = cataloguePostgresMajor();
+    for (const image of [
+      `mirror.example:5000/library/postgres:${major}.3-bookworm`,
+      `postgres:${major}@sha256:${"a".repeat(64)}`,
+      "acme/pg-with-extensions:2.1",
+      "postgres:latest-custom",
+      pulumi.output(`postgres:${major + 1}`),
+    ]) {
+      expect(postgresRules(settings({ image })), String(image)).toEqual([]);
     }
   });
 

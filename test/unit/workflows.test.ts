@@ -27,6 +27,8 @@ interface Job {
   environment?: string | { name: string };
   permissions?: Record<string, string> | string;
   env?: Record<string, string>;
+  container?: string;
+  "timeout-minutes"?: number;
   steps: Step[];
 }
 interface Workflow {
@@ -52,6 +54,16 @@ const allJobs = () =>
 const stepUsing = (job: Job, action: string) =>
   job.steps.find((step) => step.uses?.startsWith(`${action}@`));
 const runs = (job: Job) => job.steps.flatMap((step) => (step.run ? [step.run] : []));
+
+/** Whether dotted version `have` is at least `want` (`1.26.8` ≥ `1.26.0`). */
+function atLeast(have: string, want: string): boolean {
+  const a = have.split(".").map(Number);
+  const b = want.split(".").map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
 
 /** A job writes a PR comment: github-script calling the comment API, or pulumi's comment-on-pr. */
 function comments(job: Job): boolean {
@@ -116,10 +128,7 @@ describe("preview.yml", () => {
     expect(runs(preview.jobs.test)).toContain("bash tools/test-all.sh");
     const diff = preview.jobs.diff;
     expect(stepUsing(diff, "actions/checkout")?.with?.["fetch-depth"]).toBe(0);
-    expect(stepUsing(diff, "actions/setup-node")?.with).toMatchObject({
-      "node-version": 20,
-      cache: "npm",
-    });
+    expect(stepUsing(diff, "actions/setup-node")?.with).toMatchObject({ cache: "npm" });
     for (const stack of ["dev", "prod"]) {
       expect(runs(diff)).toContain(`npm run check -- ${stack}`);
       const step = diff.steps.find((s) =>
@@ -134,6 +143,50 @@ describe("preview.yml", () => {
     expect(String(upload?.path).split("\n")).toEqual(
       expect.arrayContaining(["diff-dev.md", "diff-prod.md", "pr-number"]),
     );
+  });
+
+  it("tests in a Debian 12 container, the release with postgresql-15 and pgbouncer", () => {
+    const job = preview.jobs.test;
+    expect(job.container).toBe("debian:12");
+    expect(job["timeout-minutes"]).toBeGreaterThanOrEqual(60);
+  });
+
+  it("caches the test tools under a key of every file that pins their versions", () => {
+    const job = preview.jobs.test;
+    const cache = stepUsing(job, "actions/cache");
+    expect(cache?.with?.path).toBe("~/.cache/k3s-platform");
+    const key = String(cache?.with?.key);
+    for (const pins of [
+      ".node-version",
+      "core/images.ts",
+      "package.json",
+      "test/integration/lib/**",
+      "test/engine/lib/**",
+      "test/**/go.mod",
+      "test/**/go.sum",
+      "test/**/*.go",
+    ]) {
+      expect(key).toContain(`'${pins}'`);
+    }
+    // The built binaries depend on the Go too, which hashFiles cannot see.
+    const go = String(stepUsing(job, "actions/setup-go")?.with?.["go-version"]);
+    expect(key).toContain(`go${go}-`);
+    expect(cache?.with?.["restore-keys"]).toBe(key.slice(0, key.indexOf("${{")));
+    const test = job.steps.findIndex((step) => step.run === "bash tools/test-all.sh");
+    expect(job.steps.indexOf(cache as Step)).toBeLessThan(test);
+  });
+
+  it("builds the test tools with a Go at least as new as every one of their modules asks", () => {
+    const go = String(stepUsing(preview.jobs.test, "actions/setup-go")?.with?.["go-version"]);
+    const modules = fs
+      .readdirSync(path.join(ROOT, "test"), { recursive: true, encoding: "utf8" })
+      .filter((file) => path.basename(file) === "go.mod");
+    expect(modules.length).toBeGreaterThan(0);
+    for (const file of modules) {
+      const wanted = /^go (\S+)$/m.exec(fs.readFileSync(path.join(ROOT, "test", file), "utf8"));
+      expect(wanted, file).not.toBeNull();
+      expect(atLeast(go, wanted?.[1] ?? ""), `${file} asks for go ${wanted?.[1]}`).toBe(true);
+    }
   });
 
   it("runs the pull request's code without any secret", () => {
@@ -222,6 +275,32 @@ describe("up.yml", () => {
     // Prod's cluster credentials are a secret of its environment, never shared with dev.
     expect(JSON.stringify(prod)).toContain("secrets.PROD_KUBECONFIG");
     expect(JSON.stringify(up.jobs.dev)).not.toContain("PROD_KUBECONFIG");
+  });
+});
+
+describe("Node.js", () => {
+  const pinned = fs.readFileSync(path.join(ROOT, ".node-version"), "utf8").trim();
+  const engines = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      engines: { node: string };
+    }
+  ).engines.node;
+
+  it("every workflow sets up the release the test command runs the whole suite on", () => {
+    const setups = allJobs().flatMap(({ job }) =>
+      job.steps.filter((step) => step.uses?.startsWith("actions/setup-node@")),
+    );
+    expect(setups.length).toBeGreaterThan(0);
+    for (const step of setups) expect(step.with?.["node-version-file"]).toBe(".node-version");
+    expect(fs.readFileSync(path.join(ROOT, "tools", "test-all.sh"), "utf8")).toContain(
+      "< .node-version",
+    );
+  });
+
+  it("pins an exact release whose major is package.json's engines floor", () => {
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    // The floor is the major the whole suite runs on: a lower one would promise an untested Node.
+    expect(engines).toBe(`>=${pinned.split(".")[0]}`);
   });
 });
 

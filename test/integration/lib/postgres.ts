@@ -67,8 +67,14 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The PostgreSQL major the integration tier runs: Debian's `postgresql-15`, which
+ * tools/install-debian-packages.sh installs. The catalogue's image must be of this major.
+ */
+export const PG_MAJOR = 15;
+
 /** Where PostgreSQL's programs live; PG_BIN overrides the Debian layout. */
-export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+export const PG_BIN = process.env.PG_BIN ?? `/usr/lib/postgresql/${PG_MAJOR}/bin`;
 
 const HOST = "127.0.0.1";
 /** Running servers and their scratch folders, for the exit-time safety net. */

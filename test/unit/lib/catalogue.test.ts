@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   configHashAnnotation,
@@ -5,7 +7,14 @@ import {
   contentHash,
   hashedName,
 } from "../../../components/lib/hash";
-import { IMAGES, imageRef, tagOf } from "../../../core/images";
+import {
+  cataloguePostgresMajor,
+  IMAGES,
+  imageRef,
+  postgresRelease,
+  tagOf,
+} from "../../../core/images";
+import { PG_MAJOR } from "../../integration/lib/postgres";
 import { scrapeAnnotations } from "../../../components/lib/scrape";
 import { isSecret, setupMocks, unwrap } from "../../mocks";
 
@@ -24,6 +33,30 @@ describe("the image catalogue", () => {
     expect(tagOf("registry:5000/team/app:1.2.3")).toBe("1.2.3");
     expect(tagOf("registry:5000/team/app")).toBeUndefined();
     expect(tagOf("docker.io/app:1.0@sha256:abc")).toBe("1.0");
+  });
+});
+
+describe("the catalogue's PostgreSQL", () => {
+  it("reads releases from image tags and server versions, and nothing from other tags", () => {
+    expect(postgresRelease("15.20-bookworm")).toEqual({ major: 15, minor: 20 });
+    expect(postgresRelease("15.20 (Debian 15.20-0+deb12u1)")).toEqual({ major: 15, minor: 20 });
+    expect(postgresRelease("16")).toEqual({ major: 16, minor: undefined });
+    expect(postgresRelease("17-alpine")).toEqual({ major: 17, minor: undefined });
+    for (const tag of ["latest", "bookworm", "2.1.0", "v15.2"]) {
+      expect(postgresRelease(tag), tag).toBeUndefined();
+    }
+  });
+
+  it("is of the major the integration tier installs and runs, and names its minor", () => {
+    // A new major needs an upgrade path for existing data first (README: "Why PostgreSQL 15").
+    expect(cataloguePostgresMajor()).toBe(PG_MAJOR);
+    expect(postgresRelease(IMAGES.postgres.tag)?.minor).toEqual(expect.any(Number));
+    const install = readFileSync(
+      path.resolve(__dirname, "..", "..", "..", "tools", "install-debian-packages.sh"),
+      "utf8",
+    );
+    expect(install).toContain(`missing+=(postgresql-${PG_MAJOR})`);
+    expect(install).toContain(`/usr/lib/postgresql/${PG_MAJOR}/bin`);
   });
 });
 
