@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need on a fresh Debian machine, builds the
 # Go-based test tools once, then runs every tier (type check, lint, unit, render, integration,
-# e2e, engine) on the pinned Node.js LTS, and the unit tier once more on the machine's own Node.
+# e2e, engine) on the pinned Node.js LTS.
 # Safe to re-run; installs and builds only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,8 +48,6 @@ if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
   echo "the test command needs a Node.js with npm, of any release, to fetch the pinned one" >&2
   exit 1
 fi
-own_node="$(node --version)"
-own_path="$PATH"
 pinned_bin="$(pinned_node)"
 # npm and every program the tests spawn find `node` on PATH: the pinned one from here on.
 export PATH="$pinned_bin:$PATH"
@@ -72,15 +70,3 @@ fi
 npm run build:test-tools
 # vitest picks up test/**/*.test.ts: test/engine (npm run test:engine) runs with the rest.
 npm test
-
-# The unit tier on the Node the machine itself has, for those who have not moved to the pinned
-# LTS yet: it runs the components, config and policy under mocks. It is no claim of support
-# (package.json's engines is what the whole suite runs on).
-if [ "$own_node" = "$pinned" ]; then
-  echo "the machine's own Node is the pinned $pinned: unit tier not run twice"
-else
-  echo "Node $own_node (the machine's own): unit tier"
-  started="$(now)"
-  PATH="$own_path" npm run test:unit
-  echo "unit tier on the machine's own Node $own_node: $(seconds_since "$started") s"
-fi
