@@ -13,6 +13,7 @@ import {
   atlasEngineTool,
   controlPlaneTool,
   kwokTool,
+  otelcolContribTool,
   otelcolCoreTool,
   postgresExporterTool,
   prometheusTool,
@@ -37,6 +38,10 @@ const TOOLS: Tool[] = [
     ensure: () => ensureGoTool(temporalTool()),
   },
   { label: "otelcol core (collector validate)", ensure: () => ensureCollector(otelcolCoreTool()) },
+  {
+    label: "otelcol-contrib (filelog offsets, k8sattributes)",
+    ensure: () => ensureGoTool(otelcolContribTool()),
+  },
   {
     label: "kube-apiserver + kube-controller-manager + etcd (e2e)",
     ensure: () => ensureGoTool(controlPlaneTool()),

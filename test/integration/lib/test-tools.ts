@@ -144,9 +144,10 @@ export interface CollectorDistributionSpec {
 /**
  * The OpenTelemetry Collector with only the core components our gateway config uses, at the
  * catalogue's collector release (the image is the contrib distribution of that same release).
- * The contrib components (`k8sattributes`, `filelog`, the `health_check` extension) are absent:
- * the module proxy here refuses some of their dependencies, so tests remove them from a copy of
- * the config and say so. `debug` stands in for a backend that cannot run here (Tempo).
+ * The contrib components (`k8sattributes`, `filelog`, `health_check`, `file_storage`) are absent:
+ * the tests that run the pipeline end to end remove them from a copy of the config and say so,
+ * and `otelcol-contrib` below runs them where they are what is tested. `debug` stands in for a
+ * backend that cannot run here (Tempo).
  */
 export function otelcolCoreTool(): CollectorDistributionSpec {
   const version = `v${IMAGES.otelCollector.tag.replace(/^v/, "")}`;
@@ -279,4 +280,30 @@ export function atlasEngineTool(): GoToolSpec {
     throw new Error("test/integration/atlas/go.mod requires no exact ariga.io/atlas version");
   }
   return { name: "atlas-engine", version, packages: ["."], wrapper };
+}
+
+/** The collector distribution with the contrib components our configs use (see below). */
+export const OTELCOL_CONTRIB_MODULE_DIR = path.resolve(__dirname, "..", "otelcol-contrib");
+
+/**
+ * `otelcol-contrib`: every component the rendered gateway and node-log configs name (otlp,
+ * filelog, memory_limiter, batch, k8sattributes, the otlp exporters, health_check, file_storage),
+ * built from a committed module because the collector builder's `go mod tidy` also resolves the
+ * components' test dependencies, one of which the module proxy refuses. Its sources are the
+ * builder's output for that component list; the core and contrib modules are at the catalogue's
+ * release, except `k8sattributesprocessor`, which is at v1.3.1 (the contrib release before ours):
+ * its v1.4.x imports a package of an unreleased `go.opentelemetry.io/otel` that the proxy refuses,
+ * and the other modules build against the released otel v1.47.0 (the replace block of its go.mod).
+ */
+export function otelcolContribTool(): GoToolSpec {
+  const wrapper = wrapperModuleIn(OTELCOL_CONTRIB_MODULE_DIR);
+  const version = `v${IMAGES.otelCollector.tag.replace(/^v/, "")}`;
+  const pinned = new RegExp(`otlpreceiver ${version.replace(/\./g, "\\.")}\\b`);
+  if (!pinned.test(wrapper.goMod)) {
+    throw new Error(
+      `test/integration/otelcol-contrib/go.mod does not build the catalogue's collector ` +
+        `${version}: regenerate it for that release`,
+    );
+  }
+  return { name: "otelcol-contrib", version, packages: ["."], wrapper };
 }
