@@ -343,6 +343,8 @@ export const schema = z
     observability: z.strictObject({
       nodeLogs: z.boolean(),
       collectorReplicas: replicas,
+      /** kube-state-metrics' replicas; 2 or more are spread across nodes. */
+      kubeStateMetricsReplicas: replicas,
       objectStorage: z.boolean(),
       retention: z.strictObject({ metrics: duration, logs: duration, traces: duration }),
       storage: z.strictObject({
