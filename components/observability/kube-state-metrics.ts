@@ -17,21 +17,20 @@ import { accountSubject, grantRole, serviceAccount } from "./rbac";
 export const KUBE_STATE_METRICS_RESOURCES = ["jobs", "cronjobs"] as const;
 
 /**
- * The Job and CronJob labels kube-state-metrics copies into `kube_job_labels` and
- * `kube_cronjob_labels`: the alerts pick the backup and migrations Jobs by their component, which
- * stays the same while the Jobs' names change with every run and every migration.
+ * The Job labels kube-state-metrics copies into `kube_job_labels`: the migrations alert picks the
+ * migrations Job by its component, which stays the same while the Job's name changes with every
+ * migration. (Backup Jobs are picked by their owner, the backup CronJob.)
  */
 export const KUBE_STATE_METRICS_LABELS = ["app.kubernetes.io/component"] as const;
 
 /** The command line: only {@link KUBE_STATE_METRICS_RESOURCES}, only in `namespace`. */
 export function kubeStateMetricsArgs(namespace: pulumi.Input<string>): pulumi.Input<string>[] {
-  const labels = `[${KUBE_STATE_METRICS_LABELS.join(",")}]`;
   return [
     `--port=${PORTS.kubeStateMetricsHttp}`,
     `--telemetry-port=${PORTS.kubeStateMetricsTelemetry}`,
     `--resources=${KUBE_STATE_METRICS_RESOURCES.join(",")}`,
     pulumi.interpolate`--namespaces=${namespace}`,
-    `--metric-labels-allowlist=${KUBE_STATE_METRICS_RESOURCES.map((r) => `${r}=${labels}`).join(",")}`,
+    `--metric-labels-allowlist=jobs=[${KUBE_STATE_METRICS_LABELS.join(",")}]`,
   ];
 }
 

