@@ -2,13 +2,20 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import {
+  BACKUP_RULE_FILE,
+  backupRuleFile,
+  DEFAULT_ALERTS_DIR,
+} from "../../components/observability";
 import type { Manifest } from "../../core/render-model";
 import { serviceAccountUser, type AccessQuestion } from "../deploy-target-access";
 import { binaryPath, ensureGoTool } from "../integration/lib/go-tools";
 import { queriedMetrics, sourceOf } from "../integration/lib/dashboard-metrics";
 import { freePort } from "../integration/lib/process";
 import { startServer, type LoopbackServer } from "../integration/lib/prometheus-server";
-import { kubeStateMetricsTool } from "../integration/lib/test-tools";
+import { run } from "../integration/lib/rendered-stack";
+import { kubeStateMetricsTool, prometheusTool } from "../integration/lib/test-tools";
 import { canI } from "./lib/access-review";
 import { applyRender } from "./lib/apply-render";
 import { startControlPlane, type ControlPlane } from "./lib/control-plane";
@@ -39,7 +46,11 @@ const FAILED_BACKUP = "postgres-backup-29400180";
 const FAILED_MIGRATIONS = "migrations-f06e75e1";
 const LAST_SUCCESS = new Date("2026-11-30T03:04:05Z");
 
-const binaries = Promise.all([ensureE2eBinaries(), ensureGoTool(kubeStateMetricsTool())]);
+const binaries = Promise.all([
+  ensureE2eBinaries(),
+  ensureGoTool(kubeStateMetricsTool()),
+  ensureGoTool(prometheusTool()),
+]);
 const render = renderObjects(STACK);
 // A rejected promise held for beforeAll must not count as unhandled meanwhile.
 for (const pending of [binaries, render]) pending.catch(() => undefined);
@@ -121,6 +132,16 @@ describe(`kube-state-metrics of the ${STACK} render on a real API server`, () =>
     expect([...namespaces]).toEqual([namespace]);
     // Only the resources it was given: no pod, deployment or secret families.
     expect([...names].filter((name) => !/^kube_(job|cronjob)_/.test(name))).toEqual([]);
+  });
+
+  it("the backup and migrations alerts fire on its real series (promtool, the pinned release)", async () => {
+    const testFile = promtoolTestFile(scraped, namespace, scratch);
+    const { stdout } = await run(binaryPath(prometheusTool(), "promtool"), [
+      "test",
+      "rules",
+      testFile,
+    ]);
+    expect(stdout).toMatch(/SUCCESS/);
   });
 
   it("runs on its Role alone: no request of it was refused", () => {
@@ -406,4 +427,73 @@ function find(samples: Sample[], name: string, labels: Record<string, string>): 
   if (found.length > 1)
     throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
   return found[0]?.value;
+}
+
+/**
+ * A promtool unit test over the scraped series as Prometheus's kube-state-metrics job stores them
+ * (its target labels added, the series' own kept), the alert files of `charts/alerts` and the
+ * backup threshold the stack records: the failed backup and migrations Jobs fire their alerts,
+ * with exactly the labels the rules promise, and nothing else fires (the Job in another namespace
+ * was never scraped). Alerts without `for`, so they fire at once; the
+ * backup-age alert would need the clock at the scrape's timestamps, and its input, the last
+ * success, is asserted above to the second.
+ */
+function promtoolTestFile(samples: Sample[], namespace: string, scratch: string): string {
+  const thresholdFile = path.join(scratch, BACKUP_RULE_FILE);
+  fs.writeFileSync(
+    thresholdFile,
+    backupRuleFile({ cronJob: BACKUP_CRONJOB, maxAgeSeconds: 108000 }),
+  );
+  const target = { job: KSM, instance: "10.42.0.12:8080", pod: "kube-state-metrics-7c9d-x2k4p" };
+  const series = samples
+    .filter((sample) => /^kube_(job|cronjob)_/.test(sample.name) && Number.isFinite(sample.value))
+    .map((sample) => {
+      const labels = Object.entries({ ...target, ...sample.labels })
+        .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+        .join(", ");
+      return { series: `${sample.name}{${labels}}`, values: `${sample.value}x5` };
+    });
+  // The firing alerts as Prometheus stores them (ALERTS): labels only, no annotations to copy.
+  const firing = (alertname: string, labels: Record<string, string>) => ({
+    labels: `ALERTS{${Object.entries({ alertname, alertstate: "firing", ...labels })
+      .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+      .join(", ")}}`,
+    value: 1,
+  });
+  const test = {
+    rule_files: [
+      path.join(DEFAULT_ALERTS_DIR, "data.yaml"),
+      path.join(DEFAULT_ALERTS_DIR, "app.yaml"),
+      thresholdFile,
+    ],
+    evaluation_interval: "1m",
+    tests: [
+      {
+        interval: "1m",
+        input_series: series,
+        promql_expr_test: [
+          {
+            expr: 'ALERTS{alertstate="firing"}',
+            eval_time: "2m",
+            exp_samples: [
+              firing("MigrationsJobFailed", {
+                job_name: FAILED_MIGRATIONS,
+                namespace,
+                severity: "warning",
+              }),
+              firing("PostgresBackupFailed", {
+                cronjob: BACKUP_CRONJOB,
+                job_name: FAILED_BACKUP,
+                namespace,
+                severity: "warning",
+              }),
+            ],
+          },
+        ],
+      },
+    ],
+  };
+  const file = path.join(scratch, "alerts.test.yaml");
+  fs.writeFileSync(file, stringify(test));
+  return file;
 }
