@@ -116,6 +116,8 @@ export class Observability extends pulumi.ComponentResource {
   constructor(name: string, args: ObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:observability:Observability", name, {}, opts);
     assertValidArgs("Observability", observabilityRules(args));
+    // Read (and a clash with the generated file refused) before any child exists.
+    const rules = ruleFiles(args);
     const at: Placement = {
       base: { namespace: args.namespace, instance: args.instance ?? name },
       stateful: { storageClass: args.storageClass, protect: args.protect ?? false },
@@ -135,7 +137,10 @@ export class Observability extends pulumi.ComponentResource {
       { ...at.base, ...args.kubeStateMetrics },
       at.parent,
     );
-    const { prometheus, loki, tempo } = stores(args, at, nodeLogs, kubeStateMetrics.identity);
+    const { prometheus, loki, tempo } = stores(args, at, nodeLogs, {
+      rules,
+      kubeStateMetrics: kubeStateMetrics.identity,
+    });
     const collector = gatewayCollector(args, at, { prometheus, loki, tempo });
     const grafana = new Grafana(
       SERVICE_NAMES.grafana,
@@ -236,7 +241,7 @@ function stores(
   args: ObservabilityArgs,
   at: Placement,
   nodeLogs: NodeLogCollector | undefined,
-  kubeStateMetrics: WorkloadIdentity,
+  prometheusInputs: { rules: Record<string, string>; kubeStateMetrics: WorkloadIdentity },
 ): { prometheus: Prometheus; loki: Loki; tempo: Tempo } {
   const buckets = objectBuckets(args.objectStorage);
   const prometheus = new Prometheus(
@@ -246,8 +251,8 @@ function stores(
       ...at.stateful,
       ...args.prometheus,
       scrapeNamespaces: nodeLogs ? [args.namespace, nodeLogs.namespace] : [args.namespace],
-      ruleFiles: ruleFiles(args),
-      kubeStateMetrics: selectorFor(kubeStateMetrics),
+      ruleFiles: prometheusInputs.rules,
+      kubeStateMetrics: selectorFor(prometheusInputs.kubeStateMetrics),
       // By the Service's name, as the node log collector addresses the gateway: the Service's
       // own outputs wait for Alertmanager's pod, which Prometheus has no reason to wait for.
       alertmanagers: [

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -477,6 +478,41 @@ describe("the observability rules", () => {
       expect(otelCollectorRules({ replicas })).toEqual([
         { propertyPath: "replicas", reason: expect.stringMatching(/whole number of at least 1/) },
       ]);
+    }
+  });
+
+  it("kube-state-metrics runs at least one whole replica", async () => {
+    const { kubeStateMetricsRules, KubeStateMetrics } = await load();
+    expect(kubeStateMetricsRules({})).toEqual([]);
+    expect(kubeStateMetricsRules({ replicas: 2 })).toEqual([]);
+    expect(kubeStateMetricsRules({ replicas: 0 })).toEqual([
+      { propertyPath: "replicas", reason: expect.stringMatching(/whole number of at least 1/) },
+    ]);
+    const bad = () => new KubeStateMetrics("bad-ksm", { namespace: "platform", replicas: 1.5 });
+    expect(catchError(bad)).toMatchObject({
+      errors: [expect.objectContaining({ propertyPath: "replicas" })],
+    });
+  });
+
+  it("refuses a chart file named like the generated backup threshold, before any child exists", async () => {
+    const { Observability, BACKUP_RULE_FILE } = await load();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alerts-"));
+    try {
+      fs.writeFileSync(path.join(dir, BACKUP_RULE_FILE), "groups: []\n");
+      const count = async () =>
+        (await registeredOfType(mocks, "kubernetes:core/v1:ConfigMap")).length;
+      const before = await count();
+      const clash = () =>
+        new Observability("clash", {
+          namespace: "platform",
+          grafana: GRAFANA,
+          alertsDir: dir,
+          backupSchedule: { cronJob: "postgres-backup", maxAgeSeconds: 108000 },
+        });
+      expect(clash).toThrow(/alertsDir has a file named backup-schedule\.yaml.*rename it/);
+      expect(await count()).toBe(before);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
