@@ -132,11 +132,7 @@ export class Observability extends pulumi.ComponentResource {
       { ...at.base, ...at.stateful, ...args.alertmanager },
       at.parent,
     );
-    const kubeStateMetrics = new KubeStateMetrics(
-      SERVICE_NAMES.kubeStateMetrics,
-      { ...at.base, ...args.kubeStateMetrics },
-      at.parent,
-    );
+    const kubeStateMetrics = kubeStateMetricsOf(args, at);
     const { prometheus, loki, tempo } = stores(args, at, nodeLogs, {
       rules,
       kubeStateMetrics: kubeStateMetrics.identity,
@@ -232,6 +228,15 @@ function nodeLogCollector(args: ObservabilityArgs, at: Placement): NodeLogCollec
         .output(args.namespace)
         .apply((ns) => `${shortServiceHost(SERVICE_NAMES.collector, ns)}:${PORTS.otlpGrpc}`),
     },
+    at.parent,
+  );
+}
+
+/** kube-state-metrics, reporting the Jobs and CronJobs of the platform's namespace. */
+function kubeStateMetricsOf(args: ObservabilityArgs, at: Placement): KubeStateMetrics {
+  return new KubeStateMetrics(
+    SERVICE_NAMES.kubeStateMetrics,
+    { ...at.base, ...args.kubeStateMetrics },
     at.parent,
   );
 }
