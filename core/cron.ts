@@ -116,3 +116,78 @@ function valueOf(field: CronField, text: string): number | string {
   }
   return value;
 }
+
+/** One field expanded: the values it matches, and whether it was `*`/`?` (robfig's star bit). */
+interface ExpandedField {
+  values: Set<number>;
+  star: boolean;
+}
+
+/**
+ * The values a valid field matches, as robfig/cron reads it: `N/step` runs from N to the field's
+ * end, and a field is a "star" only when it is `*` or `?` without a step above 1.
+ */
+function expandField(field: CronField, text: string): ExpandedField {
+  const values = new Set<number>();
+  let star = false;
+  for (const item of text.split(",")) {
+    const [range, stepText] = item.split("/");
+    const step = stepText === undefined ? 1 : Number(stepText);
+    let low = field.min;
+    let high = field.max;
+    if (range === "*" || range === "?") {
+      star ||= step === 1;
+    } else {
+      const bounds = range.split("-").map((bound) => valueOf(field, bound) as number);
+      low = bounds[0];
+      high = bounds.length === 2 ? bounds[1] : stepText === undefined ? low : field.max;
+    }
+    for (let value = low; value <= high; value += step) values.add(value);
+  }
+  return { values, star };
+}
+
+const MINUTES_PER_DAY = 24 * 60;
+/** 28 years from 2001: the weekdays and leap days of the Gregorian calendar repeat after them. */
+const CYCLE_START = Date.UTC(2001, 0, 1);
+const CYCLE_DAYS = 28 * 365 + 7;
+
+/**
+ * The longest time between two consecutive runs of a valid schedule, in seconds, in UTC (the
+ * platform's CronJobs run in Etc/UTC): e.g. 86400 for `0 3 * * *`, 259200 for `0 3 * * 1-5`
+ * (Friday to Monday). Days match as the CronJob controller's parser has them: when both day
+ * fields are restricted, a day matching either runs. Undefined when the schedule never runs
+ * (`0 0 30 2 *`). Throws for a schedule {@link cronProblem} refuses.
+ */
+export function longestCronGapSeconds(schedule: string): number | undefined {
+  const problem = cronProblem(schedule);
+  if (problem) throw new Error(`longestCronGapSeconds: the schedule ${problem}`);
+  const [minute, hour, dom, month, dow] = schedule
+    .trim()
+    .split(/\s+/)
+    .map((text, index) => expandField(CRON_FIELDS[index], text));
+  const times = [...hour.values]
+    .sort((a, b) => a - b)
+    .flatMap((h) => [...minute.values].sort((a, b) => a - b).map((m) => h * 60 + m));
+  const runs = (day: Date) => {
+    const inDom = dom.values.has(day.getUTCDate());
+    const inDow = dow.values.has(day.getUTCDay());
+    const dayMatches = dom.star || dow.star ? inDom && inDow : inDom || inDow;
+    return dayMatches && month.values.has(day.getUTCMonth() + 1);
+  };
+  // Within a day the runs are the same every day; between days, from a day's last run to the
+  // next running day's first. Two cycles, so the gap from one cycle into the next counts too.
+  let longest = Math.max(0, ...times.slice(1).map((time, index) => time - times[index]));
+  let previous: number | undefined;
+  for (let day = 0; day < 2 * CYCLE_DAYS; day++) {
+    if (!runs(new Date(CYCLE_START + day * MINUTES_PER_DAY * 60_000))) continue;
+    if (previous !== undefined) {
+      longest = Math.max(
+        longest,
+        (day - previous) * MINUTES_PER_DAY + times[0] - times[times.length - 1],
+      );
+    }
+    previous = day;
+  }
+  return previous === undefined ? undefined : longest * 60;
+}

@@ -16,6 +16,7 @@ import { argsForTemporal } from "./args/temporal";
 import { App } from "../components/app";
 import { DeployTarget } from "../components/deploy-target";
 import { Dragonfly } from "../components/dragonfly";
+import { longestCronGapSeconds } from "../core/cron";
 import { PART_OF } from "../policy/model/labels";
 import { PROFILE_LABEL } from "../policy/model/profile";
 import { nodeLogsNamespace } from "../policy/model/security-exceptions";
@@ -23,12 +24,12 @@ import { podSecurityLabels } from "../components/lib/security";
 import { Migrations } from "../components/migrations";
 import { NetworkPolicies } from "../components/network-policies";
 import { ObjectStore } from "../components/object-store";
-import { Observability } from "../components/observability";
+import { Observability, type BackupSchedule } from "../components/observability";
 import { Ollama } from "../components/ollama";
 import { PgBouncer } from "../components/pgbouncer";
 import { platformEdges, type WiredComponents } from "./wiring";
 import type { Edge } from "../policy/model/network";
-import { Postgres } from "../components/postgres";
+import { BACKUP_RUN_DEADLINE_SECONDS, Postgres } from "../components/postgres";
 import { Temporal } from "../components/temporal";
 
 /**
@@ -79,7 +80,7 @@ export class Platform extends pulumi.ComponentResource {
     const postgres = postgresOn(at, objectStore);
     const pgbouncer = pgbouncerOn(at, postgres);
     const dragonfly = dragonflyOn(at);
-    const observability = observabilityOn(at, objectStore);
+    const observability = observabilityOn(at, objectStore, postgres);
     const temporal = temporalOn(at, postgres);
     const ollama = new Ollama(
       "ollama",
@@ -230,7 +231,11 @@ function dragonflyOn(at: Placement): Dragonfly {
 }
 
 /** The observability stack; in prod Loki and Tempo keep their data in the object store. */
-function observabilityOn(at: Placement, objectStore: ObjectStore): Observability {
+function observabilityOn(
+  at: Placement,
+  objectStore: ObjectStore,
+  postgres: Postgres,
+): Observability {
   const settings = argsForObservability(at.args);
   return new Observability(
     "observability",
@@ -238,6 +243,7 @@ function observabilityOn(at: Placement, objectStore: ObjectStore): Observability
       ...settings,
       ...placed(at),
       grafana: { ...settings.grafana, adminPassword: at.args.credentials.grafana?.admin },
+      backupSchedule: backupScheduleOf(at.args, postgres),
       alertmanager: {
         ...settings.alertmanager,
         receivers: settings.alertmanager.receivers.map((receiver) => ({
@@ -262,6 +268,21 @@ function observabilityOn(at: Placement, objectStore: ObjectStore): Observability
     },
     { parent: at.parent },
   );
+}
+
+/**
+ * The backup CronJob and how old its last success may get before `PostgresBackupTooOld` fires:
+ * the schedule's longest gap between two runs plus the longest one run may take. None without
+ * backups: there is nothing to be late.
+ */
+function backupScheduleOf(args: PlatformArgs, postgres: Postgres): BackupSchedule | undefined {
+  const { backup } = args.postgres;
+  if (!backup.enabled || postgres.backupCronJob === undefined) return undefined;
+  const gap = longestCronGapSeconds(backup.schedule);
+  if (gap === undefined) {
+    throw new Error(`postgres.backup.schedule never runs; the stack config refuses that first`);
+  }
+  return { cronJob: postgres.backupCronJob, maxAgeSeconds: gap + BACKUP_RUN_DEADLINE_SECONDS };
 }
 
 /** A receiver's credential; the config refuses a receiver without one before this runs. */

@@ -296,6 +296,14 @@ function telemetryEdges({
       [port.tcp(args.deployTargets.apiServer.port)],
       "k8sattributes reads pods and namespaces",
     ),
+    // kube-state-metrics lists and watches the platform's Jobs and CronJobs (its Role), at the
+    // same API server addresses and port.
+    edge(
+      at(obs.kubeStateMetrics),
+      peer.kubernetesApi(apiServerCidrs(args) ? { cidrs: apiServerCidrs(args) } : {}),
+      [port.tcp(args.deployTargets.apiServer.port)],
+      "kube-state-metrics watches Jobs and CronJobs",
+    ),
     edge(collector, loki, [port.tcp(OBS.lokiHttp)], "logs (OTLP)"),
     edge(collector, prometheus, [port.tcp(OBS.prometheusHttp)], "metrics (OTLP receiver)"),
     edge(
@@ -391,6 +399,8 @@ function scrapeEdges(
     [at(obs.loki), OBS.lokiHttp],
     [at(obs.tempo), OBS.tempoHttp],
     [at(obs.grafana), OBS.grafanaHttp],
+    // Its own job (honor_labels), not the annotation: the port is the same either way.
+    [at(obs.kubeStateMetrics), OBS.kubeStateMetricsHttp],
     ...temporalServers.map((server): [Peer, number] => [server, TEMPORAL_METRICS_PORT]),
   ];
   return targets.map(([target, metricsPort]) =>

@@ -84,6 +84,11 @@ export const alertingSchema = z.strictObject({
   groupInterval: z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, {
     error: 'must be a duration such as "5m"',
   }),
+  /**
+   * Prod only: run without receivers knowingly, every alert to the blackhole. Without it, prod
+   * refuses an empty `receivers`.
+   */
+  acceptNoReceivers: z.boolean().optional(),
 });
 
 /** `credentials.alerting`: each receiver's webhook URL or SMTP password, by receiver name. */

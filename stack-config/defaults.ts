@@ -108,6 +108,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
     objectStore: { storageSize: "10Gi", resources: "small" },
     observability: {
       collectorReplicas: 1,
+      kubeStateMetricsReplicas: 1,
       objectStorage: false,
       retention: { metrics: "7d", logs: "72h", traces: "72h" },
       storage: { prometheus: "10Gi", loki: "5Gi", tempo: "5Gi", grafana: "1Gi" },
@@ -146,6 +147,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
     objectStore: { storageSize: "100Gi", resources: "medium" },
     observability: {
       collectorReplicas: 2,
+      kubeStateMetricsReplicas: 2,
       objectStorage: true,
       retention: { metrics: "30d", logs: "720h", traces: "336h" },
       storage: { prometheus: "100Gi", loki: "20Gi", tempo: "20Gi", grafana: "5Gi" },

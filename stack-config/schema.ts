@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PROFILES } from "../policy/model/profile";
-import { cronProblem } from "../core/cron";
+import { cronProblem, longestCronGapSeconds } from "../core/cron";
 import {
   parseQuantity,
   QUANTITY_PATTERN,
@@ -186,9 +186,16 @@ function credentialsOf<Name extends string>(names: readonly Name[]) {
   );
 }
 
-/** A five-field cron schedule, each field checked against its range (core/cron.ts). */
+/**
+ * A five-field cron schedule, each field checked against its range (core/cron.ts), that runs at
+ * all: `0 0 30 2 *` parses, and would never back anything up.
+ */
 const cronSchedule = z.string().check((ctx) => {
-  const problem = cronProblem(ctx.value);
+  const problem =
+    cronProblem(ctx.value) ??
+    (longestCronGapSeconds(ctx.value) === undefined
+      ? `never runs: no date has that day of month in those months (in "${ctx.value}")`
+      : undefined);
   if (problem) ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
 });
 
@@ -343,6 +350,8 @@ export const schema = z
     observability: z.strictObject({
       nodeLogs: z.boolean(),
       collectorReplicas: replicas,
+      /** kube-state-metrics' replicas; 2 or more are spread across nodes. */
+      kubeStateMetricsReplicas: replicas,
       objectStorage: z.boolean(),
       retention: z.strictObject({ metrics: duration, logs: duration, traces: duration }),
       storage: z.strictObject({

@@ -114,6 +114,16 @@ export function productionProblems(config: ValidatedConfig): StackProblem[] {
         "postgres.backup.acceptNoBackups: true",
     });
   }
+  const { receivers, acceptNoReceivers } = config.observability.alerting;
+  if (Object.keys(receivers).length === 0 && acceptNoReceivers !== true) {
+    problems.push({
+      keys: ["observability.alerting.receivers"],
+      message:
+        "must name at least one receiver in prod: without one every alert (a failed backup, a " +
+        "down node) goes to the blackhole and nobody is told; to run prod without alert " +
+        "receivers knowingly, also set observability.alerting.acceptNoReceivers: true",
+    });
+  }
   return [...problems, ...localhostProblems(config), ...egressCidrProblems(config)];
 }
 

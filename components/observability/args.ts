@@ -7,7 +7,7 @@ import {
   storageSizeErrors,
 } from "../../core/validation";
 import { DEFAULT_INGRESS_CLASS, ingressRules, type IngressSettings } from "../lib/ingress";
-import type { ResourceSpec } from "../lib/resources";
+import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 import {
   ALERT_SEVERITIES,
@@ -16,6 +16,7 @@ import {
   type GroupingSpec,
   type ReceiverSpec,
 } from "./alertmanager-config";
+import type { BackupSchedule } from "./backup-rules";
 import type { CollectorExporters } from "./collector-config";
 import {
   matchS3Endpoint,
@@ -40,6 +41,7 @@ export const DEFAULT_RESOURCES = {
   prometheus: { cpu: "200m", memory: "1Gi", memoryLimit: "2Gi" },
   grafana: { cpu: "50m", memory: "256Mi", memoryLimit: "512Mi" },
   alertmanager: { cpu: "20m", memory: "64Mi", memoryLimit: "128Mi" },
+  kubeStateMetrics: RESOURCE_PRESETS.small,
 } as const satisfies Record<ObservabilityWorkload, ResourceSpec>;
 
 /** What every observability workload component takes besides its own settings. */
@@ -147,6 +149,11 @@ export interface PrometheusArgs extends StoreArgs {
   ruleFiles?: Record<string, string>;
   /** `host:port` of the Alertmanagers it sends firing alerts to. @default none */
   alertmanagers?: pulumi.Input<string>[];
+  /**
+   * The pod labels of kube-state-metrics in `namespace`, scraped by a job of their own.
+   * @default none: no such job
+   */
+  kubeStateMetrics?: Record<string, string>;
 }
 
 /** Prometheus's defaults, in one place. */
@@ -233,6 +240,18 @@ export interface AlertmanagerArgs extends StoreArgs, GroupingSpec {
 /** Alertmanager's defaults, in one place. */
 export const ALERTMANAGER_DEFAULTS = { storageSize: "1Gi" } as const;
 
+/**
+ * Arguments of a {@link KubeStateMetrics}: where it runs and what it may use. It reports the
+ * Jobs and CronJobs of `namespace` only.
+ */
+export interface KubeStateMetricsArgs extends WorkloadBaseArgs {
+  /**
+   * Replicas, at least 1; 2 or more get a PDB and a spread across nodes, and each reports every
+   * series (the alerts aggregate them). @default 1
+   */
+  replicas?: number;
+}
+
 /** Settings every workload takes: image, requests and limits. */
 type WorkloadSettings = "image" | "resources";
 
@@ -280,8 +299,18 @@ export interface ObservabilityArgs {
     AlertmanagerArgs,
     WorkloadSettings | "receivers" | "groupBy" | "groupInterval" | "storageSize"
   >;
+  /**
+   * Job and CronJob state for the alerts. @default 1 replica, DEFAULT_RESOURCES.kubeStateMetrics
+   * (the small preset), the catalogue image
+   */
+  kubeStateMetrics?: Pick<KubeStateMetricsArgs, WorkloadSettings | "replicas">;
   /** S3 buckets for Loki and Tempo (prod). @default none: both keep their data on their PVC */
   objectStorage?: ObjectStorageArgs;
+  /**
+   * The Postgres backup CronJob and how old its last success may get (`PostgresBackupTooOld`).
+   * @default none: no backups, so no threshold and the alert stays silent
+   */
+  backupSchedule?: BackupSchedule;
   /** Prometheus rule files. @default the repository's `charts/alerts` */
   alertsDir?: string;
   /** Grafana dashboards. @default the repository's `charts/dashboards` */
@@ -409,14 +438,23 @@ export function alertmanagerRules(
   ];
 }
 
-/** Every problem with an OtelCollector's args. */
-export function otelCollectorRules(args: Pick<OtelCollectorArgs, "replicas">): FieldError[] {
-  const replicas = args.replicas ?? 1;
+/** A replica count, when given, must be a whole number of at least 1. */
+function replicaRules(replicas = 1): FieldError[] {
   return fieldErrorIf(
     !Number.isInteger(replicas) || replicas < 1,
     "replicas",
     () => `must be a whole number of at least 1 (got ${replicas})`,
   );
+}
+
+/** Every problem with an OtelCollector's args. */
+export function otelCollectorRules(args: Pick<OtelCollectorArgs, "replicas">): FieldError[] {
+  return replicaRules(args.replicas);
+}
+
+/** Every problem with a KubeStateMetrics's args. */
+export function kubeStateMetricsRules(args: Pick<KubeStateMetricsArgs, "replicas">): FieldError[] {
+  return replicaRules(args.replicas);
 }
 
 /**
@@ -437,6 +475,7 @@ export function objectStorageRules(args: Pick<ObjectStorageArgs, "endpoint">): F
 export function observabilityRules(args: Settings<ObservabilityArgs>): FieldError[] {
   return [
     ...nestedErrors("collector", otelCollectorRules(args.collector ?? {})),
+    ...nestedErrors("kubeStateMetrics", kubeStateMetricsRules(args.kubeStateMetrics ?? {})),
     ...nestedErrors("tempo", tempoRules(args.tempo ?? {})),
     ...nestedErrors("loki", lokiRules(args.loki ?? {})),
     ...nestedErrors("prometheus", prometheusRules(args.prometheus ?? {})),

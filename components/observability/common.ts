@@ -16,6 +16,8 @@ export const SERVICE_NAMES = {
   prometheus: "prometheus",
   grafana: "grafana",
   alertmanager: "alertmanager",
+  /** A Deployment without a Service: Prometheus scrapes its pod by its labels. */
+  kubeStateMetrics: "kube-state-metrics",
 } as const;
 
 /** Container (and Service) ports; network policies match container ports. */
@@ -36,6 +38,10 @@ export const PORTS = {
   alertmanagerHttp: 9093,
   /** The kubelet's HTTPS port on each node, scraped for volume stats and cAdvisor. */
   kubelet: 10250,
+  /** kube-state-metrics' metrics of the Jobs and CronJobs (`--port`). */
+  kubeStateMetricsHttp: 8080,
+  /** kube-state-metrics' own metrics and readiness (`--telemetry-port`). */
+  kubeStateMetricsTelemetry: 8081,
 } as const;
 
 /** `app.kubernetes.io/component` of each workload; unique across the platform. */
@@ -48,6 +54,8 @@ export const COMPONENTS = {
   prometheus: "prometheus",
   grafana: "dashboards",
   alertmanager: "alerting",
+  // Named in KUBERNETES_API_USERS: its pods mount an API token.
+  kubeStateMetrics: "cluster-state-metrics",
 } as const;
 
 export type ObservabilityWorkload = keyof typeof SERVICE_NAMES;

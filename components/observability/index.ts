@@ -20,6 +20,7 @@ export {
 export {
   alertmanagerRules,
   grafanaRules,
+  kubeStateMetricsRules,
   lokiRules,
   objectStorageRules,
   observabilityRules,
@@ -29,6 +30,7 @@ export {
   type AlertmanagerArgs,
   type AlertReceiverArgs,
   type GrafanaArgs,
+  type KubeStateMetricsArgs,
   type LokiArgs,
   type NodeLogCollectorArgs,
   type ObjectStorageArgs,
@@ -37,6 +39,12 @@ export {
   type PrometheusArgs,
   type TempoArgs,
 } from "./args";
+export {
+  BACKUP_MAX_AGE_SERIES,
+  BACKUP_RULE_FILE,
+  backupRuleFile,
+  type BackupSchedule,
+} from "./backup-rules";
 export { alertRuleFiles, dashboardFiles, DEFAULT_ALERTS_DIR } from "./charts";
 export {
   collectorClusterRoleRules,
@@ -58,6 +66,13 @@ export {
   grafanaIni,
   TRACE_TO_LOGS_QUERY,
 } from "./grafana-provisioning";
+export {
+  KUBE_STATE_METRICS_LABELS,
+  KUBE_STATE_METRICS_RESOURCES,
+  KubeStateMetrics,
+  kubeStateMetricsArgs,
+  kubeStateMetricsRoleRules,
+} from "./kube-state-metrics";
 export { Loki } from "./loki";
 export { lokiConfig } from "./loki-config";
 export { NodeLogCollector } from "./node-logs";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { WorkloadIdentity } from "../../policy/model/labels";
+import { selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { nestedErrors } from "../../core/validation";
 import type { SecretKey } from "../lib/secrets";
 import { assertValidArgs } from "../lib/validation";
@@ -21,7 +21,9 @@ import {
   shortServiceHost,
   type ObservabilityWorkload,
 } from "./common";
+import { backupRuleFile, BACKUP_RULE_FILE } from "./backup-rules";
 import { Grafana } from "./grafana";
+import { KubeStateMetrics } from "./kube-state-metrics";
 import { Loki } from "./loki";
 import { NodeLogCollector } from "./node-logs";
 import { OtelCollector } from "./otel-collector";
@@ -41,7 +43,7 @@ export type ObservabilityIdentities = Record<ObservabilityWorkload, WorkloadIden
 
 /** The Services and the ports behind them, as the stack creates them. */
 export const OBSERVABILITY_SERVICES: Record<
-  Exclude<ObservabilityWorkload, "nodeLogCollector">,
+  Exclude<ObservabilityWorkload, "nodeLogCollector" | "kubeStateMetrics">,
   ServiceEndpoint
 > = {
   collector: {
@@ -114,6 +116,8 @@ export class Observability extends pulumi.ComponentResource {
   constructor(name: string, args: ObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:observability:Observability", name, {}, opts);
     assertValidArgs("Observability", observabilityRules(args));
+    // Read (and a clash with the generated file refused) before any child exists.
+    const rules = ruleFiles(args);
     const at: Placement = {
       base: { namespace: args.namespace, instance: args.instance ?? name },
       stateful: { storageClass: args.storageClass, protect: args.protect ?? false },
@@ -128,7 +132,11 @@ export class Observability extends pulumi.ComponentResource {
       { ...at.base, ...at.stateful, ...args.alertmanager },
       at.parent,
     );
-    const { prometheus, loki, tempo } = stores(args, at, nodeLogs);
+    const kubeStateMetrics = kubeStateMetricsOf(args, at);
+    const { prometheus, loki, tempo } = stores(args, at, nodeLogs, {
+      rules,
+      kubeStateMetrics: kubeStateMetrics.identity,
+    });
     const collector = gatewayCollector(args, at, { prometheus, loki, tempo });
     const grafana = new Grafana(
       SERVICE_NAMES.grafana,
@@ -168,6 +176,7 @@ export class Observability extends pulumi.ComponentResource {
       prometheus: prometheus.identity,
       grafana: grafana.identity,
       alertmanager: alertmanager.identity,
+      kubeStateMetrics: kubeStateMetrics.identity,
     };
 
     this.registerOutputs({
@@ -223,11 +232,21 @@ function nodeLogCollector(args: ObservabilityArgs, at: Placement): NodeLogCollec
   );
 }
 
+/** kube-state-metrics, reporting the Jobs and CronJobs of the platform's namespace. */
+function kubeStateMetricsOf(args: ObservabilityArgs, at: Placement): KubeStateMetrics {
+  return new KubeStateMetrics(
+    SERVICE_NAMES.kubeStateMetrics,
+    { ...at.base, ...args.kubeStateMetrics },
+    at.parent,
+  );
+}
+
 /** Prometheus, scraping the platform's namespace and the node log collector's; Loki; Tempo. */
 function stores(
   args: ObservabilityArgs,
   at: Placement,
   nodeLogs: NodeLogCollector | undefined,
+  prometheusInputs: { rules: Record<string, string>; kubeStateMetrics: WorkloadIdentity },
 ): { prometheus: Prometheus; loki: Loki; tempo: Tempo } {
   const buckets = objectBuckets(args.objectStorage);
   const prometheus = new Prometheus(
@@ -237,7 +256,8 @@ function stores(
       ...at.stateful,
       ...args.prometheus,
       scrapeNamespaces: nodeLogs ? [args.namespace, nodeLogs.namespace] : [args.namespace],
-      ruleFiles: alertRuleFiles(args.alertsDir),
+      ruleFiles: prometheusInputs.rules,
+      kubeStateMetrics: selectorFor(prometheusInputs.kubeStateMetrics),
       // By the Service's name, as the node log collector addresses the gateway: the Service's
       // own outputs wait for Alertmanager's pod, which Prometheus has no reason to wait for.
       alertmanagers: [
@@ -267,6 +287,19 @@ function stores(
     at.parent,
   );
   return { prometheus, loki, tempo };
+}
+
+/** The alert rule files, and the backup schedule's recording rule when backups run. */
+function ruleFiles(args: ObservabilityArgs): Record<string, string> {
+  const files = alertRuleFiles(args.alertsDir);
+  if (!args.backupSchedule) return files;
+  if (BACKUP_RULE_FILE in files) {
+    throw new Error(
+      `Observability: alertsDir has a file named ${BACKUP_RULE_FILE}, the name of the generated ` +
+        `backup schedule rule; rename it`,
+    );
+  }
+  return { ...files, [BACKUP_RULE_FILE]: backupRuleFile(args.backupSchedule) };
 }
 
 /**

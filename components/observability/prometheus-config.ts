@@ -1,6 +1,11 @@
 import { parseQuantity } from "../../core/quantity";
 import { PORTS, type RbacRule } from "./common";
-import { kubeletScrapeJobs, podScrapeJob } from "./scrape-config";
+import {
+  kubeletScrapeJobs,
+  kubeStateMetricsScrapeJob,
+  podScrapeJob,
+  type KubeStateMetricsTarget,
+} from "./scrape-config";
 
 /** Prometheus's `prometheus.yml`, command line and RBAC rules: pure functions of their inputs. */
 
@@ -25,6 +30,8 @@ export interface PrometheusConfigArgs {
   ruleFiles: string[];
   /** `host:port` of each Alertmanager the firing alerts go to. @default none */
   alertmanagers?: string[];
+  /** The kube-state-metrics pods, scraped by a job of their own. @default none */
+  kubeStateMetrics?: KubeStateMetricsTarget;
 }
 
 /**
@@ -44,8 +51,8 @@ export const PROMOTED_RESOURCE_ATTRIBUTES = [
 ];
 
 /**
- * `prometheus.yml`. Scrape jobs: annotated pods (the `lib/scrape` convention) and the kubelet on
- * each node (volume stats, cAdvisor container starts). None for the control-plane parts K3s embeds
+ * `prometheus.yml`. Scrape jobs: annotated pods (the `lib/scrape` convention), the kubelet on
+ * each node (volume stats, cAdvisor container starts) and kube-state-metrics (Jobs, CronJobs). None for the control-plane parts K3s embeds
  * in its own process (API server, scheduler, controller manager, etcd, kube-proxy): they have no
  * endpoint of their own, and jobs for them only raise false "down" alerts.
  */
@@ -67,7 +74,11 @@ export function prometheusConfig(args: PrometheusConfigArgs): Record<string, unk
         out_of_order_time_window: "30m",
       },
     },
-    scrape_configs: [podScrapeJob(args.scrapeNamespaces), ...kubeletScrapeJobs()],
+    scrape_configs: [
+      podScrapeJob(args.scrapeNamespaces),
+      ...kubeletScrapeJobs(),
+      ...(args.kubeStateMetrics ? [kubeStateMetricsScrapeJob(args.kubeStateMetrics)] : []),
+    ],
   };
 }
 

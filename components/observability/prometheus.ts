@@ -117,8 +117,8 @@ export class Prometheus extends pulumi.ComponentResource {
       { parent: this },
     );
     const configText = pulumi
-      .all([pulumi.all(scrapeNamespaces), pulumi.all(args.alertmanagers ?? [])])
-      .apply(([namespaces, alertmanagers]) =>
+      .all([pulumi.all(scrapeNamespaces), pulumi.all(args.alertmanagers ?? []), ns])
+      .apply(([namespaces, alertmanagers, namespace]) =>
         toYaml(
           prometheusConfig({
             scrapeInterval: args.scrapeInterval ?? PROMETHEUS_DEFAULTS.scrapeInterval,
@@ -127,6 +127,11 @@ export class Prometheus extends pulumi.ComponentResource {
             retentionSize: retentionSize(args.storageSize ?? PROMETHEUS_DEFAULTS.storageSize),
             ruleFiles: Object.keys(ruleFiles).sort(),
             alertmanagers,
+            kubeStateMetrics: args.kubeStateMetrics && {
+              namespace,
+              selector: args.kubeStateMetrics,
+              port: PORTS.kubeStateMetricsHttp,
+            },
           }),
         ),
       );

@@ -97,3 +97,48 @@ export function kubeletScrapeJobs(): Record<string, unknown>[] {
     },
   ];
 }
+
+/** Name of the kube-state-metrics job. */
+export const KUBE_STATE_METRICS_JOB = "kube-state-metrics";
+
+/** The pods the kube-state-metrics job scrapes: their namespace and the labels that pick them. */
+export interface KubeStateMetricsTarget {
+  namespace: string;
+  /** Pod labels, all of which must match (the workload's selector). */
+  selector: Record<string, string>;
+  /** The container port of its metrics. */
+  port: number;
+}
+
+/**
+ * kube-state-metrics, found by its pods' labels (its pods carry no scrape annotation, so the pod
+ * job leaves it alone). `honor_labels`: the `namespace`, `job_name` and `cronjob` of each series
+ * are the reported object's, and must not be renamed `exported_*` by target labels; the alerts
+ * aggregate the exporter's own `pod` and `instance` away.
+ */
+export function kubeStateMetricsScrapeJob(target: KubeStateMetricsTarget): Record<string, unknown> {
+  const podLabel = (key: string) =>
+    `__meta_kubernetes_pod_label_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+  const selected = Object.keys(target.selector).sort();
+  return {
+    job_name: KUBE_STATE_METRICS_JOB,
+    honor_labels: true,
+    kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [target.namespace] } }],
+    relabel_configs: [
+      {
+        source_labels: [...selected.map(podLabel), "__meta_kubernetes_pod_container_port_number"],
+        action: "keep",
+        regex: [...selected.map((key) => escapeRegex(target.selector[key])), target.port].join(";"),
+      },
+      { source_labels: ["__meta_kubernetes_pod_phase"], action: "keep", regex: "Running" },
+      // For `up` and TargetDown; a reported object's own `namespace` wins (honor_labels).
+      { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
+      { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+    ],
+  };
+}
+
+/** A label value as a regex that matches it and nothing else. */
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -75,6 +75,13 @@ done
 `;
 }
 
+/**
+ * How long one backup run may take before Kubernetes stops it as failed: the dump and upload of
+ * every database, retries included. The backup-age alert allows a run this long on top of the
+ * schedule's longest gap.
+ */
+export const BACKUP_RUN_DEADLINE_SECONDS = 6 * 3600;
+
 /** Everything the CronJob's spec is made of. */
 export interface BackupCronJobSpecArgs {
   /** Identity of the backup pods (labels, selectors of network policies). */
@@ -146,7 +153,7 @@ export function backupCronJobSpec(
       metadata: { labels: labelsFor(args.identity) },
       spec: {
         backoffLimit: 2,
-        activeDeadlineSeconds: 6 * 3600,
+        activeDeadlineSeconds: BACKUP_RUN_DEADLINE_SECONDS,
         template: podTemplate(args.identity, {
           initContainers: [dump],
           containers: [upload],

@@ -7,7 +7,7 @@ export {
   type PostgresBackupSettings,
   type PostgresSettings,
 } from "./args";
-export { backupDumpScript, backupUploadScript } from "./backup";
+export { BACKUP_RUN_DEADLINE_SECONDS, backupDumpScript, backupUploadScript } from "./backup";
 export { POSTGRES_EXPORTER_PORT, type RoleCredentials } from "./builders";
 export { pgHbaConf, POSTGRES_PORT, postgresqlConf, type SettingValue } from "./config";
 export { initSql, PLATFORM_ROLE_NAMES, platformRoles, type PlatformRoleName } from "./init";

@@ -72,6 +72,8 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly identity: WorkloadIdentity;
   /** Labels of the backup CronJob's pods, for network policies. */
   public readonly backupIdentity: WorkloadIdentity;
+  /** Name of the backup CronJob, or undefined without backups (for the backup alerts). */
+  public readonly backupCronJob: string | undefined;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:data:Postgres", name, {}, opts);
@@ -117,8 +119,9 @@ export class Postgres extends pulumi.ComponentResource {
 
     this.statefulSet = this.database(name, settings, roles, headless.metadata.name, dataOpts);
     if (settings.backup) {
-      this.backupJob(name, settings, settings.backup, roleSecret(roles, BACKUP_ROLE_NAME).secret);
+      this.backupJob(settings, settings.backup, roleSecret(roles, BACKUP_ROLE_NAME).secret);
     }
+    this.backupCronJob = settings.backup ? this.backupIdentity.name : undefined;
 
     this.registerOutputs({
       host: this.host,
@@ -209,15 +212,14 @@ export class Postgres extends pulumi.ComponentResource {
 
   /** The nightly backup CronJob, logging in as the backup role; it waits for the database. */
   private backupJob(
-    name: string,
     args: ResolvedPostgresArgs,
     backup: ResolvedBackupArgs,
     credentials: PlatformSecret,
   ): void {
     new k8s.batch.v1.CronJob(
-      `${name}-backup`,
+      this.backupIdentity.name,
       {
-        metadata: objectMeta(`${name}-backup`, args.namespace, this.backupIdentity),
+        metadata: objectMeta(this.backupIdentity.name, args.namespace, this.backupIdentity),
         spec: backupCronJobSpec({
           identity: this.backupIdentity,
           backup,

@@ -57,6 +57,7 @@ export function argsForObservability(config: PlatformSettings): Omit<
     protect: config.protectStateful,
     nodeLogs: { enabled: observability.nodeLogs },
     collector: { replicas: observability.collectorReplicas },
+    kubeStateMetrics: { replicas: observability.kubeStateMetricsReplicas },
     tempo: { retention: retention.traces, storageSize: storage.tempo },
     loki: { retention: retention.logs, storageSize: storage.loki },
     prometheus: { retention: retention.metrics, storageSize: storage.prometheus },
@@ -84,6 +85,7 @@ export const observabilityCheck: ComponentCheck = {
   },
   keys: {
     "collector.replicas": "observability.collectorReplicas",
+    "kubeStateMetrics.replicas": "observability.kubeStateMetricsReplicas",
     "tempo.retention": "observability.retention.traces",
     "tempo.storageSize": "observability.storage.tempo",
     "loki.retention": "observability.retention.logs",

@@ -177,6 +177,12 @@ export const KUBERNETES_API_USERS: readonly ComponentAllowance[] = [
       "telemetry with the workload that sent it",
   },
   {
+    component: "cluster-state-metrics",
+    why:
+      "kube-state-metrics lists and watches the platform namespace's Jobs and CronJobs (its " +
+      "Role grants nothing else) to report the backups' and migrations' outcomes",
+  },
+  {
     component: "worker",
     why:
       "the app's Temporal workflows deploy, health-check and roll back users' services in the " +

@@ -12,7 +12,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { alertRuleFiles, DEFAULT_ALERTS_DIR } from "../../components/observability";
+import {
+  alertRuleFiles,
+  BACKUP_RULE_FILE,
+  backupRuleFile,
+  DEFAULT_ALERTS_DIR,
+} from "../../components/observability";
 import { binaryPath, ensureGoTool } from "./lib/go-tools";
 import { coreOnly, type CollectorConfig } from "./lib/collector-config";
 import {
@@ -106,8 +111,21 @@ describe("Prometheus rules, read by promtool at the pinned version", () => {
 });
 
 describe.each(STACKS)("the %s stack's Prometheus config", (stack) => {
-  it("loads exactly the rule files in charts/alerts", () => {
-    expect(render(stack).configMap("prometheus-rules")).toEqual(alertRuleFiles());
+  it("loads exactly the rule files in charts/alerts, and the backup threshold when backups run", async () => {
+    const { [BACKUP_RULE_FILE]: backupRules, ...files } =
+      render(stack).configMap("prometheus-rules");
+    expect(files).toEqual(alertRuleFiles());
+    // dev runs no backups; prod's daily schedule (0 3 * * *) allows 24 h plus a 6 h run.
+    if (stack === "dev") {
+      expect(backupRules).toBeUndefined();
+      return;
+    }
+    expect(backupRules).toBe(
+      backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 30 * 3600 }),
+    );
+    const file = path.join(work, `${stack}-${BACKUP_RULE_FILE}`);
+    fs.writeFileSync(file, backupRules);
+    await run(promtool, ["check", "rules", "--lint-fatal", file]);
   });
 
   it("promtool at the pinned version accepts the rendered prometheus.yml", async () => {

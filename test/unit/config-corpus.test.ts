@@ -104,6 +104,8 @@ const VALID_FILES: [string, string[]][] = [
       "k3s-platform:deployTargets: {apiServer: {cidrs: [10.0.0.10/32]}}",
       `k3s-platform:app: {image: "registry.example.com/app@sha256:${"b".repeat(64)}", registryUsername: ci}`,
       `k3s-platform:registryPassword: {${SECURE}}`,
+      "k3s-platform:observability: {alerting: {receivers: {oncall: {kind: webhook}}}}",
+      `k3s-platform:credentials: {alerting: {oncall: {${SECURE}}}}`,
       "kubernetes:context: k3s-prod",
       "pulumi:tags: {team: platform}",
     ],
@@ -120,6 +122,9 @@ const VALID_FILES: [string, string[]][] = [
       "  web: {port: 8000, probes: {readiness: {path: /api/health}, liveness: {exec: [/bin/alive]}}}",
       "  worker: {command: [node, dist/worker.js], probes: {readiness: {exec: [/bin/ready]}, liveness: {exec: [/bin/alive]}}}",
       `k3s-platform:registryPassword: {${SECURE}}`,
+      "k3s-platform:observability:",
+      "  alerting: {receivers: {ops: {kind: email, to: ops@example.com, from: alerts@example.com, smarthost: 'smtp.example.com:587'}}}",
+      `k3s-platform:credentials: {alerting: {ops: {${SECURE}}}}`,
     ],
   ],
   [
@@ -138,13 +143,14 @@ const VALID_FILES: [string, string[]][] = [
     ],
   ],
   [
-    "prod that knowingly runs without backups",
+    "prod that knowingly runs without backups and without alert receivers",
     [
       "k3s-platform:profile: prod",
       "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls, nodeCidrs: [10.0.0.0/24]}",
       "k3s-platform:deployTargets: {apiServer: {cidrs: [10.0.0.10/32]}}",
       `k3s-platform:app: {image: "registry.example.com/app@sha256:${"c".repeat(64)}"}`,
       "k3s-platform:postgres: {backup: {enabled: false, acceptNoBackups: true}}",
+      "k3s-platform:observability: {alerting: {acceptNoReceivers: true}}",
     ],
   ],
   [

@@ -964,6 +964,37 @@ const PRODUCTION: Row[] = [
     { tools: true },
   ],
   [
+    "prod without alert receivers",
+    prod({ observability: { alerting: { receivers: {} } } }),
+    "observability.alerting.receivers",
+    /must name at least one receiver in prod.*observability\.alerting\.acceptNoReceivers: true/,
+    { tools: true },
+  ],
+  [
+    "prod that turns the receivers' opt-out off",
+    prod({ observability: { alerting: { acceptNoReceivers: false } } }),
+    "observability.alerting.receivers",
+    /every alert \(a failed backup, a down node\) goes to the blackhole and nobody is told/,
+  ],
+  [
+    "an opt-out of alert receivers that is not a boolean",
+    prod({ observability: { alerting: { acceptNoReceivers: "yes" } } }),
+    "observability.alerting.acceptNoReceivers",
+    /must be true or false \(got the string "yes": write true or false without quotes\)/,
+  ],
+  [
+    "a backup schedule that never runs",
+    dev({ postgres: { backup: { schedule: "0 3 30 2 *" } } }),
+    "postgres.backup.schedule",
+    /never runs: no date has that day of month in those months \(in "0 3 30 2 \*"\)/,
+  ],
+  [
+    "kube-state-metrics at no replicas",
+    dev({ observability: { kubeStateMetricsReplicas: 0 } }),
+    "observability.kubeStateMetricsReplicas",
+    /must be at least 1 \(got 0\)/,
+  ],
+  [
     "prod on the default .localhost domain",
     prod({ cluster: { domain: "platform.localhost" } }),
     "cluster.domain",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cronProblem } from "../../core/cron";
+import { cronProblem, longestCronGapSeconds } from "../../core/cron";
 
 /** Five-field cron schedules as Kubernetes CronJobs and Dragonfly's --snapshot_cron read them. */
 
@@ -39,5 +39,45 @@ describe("cronProblem", () => {
     ["@daily", /not a nickname: write "0 0 \* \* \*"/],
   ])("%j is refused", (schedule, reason) => {
     expect(cronProblem(schedule)).toMatch(reason);
+  });
+});
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+
+describe("longestCronGapSeconds", () => {
+  it.each([
+    ["0 3 * * *", DAY],
+    ["*/30 * * * *", 30 * 60],
+    ["0 */6 * * *", 6 * HOUR],
+    // 22:00 to 03:00 the next day is longer than 03:00 to 22:00.
+    ["0 3,22 * * *", 19 * HOUR],
+    // Friday to Monday.
+    ["0 3 * * 1-5", 3 * DAY],
+    ["0 3 * * mon-fri", 3 * DAY],
+    // Once a week, whether written as a weekday or with ? for the day of month.
+    ["0 3 ? * SUN", 7 * DAY],
+    // The longest month: the 1st of each month, 31 days from the 1st of a 31-day month.
+    ["0 0 1 * *", 31 * DAY],
+    // Both day fields restricted: either matches, so every Monday and the 15th besides (with
+    // both required, Monday the 15th, it would be months).
+    ["0 0 15 * 1", 7 * DAY],
+    // A step clears the star: `*/2` in the day of month is restricted, so OR with Sunday.
+    ["0 0 */2 * 0", 2 * DAY],
+    // N/step runs from N to the end of the field: 45 and nothing below 60, so hourly.
+    ["45/30 * * * *", HOUR],
+    // Feb 29th: every fourth year.
+    ["0 0 29 2 *", (4 * 365 + 1) * DAY],
+  ])("%s runs at least every %d s", (schedule, seconds) => {
+    expect(longestCronGapSeconds(schedule)).toBe(seconds);
+  });
+
+  it("is undefined for a schedule that never runs", () => {
+    expect(longestCronGapSeconds("0 0 30 2 *")).toBeUndefined();
+    expect(longestCronGapSeconds("0 0 31 4,6,9,11 *")).toBeUndefined();
+  });
+
+  it("refuses a schedule that is not one", () => {
+    expect(() => longestCronGapSeconds("@daily")).toThrow(/not a nickname/);
   });
 });

@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
   ALERT_SEVERITIES,
+  BACKUP_MAX_AGE_SERIES,
+  BACKUP_RULE_FILE,
   NODE_DOWN_ALERT,
   alertRuleFiles,
   DATASOURCE_TYPES,
@@ -164,17 +166,29 @@ describe("alert rules", () => {
         "AppErrorBudgetBurn",
         "AppLatencyBudgetBurn",
         "DragonflyMemoryNearMax",
+        "MigrationsJobFailed",
         "NodeDown",
         "PersistentVolumeFillingUp",
         "PersistentVolumeFillingUpFast",
         "PgBouncerClientsWaiting",
         "PodCrashLooping",
+        "PostgresBackupFailed",
+        "PostgresBackupTooOld",
         "PostgresConnectionsNearMax",
         "TargetDown",
         "TemporalPersistenceErrors",
         "TemporalScheduleToStartLatencyHigh",
       ].sort(),
     );
+  });
+
+  it("the backup alerts compare against the series the stack records from the schedule", () => {
+    for (const name of ["PostgresBackupTooOld", "PostgresBackupFailed"]) {
+      const found = alerts.find(({ rule }) => rule.alert === name);
+      expect(found?.rule.expr, name).toContain(BACKUP_MAX_AGE_SERIES);
+    }
+    // The generated file is not among the charts' own: a chart file of that name would be refused.
+    expect(ruleFiles.map(({ file }) => file)).not.toContain(BACKUP_RULE_FILE);
   });
 
   it("routes every severity through Alertmanager and has the alert its inhibit rule names", () => {

@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
@@ -21,9 +22,17 @@ import {
   tempoRules,
   TRACE_TO_LOGS_QUERY,
 } from "../../components/observability";
+import {
+  BACKUP_MAX_AGE_SERIES,
+  BACKUP_RULE_FILE,
+  backupRuleFile,
+  kubeStateMetricsArgs,
+  kubeStateMetricsRoleRules,
+} from "../../components/observability";
 import { NODE_LOG_CHECKPOINTS_DIR } from "../../components/observability/collector-config";
 import { toYaml } from "../../components/observability/common";
 import { scrapeAnnotations } from "../../components/lib/scrape";
+import { unwrap } from "../mocks";
 
 /* The config builders are pure functions: these tests need no mocks. */
 
@@ -376,6 +385,106 @@ describe("the Prometheus config", () => {
     for (const rule of [...cluster, ...prometheusPodRoleRules()]) {
       expect(["get", "list", "watch"]).toEqual(expect.arrayContaining(rule.verbs as string[]));
     }
+  });
+});
+
+describe("kube-state-metrics", () => {
+  const selector = {
+    "app.kubernetes.io/name": "kube-state-metrics",
+    "app.kubernetes.io/instance": "platform",
+    "app.kubernetes.io/component": "cluster-state-metrics",
+  };
+  const config = roundTrip(
+    prometheusConfig({
+      scrapeInterval: "30s",
+      scrapeNamespaces: ["platform"],
+      retention: "360h",
+      retentionSize: "17408MB",
+      ruleFiles: [],
+      kubeStateMetrics: { namespace: "platform", selector, port: 8080 },
+    }),
+  );
+  const job = (config.scrape_configs as Config[]).find(
+    (candidate) => candidate.job_name === "kube-state-metrics",
+  );
+  const discovered = (labels: Record<string, string>, port = "8080") => ({
+    __address__: `10.42.0.12:${port}`,
+    __meta_kubernetes_namespace: "platform",
+    __meta_kubernetes_pod_name: "kube-state-metrics-7c9d-x2k4p",
+    __meta_kubernetes_pod_phase: "Running",
+    __meta_kubernetes_pod_container_port_number: port,
+    ...Object.fromEntries(
+      Object.entries(labels).map(([key, value]) => [
+        `__meta_kubernetes_pod_label_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`,
+        value,
+      ]),
+    ),
+  });
+
+  it("is scraped by a job of its own that keeps the reported objects' labels", () => {
+    expect(job?.honor_labels).toBe(true);
+    expect(job?.kubernetes_sd_configs).toEqual([
+      { role: "pod", namespaces: { names: ["platform"] } },
+    ]);
+    expect(relabel(discovered(selector), job?.relabel_configs)).toMatchObject({
+      __address__: "10.42.0.12:8080",
+      namespace: "platform",
+      pod: "kube-state-metrics-7c9d-x2k4p",
+    });
+  });
+
+  it("keeps only its own pods' metrics port", () => {
+    expect(relabel(discovered(selector, "8081"), job?.relabel_configs)).toBeUndefined();
+    const other = { ...selector, "app.kubernetes.io/instance": "staging" };
+    expect(relabel(discovered(other), job?.relabel_configs)).toBeUndefined();
+    const { "app.kubernetes.io/component": _component, ...partial } = selector;
+    expect(relabel(discovered(partial), job?.relabel_configs)).toBeUndefined();
+  });
+
+  it("watches only the alerts' resources, in the platform namespace, by a namespaced Role", async () => {
+    const args = await Promise.all(
+      kubeStateMetricsArgs("platform").map((arg) => unwrap(pulumi.output(arg))),
+    );
+    expect(args).toEqual([
+      "--port=8080",
+      "--telemetry-port=8081",
+      "--resources=jobs,cronjobs",
+      "--namespaces=platform",
+      "--metric-labels-allowlist=jobs=[app.kubernetes.io/component]",
+    ]);
+    expect(kubeStateMetricsRoleRules()).toEqual([
+      { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["list", "watch"] },
+    ]);
+  });
+});
+
+describe("the backup schedule rule", () => {
+  it("records the CronJob's threshold as a series the static alert compares against", () => {
+    const file = parse(backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 108000 }));
+    expect(BACKUP_RULE_FILE).toBe("backup-schedule.yaml");
+    expect(file).toEqual({
+      groups: [
+        {
+          name: "backup-schedule",
+          rules: [
+            {
+              record: BACKUP_MAX_AGE_SERIES,
+              expr: "vector(108000)",
+              labels: { cronjob: "postgres-backup" },
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("refuses a threshold that is not a whole positive number of seconds", () => {
+    expect(() => backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 0 })).toThrow(
+      /maxAgeSeconds must be a whole number of seconds, at least 1 \(got 0\)/,
+    );
+    expect(() => backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 1.5 })).toThrow(
+      /got 1.5/,
+    );
   });
 });
 

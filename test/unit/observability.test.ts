@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +132,7 @@ describe("the Observability stack", () => {
         "alertmanager",
         "collector",
         "grafana",
+        "kubeStateMetrics",
         "loki",
         "nodeLogCollector",
         "prometheus",
@@ -141,9 +143,14 @@ describe("the Observability stack", () => {
 
   it("every workload has probes, requests and limits, a config hash and scrape annotations", async () => {
     const found = await workloads();
-    expect(found).toHaveLength(7);
+    expect(found).toHaveLength(8);
     for (const { object, pod } of found) {
       const name = object.metadata.name;
+      // No config to hash, and scraped by a job of its own (honor_labels), not the annotation.
+      if (name === "kube-state-metrics") {
+        expect(pod.metadata.annotations).toBeUndefined();
+        continue;
+      }
       expect(pod.metadata.annotations["k3s-platform/config-hash"], name).toMatch(/^[0-9a-f]{16}$/);
       expect(pod.metadata.annotations["prometheus.io/scrape"], name).toBe("true");
       for (const container of pod.spec.containers as Obj[]) {
@@ -165,12 +172,12 @@ describe("the Observability stack", () => {
     }
   });
 
-  it("only Prometheus and the collector gateway mount a service-account token", async () => {
+  it("only Prometheus, the collector gateway and kube-state-metrics mount a service-account token", async () => {
     const withToken = (await workloads())
       .filter(({ pod }) => pod.spec.automountServiceAccountToken !== false)
       .map(({ object }) => object.metadata.name)
       .sort();
-    expect(withToken).toEqual(["otel-collector", "prometheus"]);
+    expect(withToken).toEqual(["kube-state-metrics", "otel-collector", "prometheus"]);
   });
 
   it("every workload but the node log collector runs as non-root in the platform namespace", async () => {
@@ -248,7 +255,26 @@ describe("the Observability stack", () => {
     const roles = await all("kubernetes:rbac.authorization.k8s.io/v1:Role");
     expect(roles.map((role) => role.metadata.namespace).sort()).toEqual([
       "platform",
+      "platform",
       "platform-node-logs",
+    ]);
+    // kube-state-metrics: exactly list/watch of Jobs and CronJobs, in its own namespace only.
+    const ksm = await one("kubernetes:rbac.authorization.k8s.io/v1:Role", "kube-state-metrics");
+    expect(ksm.metadata.namespace).toBe("platform");
+    expect(ksm.rules).toEqual([
+      { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["list", "watch"] },
+    ]);
+    const ksmBinding = await one(
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+      "kube-state-metrics",
+    );
+    expect(ksmBinding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: "kube-state-metrics",
+    });
+    expect(ksmBinding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "kube-state-metrics", namespace: "platform" },
     ]);
     const bindings = await all("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
     expect(bindings.map((b) => b.subjects[0].name).sort()).toEqual([
@@ -452,6 +478,41 @@ describe("the observability rules", () => {
       expect(otelCollectorRules({ replicas })).toEqual([
         { propertyPath: "replicas", reason: expect.stringMatching(/whole number of at least 1/) },
       ]);
+    }
+  });
+
+  it("kube-state-metrics runs at least one whole replica", async () => {
+    const { kubeStateMetricsRules, KubeStateMetrics } = await load();
+    expect(kubeStateMetricsRules({})).toEqual([]);
+    expect(kubeStateMetricsRules({ replicas: 2 })).toEqual([]);
+    expect(kubeStateMetricsRules({ replicas: 0 })).toEqual([
+      { propertyPath: "replicas", reason: expect.stringMatching(/whole number of at least 1/) },
+    ]);
+    const bad = () => new KubeStateMetrics("bad-ksm", { namespace: "platform", replicas: 1.5 });
+    expect(catchError(bad)).toMatchObject({
+      errors: [expect.objectContaining({ propertyPath: "replicas" })],
+    });
+  });
+
+  it("refuses a chart file named like the generated backup threshold, before any child exists", async () => {
+    const { Observability, BACKUP_RULE_FILE } = await load();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alerts-"));
+    try {
+      fs.writeFileSync(path.join(dir, BACKUP_RULE_FILE), "groups: []\n");
+      const count = async () =>
+        (await registeredOfType(mocks, "kubernetes:core/v1:ConfigMap")).length;
+      const before = await count();
+      const clash = () =>
+        new Observability("clash", {
+          namespace: "platform",
+          grafana: GRAFANA,
+          alertsDir: dir,
+          backupSchedule: { cronJob: "postgres-backup", maxAgeSeconds: 108000 },
+        });
+      expect(clash).toThrow(/alertsDir has a file named backup-schedule\.yaml.*rename it/);
+      expect(await count()).toBe(before);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -3,6 +3,7 @@ import { parse } from "yaml";
 import { IMAGES } from "../../core/images";
 import {
   collectorBuilderManifest,
+  kubeStateMetricsTool,
   otelcolCoreTool,
   postgresExporterTool,
   prometheusModuleVersion,
@@ -18,6 +19,14 @@ describe("the integration tier's programs follow the image catalogue", () => {
     expect(tool.wrapper?.goMod).toMatch(
       new RegExp(`postgres_exporter ${IMAGES.postgresExporter.tag.replaceAll(".", "\\.")}\\b`),
     );
+  });
+
+  it("builds kube-state-metrics at the catalogue's tag, the root package of its v2 module", () => {
+    expect(kubeStateMetricsTool()).toEqual({
+      name: "kube-state-metrics",
+      version: IMAGES.kubeStateMetrics.tag,
+      packages: ["k8s.io/kube-state-metrics/v2"],
+    });
   });
 
   it("Prometheus 3.MM.P maps to Go module v0.3MM.P", () => {

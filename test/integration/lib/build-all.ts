@@ -12,6 +12,7 @@ import {
   alertmanagerTool,
   atlasEngineTool,
   controlPlaneTool,
+  kubeStateMetricsTool,
   kwokTool,
   otelcolContribTool,
   otelcolCoreTool,
@@ -47,6 +48,10 @@ const TOOLS: Tool[] = [
     ensure: () => ensureGoTool(controlPlaneTool()),
   },
   { label: "kwok (e2e fake node)", ensure: () => ensureGoTool(kwokTool()) },
+  {
+    label: "kube-state-metrics (e2e, the alerts' Job and CronJob metrics)",
+    ensure: () => ensureGoTool(kubeStateMetricsTool()),
+  },
   { label: "atlas-engine (Atlas's sql/migrate)", ensure: () => ensureGoTool(atlasEngineTool()) },
   {
     label: "postgres_exporter (dashboard metric names)",

@@ -166,6 +166,14 @@ export const METRIC_SOURCES = {
     checkedBy: "this file, against our kubelet jobs' keep-lists (no kubelet runs here)",
   },
   prometheus: { claims: /^(up|ALERTS)$/, checkedBy: "none: Prometheus makes these itself" },
+  kubeStateMetrics: {
+    claims: /^kube_/,
+    checkedBy: "test/e2e/kube-state-metrics.test.ts, on the real exporter and API server",
+  },
+  recorded: {
+    claims: /^platform:/,
+    checkedBy: "none: the stack records it (backup-schedule.yaml, observability-config.test.ts)",
+  },
   pgbouncerExporter: {
     claims: /^pgbouncer_/,
     checkedBy: "none: the pgbouncer_exporter module is not served by the Go proxy here",

@@ -62,6 +62,24 @@ export function alertmanagerTool(): GoToolSpec {
   };
 }
 
+const KUBE_STATE_METRICS_MODULE = "k8s.io/kube-state-metrics/v2";
+
+/**
+ * `kube-state-metrics` at the catalogue's release: its image tag is the Go module version
+ * (`v2.20.0` of `k8s.io/kube-state-metrics/v2`, whose root package is the program), so the e2e
+ * tier runs the exporter the Deployment runs, with the rendered arguments.
+ */
+export function kubeStateMetricsTool(): GoToolSpec {
+  const version = IMAGES.kubeStateMetrics.tag;
+  if (!/^v2\.\d+\.\d+$/.test(version)) {
+    throw new Error(
+      `kube-state-metrics image tag "${version}" is not a plain v2.MINOR.PATCH release, so it ` +
+        `names no ${KUBE_STATE_METRICS_MODULE} module version`,
+    );
+  }
+  return { name: "kube-state-metrics", version, packages: [KUBE_STATE_METRICS_MODULE] };
+}
+
 const POSTGRES_EXPORTER_MODULE = "github.com/prometheus-community/postgres_exporter";
 const POSTGRES_EXPORTER_DIR = path.resolve(__dirname, "..", "postgres-exporter");
 
