@@ -1,4 +1,4 @@
-import { formatImageReference, parseImageReference } from "./image-reference";
+import { formatImageReference, parseImageReference } from "../policy/model/image-reference";
 
 /**
  * The image catalogue: every image the platform runs, with an exact tag, in one place. A

@@ -1,4 +1,4 @@
-import { parseImageReference, startsWithRegistryHost } from "../../core/image-reference";
+import { parseImageReference, startsWithRegistryHost } from "../../policy/model/image-reference";
 import { fieldError, fieldErrorIf, type FieldError } from "../../core/validation";
 import type { AppArgs } from "./args";
 
@@ -6,7 +6,7 @@ import type { AppArgs } from "./args";
  * Which images the App accepts. Exactly one of `image` and `build`; an image names one build (a
  * tag that is not a floating one such as `latest`, or a digest), and in prod a digest, because a
  * tag can be pushed again. A build is deployed by its repo digest, so it satisfies prod by
- * construction. Both paths are read and written with core/image-reference.ts.
+ * construction. Both paths are read and written with policy/model/image-reference.ts.
  */
 
 const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;

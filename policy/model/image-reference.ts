@@ -69,3 +69,20 @@ export function registryOf(reference: string): string {
 export function dockerConfigAuthKey(registry: string): string {
   return registry === DOCKER_HUB || registry === "index.docker.io" ? DOCKER_HUB_AUTH_KEY : registry;
 }
+
+/**
+ * The reference as a registry names it: the registry always spelled out, Docker Hub as
+ * `docker.io` and its single-name repositories under `library/`. `postgres:15`,
+ * `docker.io/postgres:15` and `index.docker.io/library/postgres:15` are one image, and the image
+ * lock keys each image by this one spelling.
+ */
+export function canonicalImageReference(reference: string): ImageReference {
+  const parsed = parseImageReference(reference);
+  const given = parsed.registry ?? DOCKER_HUB;
+  const registry = given === "index.docker.io" ? DOCKER_HUB : given;
+  const repository =
+    registry === DOCKER_HUB && !parsed.repository.includes("/")
+      ? `library/${parsed.repository}`
+      : parsed.repository;
+  return { ...parsed, registry, repository };
+}
