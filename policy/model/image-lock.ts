@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { canonicalImageReference, formatImageReference } from "./image-reference";
+import { canonicalImageReference, formatImageReference, isSha256Digest } from "./image-reference";
 
 /**
  * The image lock: the `sha256:` digest each image tag pointed to when `npm run images:lock` last
@@ -31,8 +31,6 @@ interface ImageLockFile {
 
 /** The committed lock, beside the pack's rules. */
 export const IMAGE_LOCK_FILE = path.resolve(__dirname, "..", "images.lock.json");
-
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** A malformed lock file: names the file and the entry. */
 export class ImageLockError extends Error {
@@ -87,7 +85,7 @@ function lockEntry(file: string, key: string, entry: unknown): ImageLockEntry {
   }
   if (!isRecord(entry)) throw new ImageLockError(file, where, "must be an object");
   const { digest, mediaType, resolvedAt } = entry;
-  if (typeof digest !== "string" || !DIGEST.test(digest)) {
+  if (typeof digest !== "string" || !isSha256Digest(digest)) {
     throw new ImageLockError(file, `${where}.digest`, "must be sha256:<64 lowercase hex>");
   }
   if (typeof mediaType !== "string" || mediaType === "") {
