@@ -1,5 +1,31 @@
+import type { DragonflyArgs } from "../../components/dragonfly/args";
+import type { MigrationsArgs } from "../../components/migrations/args";
+import type { ObjectStoreArgs } from "../../components/object-store/args";
+import type { ObservabilityArgs } from "../../components/observability/args";
+import type { OllamaArgs } from "../../components/ollama/args";
+import type { PgBouncerArgs } from "../../components/pgbouncer/args";
+import type { PostgresArgs } from "../../components/postgres/args";
+import type { TemporalArgs } from "../../components/temporal/args";
 import { resolveImages, type ResolvedImages } from "../../core/images";
 import type { PlatformArgs } from "../../stack-config/types";
+
+/** The observability workloads that take an image of their own. */
+type ObservedWorkload =
+  "collector" | "nodeLogs" | "tempo" | "loki" | "prometheus" | "grafana" | "alertmanager";
+
+/** The image args of each component, by the name the table gives it. */
+type ImageArgs = {
+  objectStore: Pick<ObjectStoreArgs, "image" | "clientImage">;
+  postgres: Pick<PostgresArgs, "image" | "exporterImage" | "clientImage">;
+  pgbouncer: Pick<PgBouncerArgs, "image" | "exporterImage">;
+  dragonfly: Pick<DragonflyArgs, "image">;
+  migrations: Pick<MigrationsArgs, "image">;
+  ollama: Pick<OllamaArgs, "image" | "pullImage">;
+  temporal: Pick<TemporalArgs, "images">;
+  observability: {
+    [K in ObservedWorkload]-?: Pick<NonNullable<ObservabilityArgs[K]>, "image">;
+  };
+};
 
 /**
  * Which catalogue image each component argument takes: the one table from the catalogue's names
@@ -34,7 +60,8 @@ export function componentImages(images: ResolvedImages) {
       grafana: { image: images.grafana },
       alertmanager: { image: images.alertmanager },
     },
-  } as const;
+    // Checked against the components' args: a renamed image arg fails here, not silently.
+  } satisfies ImageArgs;
 }
 
 /** Each component's images for the stack: its overrides (`images.*`) pinned by its image lock. */
