@@ -1,5 +1,7 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { distance } from "fastest-levenshtein";
+import { IMAGE_LOCK_FILE, readImageLock, type ImageLock } from "./policy/model/image-lock";
 import { z } from "zod";
 import { COMMON_DEFAULTS, PROFILE_DEFAULTS } from "./stack-config/defaults";
 import { schema } from "./stack-config/schema";
@@ -84,11 +86,13 @@ export function parseConfig(
   const { arcjetKey, registryPassword, temporalUiClientSecret, credentials, ...config } =
     result.data;
   const issues = [...early, ...crossFieldIssues(config, writtenKeys(values))];
+  const imageLock = stackImageLock(config.imagesLock, issues);
   if (issues.length > 0) {
     throw new ConfigError(issues);
   }
   return {
     ...config,
+    imageLock,
     secrets: secretOutputs({ arcjetKey, registryPassword, temporalUiClientSecret }),
     credentials: secretCredentials(credentials ?? {}),
   };
@@ -102,6 +106,19 @@ function profileIssue(profile: unknown): ConfigIssue {
         ? 'is required: set it to "dev" or "prod" in Pulumi.<stack>.yaml'
         : `must be "dev" or "prod" (got ${JSON.stringify(profile)})`,
   };
+}
+
+/**
+ * The image lock the stack pins its images by: `imagesLock` (relative to the project directory,
+ * where this module lives) or the pack's own. A lock that cannot be read is a problem of the key.
+ */
+function stackImageLock(file: string | undefined, issues: ConfigIssue[]): ImageLock {
+  try {
+    return readImageLock(file === undefined ? IMAGE_LOCK_FILE : path.resolve(__dirname, file));
+  } catch (error) {
+    issues.push({ key: `${PROJECT}:imagesLock`, message: (error as Error).message });
+    return {};
+  }
 }
 
 /** Reads the current stack's config from the Pulumi runtime. */
@@ -275,13 +292,26 @@ function keyOf(path: PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): ConfigIssue[] {
   if (issue.code === "unrecognized_keys") {
     const known = knownKeysAt(issue.path);
-    return issue.keys.map((unknownKey) => ({
-      key: keyOf([...issue.path, unknownKey]),
-      message: `is not a known key${suggestion(unknownKey, known)}`,
-    }));
+    return issue.keys.map((unknownKey) => {
+      const key = keyOf([...issue.path, unknownKey]);
+      const moved = MOVED_KEYS[key.slice(PROJECT.length + 1)];
+      return {
+        key,
+        message:
+          moved !== undefined
+            ? `has moved: set ${PROJECT}:${moved} instead (every image is overridden under images)`
+            : `is not a known key${suggestion(unknownKey, known)}`,
+      };
+    });
   }
   return [{ key: keyOf(issue.path), message: issue.message }];
 }
+
+/** Keys that moved, with where they are now: a stack that still sets one hears where to. */
+const MOVED_KEYS: Readonly<Record<string, string>> = {
+  "objectStore.image": "images.minio",
+  "objectStore.clientImage": "images.minioClient",
+};
 
 /** The keys the schema accepts at a path (for suggestions). */
 function knownKeysAt(path: PropertyKey[]): string[] {

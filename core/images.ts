@@ -1,9 +1,10 @@
-import { formatImageReference, parseImageReference } from "./image-reference";
+import { pinImage, type ImageLock } from "../policy/model/image-lock";
+import { formatImageReference, parseImageReference } from "../policy/model/image-reference";
 
 /**
  * The image catalogue: every image the platform runs, with an exact tag, in one place. A
- * component takes its image from here unless the stack config overrides it, and the policy pack
- * refuses anything that is not pinned.
+ * component takes its image from here unless the stack config overrides it (`images.<name>`), the
+ * image lock adds each tag's digest, and the policy pack refuses anything that is not pinned.
  */
 
 /** One image: where it lives, its exact tag, and the user its process runs as. */
@@ -97,6 +98,26 @@ export const IMAGES = {
 } as const satisfies Record<string, CatalogueImage>;
 
 export type ImageName = keyof typeof IMAGES;
+
+/** Every catalogue name, in the catalogue's order. */
+export const IMAGE_NAMES = Object.keys(IMAGES) as ImageName[];
+
+/** References given in place of catalogue images (a mirror, another build), by catalogue name. */
+export type ImageOverrides = Partial<Record<ImageName, string>>;
+
+/** Every catalogue image as a stack deploys it. */
+export type ResolvedImages = Readonly<Record<ImageName, string>>;
+
+/**
+ * The reference each catalogue image is deployed by: the stack's override or the catalogue's
+ * tag, with the digest the image lock records for that tag (`repo:tag@sha256:…`), else the tag as
+ * it is. The one place images are resolved: the Platform hands the result to the components.
+ */
+export function resolveImages(overrides: ImageOverrides, lock: ImageLock): ResolvedImages {
+  return Object.fromEntries(
+    IMAGE_NAMES.map((name) => [name, pinImage(overrides[name] ?? imageRef(name), lock)]),
+  ) as Record<ImageName, string>;
+}
 
 /** `repository:tag` of a catalogue image. */
 export function imageRef(name: ImageName): string {

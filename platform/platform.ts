@@ -5,6 +5,7 @@ import { argsForApp, pullUsernameOf } from "./args/app";
 import { appIsOn } from "../stack-config/stack-rules";
 import { argsForDeployTarget } from "./args/deploy-target";
 import { argsForDragonfly } from "./args/dragonfly";
+import { imagesForPlatform, type ComponentImages } from "./args/images";
 import { argsForMigrations } from "./args/migrations";
 import { argsForNetworkPolicies } from "./args/network-policies";
 import { argsForObjectStore } from "./args/object-store";
@@ -71,22 +72,15 @@ export class Platform extends pulumi.ComponentResource {
       name,
       ns: platformNamespace(args, this).metadata.name,
       parent: this,
+      images: imagesForPlatform(args),
     };
-    const objectStore = new ObjectStore(
-      "object-store",
-      { ...argsForObjectStore(args), ...placed(at), secretKeys: args.credentials.objectStore },
-      { parent: at.parent },
-    );
+    const objectStore = objectStoreOn(at);
     const postgres = postgresOn(at, objectStore);
     const pgbouncer = pgbouncerOn(at, postgres);
     const dragonfly = dragonflyOn(at);
     const observability = observabilityOn(at, objectStore, postgres);
     const temporal = temporalOn(at, postgres);
-    const ollama = new Ollama(
-      "ollama",
-      { ...argsForOllama(args), ...placed(at) },
-      { parent: at.parent },
-    );
+    const ollama = ollamaOn(at);
     const migrations = migrationsOn(at, postgres);
     const deployTarget = new DeployTarget(
       "deploy-target",
@@ -153,6 +147,8 @@ interface Placement {
   /** The namespace's name as an output of the Namespace object. */
   ns: pulumi.Output<string>;
   parent: Platform;
+  /** Every component's images, resolved once for the stack. */
+  images: ComponentImages;
 }
 
 /** The `namespace` and `instance` arguments every component takes from its placement. */
@@ -182,6 +178,28 @@ function platformNamespace(args: PlatformArgs, parent: Platform): k8s.core.v1.Na
   );
 }
 
+/** The object store, with the root and consumer keys the stack gives (the rest generated). */
+function objectStoreOn(at: Placement): ObjectStore {
+  return new ObjectStore(
+    "object-store",
+    {
+      ...argsForObjectStore(at.args),
+      ...at.images.objectStore,
+      ...placed(at),
+      secretKeys: at.args.credentials.objectStore,
+    },
+    { parent: at.parent },
+  );
+}
+
+function ollamaOn(at: Placement): Ollama {
+  return new Ollama(
+    "ollama",
+    { ...argsForOllama(at.args), ...at.images.ollama, ...placed(at) },
+    { parent: at.parent },
+  );
+}
+
 /** Postgres, its backups (when on) in the object store's backup bucket. */
 function postgresOn(at: Placement, objectStore: ObjectStore): Postgres {
   const settings = argsForPostgres(at.args);
@@ -189,6 +207,7 @@ function postgresOn(at: Placement, objectStore: ObjectStore): Postgres {
     "postgres",
     {
       ...settings,
+      ...at.images.postgres,
       ...placed(at),
       passwords: at.args.credentials.postgres,
       backup: settings.backup && {
@@ -208,6 +227,7 @@ function pgbouncerOn(at: Placement, postgres: Postgres): PgBouncer {
     "pgbouncer",
     {
       ...argsForPgBouncer(at.args),
+      ...at.images.pgbouncer,
       ...placed(at),
       statsPassword: at.args.credentials.pgbouncer?.stats,
       postgresHost: postgres.host,
@@ -223,6 +243,7 @@ function dragonflyOn(at: Placement): Dragonfly {
     "dragonfly",
     {
       ...argsForDragonfly(at.args),
+      ...at.images.dragonfly,
       ...placed(at),
       password: at.args.credentials.dragonfly?.password,
     },
@@ -237,15 +258,27 @@ function observabilityOn(
   postgres: Postgres,
 ): Observability {
   const settings = argsForObservability(at.args);
+  const images = at.images.observability;
   return new Observability(
     "observability",
     {
       ...settings,
       ...placed(at),
-      grafana: { ...settings.grafana, adminPassword: at.args.credentials.grafana?.admin },
+      collector: { ...settings.collector, ...images.collector },
+      nodeLogs: { ...settings.nodeLogs, ...images.nodeLogs },
+      tempo: { ...settings.tempo, ...images.tempo },
+      loki: { ...settings.loki, ...images.loki },
+      prometheus: { ...settings.prometheus, ...images.prometheus },
+      kubeStateMetrics: { ...settings.kubeStateMetrics, ...images.kubeStateMetrics },
+      grafana: {
+        ...settings.grafana,
+        ...images.grafana,
+        adminPassword: at.args.credentials.grafana?.admin,
+      },
       backupSchedule: backupScheduleOf(at.args, postgres),
       alertmanager: {
         ...settings.alertmanager,
+        ...images.alertmanager,
         receivers: settings.alertmanager.receivers.map((receiver) => ({
           ...receiver,
           credential: receiverCredential(at.args, receiver.name),
@@ -300,6 +333,7 @@ function temporalOn(at: Placement, postgres: Postgres): Temporal {
     "temporal",
     {
       ...argsForTemporal(at.args),
+      ...at.images.temporal,
       ...placed(at),
       postgres: {
         host: postgres.host,
@@ -321,6 +355,7 @@ function migrationsOn(at: Placement, postgres: Postgres): Migrations {
     "migrations",
     {
       ...argsForMigrations(at.args),
+      ...at.images.migrations,
       ...placed(at),
       databaseUrl: postgres.appSecret.key("url"),
       dependsOn: [postgres.statefulSet],

@@ -1,6 +1,7 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { haReplicasProd } from "./rules/ha-replicas-prod";
 import { imageDigestProd } from "./rules/image-digest-prod";
+import { imageLockDrift } from "./rules/image-lock-drift";
 import { imagePinned } from "./rules/image-pinned";
 import { ingressTlsProd } from "./rules/ingress-tls-prod";
 import { noDefaultNs } from "./rules/no-default-ns";
@@ -41,6 +42,7 @@ export const RESOURCE_POLICIES: readonly ResourceValidationPolicy[] = [
   pssRestricted,
   imagePinned,
   imageDigestProd,
+  imageLockDrift,
   resources,
   probes,
   readOnlyRoot,

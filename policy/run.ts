@@ -40,6 +40,8 @@ export interface RunOptions {
   enforcement?: Record<string, EnforcementOverride>;
   /** The configured StorageClass; without it storage-refs admits local-path and the stack's own. */
   storageClassName?: string;
+  /** The image lock prod images are held to. @default the pack's images.lock.json */
+  imageLock?: RuleConfig["imageLock"];
 }
 
 type Policy = ResourceValidationPolicy | StackValidationPolicy;
@@ -70,7 +72,10 @@ export async function runPolicies(
   options: RunOptions = {},
 ): Promise<PolicyViolation[]> {
   checkOverrides(policies, options.enforcement ?? {});
-  const config: RuleConfig = { storageClassName: options.storageClassName };
+  const config: RuleConfig = {
+    storageClassName: options.storageClassName,
+    imageLock: options.imageLock,
+  };
   const ids = new Map(resources.map((resource) => [resource.urn, describe(resource)]));
   const stackResources = toPolicyResources(resources);
   const violations: PolicyViolation[] = [];

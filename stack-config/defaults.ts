@@ -53,6 +53,7 @@ export const COMMON_DEFAULTS: Defaults = {
     resources: "nano",
   },
   dragonfly: { snapshotCron: "*/30 * * * *" },
+  images: {},
   objectStore: { buckets: { app: "app", backups: "backups", loki: "loki", tempo: "tempo" } },
   observability: {
     nodeLogs: true,

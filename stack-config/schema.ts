@@ -9,6 +9,12 @@ import {
   type QuantityKind,
 } from "../core/quantity";
 import { NODE_LOGS_NAMESPACE_SUFFIX } from "../policy/model/security-exceptions";
+import {
+  malformedReferenceProblem,
+  parseImageReference,
+  unpinnedReferenceProblem,
+} from "../policy/model/image-reference";
+import { IMAGE_NAMES, type ImageName } from "../core/images";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";
@@ -132,6 +138,31 @@ function integer(min: number, max?: number, why?: string) {
 
 /** A TCP port. */
 const port = integer(1, 65535);
+
+/** An image reference that names one build: an exact tag, a digest, or both. */
+const imageReference = z.string().check((ctx) => {
+  const parsed = parseImageReference(ctx.value);
+  const problem = malformedReferenceProblem(parsed) ?? unpinnedReferenceProblem(parsed);
+  if (problem !== undefined) {
+    ctx.issues.push({
+      code: "custom",
+      input: ctx.value,
+      message: `${problem} (got "${ctx.value}")`,
+    });
+  }
+});
+
+/**
+ * References to deploy instead of catalogue images (core/images.ts), by catalogue name: a mirror,
+ * or another build. `npm run images:lock` resolves them too, and each is pinned by the image lock
+ * like the catalogue's own. The image must run as the catalogue entry's user.
+ */
+const imageOverrides = z.strictObject(
+  Object.fromEntries(IMAGE_NAMES.map((name) => [name, imageReference.optional()])) as Record<
+    ImageName,
+    z.ZodOptional<typeof imageReference>
+  >,
+);
 
 /** The largest UID/GID Linux user namespaces map. */
 const MAX_ID = 2 ** 31 - 1;
@@ -335,9 +366,14 @@ export const schema = z
       proactorThreads: integer(1, 64).optional(),
       snapshotCron: cronSchedule,
     }),
+    /** Images to deploy instead of the catalogue's, by catalogue name (`images.minio`). */
+    images: imageOverrides,
+    /**
+     * The image lock to pin images by, relative to the project directory. Default the policy
+     * pack's `policy/images.lock.json`, which `npm run images:lock` writes.
+     */
+    imagesLock: z.string().min(1).optional(),
     objectStore: z.strictObject({
-      image: z.string().min(1).optional(),
-      clientImage: z.string().min(1).optional(),
       storageSize: storage,
       resources,
       buckets: z.strictObject({

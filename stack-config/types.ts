@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
+import type { ImageLock } from "../policy/model/image-lock";
 import type { schema } from "./schema";
 
 /** Keys whose values are secrets: read as secret outputs, refused when stored in plain text. */
@@ -33,6 +34,8 @@ export type PlatformConfig = ValidatedConfig & {
   secrets: Partial<Record<Exclude<SecretKeyName, "credentials">, pulumi.Output<string>>>;
   /** Credentials given in config instead of generated, as secret outputs. */
   credentials: Partial<GivenCredentials>;
+  /** The image lock (`imagesLock`, else the pack's): the digest of each image tag it knows. */
+  imageLock: ImageLock;
 };
 
 /**

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, parseConfig } from "../config";
 import type { Profile } from "../policy/model/profile";
+import type { ImageLock } from "../policy/model/image-lock";
 import {
   renderedProfile,
   runPolicyPack,
@@ -36,7 +37,7 @@ runTool(async () => {
   const stack = stackName(positional[0] ?? usage("npm run check -- <stack> [--stack-file <file>]"));
   const stackFile = options["stack-file"] ?? stackFilePath(REPOSITORY_ROOT, stack);
 
-  const { section: config, profile } = configSection(stackFile);
+  const { section: config, profile, imageLock } = configSection(stackFile);
   if (!profile) return report(stack, [config]);
 
   const result = await renderStack({ stack, stackFile });
@@ -46,7 +47,11 @@ runTool(async () => {
     config,
     await schemaSection(files),
     policySection(
-      await runPolicyPack(result.resources, { enforcement: policyEnforcement(judgedAs) }),
+      // Judged by the lock the stack pinned its images with (`imagesLock`, else the pack's).
+      await runPolicyPack(result.resources, {
+        enforcement: policyEnforcement(judgedAs),
+        imageLock,
+      }),
       judgedAs,
     ),
     migrationsSection(),
@@ -66,15 +71,19 @@ function policyEnforcement(profile: Profile): Record<string, EnforcementOverride
 }
 
 /** The config on its own first: with a bad config nothing else is worth running. */
-function configSection(stackFile: string): { section: Section; profile?: Profile } {
+function configSection(stackFile: string): {
+  section: Section;
+  profile?: Profile;
+  imageLock?: ImageLock;
+} {
   const title = "config";
   try {
     // With the stack's secret keys, as the engine and `render` pass them: a `secure:` value is
     // what a secret key must be, not a plain-text leak.
     const { values, secretKeys } = readStackConfig(stackFile);
-    const { profile } = parseConfig(values, secretKeys);
+    const { profile, imageLock } = parseConfig(values, secretKeys);
     const summary = `${path.basename(stackFile)} is valid (profile ${profile})`;
-    return { section: { title, failures: [], notes: [], summary }, profile };
+    return { section: { title, failures: [], notes: [], summary }, profile, imageLock };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const failures =

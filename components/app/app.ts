@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { DEFAULT_INGRESS_CLASS, ingressUrl } from "../lib/ingress";
 import * as pulumi from "@pulumi/pulumi";
 import { dockerConfigJson } from "../lib/registry-auth";
-import { registryOf } from "../../core/image-reference";
+import { registryOf } from "../../policy/model/image-reference";
 import { tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { configHashAnnotation } from "../lib/hash";

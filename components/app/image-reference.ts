@@ -1,4 +1,11 @@
-import { parseImageReference, startsWithRegistryHost } from "../../core/image-reference";
+import {
+  malformedReferenceProblem,
+  parseImageReference,
+  REGISTRY_SERVER,
+  REPOSITORY,
+  startsWithRegistryHost,
+  unpinnedReferenceProblem,
+} from "../../policy/model/image-reference";
 import { fieldError, fieldErrorIf, type FieldError } from "../../core/validation";
 import type { AppArgs } from "./args";
 
@@ -6,14 +13,8 @@ import type { AppArgs } from "./args";
  * Which images the App accepts. Exactly one of `image` and `build`; an image names one build (a
  * tag that is not a floating one such as `latest`, or a digest), and in prod a digest, because a
  * tag can be pushed again. A build is deployed by its repo digest, so it satisfies prod by
- * construction. Both paths are read and written with core/image-reference.ts.
+ * construction. Both paths are read and written with policy/model/image-reference.ts.
  */
-
-const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
-const FLOATING_TAGS = new Set(["latest", "stable", "edge", "nightly", "main", "master", "dev"]);
-const REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
-const REGISTRY_SERVER = /^[a-zA-Z0-9.-]+(:\d+)?$/;
-const TAG = /^\w[\w.-]{0,127}$/;
 
 /** What the image rules read: the profile, the image or the build, and the pull credentials. */
 export interface AppImageSettings extends Pick<AppArgs, "profile" | "image"> {
@@ -71,28 +72,18 @@ function buildRules(build: NonNullable<AppImageSettings["build"]>): FieldError[]
 
 /** An image reference must name one build, and in prod by its digest. */
 function imageReferenceRules(profile: AppArgs["profile"], reference: string): FieldError[] {
-  const { registry, repository, tag, digest } = parseImageReference(reference);
+  const parsed = parseImageReference(reference);
   const malformed = (what: string) => [fieldError("image", `${what} (got "${reference}")`)];
-  if (registry !== undefined && !REGISTRY_SERVER.test(registry)) {
-    return malformed(`has a malformed registry host "${registry}"`);
-  }
-  if (!REPOSITORY.test(repository)) {
-    return malformed(`must name a lowercase repository such as acme/app, not "${repository}"`);
-  }
-  if (tag !== undefined && !TAG.test(tag)) return malformed(`has a malformed tag "${tag}"`);
-  if (digest !== undefined && !SHA256_DIGEST.test(digest)) {
-    return malformed("has a malformed digest; use @sha256:<64 hex>");
-  }
-  if (profile === "prod" && digest === undefined) {
+  const shape = malformedReferenceProblem(parsed);
+  if (shape !== undefined) return malformed(shape);
+  if (profile === "prod" && parsed.digest === undefined) {
     return malformed(
       "must be pinned by digest in prod (repo:tag@sha256:<digest>), a tag can be pushed again; " +
         "or use build, which deploys by digest",
     );
   }
-  if (digest === undefined && (tag === undefined || FLOATING_TAGS.has(tag.toLowerCase()))) {
-    return malformed(`must name one build: an exact tag or a digest, not "${tag ?? "no tag"}"`);
-  }
-  return [];
+  const unpinned = unpinnedReferenceProblem(parsed);
+  return unpinned === undefined ? [] : malformed(unpinned);
 }
 
 /** One way to pull: an existing Secret or credentials, not both. */

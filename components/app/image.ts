@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { formatImageReference, parseImageReference } from "../../core/image-reference";
+import { formatImageReference, parseImageReference } from "../../policy/model/image-reference";
 import { APP_DEFAULTS, type AppBuildArgs } from "./args";
 
 /** The `docker.Image` args of a build: context, Dockerfile and platform, pushed to the registry. */

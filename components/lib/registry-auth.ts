@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dockerConfigAuthKey } from "../../core/image-reference";
+import { dockerConfigAuthKey } from "../../policy/model/image-reference";
 
 /**
  * The `.dockerconfigjson` of a `kubernetes.io/dockerconfigjson` Secret for one registry, as the

@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { cronProblem } from "../../core/cron";
-import { parseImageReference } from "../../core/image-reference";
+import { parseImageReference } from "../../policy/model/image-reference";
 import { cataloguePostgresMajor, imageRef, postgresRelease } from "../../core/images";
 import {
   fieldErrorIf,

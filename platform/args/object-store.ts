@@ -11,8 +11,6 @@ export function argsForObjectStore(config: PlatformSettings): Settings<ObjectSto
   const { objectStore } = config;
   return {
     storageClass: config.cluster.storageClass,
-    image: objectStore.image,
-    clientImage: objectStore.clientImage,
     resources: objectStore.resources,
     storageSize: objectStore.storageSize,
     buckets: {

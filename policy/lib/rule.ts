@@ -4,6 +4,7 @@ import type {
   StackValidation,
   StackValidationArgs,
 } from "@pulumi/policy";
+import type { ImageLock } from "../model/image-lock";
 import type { KubeObject, ResourceFacts } from "./k8s";
 import { toKubeObject } from "./k8s";
 import type { StackIndex } from "./stack";
@@ -26,6 +27,8 @@ export type StackReport = (object: KubeObject, detail: string) => void;
 export interface RuleConfig {
   /** The configured StorageClass (`storage-refs`). */
   storageClassName?: string;
+  /** The image lock to judge by (`image-lock-drift`). @default the pack's images.lock.json */
+  imageLock?: ImageLock;
 }
 
 function facts(args: ResourceValidationArgs): ResourceFacts {
@@ -88,12 +91,12 @@ export function validateProdObjects(
 
 /** A check on every workload's pod template in a prod stack (see {@link validateProdObjects}). */
 export function validateProdWorkloads(
-  check: (workload: Workload, report: Report) => void,
+  check: (workload: Workload, report: Report, args: StackValidationArgs) => void,
 ): StackValidation {
-  return validateKubeStack((stack, report) => {
+  return validateKubeStack((stack, report, args) => {
     if (stackProfile(stack) !== "prod") return;
     for (const workload of stack.workloads) {
-      check(workload, (detail) => report(workload.object, detail));
+      check(workload, (detail) => report(workload.object, detail), args);
     }
   });
 }

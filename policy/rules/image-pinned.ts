@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { FLOATING_TAGS, isSha256Digest, parseImage } from "../lib/images";
+import { FLOATING_TAGS, isSha256Digest, parseImageReference } from "../lib/images";
 import { validateWorkload } from "../lib/rule";
 import { containersOf } from "../lib/workloads";
 
@@ -9,7 +9,7 @@ export const imagePinned: ResourceValidationPolicy = {
   description: "Every container image has an exact tag or a digest, never `latest` or no tag.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Take the image from the catalogue in core/images.ts, which pins exact versions.",
+    "Take the image from the catalogue in core/images.ts (or `images.<name>` in the stack config), which pins exact versions.",
   validateResource: validateWorkload((workload, report) => {
     for (const ref of containersOf(workload)) {
       const image = ref.container.image;
@@ -20,7 +20,7 @@ export const imagePinned: ResourceValidationPolicy = {
         report(`${ref.label} has no image (${field}); set an image with an exact tag`);
         continue;
       }
-      const { tag, digest } = parseImage(image);
+      const { tag, digest } = parseImageReference(image);
       if (digest !== undefined) {
         if (!isSha256Digest(digest)) {
           report(

@@ -1,11 +1,16 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   parseConfig,
   pgbouncerServerConnections,
   postgresPoolBudget,
   PROFILE_DEFAULTS,
 } from "../../config";
+import { imageRef } from "../../core/images";
+import { imagesForPlatform } from "../../platform/args/images";
+import { pinImage, readImageLock } from "../../policy/model/image-lock";
 import { readStackConfig } from "../../tools/lib/stack-file";
 import { issuesByKey, parsedStackConfig, rawStackConfig, stackConfigIssues } from "./stack-config";
 
@@ -338,6 +343,36 @@ const INVALID: [string, Record<string, unknown>, string, RegExp][] = [
     "k3s-platform:postgres.maxConnections",
     /at least 20/,
   ],
+  [
+    "an image override on a moving tag",
+    { profile: "dev", images: { postgres: "postgres:latest" } },
+    "k3s-platform:images.postgres",
+    /must name one build: an exact tag or a digest, not "latest" \(got "postgres:latest"\)/,
+  ],
+  [
+    "an image override with a malformed digest",
+    { profile: "dev", images: { curl: "curlimages/curl:8@sha256:abc" } },
+    "k3s-platform:images.curl",
+    /malformed digest/,
+  ],
+  [
+    "an image override for a name the catalogue lacks",
+    { profile: "dev", images: { postgress: "postgres:15" } },
+    "k3s-platform:images.postgress",
+    /did you mean "postgres"/,
+  ],
+  [
+    "the object store's image under the key it had before images",
+    { profile: "dev", objectStore: { image: "quay.io/minio/minio:RELEASE.1" } },
+    "k3s-platform:objectStore.image",
+    /has moved: set k3s-platform:images\.minio instead/,
+  ],
+  [
+    "an image lock that cannot be read",
+    { profile: "dev", imagesLock: "no-such.lock.json" },
+    "k3s-platform:imagesLock",
+    /no-such\.lock\.json: the file cannot be read/,
+  ],
 ];
 
 describe("invalid configs are refused with the key and the reason", () => {
@@ -437,5 +472,47 @@ describe("schema problems and cross-key problems are reported together", () => {
       "k3s-platform:dragonfly.resources.memory",
       "k3s-platform:postgres.directConnections",
     ]);
+  });
+});
+
+describe("images: overrides and the lock", () => {
+  const digest = `sha256:${"e".repeat(64)}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "images-lock-config-"));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** A lock in a temp dir that knows one tag: the override below. */
+  function lockFile(): string {
+    const file = path.join(dir, "images.lock.json");
+    const entry = {
+      digest,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      resolvedAt: "2026-01-05T06:00:00Z",
+    };
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ version: 1, images: { "mirror.example.com/minio/mc:RELEASE.1": entry } }),
+    );
+    return file;
+  }
+
+  it("pins an override by the stack's lock and leaves the tags the lock lacks as they are", () => {
+    const config = parsedStackConfig({
+      profile: "dev",
+      images: { minioClient: "mirror.example.com/minio/mc:RELEASE.1" },
+      imagesLock: lockFile(),
+    });
+    const images = imagesForPlatform(config);
+    expect(images.objectStore.clientImage).toBe(`mirror.example.com/minio/mc:RELEASE.1@${digest}`);
+    // One override reaches every component that runs the image.
+    expect(images.postgres.clientImage).toBe(images.objectStore.clientImage);
+    expect(images.objectStore.image).toBe(imageRef("minio"));
+  });
+
+  it("a stack without overrides deploys the catalogue, pinned by the pack's lock", () => {
+    const config = parsedStackConfig({ profile: "dev" });
+    expect(config.imageLock).toEqual(readImageLock());
+    expect(imagesForPlatform(config).dragonfly.image).toBe(
+      pinImage(imageRef("dragonfly"), config.imageLock),
+    );
   });
 });

@@ -39,13 +39,14 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 
-const FILES = ["preview.yml", "preview-comment.yml", "up.yml"];
+const FILES = ["preview.yml", "preview-comment.yml", "up.yml", "images-lock.yml"];
 const text = (file: string) => fs.readFileSync(path.join(DIR, file), "utf8");
 const load = (file: string) => parse(text(file)) as Workflow;
 const workflows = Object.fromEntries(FILES.map((file) => [file, load(file)]));
 const preview = workflows["preview.yml"];
 const comment = workflows["preview-comment.yml"];
 const up = workflows["up.yml"];
+const imagesLock = workflows["images-lock.yml"];
 
 const allJobs = () =>
   FILES.flatMap((file) =>
@@ -88,7 +89,16 @@ describe("workflow permissions", () => {
     for (const { file, id, job } of allJobs()) {
       const permissions = job.permissions as Record<string, string>;
       const writes = Object.entries(permissions).filter(([, level]) => level === "write");
-      const expected = comments(job) ? [["pull-requests", "write"]] : [];
+      // The image lock's refresh pushes its branch and opens its pull request: that job alone.
+      const lockRefresh = file === "images-lock.yml" && id === "lock";
+      const expected = lockRefresh
+        ? [
+            ["contents", "write"],
+            ["pull-requests", "write"],
+          ]
+        : comments(job)
+          ? [["pull-requests", "write"]]
+          : [];
       expect(writes, `${file} ${id}`).toEqual(expected);
     }
     const commenting = allJobs().filter(({ job }) => comments(job));
@@ -108,6 +118,31 @@ describe("workflow permissions", () => {
         expect(line).toMatch(/uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
       }
     }
+  });
+});
+
+describe("images-lock.yml", () => {
+  const job = imagesLock.jobs.lock;
+
+  it("runs weekly and on demand, never on pull requests", () => {
+    expect(Object.keys(imagesLock.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
+    const [schedule] = imagesLock.on.schedule as unknown as { cron: string }[];
+    expect(schedule.cron).toMatch(/^\d+ \d+ \* \* \d$/);
+  });
+
+  it("re-resolves with the repository's own command on Node 24", () => {
+    expect(stepUsing(job, "actions/setup-node")?.with?.["node-version"]).toBe(24);
+    expect(runs(job).some((command) => command.startsWith("npm ci"))).toBe(true);
+    expect(runs(job).some((command) => /npm run images:lock/.test(command))).toBe(true);
+  });
+
+  it("holds the token only in the step that pushes and opens the pull request", () => {
+    expect(stepUsing(job, "actions/checkout")?.with?.["persist-credentials"]).toBe(false);
+    const holding = job.steps.filter((step) => JSON.stringify(step).includes("github.token"));
+    expect(holding).toHaveLength(1);
+    expect(holding[0].run).toMatch(/gh pr create/);
+    expect(holding[0].run).toMatch(/gh pr edit/);
+    expect(holding[0].run).toContain("git add policy/images.lock.json");
   });
 });
 
@@ -259,7 +294,7 @@ describe("up.yml", () => {
     expect(stepUsing(prod, "pulumi/actions")?.with).toMatchObject({
       command: "up",
       "stack-name": "prod",
-      policyPackConfigs: "policy/config/prod.json",
+      policyPacks: "policy",
     });
     // It builds what it deploys: the app repository, checked out where app.build.context points.
     const stack = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));

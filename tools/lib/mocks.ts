@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
+import { formatImageReference, parseImageReference } from "../../policy/model/image-reference";
 
 /** Every generated secret under mocks starts with this, so a leak is easy to search for. */
 export const MOCK_SECRET_PREFIX = "MOCK-SECRET-";
@@ -51,9 +52,8 @@ export const DOCKER_IMAGE_TYPE = "docker:index/image:Image";
  */
 function mockImageOutputs(args: MockArgs): Record<string, string> {
   const imageName = typeof args.inputs.imageName === "string" ? args.inputs.imageName : args.name;
-  const lastSlash = imageName.lastIndexOf("/");
-  const tagColon = imageName.lastIndexOf(":");
-  const repository = tagColon > lastSlash ? imageName.slice(0, tagColon) : imageName;
+  const { registry, repository: path } = parseImageReference(imageName);
+  const repository = formatImageReference({ registry, repository: path });
   const digest = createHash("sha256").update(args.name).digest("hex");
   return { imageName, baseImageName: imageName, repoDigest: `${repository}@sha256:${digest}` };
 }

@@ -12,12 +12,14 @@ import {
   alertmanagerTool,
   atlasEngineTool,
   controlPlaneTool,
+  craneTool,
   kubeStateMetricsTool,
   kwokTool,
   otelcolContribTool,
   otelcolCoreTool,
   postgresExporterTool,
   prometheusTool,
+  registryTool,
   temporalTool,
 } from "./test-tools";
 
@@ -57,6 +59,8 @@ const TOOLS: Tool[] = [
     label: "postgres_exporter (dashboard metric names)",
     ensure: () => ensureGoTool(postgresExporterTool()),
   },
+  { label: "registry (image lock, loopback)", ensure: () => ensureGoTool(registryTool()) },
+  { label: "crane (image lock pushes)", ensure: () => ensureGoTool(craneTool()) },
   { label: "pulumi CLI (engine tier)", ensure: () => ensureGoTool(pulumiCliTool()) },
   {
     label: "pulumi-resource-kubernetes (engine tier)",

@@ -325,3 +325,29 @@ export function otelcolContribTool(): GoToolSpec {
   }
   return { name: "otelcol-contrib", version, packages: ["."], wrapper };
 }
+
+const CONTAINER_REGISTRY_MODULE = "github.com/google/go-containerregistry";
+/** The go-containerregistry release whose registry and crane the image lock's test runs. */
+const CONTAINER_REGISTRY_VERSION = "v0.22.1";
+
+/**
+ * go-containerregistry's in-memory registry (`registry`, the Distribution API v2 on one port, no
+ * TLS), which the image lock's test resolves against on loopback. Not a catalogue image: the
+ * platform never runs it.
+ */
+export function registryTool(): GoToolSpec {
+  return {
+    name: "registry",
+    version: CONTAINER_REGISTRY_VERSION,
+    packages: [`${CONTAINER_REGISTRY_MODULE}/cmd/registry`],
+  };
+}
+
+/** `crane`, the registry client the test pushes images with and whose digests it trusts. */
+export function craneTool(): GoToolSpec {
+  return {
+    name: "crane",
+    version: CONTAINER_REGISTRY_VERSION,
+    packages: [`${CONTAINER_REGISTRY_MODULE}/cmd/crane`],
+  };
+}

@@ -4,7 +4,7 @@ import {
   formatImageReference,
   parseImageReference,
   registryOf,
-} from "../../../core/image-reference";
+} from "../../../policy/model/image-reference";
 
 /**
  * One reader and one writer of image references, as Docker reads them: what a stack gives, what

@@ -16,6 +16,54 @@ export interface ImageReference {
   digest?: string;
 }
 
+/** Tags that name a moving target rather than one build. */
+export const FLOATING_TAGS: ReadonlySet<string> = new Set([
+  "latest",
+  "stable",
+  "edge",
+  "nightly",
+  "main",
+  "master",
+  "dev",
+]);
+
+const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** A repository path as registries accept it: lowercase components separated by `/`. */
+export const REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+/** A registry as a reference names it: host[:port], no scheme. */
+export const REGISTRY_SERVER = /^[a-zA-Z0-9.-]+(:\d+)?$/;
+const TAG = /^\w[\w.-]{0,127}$/;
+
+/** True for a well-formed `sha256:<64 hex>` digest. */
+export function isSha256Digest(digest: string | undefined): digest is string {
+  return digest !== undefined && SHA256_DIGEST.test(digest);
+}
+
+/** What is malformed in a reference's parts (registry, repository, tag, digest), if anything. */
+export function malformedReferenceProblem(reference: ImageReference): string | undefined {
+  const { registry, repository, tag, digest } = reference;
+  if (registry !== undefined && !REGISTRY_SERVER.test(registry)) {
+    return `has a malformed registry host "${registry}"`;
+  }
+  if (!REPOSITORY.test(repository)) {
+    return `must name a lowercase repository such as acme/app, not "${repository}"`;
+  }
+  if (tag !== undefined && !TAG.test(tag)) return `has a malformed tag "${tag}"`;
+  if (digest !== undefined && !isSha256Digest(digest)) {
+    return "has a malformed digest; use @sha256:<64 hex>";
+  }
+  return undefined;
+}
+
+/** Why a reference does not name one build (no tag and no digest, or a moving tag), if it does not. */
+export function unpinnedReferenceProblem(reference: ImageReference): string | undefined {
+  const { tag, digest } = reference;
+  if (digest !== undefined || (tag !== undefined && !FLOATING_TAGS.has(tag.toLowerCase()))) {
+    return undefined;
+  }
+  return `must name one build: an exact tag or a digest, not "${tag ?? "no tag"}"`;
+}
+
 /** The registry Docker assumes when a reference names none. */
 export const DOCKER_HUB = "docker.io";
 
@@ -68,4 +116,21 @@ export function registryOf(reference: string): string {
 /** The key of a registry's entry in a `.dockerconfigjson` `auths` map. */
 export function dockerConfigAuthKey(registry: string): string {
   return registry === DOCKER_HUB || registry === "index.docker.io" ? DOCKER_HUB_AUTH_KEY : registry;
+}
+
+/**
+ * The reference as a registry names it: the registry always spelled out, Docker Hub as
+ * `docker.io` and its single-name repositories under `library/`. `postgres:15`,
+ * `docker.io/postgres:15` and `index.docker.io/library/postgres:15` are one image, and the image
+ * lock keys each image by this one spelling.
+ */
+export function canonicalImageReference(reference: string): ImageReference {
+  const parsed = parseImageReference(reference);
+  const given = parsed.registry ?? DOCKER_HUB;
+  const registry = given === "index.docker.io" ? DOCKER_HUB : given;
+  const repository =
+    registry === DOCKER_HUB && !parsed.repository.includes("/")
+      ? `library/${parsed.repository}`
+      : parsed.repository;
+  return { ...parsed, registry, repository };
 }
