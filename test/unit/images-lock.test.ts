@@ -4,7 +4,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGE_NAMES, imageRef } from "../../core/images";
+import { IMAGE_NAMES, IMAGES, imageRef } from "../../core/images";
 import {
   catalogueTargets,
   describeChanges,
@@ -32,9 +32,10 @@ describe("what images:lock locks", () => {
   it("every catalogue image, once per tag however the reference spells it", () => {
     const keys = [...targetsByKey(catalogueTargets()).keys()];
     expect(keys).toHaveLength(IMAGE_NAMES.length);
-    expect(keys).toContain("docker.io/library/postgres:15.14-bookworm");
+    const postgresTag = IMAGES.postgres.tag;
+    expect(keys).toContain(`docker.io/library/postgres:${postgresTag}`);
     const twice = targetsByKey([
-      { reference: "postgres:15.14-bookworm", source: "a" },
+      { reference: `postgres:${postgresTag}`, source: "a" },
       { reference: imageRef("postgres"), source: "b" },
     ]);
     expect([...twice.values()].map((target) => target.source)).toEqual(["a"]);
