@@ -130,8 +130,8 @@ describe("images-lock.yml", () => {
     expect(schedule.cron).toMatch(/^\d+ \d+ \* \* \d$/);
   });
 
-  it("re-resolves with the repository's own command on Node 24", () => {
-    expect(stepUsing(job, "actions/setup-node")?.with?.["node-version"]).toBe(24);
+  it("re-resolves with the repository's own command on the pinned Node", () => {
+    expect(stepUsing(job, "actions/setup-node")?.with?.["node-version-file"]).toBe(".node-version");
     expect(runs(job).some((command) => command.startsWith("npm ci"))).toBe(true);
     expect(runs(job).some((command) => /npm run images:lock/.test(command))).toBe(true);
   });
