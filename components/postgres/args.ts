@@ -88,8 +88,6 @@ export interface PostgresBackupArgs {
   secretKey: SecretKey;
   /** Key prefix inside the bucket. @default "postgres" */
   prefix?: string;
-  /** Scratch space for one set of dumps. @default "10Gi" */
-  scratchSize?: string;
   /** Resources of each backup container. @default the `small` preset */
   resources?: ResourceSpec;
 }
@@ -137,7 +135,6 @@ export function resolveBackupArgs(backup: PostgresBackupArgs): ResolvedBackupArg
   return {
     ...backup,
     prefix: backup.prefix ?? "postgres",
-    scratchSize: backup.scratchSize ?? "10Gi",
     resources: backup.resources ?? RESOURCE_PRESETS.small,
   };
 }

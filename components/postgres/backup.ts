@@ -81,6 +81,11 @@ export interface BackupCronJobSpecArgs {
   identity: WorkloadIdentity;
   /** Where to send the backups, defaults filled in. */
   backup: ResolvedBackupArgs;
+  /**
+   * Size of the database volume: the scratch folder's limit. A compressed dump of every database
+   * is never larger than the data it was read from, and that data fits on this volume.
+   */
+  storageSize: string;
   /** Postgres client Service host and port. */
   host: pulumi.Input<string>;
   port: number;
@@ -150,7 +155,7 @@ export function backupCronJobSpec(
         template: podTemplate(args.identity, {
           initContainers: [dump],
           containers: [upload],
-          volumes: [emptyDir("backup", backup.scratchSize), emptyDir("tmp")],
+          volumes: [emptyDir("backup", args.storageSize), emptyDir("tmp")],
           security: { runAsUser: args.uid },
           // Every retry starts from an empty scratch folder.
           restartPolicy: "Never",

@@ -221,6 +221,7 @@ export class Postgres extends pulumi.ComponentResource {
         spec: backupCronJobSpec({
           identity: this.backupIdentity,
           backup,
+          storageSize: args.storageSize,
           host: this.host,
           port: POSTGRES_PORT,
           username: credentials.key("username"),

@@ -421,12 +421,14 @@ describe("Postgres (prod)", () => {
     }
   });
 
-  it("backups go under the `postgres/` prefix, through a 10Gi scratch folder, by default", () => {
+  it("backups go under the `postgres/` prefix, through a scratch folder the database volume's size", () => {
     const pod = pick(resources, "CronJob", "pg-prod-backup").inputs.spec.jobTemplate.spec.template
       .spec;
     const upload = pod.containers[0];
     expect(upload.env.find((e: Json) => e.name === "S3_PREFIX").value).toBe("postgres");
-    expect(pod.volumes.find((v: Json) => v.name === "backup").emptyDir.sizeLimit).toBe("10Gi");
+    expect(pod.volumes.find((v: Json) => v.name === "backup").emptyDir.sizeLimit).toBe(
+      postgresArgs("prod").storageSize,
+    );
     expect(upload.resources).toEqual({
       requests: { cpu: "100m", memory: "256Mi" },
       limits: { cpu: "1", memory: "512Mi" },
