@@ -339,6 +339,11 @@ export const schema = z
         loki: bucketName,
         tempo: bucketName,
       }),
+      /**
+       * Most each consumer's bucket may hold (a hard bucket quota, set by the bucket Job); the
+       * quotas of the buckets that exist add up to no more than `storageSize`.
+       */
+      quotas: z.strictObject({ app: storage, backups: storage, loki: storage, tempo: storage }),
     }),
     observability: z.strictObject({
       nodeLogs: z.boolean(),

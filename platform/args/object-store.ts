@@ -9,6 +9,8 @@ import type { ComponentCheck } from "./check";
  */
 export function argsForObjectStore(config: PlatformSettings): Settings<ObjectStoreArgs> {
   const { objectStore } = config;
+  const { quotas } = objectStore;
+  const telemetry = config.observability.objectStorage;
   return {
     storageClass: config.cluster.storageClass,
     image: objectStore.image,
@@ -18,9 +20,13 @@ export function argsForObjectStore(config: PlatformSettings): Settings<ObjectSto
     buckets: {
       app: objectStore.buckets.app,
       backups: objectStore.buckets.backups,
-      ...(config.observability.objectStorage
-        ? { loki: objectStore.buckets.loki, tempo: objectStore.buckets.tempo }
-        : {}),
+      ...(telemetry ? { loki: objectStore.buckets.loki, tempo: objectStore.buckets.tempo } : {}),
+    },
+    // Only the buckets that exist get a quota, and only theirs count against the volume.
+    quotas: {
+      app: quotas.app,
+      backups: quotas.backups,
+      ...(telemetry ? { loki: quotas.loki, tempo: quotas.tempo } : {}),
     },
     protect: config.protectStateful,
   };
@@ -31,5 +37,7 @@ export const objectStoreCheck: ComponentCheck = {
   keys: {
     storageSize: "objectStore.storageSize",
     buckets: "objectStore.buckets",
+    // The quotas' sum clashes with the volume: the stack raised a quota or shrank the volume.
+    quotas: ["objectStore.quotas", "objectStore.storageSize"],
   },
 };
