@@ -11,6 +11,7 @@ import {
 } from "./stack-config/types";
 import { componentCheckRules, type WrittenKey } from "./platform/validate";
 import { temporalUiProblems } from "./platform/args/temporal";
+import { backupTargetProblems } from "./platform/args/postgres";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
@@ -81,15 +82,28 @@ export function parseConfig(
       ...crossFieldIssuesBesideSchema(result.error.issues, { merged, defaults }, values),
     ]);
   }
-  const { arcjetKey, registryPassword, temporalUiClientSecret, credentials, ...config } =
-    result.data;
+  const {
+    arcjetKey,
+    registryPassword,
+    temporalUiClientSecret,
+    backupS3AccessKeyId,
+    backupS3SecretAccessKey,
+    credentials,
+    ...config
+  } = result.data;
   const issues = [...early, ...crossFieldIssues(config, writtenKeys(values))];
   if (issues.length > 0) {
     throw new ConfigError(issues);
   }
   return {
     ...config,
-    secrets: secretOutputs({ arcjetKey, registryPassword, temporalUiClientSecret }),
+    secrets: secretOutputs({
+      arcjetKey,
+      registryPassword,
+      temporalUiClientSecret,
+      backupS3AccessKeyId,
+      backupS3SecretAccessKey,
+    }),
     credentials: secretCredentials(credentials ?? {}),
   };
 }
@@ -364,6 +378,7 @@ function crossFieldIssues(
     located(productionProblems),
     located(appPullProblems, written),
     located(temporalUiProblems, written),
+    located(backupTargetProblems, written),
   ];
   const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

@@ -37,7 +37,12 @@ export const COMMON_DEFAULTS: Defaults = {
   },
   postgres: {
     superuserReservedConnections: 3,
-    backup: { schedule: "0 3 * * *", retain: 7 },
+    backup: {
+      schedule: "0 3 * * *",
+      retain: 7,
+      // Prod refuses this target unless postgres.backup.acceptBackupsOnNode says otherwise.
+      target: { type: "in-cluster", prefix: "postgres" },
+    },
   },
   pgbouncer: {
     maxClientConn: 1000,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { memoryCeiling } from "../lib/resources";
-import { passwordFor, PlatformSecret, scramSaltSourceFor } from "../lib/secrets";
+import { passwordFor, PlatformSecret, scramSaltSourceFor, type SecretKey } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
@@ -11,10 +11,11 @@ import {
   postgresRules,
   resolvePostgresArgs,
   type PostgresArgs,
+  type BackupCredentials,
   type ResolvedBackupArgs,
   type ResolvedPostgresArgs,
 } from "./args";
-import { backupCronJobSpec } from "./backup";
+import { BACKUP_CA_KEY, backupCronJobSpec } from "./backup";
 import {
   exporterContainer,
   postgresConfigFiles,
@@ -214,6 +215,18 @@ export class Postgres extends pulumi.ComponentResource {
     backup: ResolvedBackupArgs,
     credentials: PlatformSecret,
   ): void {
+    const labels = labelsFor(this.backupIdentity);
+    const ca =
+      backup.caBundle === undefined
+        ? undefined
+        : new k8s.core.v1.ConfigMap(
+            `${name}-backup-ca`,
+            {
+              metadata: objectMeta(`${name}-backup-ca`, args.namespace, this.backupIdentity),
+              data: { [BACKUP_CA_KEY]: backup.caBundle },
+            },
+            { parent: this },
+          );
     new k8s.batch.v1.CronJob(
       `${name}-backup`,
       {
@@ -226,13 +239,35 @@ export class Postgres extends pulumi.ComponentResource {
           port: POSTGRES_PORT,
           username: credentials.key("username"),
           password: credentials.key("password"),
+          s3: this.uploaderKeys(name, args.namespace, labels, backup.credentials),
+          caConfigMap: ca?.metadata.name,
           postgresImage: args.image,
-          clientImage: args.clientImage,
+          uploaderImage: args.uploaderImage,
           uid: IMAGES.postgres.uid,
         }),
       },
       { parent: this, dependsOn: [this.statefulSet] },
     );
+  }
+
+  /** The uploader's key pair as Secret keys: given ones, or values kept in a Secret made here. */
+  private uploaderKeys(
+    name: string,
+    namespace: pulumi.Input<string>,
+    labels: Record<string, string>,
+    given: BackupCredentials,
+  ): { accessKey: SecretKey; secretKey: SecretKey } {
+    if ("accessKey" in given) return given;
+    const secret = new PlatformSecret(
+      `${name}-backup-s3`,
+      {
+        namespace,
+        labels,
+        data: { accessKeyId: given.accessKeyId, secretAccessKey: given.secretAccessKey },
+      },
+      { parent: this },
+    );
+    return { accessKey: secret.key("accessKeyId"), secretKey: secret.key("secretAccessKey") };
   }
 }
 

@@ -279,16 +279,6 @@ describe("ObjectStore rules", () => {
     ]);
   });
 
-  it("two consumers on one bucket are refused, naming both keys", async () => {
-    const { objectStoreRules } = await load();
-    expect(objectStoreRules(args({ buckets: { app: "shared", backups: "shared" } }))).toEqual([
-      {
-        propertyPath: "buckets.backups",
-        reason: expect.stringMatching(/^"shared" is also buckets.app: /),
-      },
-    ]);
-  });
-
   it("the constructor refuses bad args with every problem, before any child exists", async () => {
     const { ObjectStore } = await load();
     const count = async () => (await registeredOfType(mocks, "kubernetes:core/v1:Secret")).length;
