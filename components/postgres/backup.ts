@@ -106,8 +106,9 @@ export function uploaderEnvironment(
     remote("NO_CHECK_BUCKET", "true"),
     credentials.accessKey.env("RCLONE_CONFIG_TARGET_ACCESS_KEY_ID"),
     credentials.secretKey.env("RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY"),
-    // No config file: the remote is all in the environment; the rest of rclone's state in /tmp.
-    { name: "RCLONE_CONFIG", value: "/tmp/rclone.conf" },
+    // No config file (rclone keeps its config in memory with /dev/null): the remote is all in
+    // the environment; the rest of rclone's state goes to /tmp.
+    { name: "RCLONE_CONFIG", value: "/dev/null" },
     { name: "RCLONE_CACHE_DIR", value: "/tmp/rclone-cache" },
     { name: "HOME", value: "/tmp" },
     ...(backup.caBundle !== undefined

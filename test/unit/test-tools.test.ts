@@ -7,6 +7,7 @@ import {
   postgresExporterTool,
   prometheusModuleVersion,
   prometheusTool,
+  rcloneTool,
   temporalModuleVersion,
   temporalTool,
 } from "../integration/lib/test-tools";
@@ -18,6 +19,12 @@ describe("the integration tier's programs follow the image catalogue", () => {
     expect(tool.wrapper?.goMod).toMatch(
       new RegExp(`postgres_exporter ${IMAGES.postgresExporter.tag.replaceAll(".", "\\.")}\\b`),
     );
+  });
+
+  it("rclone is built at the release of the backup uploader's image", () => {
+    const spec = rcloneTool();
+    expect(spec.version).toBe(`v${IMAGES.rclone.tag}`);
+    expect(spec.packages).toEqual(["github.com/rclone/rclone"]);
   });
 
   it("Prometheus 3.MM.P maps to Go module v0.3MM.P", () => {

@@ -12,10 +12,12 @@ import {
   alertmanagerTool,
   atlasEngineTool,
   controlPlaneTool,
+  gofakes3Tool,
   kwokTool,
   otelcolCoreTool,
   postgresExporterTool,
   prometheusTool,
+  rcloneTool,
   temporalTool,
 } from "./test-tools";
 
@@ -47,6 +49,8 @@ const TOOLS: Tool[] = [
     label: "postgres_exporter (dashboard metric names)",
     ensure: () => ensureGoTool(postgresExporterTool()),
   },
+  { label: "rclone (the backup upload)", ensure: () => ensureGoTool(rcloneTool()) },
+  { label: "gofakes3 (the backup test's S3 server)", ensure: () => ensureGoTool(gofakes3Tool()) },
   { label: "pulumi CLI (engine tier)", ensure: () => ensureGoTool(pulumiCliTool()) },
   {
     label: "pulumi-resource-kubernetes (engine tier)",
