@@ -75,6 +75,16 @@ describe("prod with an external backup target", () => {
     });
   });
 
+  it("the object store keeps no backups bucket, user or quota for it", () => {
+    const manifests = fs.readdirSync(path.join(out, "manifests"));
+    expect(manifests).not.toContain("secret-object-store-backups-credentials.yaml");
+    const job = manifests.find((name) => name.startsWith("job-object-store-buckets-"));
+    const script = manifest(String(job).replace(/\.yaml$/, "")).spec.template.spec.containers[0]
+      .command[2] as string;
+    expect(script).toContain("mc mb --ignore-existing store/app\n");
+    expect(script).not.toMatch(/store\/backups|backups-readwrite/);
+  });
+
   it("writes no secret value anywhere", () => {
     for (const file of fs.readdirSync(path.join(out, "manifests"))) {
       const text = fs.readFileSync(path.join(out, "manifests", file), "utf8");

@@ -325,6 +325,19 @@ describe("ObjectStore rules", () => {
     expect(Object.keys(dev.quotas ?? {})).toEqual(["app", "backups"]);
     expect(Object.keys(prod.quotas ?? {})).toEqual(["app", "backups", "loki", "tempo"]);
   });
+
+  it("the backups' bucket exists only while the backups go to the object store", async () => {
+    const { argsForObjectStore } = await import("../../platform/args/object-store");
+    const config = parsedStackConfig();
+    const { postgres } = config;
+    const target = { type: "s3" as const, endpoint: "https://s3.example.com", prefix: "postgres" };
+    const external = argsForObjectStore({
+      ...config,
+      postgres: { ...postgres, backup: { ...postgres.backup, target } },
+    });
+    expect(Object.keys(external.buckets)).toEqual(["app"]);
+    expect(Object.keys(external.quotas ?? {})).toEqual(["app"]);
+  });
 });
 
 describe("ObjectStore component", () => {
