@@ -13,6 +13,7 @@ import {
 } from "./stack-config/types";
 import { componentCheckRules, type WrittenKey } from "./platform/validate";
 import { temporalUiProblems } from "./platform/args/temporal";
+import { backupTargetProblems } from "./platform/args/postgres";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
@@ -83,8 +84,15 @@ export function parseConfig(
       ...crossFieldIssuesBesideSchema(result.error.issues, { merged, defaults }, values),
     ]);
   }
-  const { arcjetKey, registryPassword, temporalUiClientSecret, credentials, ...config } =
-    result.data;
+  const {
+    arcjetKey,
+    registryPassword,
+    temporalUiClientSecret,
+    backupS3AccessKeyId,
+    backupS3SecretAccessKey,
+    credentials,
+    ...config
+  } = result.data;
   const issues = [...early, ...crossFieldIssues(config, writtenKeys(values))];
   const imageLock = stackImageLock(config.imagesLock, issues);
   if (issues.length > 0) {
@@ -93,7 +101,13 @@ export function parseConfig(
   return {
     ...config,
     imageLock,
-    secrets: secretOutputs({ arcjetKey, registryPassword, temporalUiClientSecret }),
+    secrets: secretOutputs({
+      arcjetKey,
+      registryPassword,
+      temporalUiClientSecret,
+      backupS3AccessKeyId,
+      backupS3SecretAccessKey,
+    }),
     credentials: secretCredentials(credentials ?? {}),
   };
 }
@@ -394,6 +408,7 @@ function crossFieldIssues(
     located(productionProblems),
     located(appPullProblems, written),
     located(temporalUiProblems, written),
+    located(backupTargetProblems, written),
   ];
   const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

@@ -45,6 +45,13 @@ export const IMAGES = {
   minio: { repository: "quay.io/minio/minio", tag: "RELEASE.2025-04-22T22-12-26Z", uid: 1000 },
   minioClient: { repository: "quay.io/minio/mc", tag: "RELEASE.2025-04-16T18-13-26Z", uid: 1000 },
   /**
+   * rclone (MIT), the backup CronJob's uploader to any S3-compatible target; the integration tests
+   * build `github.com/rclone/rclone` at this version. Alpine-based, with `/bin/sh` and `sort`; a
+   * static binary that runs as any UID: the backup pod runs it as the Postgres image's user (999),
+   * so both of its containers share the scratch folder.
+   */
+  rclone: { repository: "docker.io/rclone/rclone", tag: "1.68.2", uid: 999 },
+  /**
    * Atlas CLI, community (Apache-2.0) build of the same `ariga.io/atlas` engine the integration
    * tests run. Entrypoint `atlas`; a static binary that runs as any UID, so the pod picks one.
    */

@@ -12,7 +12,7 @@ import { argsForObjectStore } from "./args/object-store";
 import { argsForObservability } from "./args/observability";
 import { argsForOllama } from "./args/ollama";
 import { argsForPgBouncer } from "./args/pgbouncer";
-import { argsForPostgres } from "./args/postgres";
+import { argsForPostgres, externalBackupTarget } from "./args/postgres";
 import { argsForTemporal } from "./args/temporal";
 import { App } from "../components/app";
 import { DeployTarget } from "../components/deploy-target";
@@ -31,6 +31,7 @@ import { PgBouncer } from "../components/pgbouncer";
 import { platformEdges, type WiredComponents } from "./wiring";
 import type { Edge } from "../policy/model/network";
 import { BACKUP_RUN_DEADLINE_SECONDS, Postgres } from "../components/postgres";
+import type { PostgresBackupArgs } from "../components/postgres/args";
 import { Temporal } from "../components/temporal";
 
 /**
@@ -200,7 +201,7 @@ function ollamaOn(at: Placement): Ollama {
   );
 }
 
-/** Postgres, its backups (when on) in the object store's backup bucket. */
+/** Postgres, its backups (when on) in the external target or the object store's backup bucket. */
 function postgresOn(at: Placement, objectStore: ObjectStore): Postgres {
   const settings = argsForPostgres(at.args);
   return new Postgres(
@@ -210,16 +211,37 @@ function postgresOn(at: Placement, objectStore: ObjectStore): Postgres {
       ...at.images.postgres,
       ...placed(at),
       passwords: at.args.credentials.postgres,
-      backup: settings.backup && {
-        ...settings.backup,
-        bucket: objectStore.bucketFor("backups"),
-        endpoint: objectStore.endpoint,
-        accessKey: objectStore.credentialsFor("backups").accessKey,
-        secretKey: objectStore.credentialsFor("backups").secretKey,
-      },
+      backup: settings.backup && { ...settings.backup, ...backupTargetOf(at, objectStore) },
     },
     { parent: at.parent },
   );
+}
+
+/** The bucket, endpoint and keys of the backup target: the stack's external one, or in-cluster. */
+function backupTargetOf(
+  at: Placement,
+  objectStore: ObjectStore,
+): Pick<PostgresBackupArgs, "bucket" | "endpoint" | "credentials"> {
+  const external = externalBackupTarget(at.args);
+  if (external === undefined) {
+    const { accessKey, secretKey } = objectStore.credentialsFor("backups");
+    return {
+      bucket: objectStore.bucketFor("backups"),
+      endpoint: objectStore.endpoint,
+      credentials: { accessKey, secretKey },
+    };
+  }
+  const { backupS3AccessKeyId: accessKeyId, backupS3SecretAccessKey: secretAccessKey } =
+    at.args.secrets;
+  // The config's rules require both with an s3 target, before anything is created.
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new Error("an s3 backup target without backupS3AccessKeyId and backupS3SecretAccessKey");
+  }
+  return {
+    bucket: external.bucket,
+    endpoint: external.endpoint,
+    credentials: { accessKeyId, secretAccessKey },
+  };
 }
 
 function pgbouncerOn(at: Placement, postgres: Postgres): PgBouncer {

@@ -7,6 +7,7 @@ import type { WorkloadIdentity } from "../policy/model/labels";
 import { edge, peer, port, type Edge, type Peer } from "../policy/model/network";
 import { nodeLogsNamespace } from "../policy/model/security-exceptions";
 import { apiServerCidrs } from "./args/deploy-target";
+import { externalBackupTarget } from "./args/postgres";
 import type { Migrations } from "../components/migrations";
 import { OBJECT_STORE_API_PORT, type ObjectStore } from "../components/object-store";
 import { PORTS as OBS, receiverPorts, type Observability } from "../components/observability";
@@ -197,12 +198,7 @@ function postgresEdges({
     ...(args.postgres.backup.enabled
       ? [
           edge(at(c.postgres.backupIdentity), postgres, [port.tcp(POSTGRES_PORT)], "pg_dump"),
-          edge(
-            at(c.postgres.backupIdentity),
-            objectStore,
-            [port.tcp(OBJECT_STORE_API_PORT)],
-            "uploads the dump",
-          ),
+          backupUploadEdge(args, at(c.postgres.backupIdentity), objectStore),
         ]
       : []),
     edge(
@@ -417,6 +413,23 @@ function temporalServerPorts() {
     // The system worker calls the frontend's HTTP API (Nexus callbacks).
     port.tcp(FRONTEND_HTTP_PORT),
   ];
+}
+
+/**
+ * Where the backup uploads: the object store's API, or an external target's host on its port. A
+ * NetworkPolicy names addresses, not host names, so the external edge is the internet on that
+ * one port; the internet-egress rule allows it only with an external S3_ENDPOINT on that port.
+ */
+function backupUploadEdge(args: PlatformArgs, backup: Peer, objectStore: Peer): Edge {
+  const external = externalBackupTarget(args);
+  return external === undefined
+    ? edge(backup, objectStore, [port.tcp(OBJECT_STORE_API_PORT)], "uploads the dump")
+    : edge(
+        backup,
+        internet(args),
+        [port.tcp(external.port)],
+        `uploads the dump to the backup target ${external.host}`,
+      );
 }
 
 /** Anything outside the cluster, never the cluster's own pod and service ranges. */

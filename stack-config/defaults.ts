@@ -37,7 +37,12 @@ export const COMMON_DEFAULTS: Defaults = {
   },
   postgres: {
     superuserReservedConnections: 3,
-    backup: { schedule: "0 3 * * *", retain: 7 },
+    backup: {
+      schedule: "0 3 * * *",
+      retain: 7,
+      // Prod refuses this target unless postgres.backup.acceptBackupsOnNode says otherwise.
+      target: { type: "in-cluster", prefix: "postgres" },
+    },
   },
   pgbouncer: {
     maxClientConn: 1000,
@@ -106,7 +111,12 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       storageSize: "1Gi",
       resources: { cpu: "100m", memory: "512Mi", cpuLimit: "1", memoryLimit: "512Mi" },
     },
-    objectStore: { storageSize: "10Gi", resources: "small" },
+    objectStore: {
+      storageSize: "10Gi",
+      resources: "small",
+      // Loki and Tempo keep dev's data on their own volumes; their buckets' shares are unused.
+      quotas: { app: "4Gi", backups: "2Gi", loki: "2Gi", tempo: "2Gi" },
+    },
     observability: {
       collectorReplicas: 1,
       kubeStateMetricsReplicas: 1,
@@ -145,7 +155,11 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       storageSize: "10Gi",
       resources: { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "2Gi" },
     },
-    objectStore: { storageSize: "100Gi", resources: "medium" },
+    objectStore: {
+      storageSize: "100Gi",
+      resources: "medium",
+      quotas: { app: "30Gi", backups: "40Gi", loki: "15Gi", tempo: "15Gi" },
+    },
     observability: {
       collectorReplicas: 2,
       kubeStateMetricsReplicas: 2,

@@ -18,6 +18,7 @@ import { IMAGE_NAMES, type ImageName } from "../core/images";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";
+import { BACKUP_PREFIX } from "../components/postgres/args";
 import { alertingCredentialIssues, alertingCredentialsSchema, alertingSchema } from "./alerting";
 
 /** Every consumer of the object store that gets a user of its own. */
@@ -343,6 +344,43 @@ export const schema = z
         acceptNoBackups: z.boolean().optional(),
         schedule: cronSchedule,
         retain: integer(1, 365, "keep at least one backup"),
+        /**
+         * Where the dumps go: `in-cluster`, the object store's backups bucket on the same node's
+         * disk (lost with the node), or `s3`, an S3-compatible bucket outside the cluster
+         * (`endpoint`, `bucket`, `region`, `pathStyle`, `caBundle`, with the secret keys
+         * `backupS3AccessKeyId` and `backupS3SecretAccessKey`). `prefix` is the folder in either.
+         */
+        target: z.strictObject({
+          type: z.enum(["in-cluster", "s3"], { error: withInput('must be "in-cluster" or "s3"') }),
+          endpoint: z
+            .url({
+              protocol: /^https?$/,
+              error: withInput(
+                "must be an http(s) URL such as https://s3.eu-central-1.amazonaws.com",
+              ),
+            })
+            .optional(),
+          region: z
+            .string()
+            .regex(/^[a-z0-9-]+$/, {
+              error: withInput("must be an S3 region such as eu-central-1"),
+            })
+            .optional(),
+          bucket: bucketName.optional(),
+          prefix: z.string().regex(BACKUP_PREFIX, {
+            error: withInput(
+              "must be letters, digits and . _ - / without a leading, trailing or doubled '/'",
+            ),
+          }),
+          pathStyle: z.boolean().optional(),
+          /** PEM bundle of a private CA that signed the endpoint's certificate. */
+          caBundle: z.string().min(1).optional(),
+        }),
+        /**
+         * Prod only: keep the backups on the node knowingly. Without it, prod refuses an
+         * `in-cluster` target, whose backups are lost with the node that holds the database.
+         */
+        acceptBackupsOnNode: z.boolean().optional(),
       }),
     }),
     pgbouncer: z.strictObject({
@@ -382,6 +420,11 @@ export const schema = z
         loki: bucketName,
         tempo: bucketName,
       }),
+      /**
+       * Most each consumer's bucket may hold (a hard bucket quota, set by the bucket Job); the
+       * quotas of the buckets that exist add up to no more than `storageSize`.
+       */
+      quotas: z.strictObject({ app: storage, backups: storage, loki: storage, tempo: storage }),
     }),
     observability: z.strictObject({
       nodeLogs: z.boolean(),
@@ -550,6 +593,10 @@ export const schema = z
     registryPassword: z.string().min(1).optional(),
     /** The Temporal UI's OIDC client secret (`temporal.ui.oidc`); set with `--secret`. */
     temporalUiClientSecret: z.string().min(1).optional(),
+    /** Access key id of an `s3` backup target (`postgres.backup.target`); set with `--secret`. */
+    backupS3AccessKeyId: z.string().min(1).optional(),
+    /** Its secret access key; set with `--secret`. */
+    backupS3SecretAccessKey: z.string().min(1).optional(),
     /**
      * Credentials given instead of generated (teams that keep passwords in a vault); every one left
      * out is generated with `@pulumi/random`. Set with `pulumi config set --secret --path`.

@@ -8,6 +8,8 @@ export const SECRET_KEYS = [
   "arcjetKey",
   "registryPassword",
   "temporalUiClientSecret",
+  "backupS3AccessKeyId",
+  "backupS3SecretAccessKey",
   "credentials",
 ] as const;
 export type SecretKeyName = (typeof SECRET_KEYS)[number];

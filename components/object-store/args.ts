@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { parseQuantity, QUANTITY_PATTERN } from "../../core/quantity";
 import {
   fieldError,
   fieldErrorIf,
@@ -40,6 +41,13 @@ export interface ObjectStoreArgs {
    */
   buckets: Partial<Record<BucketRole, string>>;
   /**
+   * Most each consumer's bucket may hold (a MinIO hard bucket quota, set by the bucket Job), by
+   * role, e.g. `{backups: "40Gi"}`; only roles with a bucket. Together at most `storageSize`, so no
+   * one consumer can fill the volume the others write to. @default no quota (a bucket may fill the
+   * volume)
+   */
+  quotas?: Partial<Record<BucketRole, string>>;
+  /**
    * Secret keys given instead of generated: `root`'s and each consumer's, by role.
    * @default each generated with `@pulumi/random`
    */
@@ -77,7 +85,7 @@ function bucketRules(buckets: Partial<Record<BucketRole, string>>): FieldError[]
         sharer !== undefined,
         `buckets.${role}`,
         () =>
-          `"${name}" is also the bucket of ${sharer}: each consumer's user is scoped to its own ` +
+          `"${name}" is also buckets.${sharer}: each consumer's user is scoped to its own ` +
           `bucket, and two sharing one would read and delete each other's objects (the backup ` +
           `job prunes old dumps); give each its own name`,
       ),
@@ -85,12 +93,56 @@ function bucketRules(buckets: Partial<Record<BucketRole, string>>): FieldError[]
   });
 }
 
+/**
+ * Every problem with the bucket quotas, by their paths (`quotas.app`): each a positive size of a
+ * bucket that exists, and all of them together no more than the volume.
+ */
+function quotaRules(
+  args: Pick<ObjectStoreArgs, "storageSize" | "buckets" | "quotas">,
+): FieldError[] {
+  const quotas = Object.entries(args.quotas ?? {}).filter(
+    (entry): entry is [BucketRole, string] => entry[1] !== undefined,
+  );
+  const problems = quotas.flatMap(([role, size]) => [
+    ...storageSizeErrors(`quotas.${role}`, size, "10Gi"),
+    ...fieldErrorIf(
+      args.buckets[role] === undefined,
+      `quotas.${role}`,
+      () => `limits a bucket that does not exist: no buckets.${role} is created`,
+    ),
+  ]);
+  const sized = (size: string) => QUANTITY_PATTERN.test(size) && parseQuantity(size) > 0;
+  if (problems.length > 0 || !sized(args.storageSize) || quotas.length === 0) return problems;
+  const total = quotas.reduce((sum, [, size]) => sum + parseQuantity(size), 0);
+  return fieldErrorIf(
+    total > parseQuantity(args.storageSize),
+    "quotas",
+    () =>
+      `add up to more than storageSize (${args.storageSize}): ` +
+      `${quotas.map(([role, size]) => `quotas.${role} ${size}`).join(" + ")} = ` +
+      `${formatBytes(total)}; the buckets share one volume, so lower a quota or raise storageSize`,
+  );
+}
+
+/** Bytes in the largest binary unit that writes them whole, e.g. `12Gi`. */
+export function formatBytes(bytes: number): string {
+  const units: [string, number][] = [
+    ["Ti", 2 ** 40],
+    ["Gi", 2 ** 30],
+    ["Mi", 2 ** 20],
+    ["Ki", 2 ** 10],
+  ];
+  const unit = units.find(([, factor]) => bytes % factor === 0);
+  return unit ? `${bytes / unit[1]}${unit[0]}` : String(bytes);
+}
+
 /** Every problem with an ObjectStore's args. */
 export function objectStoreRules(
-  args: Pick<ObjectStoreArgs, "storageSize" | "buckets">,
+  args: Pick<ObjectStoreArgs, "storageSize" | "buckets" | "quotas">,
 ): FieldError[] {
   return [
     ...storageSizeErrors("storageSize", args.storageSize, "10Gi"),
     ...bucketRules(args.buckets),
+    ...quotaRules(args),
   ];
 }

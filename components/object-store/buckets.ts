@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { parseQuantity } from "../../core/quantity";
 import { hashedName } from "../lib/hash";
 import { IMAGES } from "../../core/images";
 import type { WorkloadIdentity } from "../../policy/model/labels";
@@ -48,11 +49,22 @@ export interface BucketUser {
   secretKeyEnv: string;
 }
 
+/** One bucket's hard quota: the most it may hold, or none. */
+export interface BucketQuota {
+  bucket: string;
+  /** The quota as configured (`40Gi`), for the script's comments. */
+  size?: string;
+  /** The same in bytes, as `mc quota set --size` reads it; absent: the bucket has no quota. */
+  bytes?: number;
+}
+
 /** Everything the bucket Job does, in order. */
 export interface BucketPlan {
   /** Distinct bucket names, in role order. */
   buckets: string[];
   users: BucketUser[];
+  /** Each bucket's quota, in role order: set when configured, cleared when not. */
+  quotas: BucketQuota[];
 }
 
 /** The roles given a bucket, in {@link BucketRole} order. */
@@ -64,7 +76,10 @@ export function bucketRoles(buckets: Partial<Record<BucketRole, string>>): Bucke
  * The plan for the given buckets, one user per role given. The names must pass the ObjectStore's
  * `bucketRules` (its constructor checks them first): they are written into the Job's script.
  */
-export function bucketPlan(buckets: Partial<Record<BucketRole, string>>): BucketPlan {
+export function bucketPlan(
+  buckets: Partial<Record<BucketRole, string>>,
+  quotas: Partial<Record<BucketRole, string>> = {},
+): BucketPlan {
   const users = bucketRoles(buckets).map((role): BucketUser => {
     const prefix = role.toUpperCase();
     return {
@@ -75,7 +90,14 @@ export function bucketPlan(buckets: Partial<Record<BucketRole, string>>): Bucket
       secretKeyEnv: `${prefix}_SECRET_KEY`,
     };
   });
-  return { buckets: [...new Set(users.map((user) => user.bucket))], users };
+  return {
+    buckets: [...new Set(users.map((user) => user.bucket))],
+    users,
+    quotas: users.map(({ role, bucket }) => {
+      const size = quotas[role];
+      return size === undefined ? { bucket } : { bucket, size, bytes: parseQuantity(size) };
+    }),
+  };
 }
 
 /** An IAM policy that lets a user list, read, write and delete in one bucket and nothing else. */
@@ -108,9 +130,10 @@ const ALIAS = "store";
 
 /**
  * The bucket Job's POSIX shell script. Every step is idempotent, so a rerun (a replaced Job, a
- * retry after a failure) is harmless: `mb --ignore-existing`; `policy create` and `user add`
- * overwrite; `policy attach` of an attached policy is accepted by mc. It uses only shell builtins
- * and `mc`, because the client image has little else. Credentials come from the environment.
+ * retry after a failure) is harmless: `mb --ignore-existing`; `quota set` and `quota clear`,
+ * `policy create` and `user add` overwrite; `policy attach` of an attached policy is accepted by
+ * mc. It uses only shell builtins and `mc`, because the client image has little else.
+ * Credentials come from the environment.
  */
 export function bucketScript(plan: BucketPlan): string {
   const lines = [
@@ -120,6 +143,12 @@ export function bucketScript(plan: BucketPlan): string {
     "# Waits for the server's health check; activeDeadlineSeconds bounds the wait.",
     `mc ready ${ALIAS}`,
     ...plan.buckets.map((bucket) => `mc mb --ignore-existing ${ALIAS}/${bucket}`),
+    // A quota dropped from the config is cleared, so the server holds exactly the configured ones.
+    ...plan.quotas.flatMap(({ bucket, size, bytes }) =>
+      bytes === undefined
+        ? [`mc quota clear ${ALIAS}/${bucket}`]
+        : [`# ${bucket}: at most ${size}`, `mc quota set ${ALIAS}/${bucket} --size ${bytes}`],
+    ),
   ];
   for (const user of plan.users) {
     const file = `"\${POLICY_DIR}/${user.policy}.json"`;

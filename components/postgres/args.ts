@@ -57,8 +57,8 @@ export interface PostgresArgs {
   image?: pulumi.Input<string>;
   /** postgres_exporter image. @default the catalogue's `postgresExporter` */
   exporterImage?: pulumi.Input<string>;
-  /** `mc` image of the backup upload. @default the catalogue's `minioClient` */
-  clientImage?: pulumi.Input<string>;
+  /** rclone image of the backup upload. @default the catalogue's `rclone` */
+  uploaderImage?: pulumi.Input<string>;
   /** Requests and limits of the exporter sidecar. @default the `nano` preset */
   exporterResources?: ResourceSpec;
   /** Kubernetes cluster domain, for the Service host names. @default "cluster.local" */
@@ -73,7 +73,15 @@ export interface PostgresArgs {
   backup?: PostgresBackupArgs;
 }
 
-/** Where the backups go: the schedule and retention, and the object store's outputs. */
+/**
+ * The uploader's S3 key pair: keys of a Secret that exists (the object store's backups user), or
+ * values the component keeps in a Secret of its own (an external target's credentials).
+ */
+export type BackupCredentials =
+  | { accessKey: SecretKey; secretKey: SecretKey }
+  | { accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
+
+/** Where the backups go (any S3-compatible endpoint), how often, and how many are kept. */
 export interface PostgresBackupArgs {
   /** Five-field cron schedule, in UTC, e.g. `"0 3 * * *"`. */
   schedule: string;
@@ -82,18 +90,29 @@ export interface PostgresBackupArgs {
    * upload.
    */
   retain: number;
-  /** Bucket that receives the backups. */
+  /** Bucket that receives the backups; it must exist (the uploader never creates one). */
   bucket: pulumi.Input<string>;
   /** S3 API endpoint URL, e.g. `http://minio.platform.svc.cluster.local:9000`. */
   endpoint: pulumi.Input<string>;
-  /** Access key id of a user that may write and delete in the bucket. */
-  accessKey: SecretKey;
-  /** Its secret key. */
-  secretKey: SecretKey;
-  /** Key prefix inside the bucket. @default "postgres" */
+  /** Key pair of a user that may list, write and delete in the bucket. */
+  credentials: BackupCredentials;
+  /** S3 region of the bucket. @default "us-east-1" */
+  region?: string;
+  /**
+   * Path-style addressing (`https://endpoint/bucket/key`) rather than virtual-hosted
+   * (`https://bucket.endpoint/key`); MinIO and most self-hosted stores need it. @default true
+   */
+  pathStyle?: boolean;
+  /**
+   * PEM bundle of the CA(s) that signed the endpoint's certificate, for a private CA; mounted
+   * from a ConfigMap (certificates are public). @default none: the image's public CA roots
+   */
+  caBundle?: string;
+  /**
+   * Key prefix inside the bucket: letters, digits and `. _ - /`, no leading or trailing `/`.
+   * @default "postgres"
+   */
   prefix?: string;
-  /** Scratch space for one set of dumps. @default "10Gi" */
-  scratchSize?: string;
   /** Resources of each backup container. @default the `small` preset */
   resources?: ResourceSpec;
 }
@@ -101,7 +120,7 @@ export interface PostgresBackupArgs {
 /** The plain-valued part of the backup args (the rest are the object store's outputs). */
 export type PostgresBackupSettings = Omit<
   PostgresBackupArgs,
-  "bucket" | "endpoint" | "accessKey" | "secretKey"
+  "bucket" | "endpoint" | "credentials"
 >;
 
 /**
@@ -113,7 +132,8 @@ export type PostgresSettings = Omit<Settings<PostgresArgs>, "backup"> & {
 };
 
 /** Backup args with their documented defaults filled in. */
-export type ResolvedBackupArgs = Required<PostgresBackupArgs>;
+export type ResolvedBackupArgs = Required<Omit<PostgresBackupArgs, "caBundle">> &
+  Pick<PostgresBackupArgs, "caBundle">;
 
 /** Postgres args with their documented defaults filled in (but `instance`, the component's name). */
 export type ResolvedPostgresArgs = Required<
@@ -128,7 +148,7 @@ export function resolvePostgresArgs(args: PostgresArgs): ResolvedPostgresArgs {
     settings: args.settings ?? {},
     image: args.image ?? imageRef("postgres"),
     exporterImage: args.exporterImage ?? imageRef("postgresExporter"),
-    clientImage: args.clientImage ?? imageRef("minioClient"),
+    uploaderImage: args.uploaderImage ?? imageRef("rclone"),
     exporterResources: args.exporterResources ?? RESOURCE_PRESETS.nano,
     clusterDomain: args.clusterDomain ?? "cluster.local",
     protect: args.protect ?? false,
@@ -141,7 +161,8 @@ export function resolveBackupArgs(backup: PostgresBackupArgs): ResolvedBackupArg
   return {
     ...backup,
     prefix: backup.prefix ?? "postgres",
-    scratchSize: backup.scratchSize ?? "10Gi",
+    region: backup.region ?? "us-east-1",
+    pathStyle: backup.pathStyle ?? true,
     resources: backup.resources ?? RESOURCE_PRESETS.small,
   };
 }
@@ -198,6 +219,11 @@ export function postgresImageProblem(image: pulumi.Input<string> | undefined): s
     `(got "${image}")`
   );
 }
+/** A key prefix: path segments of safe characters, so it is a folder and safe in the script. */
+export const BACKUP_PREFIX = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+/** At least one whole PEM certificate block. */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
 /** Every problem with the backup args, by their path inside `backup`. */
 function backupRules(backup: PostgresBackupSettings): FieldError[] {
@@ -208,6 +234,23 @@ function backupRules(backup: PostgresBackupSettings): FieldError[] {
       !Number.isInteger(backup.retain) || backup.retain < 1,
       "retain",
       () => `must be a whole number ≥ 1: keep at least one backup (got ${backup.retain})`,
+    ),
+    ...fieldErrorIf(
+      backup.prefix !== undefined && !BACKUP_PREFIX.test(backup.prefix),
+      "prefix",
+      () =>
+        `must be letters, digits and . _ - / without a leading, trailing or doubled '/' ` +
+        `(got "${backup.prefix}"): it is a folder inside the bucket, written into a shell script`,
+    ),
+    ...fieldErrorIf(
+      backup.region !== undefined && !/^[a-z0-9-]+$/.test(backup.region),
+      "region",
+      () => `must be an S3 region name such as eu-central-1 (got "${backup.region}")`,
+    ),
+    ...fieldErrorIf(
+      backup.caBundle !== undefined && !PEM_CERTIFICATE.test(backup.caBundle),
+      "caBundle",
+      () => "must be PEM: one or more -----BEGIN CERTIFICATE----- blocks",
     ),
   ];
 }

@@ -7,10 +7,10 @@ import type { ResolvedBackupArgs } from "./args";
 
 /**
  * The backup CronJob: an init container (the Postgres image) writes a compressed custom-format
- * `pg_dump` of every database into an emptyDir, then an `mc` container uploads that folder to the
- * backups bucket and deletes all but the newest `retain` backups. Two containers because neither
- * image has the other's client; an init container because the upload must only start once every
- * dump has succeeded.
+ * `pg_dump` of every database into an emptyDir, then an rclone container uploads that folder to
+ * the backup target's bucket and deletes all but the newest `retain` backups. Two containers
+ * because neither image has the other's client; an init container because the upload must only
+ * start once every dump has succeeded.
  */
 
 /** Folder the dumps are written to and uploaded from, shared by both containers. */
@@ -39,23 +39,22 @@ echo "dumped to $dir"
 }
 
 /**
- * Uploads the one folder under `$BACKUP_DIR` to `s3/$S3_BUCKET/$S3_PREFIX/<stamp>/`, then deletes
- * all but the newest `$BACKUP_RETAIN` backup folders there. POSIX sh and `mc` only (the `mc` image
- * has no awk or grep); S3 lists keys in ascending order, and the stamps sort by time.
+ * Uploads the one folder under `$BACKUP_DIR` to `$S3_BUCKET/$S3_PREFIX/<stamp>/` with rclone, then
+ * deletes all but the newest `$BACKUP_RETAIN` backup folders there. The remote `target` is
+ * configured entirely by `RCLONE_CONFIG_TARGET_*` variables (endpoint, region, addressing, keys),
+ * so no credential is ever written to a file. POSIX sh, rclone and `sort`; the stamps sort by time.
  */
 export function backupUploadScript(): string {
   return `set -eu
-mc() { command mc --config-dir /tmp/mc --no-color "$@"; }
 set -- "\${BACKUP_DIR}"/*/
 if [ "$#" -ne 1 ] || [ ! -d "$1" ]; then echo "expected exactly one dump folder in \${BACKUP_DIR}" >&2; exit 1; fi
 dir="\${1%/}"
 stamp="\${dir##*/}"
-mc alias set s3 "$S3_ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > /dev/null
-target="s3/\${S3_BUCKET}/\${S3_PREFIX}"
-mc cp --recursive "\${BACKUP_DIR}/\${stamp}/" "\${target}/\${stamp}/"
+target="target:\${S3_BUCKET}/\${S3_PREFIX}"
+# copy compares each object's size and checksum with the file after the upload.
+rclone copy "$dir" "\${target}/\${stamp}"
 echo "uploaded \${stamp}"
-listing="$(mc ls "\${target}/")"
-names="$(printf '%s\\n' "$listing" | while IFS= read -r line; do echo "\${line##* }"; done)"
+names="$(rclone lsf --dirs-only "\${target}/" | sort)"
 backups=""
 count=0
 for name in $names; do
@@ -69,7 +68,7 @@ excess=$((count - BACKUP_RETAIN))
 for name in $backups; do
   [ "$excess" -gt 0 ] || break
   echo "deleting old backup \${name%/}"
-  mc rm --recursive --force "\${target}/\${name}"
+  rclone purge "\${target}/\${name%/}"
   excess=$((excess - 1))
 done
 `;
@@ -81,6 +80,48 @@ done
  * schedule's longest gap.
  */
 export const BACKUP_RUN_DEADLINE_SECONDS = 6 * 3600;
+/** Where the CA bundle of a private CA is mounted in the upload container. */
+export const BACKUP_CA_DIR = "/etc/backup-ca";
+/** Key of the CA bundle in its ConfigMap, and its file name under {@link BACKUP_CA_DIR}. */
+export const BACKUP_CA_KEY = "ca.crt";
+
+/**
+ * The upload container's environment: the script's variables and rclone's remote `target`. Every
+ * setting rclone reads is given, so nothing depends on a config file or the image's defaults;
+ * `no_check_bucket` because the bucket exists and a user scoped to it may not create buckets.
+ */
+export function uploaderEnvironment(
+  backup: ResolvedBackupArgs,
+  credentials: { accessKey: SecretKey; secretKey: SecretKey },
+): k8s.types.input.core.v1.EnvVar[] {
+  const remote = (name: string, value: pulumi.Input<string>) => ({
+    name: `RCLONE_CONFIG_TARGET_${name}`,
+    value,
+  });
+  return [
+    { name: "BACKUP_DIR", value: BACKUP_DIR },
+    { name: "BACKUP_RETAIN", value: String(backup.retain) },
+    { name: "S3_ENDPOINT", value: backup.endpoint },
+    { name: "S3_BUCKET", value: backup.bucket },
+    { name: "S3_PREFIX", value: backup.prefix },
+    remote("TYPE", "s3"),
+    remote("PROVIDER", "Other"),
+    remote("ENDPOINT", backup.endpoint),
+    remote("REGION", backup.region),
+    remote("FORCE_PATH_STYLE", String(backup.pathStyle)),
+    remote("NO_CHECK_BUCKET", "true"),
+    credentials.accessKey.env("RCLONE_CONFIG_TARGET_ACCESS_KEY_ID"),
+    credentials.secretKey.env("RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY"),
+    // No config file (rclone keeps its config in memory with /dev/null): the remote is all in
+    // the environment; the rest of rclone's state goes to /tmp.
+    { name: "RCLONE_CONFIG", value: "/dev/null" },
+    { name: "RCLONE_CACHE_DIR", value: "/tmp/rclone-cache" },
+    { name: "HOME", value: "/tmp" },
+    ...(backup.caBundle !== undefined
+      ? [{ name: "RCLONE_CA_CERT", value: `${BACKUP_CA_DIR}/${BACKUP_CA_KEY}` }]
+      : []),
+  ];
+}
 
 /** Everything the CronJob's spec is made of. */
 export interface BackupCronJobSpecArgs {
@@ -88,15 +129,24 @@ export interface BackupCronJobSpecArgs {
   identity: WorkloadIdentity;
   /** Where to send the backups, defaults filled in. */
   backup: ResolvedBackupArgs;
+  /**
+   * Size of the database volume: the scratch folder's limit. A compressed dump of every database
+   * is never larger than the data it was read from, and that data fits on this volume.
+   */
+  storageSize: string;
   /** Postgres client Service host and port. */
   host: pulumi.Input<string>;
   port: number;
   /** The backup role's credentials. */
   username: SecretKey;
   password: SecretKey;
-  /** Images: the Postgres image for pg_dump, an `mc` image for the upload. */
+  /** The uploader's S3 key pair, as Secret keys. */
+  s3: { accessKey: SecretKey; secretKey: SecretKey };
+  /** Name of the ConfigMap holding the target's CA bundle, when it has one. */
+  caConfigMap?: pulumi.Input<string>;
+  /** Images: the Postgres image for pg_dump, an rclone image for the upload. */
   postgresImage: pulumi.Input<string>;
-  clientImage: pulumi.Input<string>;
+  uploaderImage: pulumi.Input<string>;
   /** UID the Postgres image runs as (both containers run as it, sharing the emptyDir). */
   uid: number;
 }
@@ -125,22 +175,19 @@ export function backupCronJobSpec(
     resources,
     volumeMounts: mounts,
   });
+  const ca = args.caConfigMap;
   const upload = container({
     name: "upload",
-    image: args.clientImage,
+    image: args.uploaderImage,
     command: ["/bin/sh", "-c", backupUploadScript()],
-    env: [
-      { name: "BACKUP_DIR", value: BACKUP_DIR },
-      { name: "BACKUP_RETAIN", value: String(backup.retain) },
-      { name: "S3_ENDPOINT", value: backup.endpoint },
-      { name: "S3_BUCKET", value: backup.bucket },
-      { name: "S3_PREFIX", value: backup.prefix },
-      backup.accessKey.env("AWS_ACCESS_KEY_ID"),
-      backup.secretKey.env("AWS_SECRET_ACCESS_KEY"),
-    ],
+    env: uploaderEnvironment(backup, args.s3),
     resources,
-    volumeMounts: mounts,
+    volumeMounts: [
+      ...mounts,
+      ...(ca !== undefined ? [{ name: "ca", mountPath: BACKUP_CA_DIR, readOnly: true }] : []),
+    ],
   });
+  const caVolumes = ca !== undefined ? [{ name: "ca", configMap: { name: ca } }] : [];
   return {
     schedule: backup.schedule,
     timeZone: "Etc/UTC",
@@ -157,7 +204,7 @@ export function backupCronJobSpec(
         template: podTemplate(args.identity, {
           initContainers: [dump],
           containers: [upload],
-          volumes: [emptyDir("backup", backup.scratchSize), emptyDir("tmp")],
+          volumes: [emptyDir("backup", args.storageSize), emptyDir("tmp"), ...caVolumes],
           security: { runAsUser: args.uid },
           // Every retry starts from an empty scratch folder.
           restartPolicy: "Never",

@@ -2,12 +2,18 @@
 export {
   POSTGRES_MAX_CONNECTIONS,
   postgresRules,
+  resolveBackupArgs,
   type PostgresArgs,
   type PostgresBackupArgs,
   type PostgresBackupSettings,
   type PostgresSettings,
 } from "./args";
-export { BACKUP_RUN_DEADLINE_SECONDS, backupDumpScript, backupUploadScript } from "./backup";
+export {
+  BACKUP_RUN_DEADLINE_SECONDS,
+  backupDumpScript,
+  backupUploadScript,
+  uploaderEnvironment,
+} from "./backup";
 export { POSTGRES_EXPORTER_PORT, type RoleCredentials } from "./builders";
 export { pgHbaConf, POSTGRES_PORT, postgresqlConf, type SettingValue } from "./config";
 export { initSql, PLATFORM_ROLE_NAMES, platformRoles, type PlatformRoleName } from "./init";

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { memoryCeiling } from "../lib/resources";
-import { passwordFor, PlatformSecret, scramSaltSourceFor } from "../lib/secrets";
+import { passwordFor, PlatformSecret, scramSaltSourceFor, type SecretKey } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
@@ -11,10 +11,11 @@ import {
   postgresRules,
   resolvePostgresArgs,
   type PostgresArgs,
+  type BackupCredentials,
   type ResolvedBackupArgs,
   type ResolvedPostgresArgs,
 } from "./args";
-import { backupCronJobSpec } from "./backup";
+import { BACKUP_CA_KEY, backupCronJobSpec } from "./backup";
 import {
   exporterContainer,
   postgresConfigFiles,
@@ -216,6 +217,22 @@ export class Postgres extends pulumi.ComponentResource {
     backup: ResolvedBackupArgs,
     credentials: PlatformSecret,
   ): void {
+    const labels = labelsFor(this.backupIdentity);
+    const ca =
+      backup.caBundle === undefined
+        ? undefined
+        : new k8s.core.v1.ConfigMap(
+            `${this.backupIdentity.name}-ca`,
+            {
+              metadata: objectMeta(
+                `${this.backupIdentity.name}-ca`,
+                args.namespace,
+                this.backupIdentity,
+              ),
+              data: { [BACKUP_CA_KEY]: backup.caBundle },
+            },
+            { parent: this },
+          );
     new k8s.batch.v1.CronJob(
       this.backupIdentity.name,
       {
@@ -223,17 +240,39 @@ export class Postgres extends pulumi.ComponentResource {
         spec: backupCronJobSpec({
           identity: this.backupIdentity,
           backup,
+          storageSize: args.storageSize,
           host: this.host,
           port: POSTGRES_PORT,
           username: credentials.key("username"),
           password: credentials.key("password"),
+          s3: this.uploaderKeys(args.namespace, labels, backup.credentials),
+          caConfigMap: ca?.metadata.name,
           postgresImage: args.image,
-          clientImage: args.clientImage,
+          uploaderImage: args.uploaderImage,
           uid: IMAGES.postgres.uid,
         }),
       },
       { parent: this, dependsOn: [this.statefulSet] },
     );
+  }
+
+  /** The uploader's key pair as Secret keys: given ones, or values kept in a Secret made here. */
+  private uploaderKeys(
+    namespace: pulumi.Input<string>,
+    labels: Record<string, string>,
+    given: BackupCredentials,
+  ): { accessKey: SecretKey; secretKey: SecretKey } {
+    if ("accessKey" in given) return given;
+    const secret = new PlatformSecret(
+      `${this.backupIdentity.name}-s3`,
+      {
+        namespace,
+        labels,
+        data: { accessKeyId: given.accessKeyId, secretAccessKey: given.secretAccessKey },
+      },
+      { parent: this },
+    );
+    return { accessKey: secret.key("accessKeyId"), secretKey: secret.key("secretAccessKey") };
   }
 }
 

@@ -23,7 +23,7 @@ type ObservedWorkload =
 /** The image args of each component, by the name the table gives it. */
 type ImageArgs = {
   objectStore: Pick<ObjectStoreArgs, "image" | "clientImage">;
-  postgres: Pick<PostgresArgs, "image" | "exporterImage" | "clientImage">;
+  postgres: Pick<PostgresArgs, "image" | "exporterImage" | "uploaderImage">;
   pgbouncer: Pick<PgBouncerArgs, "image" | "exporterImage">;
   dragonfly: Pick<DragonflyArgs, "image">;
   migrations: Pick<MigrationsArgs, "image">;
@@ -45,7 +45,7 @@ export function componentImages(images: ResolvedImages) {
     postgres: {
       image: images.postgres,
       exporterImage: images.postgresExporter,
-      clientImage: images.minioClient,
+      uploaderImage: images.rclone,
     },
     pgbouncer: { image: images.pgbouncer, exporterImage: images.pgbouncerExporter },
     dragonfly: { image: images.dragonfly },

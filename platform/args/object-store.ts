@@ -5,20 +5,28 @@ import type { ComponentCheck } from "./check";
 
 /**
  * The ObjectStore's settings. Loki's and Tempo's buckets exist only when observability keeps its
- * data in the object store (prod); the app's and the backups' always do.
+ * data in the object store (prod); the backups' unless they go to an external target (`s3`), so
+ * its quota no longer takes a share of the volume; the app's always.
  */
 export function argsForObjectStore(config: PlatformSettings): Settings<ObjectStoreArgs> {
   const { objectStore } = config;
+  const { quotas } = objectStore;
+  const telemetry = config.observability.objectStorage;
+  const backups = config.postgres.backup.target.type === "in-cluster";
   return {
     storageClass: config.cluster.storageClass,
     resources: objectStore.resources,
     storageSize: objectStore.storageSize,
     buckets: {
       app: objectStore.buckets.app,
-      backups: objectStore.buckets.backups,
-      ...(config.observability.objectStorage
-        ? { loki: objectStore.buckets.loki, tempo: objectStore.buckets.tempo }
-        : {}),
+      ...(backups ? { backups: objectStore.buckets.backups } : {}),
+      ...(telemetry ? { loki: objectStore.buckets.loki, tempo: objectStore.buckets.tempo } : {}),
+    },
+    // Only the buckets that exist get a quota, and only theirs count against the volume.
+    quotas: {
+      app: quotas.app,
+      ...(backups ? { backups: quotas.backups } : {}),
+      ...(telemetry ? { loki: quotas.loki, tempo: quotas.tempo } : {}),
     },
     protect: config.protectStateful,
   };
@@ -29,5 +37,7 @@ export const objectStoreCheck: ComponentCheck = {
   keys: {
     storageSize: "objectStore.storageSize",
     buckets: "objectStore.buckets",
+    // The quotas' sum clashes with the volume: the stack raised a quota or shrank the volume.
+    quotas: ["objectStore.quotas", "objectStore.storageSize"],
   },
 };

@@ -119,10 +119,21 @@ export function objectOf(stack: StackIndex, endpoint: Endpoint): KubeObject | un
 
 /** True when a container of the workload's pod template sets the env variable (value or ref). */
 export function setsEnv(stack: StackIndex, endpoint: Endpoint, name: string): boolean {
+  return envOf(stack, endpoint, name).length > 0;
+}
+
+/** The literal values an endpoint's containers give an env variable (not `valueFrom` ones). */
+export function envValues(stack: StackIndex, endpoint: Endpoint, name: string): string[] {
+  return envOf(stack, endpoint, name).flatMap((variable) =>
+    typeof variable.value === "string" ? [variable.value] : [],
+  );
+}
+
+function envOf(stack: StackIndex, endpoint: Endpoint, name: string): { value?: unknown }[] {
   const workload = stack.workloads.find((candidate) => candidate.object.id === endpoint.id);
-  if (workload === undefined) return false;
-  return [...asArray(workload.spec.containers), ...asArray(workload.spec.initContainers)].some(
-    (container) => asArray(container.env).some((variable) => variable.name === name),
+  if (workload === undefined) return [];
+  return [...asArray(workload.spec.containers), ...asArray(workload.spec.initContainers)].flatMap(
+    (container) => asArray(container.env).filter((variable) => variable.name === name),
   );
 }
 

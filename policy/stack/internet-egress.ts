@@ -4,6 +4,7 @@ import type { Endpoint } from "../model/reachability";
 import {
   connectionsInto,
   describeEndpoint,
+  envValues,
   matrixOf,
   objectOf,
   plays,
@@ -18,10 +19,31 @@ import type { StackIndex } from "../lib/stack";
 /** One way out of the cluster the config can open, with its reason. */
 interface InternetEgress {
   role: Role;
-  ports: ports.PortSet;
+  /** The ports it may open, or how they follow from the value of its `env` variable. */
+  ports: ports.PortSet | ((value: string) => ports.PortSet);
+  /** Its ports, as the rule's messages say them. */
+  on: string;
   why: string;
   /** The env variable the pods must carry for it: the render's sign that the config enabled it. */
   env?: string;
+}
+
+/**
+ * The port of an S3 endpoint outside the cluster (`https://host[:port]`), none for a cluster
+ * Service (`*.svc`, `*.svc.cluster.local`) or a value that is no URL: an in-cluster target never
+ * needs the internet.
+ */
+export function externalEndpointPorts(value: string): ports.PortSet {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return ports.union();
+  }
+  const host = url.hostname;
+  const inCluster = host.endsWith(".svc") || host.includes(".svc.") || !host.includes(".");
+  if (inCluster || (url.protocol !== "https:" && url.protocol !== "http:")) return ports.union();
+  return tcp(url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80);
 }
 
 /**
@@ -34,13 +56,22 @@ const INTERNET_EGRESS: readonly InternetEgress[] = [
   {
     role: ROLES.web,
     ports: tcp(443),
+    on: "443",
     why: "Arcjet's API (the stack's arcjetKey with app.egress.arcjet)",
     env: "ARCJET_KEY",
   },
   {
     role: ROLES.ollama,
     ports: tcp(443),
+    on: "443",
     why: "the Ollama model registry (app.egress.modelRegistry)",
+  },
+  {
+    role: ROLES.backup,
+    ports: externalEndpointPorts,
+    on: "its S3_ENDPOINT's port",
+    why: "an external backup target (postgres.backup.target.type s3)",
+    env: "S3_ENDPOINT",
   },
 ];
 
@@ -50,21 +81,28 @@ function allowedFor(stack: StackIndex, from: Endpoint): ports.PortSet {
     ...INTERNET_EGRESS.filter(
       (egress) =>
         plays(from, egress.role) && (egress.env === undefined || setsEnv(stack, from, egress.env)),
-    ).map((egress) => egress.ports),
+    ).flatMap((egress) =>
+      typeof egress.ports === "function" && egress.env !== undefined
+        ? envValues(stack, from, egress.env).map(egress.ports)
+        : typeof egress.ports === "function"
+          ? []
+          : [egress.ports],
+    ),
   );
 }
 
 /**
  * Whole-stack rule `internet-egress`: nothing in the platform reaches the internet (a public
  * address outside the cluster's ranges) except Arcjet's API from web when its pods carry
- * `ARCJET_KEY`, and the Ollama registry from Ollama, each on 443 only. Judged on the rendered
+ * `ARCJET_KEY`, and the Ollama registry from Ollama, each on 443 only, and the backup CronJob on
+ * the port of its `S3_ENDPOINT` when that is outside the cluster. Judged on the rendered
  * NetworkPolicies, never on the wiring table.
  */
 export const internetEgress: StackValidationPolicy = {
   name: "internet-egress",
   description:
-    "Nothing reaches the internet except web → Arcjet (443, with ARCJET_KEY) and Ollama → its " +
-    "model registry (443).",
+    "Nothing reaches the internet except web → Arcjet (443, with ARCJET_KEY), Ollama → its " +
+    "model registry (443) and the backup CronJob → an external S3_ENDPOINT (its port).",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Remove the internet edge from the wiring table (platform/wiring.ts), or narrow an " +
@@ -80,7 +118,7 @@ export const internetEgress: StackValidationPolicy = {
           holder,
           `${describeEndpoint(from)} may reach the internet${text}, which no config enables ` +
             `(the internet is reached only by ${INTERNET_EGRESS.map(
-              (egress) => `${egress.role.label} on 443 for ${egress.why}`,
+              (egress) => `${egress.role.label} on ${egress.on} for ${egress.why}`,
             ).join("; ")}); remove the edge or narrow it to its own addresses`,
         );
       }

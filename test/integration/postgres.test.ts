@@ -1,23 +1,35 @@
 /**
  * Our Postgres configuration on a real PostgreSQL 15: the rendered postgresql.conf is what the
  * server runs with, the init SQL creates the databases and roles with least privilege, and the
- * backup CronJob's scripts produce dumps that restore to identical data and keep only the newest.
+ * backup CronJob's scripts produce dumps that rclone uploads to a real S3 server (gofakes3 on
+ * loopback), which restore from the bucket to identical data, and keep only the newest.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupDumpScript, backupUploadScript } from "../../components/postgres";
+import { SecretKey } from "../../components/lib/secrets";
+import {
+  backupDumpScript,
+  backupUploadScript,
+  resolveBackupArgs,
+  uploaderEnvironment,
+} from "../../components/postgres";
 import { IMAGES, imageRef, postgresRelease } from "../../core/images";
+import { ensureGoTool } from "./lib/go-tools";
 import {
   runProgram,
   runShell,
   startRenderedPostgres,
   type RenderedPostgres,
 } from "./lib/rendered-postgres";
+import { startS3Server, type S3Server } from "./lib/s3-server";
+import { rcloneTool } from "./lib/test-tools";
 
 let db: RenderedPostgres;
 const scratch = mkdtempSync(join(tmpdir(), "pg-backup-test-"));
+/** Where the rclone of the uploader image's release is built. */
+let rcloneDir = "";
 
 beforeAll(async () => {
   db = await startRenderedPostgres("dev");
@@ -162,11 +174,74 @@ describe("the init SQL", () => {
   });
 });
 
-describe("the backup CronJob's scripts", () => {
+/** An env variable as the builder makes it from plain values. */
+interface PlainEnvVar {
+  name: string;
+  value?: unknown;
+  valueFrom?: { secretKeyRef?: { key?: unknown } };
+}
+
+/** The key pair the uploader is given; gofakes3 accepts any, so these prove only the plumbing. */
+const S3_KEYS = { accessKey: "test-access-key", secretKey: "test-secret-key-0123456789" };
+
+/**
+ * The upload container's environment as the CronJob renders it ({@link uploaderEnvironment}), its
+ * `secretKeyRef` values filled in as the kubelet would, and its pod paths (HOME, rclone's cache)
+ * moved into the test's scratch folder; rclone on PATH.
+ */
+function uploaderEnv(s3: S3Server, retain: number, backupDir: string): Record<string, string> {
+  const keys = {
+    accessKey: new SecretKey("backup-s3", "accessKey"),
+    secretKey: new SecretKey("backup-s3", "secretKey"),
+  };
+  const backup = resolveBackupArgs({
+    schedule: "0 3 * * *",
+    retain,
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    credentials: keys,
+  });
+  const env: Record<string, string> = {};
+  // Built from plain values here (no Output in these args), so every field is a plain one.
+  const variables = uploaderEnvironment(backup, keys) as PlainEnvVar[];
+  for (const variable of variables) {
+    const key = variable.valueFrom?.secretKeyRef?.key;
+    const value = typeof key === "string" ? S3_KEYS[key as keyof typeof S3_KEYS] : variable.value;
+    if (typeof value !== "string") throw new Error(`${variable.name} has no plain value`);
+    env[variable.name] = value;
+  }
+  return {
+    ...env,
+    BACKUP_DIR: backupDir,
+    HOME: scratch,
+    RCLONE_CACHE_DIR: join(scratch, "rclone-cache"),
+    PATH: `${rcloneDir}:${process.env.PATH ?? ""}`,
+  };
+}
+
+/** rclone, with the uploader's remote, outside the script: to read back what it stored. */
+function rclone(env: Record<string, string>, ...args: string[]) {
+  return runProgram(join(rcloneDir, "rclone"), args, env);
+}
+
+const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(2);
+
+describe("the backup CronJob's scripts, with rclone against a real S3 server", () => {
+  let s3: S3Server;
+
+  beforeAll(async () => {
+    rcloneDir = await ensureGoTool(rcloneTool());
+    s3 = await startS3Server("backups");
+  }, 600_000);
+
+  afterAll(async () => {
+    await s3?.stop();
+  });
+
   const checksum = (table: string) =>
     `SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM ${table} t`;
 
-  it("pg_dump of every database restores into a fresh database with identical data", async () => {
+  it("every database is dumped, uploaded, and restores from the bucket with identical rows", async () => {
     const seed = await psqlAs(
       "app",
       "app",
@@ -183,24 +258,39 @@ describe("the backup CronJob's scripts", () => {
     );
     expect(temporalSeed.stderr).toBe("");
 
+    // The CronJob's two containers, in order, sharing one scratch folder.
     const backupDir = join(scratch, "dumps");
     mkdirSync(backupDir);
-    const run = await runShell("/bin/bash", backupDumpScript(), {
+    const env = uploaderEnv(s3, 7, backupDir);
+    const backupStarted = performance.now();
+    const dump = await runShell("/bin/bash", backupDumpScript(), {
       ...db.envFor("backup", "postgres"),
       BACKUP_DIR: backupDir,
     });
-    expect(run.code, run.stderr).toBe(0);
+    expect(dump.code, dump.stderr).toBe(0);
+    const dumpSeconds = seconds(backupStarted);
+    const uploadStarted = performance.now();
+    const upload = await runShell("/bin/sh", backupUploadScript(), env);
+    expect(upload.code, upload.stderr).toBe(0);
+    const uploadSeconds = seconds(uploadStarted);
 
     const [stamp] = readdirSync(backupDir);
     expect(stamp).toMatch(/^\d{8}T\d{6}Z$/);
-    const files = readdirSync(join(backupDir, stamp)).sort();
-    expect(files).toEqual([
-      "app.dump",
-      "postgres.dump",
-      "temporal.dump",
-      "temporal_visibility.dump",
+    const listing = await rclone(env, "lsf", "-R", "target:backups/postgres/");
+    expect(listing.stdout.trim().split("\n").sort()).toEqual([
+      `${stamp}/`,
+      `${stamp}/app.dump`,
+      `${stamp}/postgres.dump`,
+      `${stamp}/temporal.dump`,
+      `${stamp}/temporal_visibility.dump`,
     ]);
 
+    // The restore starts from the bucket alone: the scratch folder is gone with its pod.
+    rmSync(backupDir, { recursive: true, force: true });
+    const restoreStarted = performance.now();
+    const fetched = join(scratch, "restore");
+    const download = await rclone(env, "copy", `target:backups/postgres/${stamp}`, fetched);
+    expect(download.code, download.stderr).toBe(0);
     for (const [database, tables] of [
       ["app", ["items", "orders", "guarded"]],
       ["temporal", ["shards"]],
@@ -213,7 +303,7 @@ describe("the backup CronJob's scripts", () => {
           "--no-owner",
           "--exit-on-error",
           `--dbname=${restored}`,
-          join(backupDir, stamp, `${database}.dump`),
+          join(fetched, `${database}.dump`),
         ],
         db.pg.env(restored),
       );
@@ -229,40 +319,26 @@ describe("the backup CronJob's scripts", () => {
         expect(await db.pg.psql("SELECT nextval('items_id_seq')", restored)).toBe("20001");
       }
     }
+    const bytes = readdirSync(fetched).reduce(
+      (sum, file) => sum + statSync(join(fetched, file)).size,
+      0,
+    );
+    console.log(
+      `backup: pg_dump of 4 databases ${dumpSeconds} s, rclone upload of ${bytes} bytes ` +
+        `${uploadSeconds} s; restore: download and pg_restore of 2 databases ` +
+        `${seconds(restoreStarted)} s`,
+    );
   });
 
-  it("the upload keeps only the newest `retain` backups in the bucket (POSIX sh, a stand-in mc)", async () => {
-    const bucketRoot = join(scratch, "s3");
-    const bin = join(scratch, "bin");
-    mkdirSync(bin, { recursive: true });
-    // A stand-in for the few mc commands the script uses, over a local folder as the "bucket".
-    writeFileSync(
-      join(bin, "mc"),
-      `#!/bin/sh
-set -eu
-while [ "$#" -gt 0 ]; do case "$1" in --config-dir) shift 2 ;; --no-color) shift ;; *) break ;; esac; done
-path() { echo "${bucketRoot}/\${1#s3/}"; }
-case "$1" in
-  alias) [ "$2" = set ] && [ -n "$6" ] ;;
-  cp) mkdir -p "$(path "$4")"; cp -R "$3". "$(path "$4")" ;;
-  ls) for d in "$(path "$2")"*/; do [ -d "$d" ] && echo "[2025-01-01 00:00:00 UTC]     0B $(basename "$d")/"; done ;;
-  rm) rm -rf "$(path "$4")" ;;
-  *) echo "unexpected mc $*" >&2; exit 2 ;;
-esac
-`,
-    );
-    chmodSync(join(bin, "mc"), 0o755);
-    const env = {
-      PATH: `${bin}:${process.env.PATH ?? ""}`,
-      BACKUP_RETAIN: "2",
-      S3_ENDPOINT: "http://127.0.0.1:9",
-      S3_BUCKET: "backups",
-      S3_PREFIX: "postgres",
-      AWS_ACCESS_KEY_ID: "test-access",
-      AWS_SECRET_ACCESS_KEY: "test-secret",
-    };
+  it("the upload keeps only the newest `retain` backups in the bucket (POSIX sh)", async () => {
+    const prefix = "target:backups/retention";
+    const envFor = (dir: string) => ({ ...uploaderEnv(s3, 2, dir), S3_PREFIX: "retention" });
     // An unrelated object under the prefix is never deleted.
-    mkdirSync(join(bucketRoot, "backups", "postgres", "keep-me"), { recursive: true });
+    const other = join(scratch, "other");
+    mkdirSync(other);
+    writeFileSync(join(other, "notes.txt"), "not a backup");
+    const copied = await rclone(envFor(other), "copy", other, `${prefix}/keep-me`);
+    expect(copied.code, copied.stderr).toBe(0);
     for (const stamp of [
       "20250101T030000Z",
       "20250102T030000Z",
@@ -272,13 +348,17 @@ esac
       const dir = join(scratch, `upload-${stamp}`);
       mkdirSync(join(dir, stamp), { recursive: true });
       writeFileSync(join(dir, stamp, "app.dump"), stamp);
-      const run = await runShell("/bin/sh", backupUploadScript(), { ...env, BACKUP_DIR: dir });
+      const run = await runShell("/bin/sh", backupUploadScript(), envFor(dir));
       expect(run.code, run.stderr).toBe(0);
     }
-    expect(readdirSync(join(bucketRoot, "backups", "postgres")).sort()).toEqual([
-      "20250103T030000Z",
-      "20250104T030000Z",
-      "keep-me",
+    const left = await rclone(envFor(other), "lsf", "-R", `${prefix}/`);
+    expect(left.stdout.trim().split("\n").sort()).toEqual([
+      "20250103T030000Z/",
+      "20250103T030000Z/app.dump",
+      "20250104T030000Z/",
+      "20250104T030000Z/app.dump",
+      "keep-me/",
+      "keep-me/notes.txt",
     ]);
   });
 });

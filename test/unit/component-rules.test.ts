@@ -61,7 +61,7 @@ describe("ObjectStore: one bucket per consumer", () => {
     ).toEqual([
       {
         propertyPath: "buckets.backups",
-        reason: expect.stringMatching(/"data" is also the bucket of app/),
+        reason: expect.stringMatching(/^"data" is also buckets.app: /),
       },
     ]);
   });

@@ -32,6 +32,20 @@ const dev = (values: StackValues): StackValues => ({ profile: "dev", ...values }
 const prod = (values: StackValues): StackValues => ({ profile: "prod", ...values });
 const long = (length: number) => "a".repeat(length);
 
+/** An external backup target, and its two secret keys as the engine passes them. */
+const S3_TARGET = {
+  type: "s3",
+  endpoint: "https://s3.eu-central-1.amazonaws.com",
+  region: "eu-central-1",
+  bucket: "pg-backups",
+  prefix: "postgres",
+};
+const S3_SECRETS = {
+  "k3s-platform:backupS3AccessKeyId": "AKIAEXAMPLE",
+  "k3s-platform:backupS3SecretAccessKey": "secret-access-key-example",
+};
+const S3_SECRET_KEYS = Object.keys(S3_SECRETS);
+
 const KEYS_AND_NAMESPACES: Row[] = [
   [
     "a misspelled top-level key",
@@ -895,14 +909,33 @@ const NAMES: Row[] = [
     "one bucket for the app and the backups",
     dev({ objectStore: { buckets: { backups: "app" } } }),
     "objectStore.buckets.backups",
-    /"app" is also the bucket of app/,
+    /"app" is also buckets.app/,
     { tools: true },
   ],
   [
     "one bucket for Loki and Tempo",
     prod({ objectStore: { buckets: { loki: "telemetry", tempo: "telemetry" } } }),
     "objectStore.buckets.tempo",
-    /is also the bucket of loki/,
+    /"telemetry" is also buckets.loki/,
+  ],
+  [
+    "bucket quotas that add up to more than the volume",
+    prod({ objectStore: { quotas: { backups: "60Gi" } } }),
+    "objectStore.quotas",
+    /add up to more than storageSize \(100Gi\): quotas.app 30Gi \+ quotas.backups 60Gi \+ quotas.loki 15Gi \+ quotas.tempo 15Gi = 120Gi/,
+    { tools: true },
+  ],
+  [
+    "a volume shrunk below the default quotas",
+    dev({ objectStore: { storageSize: "5Gi" } }),
+    "objectStore.storageSize",
+    /objectStore.quotas \(left to its default\) add up to more than storageSize \(5Gi\): quotas.app 4Gi \+ quotas.backups 2Gi = 6Gi/,
+  ],
+  [
+    "a bucket quota that is no size",
+    dev({ objectStore: { quotas: { app: "lots" } } }),
+    "objectStore.quotas.app",
+    /quantity/,
   ],
   [
     "a bucket name S3 rejects",
@@ -995,6 +1028,78 @@ const PRODUCTION: Row[] = [
     /must be at least 1 \(got 0\)/,
   ],
   [
+    "prod keeping its backups on the node without saying so",
+    prod({ postgres: { backup: { acceptBackupsOnNode: undefined } } }),
+    "postgres.backup.target.type",
+    /must be s3 in prod: .*a lost node loses both.*postgres.backup.acceptBackupsOnNode: true/,
+    { tools: true },
+  ],
+  [
+    "an s3 backup target without its endpoint",
+    dev({ postgres: { backup: { target: { type: "s3", bucket: "pg-backups" } } } }),
+    "postgres.backup.target.endpoint",
+    /is required with postgres.backup.target.type s3/,
+    { secretKeys: S3_SECRET_KEYS, raw: S3_SECRETS },
+  ],
+  [
+    "an s3 backup target without its keys",
+    dev({ postgres: { backup: { target: S3_TARGET } } }),
+    "backupS3SecretAccessKey",
+    /is required with postgres.backup.target.type s3: `pulumi config set --secret/,
+    {
+      secretKeys: ["k3s-platform:backupS3AccessKeyId"],
+      raw: { "k3s-platform:backupS3AccessKeyId": "AKIAEXAMPLE" },
+    },
+  ],
+  [
+    "an s3 backup secret key in plain text",
+    dev({ postgres: { backup: { target: S3_TARGET } } }),
+    "backupS3SecretAccessKey",
+    /must be stored as a secret/,
+    { secretKeys: ["k3s-platform:backupS3AccessKeyId"], raw: S3_SECRETS },
+  ],
+  [
+    "a backup endpoint that is no URL",
+    dev({ postgres: { backup: { target: { ...S3_TARGET, endpoint: "s3.example.com" } } } }),
+    "postgres.backup.target.endpoint",
+    /must be an http\(s\) URL/,
+    { secretKeys: S3_SECRET_KEYS, raw: S3_SECRETS },
+  ],
+  [
+    "a backup prefix with a leading slash",
+    dev({ postgres: { backup: { target: { type: "in-cluster", prefix: "/postgres" } } } }),
+    "postgres.backup.target.prefix",
+    /without a leading, trailing or doubled '\/'/,
+  ],
+  [
+    "an external endpoint for an in-cluster target",
+    dev({
+      postgres: {
+        backup: { target: { type: "in-cluster", endpoint: "https://s3.example.com" } },
+      },
+    }),
+    "postgres.backup.target.endpoint",
+    /is for an s3 target, but postgres.backup.target.type is in-cluster/,
+  ],
+  [
+    "backup keys with an in-cluster target",
+    dev({}),
+    "backupS3AccessKeyId",
+    /is set, but nothing uses it/,
+    { secretKeys: S3_SECRET_KEYS, raw: S3_SECRETS },
+  ],
+  [
+    "a backup CA bundle that is not PEM",
+    dev({
+      postgres: {
+        backup: { enabled: true, target: { ...S3_TARGET, caBundle: "not a certificate" } },
+      },
+    }),
+    "postgres.backup.target.caBundle",
+    /must be PEM/,
+    { secretKeys: S3_SECRET_KEYS, raw: S3_SECRETS },
+  ],
+  [
     "prod on the default .localhost domain",
     prod({ cluster: { domain: "platform.localhost" } }),
     "cluster.domain",
@@ -1045,7 +1150,7 @@ const PRODUCTION: Row[] = [
   ],
   [
     "prod without the API server's addresses",
-    prod({ deployTargets: { apiServer: { port: 6443 } } }),
+    prod({ deployTargets: { apiServer: { port: 6443, cidrs: undefined } } }),
     "deployTargets.apiServer.cidrs",
     /required in prod: the K3s server nodes' addresses.*allow port 6443 on every address/,
   ],

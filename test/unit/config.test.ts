@@ -498,13 +498,17 @@ describe("images: overrides and the lock", () => {
   it("pins an override by the stack's lock and leaves the tags the lock lacks as they are", () => {
     const config = parsedStackConfig({
       profile: "dev",
-      images: { minioClient: "mirror.example.com/minio/mc:RELEASE.1" },
+      images: {
+        minioClient: "mirror.example.com/minio/mc:RELEASE.1",
+        otelCollector: "mirror.example.com/otel/collector:0.165.0",
+      },
       imagesLock: lockFile(),
     });
     const images = imagesForPlatform(config);
     expect(images.objectStore.clientImage).toBe(`mirror.example.com/minio/mc:RELEASE.1@${digest}`);
-    // One override reaches every component that runs the image.
-    expect(images.postgres.clientImage).toBe(images.objectStore.clientImage);
+    // One override reaches every workload that runs the image; the lock has no entry for it.
+    expect(images.observability.collector.image).toBe("mirror.example.com/otel/collector:0.165.0");
+    expect(images.observability.nodeLogs.image).toBe(images.observability.collector.image);
     expect(images.objectStore.image).toBe(imageRef("minio"));
   });
 

@@ -114,6 +114,8 @@ describe("bucket script", () => {
       "ready store",
       "mb --ignore-existing store/uploads",
       "mb --ignore-existing store/pg-backups",
+      "quota clear store/uploads",
+      "quota clear store/pg-backups",
       "admin policy create store app-readwrite $POLICY_DIR/app-readwrite.json",
       "admin user add store app app-secret",
       "admin policy attach store app-readwrite --user app",
@@ -154,6 +156,31 @@ describe("bucket script", () => {
     );
     expect(resources).toEqual(["arn:aws:s3:::pg-backups", "arn:aws:s3:::pg-backups/*"]);
     expect(JSON.stringify(policy)).not.toContain('"*"');
+  });
+
+  it("sets each configured quota in bytes and clears the quota of a bucket given none", async () => {
+    const { bucketPlan, bucketScript } = await load();
+    const { run } = stubWorld();
+    const script = bucketScript(
+      bucketPlan({ app: "uploads", backups: "pg-backups" }, { backups: "40Gi" }),
+    );
+    const { calls } = run("sh", script);
+    expect(calls.filter((call) => call.startsWith("quota "))).toEqual([
+      "quota clear store/uploads",
+      `quota set store/pg-backups --size ${40 * 2 ** 30}`,
+    ]);
+    expect(script).toContain("# pg-backups: at most 40Gi\n");
+    // The quotas come after the buckets they limit exist.
+    expect(calls.indexOf("mb --ignore-existing store/pg-backups")).toBeLessThan(
+      calls.indexOf(`quota set store/pg-backups --size ${40 * 2 ** 30}`),
+    );
+  });
+
+  it("a changed quota renames the bucket Job so it runs again", async () => {
+    const { bucketJobName, bucketPlan } = await load();
+    const name = (quota: string) =>
+      bucketJobName("minio", bucketPlan(ALL_BUCKETS, { backups: quota }), "mc:1");
+    expect(name("40Gi")).not.toBe(name("50Gi"));
   });
 
   it("a bucket shared by two consumers is created once", async () => {
@@ -230,6 +257,28 @@ describe("ObjectStore rules", () => {
     ]);
   });
 
+  it("quotas are positive sizes of existing buckets, together no more than the volume", async () => {
+    const { objectStoreRules } = await load();
+    const rules = (quotas: ObjectStoreArgs["quotas"], storageSize = "10Gi") =>
+      objectStoreRules(args({ quotas, storageSize }));
+    expect(rules({ app: "4Gi", backups: "2Gi", loki: "2Gi", tempo: "2Gi" })).toEqual([]);
+    expect(rules({ app: "6Gi", backups: "4Gi", loki: "512Mi" })).toEqual([
+      {
+        propertyPath: "quotas",
+        reason:
+          "add up to more than storageSize (10Gi): quotas.app 6Gi + quotas.backups 4Gi + " +
+          "quotas.loki 512Mi = 10752Mi; the buckets share one volume, so lower a quota or raise " +
+          "storageSize",
+      },
+    ]);
+    expect(rules({ app: "0Gi" })).toEqual([
+      { propertyPath: "quotas.app", reason: expect.stringMatching(/positive quantity/) },
+    ]);
+    expect(objectStoreRules(args({ buckets: { app: "app" }, quotas: { loki: "1Gi" } }))).toEqual([
+      { propertyPath: "quotas.loki", reason: expect.stringMatching(/no buckets.loki is created/) },
+    ]);
+  });
+
   it("the constructor refuses bad args with every problem, before any child exists", async () => {
     const { ObjectStore } = await load();
     const count = async () => (await registeredOfType(mocks, "kubernetes:core/v1:Secret")).length;
@@ -272,6 +321,22 @@ describe("ObjectStore rules", () => {
     expect(Object.keys(dev.buckets)).toEqual(["app", "backups"]);
     const prod = argsForObjectStore(parsedStackConfig({ observability: { objectStorage: true } }));
     expect(Object.keys(prod.buckets)).toEqual(["app", "backups", "loki", "tempo"]);
+    // Only the buckets that exist get a quota, and only theirs count against the volume.
+    expect(Object.keys(dev.quotas ?? {})).toEqual(["app", "backups"]);
+    expect(Object.keys(prod.quotas ?? {})).toEqual(["app", "backups", "loki", "tempo"]);
+  });
+
+  it("the backups' bucket exists only while the backups go to the object store", async () => {
+    const { argsForObjectStore } = await import("../../platform/args/object-store");
+    const config = parsedStackConfig();
+    const { postgres } = config;
+    const target = { type: "s3" as const, endpoint: "https://s3.example.com", prefix: "postgres" };
+    const external = argsForObjectStore({
+      ...config,
+      postgres: { ...postgres, backup: { ...postgres.backup, target } },
+    });
+    expect(Object.keys(external.buckets)).toEqual(["app"]);
+    expect(Object.keys(external.quotas ?? {})).toEqual(["app"]);
   });
 });
 

@@ -159,9 +159,9 @@ describe("backup scripts", () => {
     expect(script).toContain(
       "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z/)",
     );
-    expect(script).toMatch(/mc rm --recursive --force/);
-    // Credentials come from the environment (secretKeyRef), never from the script.
-    expect(script).toContain('"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"');
+    expect(script).toContain('rclone purge "${target}/${name%/}"');
+    // Credentials reach rclone from the environment (secretKeyRef), never through the script.
+    expect(script).not.toMatch(/KEY|SECRET|PASSWORD/);
   });
 });
 
@@ -379,8 +379,10 @@ describe("Postgres (prod)", () => {
           retain: 14,
           bucket: "backups",
           endpoint: "http://minio.platform.svc.cluster.local:9000",
-          accessKey: new SecretKey("minio-backups", "accessKey"),
-          secretKey: new SecretKey("minio-backups", "secretKey"),
+          credentials: {
+            accessKey: new SecretKey("minio-backups", "accessKey"),
+            secretKey: new SecretKey("minio-backups", "secretKey"),
+          },
         },
       },
       { transformations: recorder.transformations },
@@ -413,7 +415,7 @@ describe("Postgres (prod)", () => {
     const pod = spec.jobTemplate.spec.template.spec;
     expect(pod.restartPolicy).toBe("Never");
     expect(pod.initContainers[0].image).toMatch(/postgres:15/);
-    expect(pod.containers[0].image).toMatch(/minio\/mc:/);
+    expect(pod.containers[0].image).toBe("docker.io/rclone/rclone:1.68.2");
     for (const c of containersOf(pod)) {
       expect(c.securityContext).toMatchObject({
         readOnlyRootFilesystem: true,
@@ -422,12 +424,14 @@ describe("Postgres (prod)", () => {
     }
   });
 
-  it("backups go under the `postgres/` prefix, through a 10Gi scratch folder, by default", () => {
+  it("backups go under the `postgres/` prefix, through a scratch folder the database volume's size", () => {
     const pod = pick(resources, "CronJob", "pg-prod-backup").inputs.spec.jobTemplate.spec.template
       .spec;
     const upload = pod.containers[0];
     expect(upload.env.find((e: Json) => e.name === "S3_PREFIX").value).toBe("postgres");
-    expect(pod.volumes.find((v: Json) => v.name === "backup").emptyDir.sizeLimit).toBe("10Gi");
+    expect(pod.volumes.find((v: Json) => v.name === "backup").emptyDir.sizeLimit).toBe(
+      postgresArgs("prod").storageSize,
+    );
     expect(upload.resources).toEqual({
       requests: { cpu: "100m", memory: "256Mi" },
       limits: { cpu: "1", memory: "512Mi" },
@@ -442,11 +446,85 @@ describe("Postgres (prod)", () => {
       name: "pg-prod-backup",
       key: "password",
     });
-    expect(env(pod.containers[0], "AWS_SECRET_ACCESS_KEY").valueFrom.secretKeyRef).toEqual({
+    expect(
+      env(pod.containers[0], "RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY").valueFrom.secretKeyRef,
+    ).toEqual({
       name: "minio-backups",
       key: "secretKey",
     });
     expect(env(pod.containers[0], "BACKUP_RETAIN").value).toBe("14");
+  });
+});
+
+describe("Postgres backups to an external target", () => {
+  let resources: Recorded[];
+  const CA = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
+
+  beforeAll(async () => {
+    const { Postgres } = await import("../../components/postgres");
+    const recorder = optionRecorder();
+    const component = new Postgres(
+      "pg-ext",
+      {
+        ...postgresArgs("prod"),
+        backup: {
+          schedule: "0 3 * * *",
+          retain: 14,
+          bucket: "acme-backups",
+          endpoint: "https://s3.eu-central-1.amazonaws.com",
+          region: "eu-central-1",
+          pathStyle: false,
+          prefix: "prod/postgres",
+          caBundle: CA,
+          credentials: {
+            accessKeyId: pulumi.secret("AKIAEXAMPLE"),
+            secretAccessKey: pulumi.secret("secret-access-key-example"),
+          },
+        },
+      },
+      { transformations: recorder.transformations },
+    );
+    await unwrap(component.directUrl);
+    resources = await registeredUnder(mocks, "pg-ext", recorder.opts);
+  });
+
+  const upload = () =>
+    pick(resources, "CronJob", "pg-ext-backup").inputs.spec.jobTemplate.spec.template.spec;
+  const env = (name: string) => upload().containers[0].env.find((e: Json) => e.name === name);
+
+  it("keeps the given keys in a Secret of its own and reads them by secretKeyRef", () => {
+    const secret = pick(resources, "Secret", "pg-ext-backup-s3").inputs;
+    expect(Object.keys(secret.stringData)).toEqual(["accessKeyId", "secretAccessKey"]);
+    expect(env("RCLONE_CONFIG_TARGET_ACCESS_KEY_ID")).toEqual({
+      name: "RCLONE_CONFIG_TARGET_ACCESS_KEY_ID",
+      valueFrom: { secretKeyRef: { name: "pg-ext-backup-s3", key: "accessKeyId" } },
+    });
+    expect(env("RCLONE_CONFIG_TARGET_SECRET_ACCESS_KEY").valueFrom.secretKeyRef).toEqual({
+      name: "pg-ext-backup-s3",
+      key: "secretAccessKey",
+    });
+    expect(JSON.stringify(upload())).not.toContain("secret-access-key-example");
+  });
+
+  it("addresses the target as configured", () => {
+    const value = (name: string) => env(name).value;
+    expect(value("RCLONE_CONFIG_TARGET_ENDPOINT")).toBe("https://s3.eu-central-1.amazonaws.com");
+    expect(value("RCLONE_CONFIG_TARGET_REGION")).toBe("eu-central-1");
+    expect(value("RCLONE_CONFIG_TARGET_FORCE_PATH_STYLE")).toBe("false");
+    expect(value("S3_BUCKET")).toBe("acme-backups");
+    expect(value("S3_PREFIX")).toBe("prod/postgres");
+  });
+
+  it("trusts the private CA from a ConfigMap it mounts", () => {
+    expect(pick(resources, "ConfigMap", "pg-ext-backup-ca").inputs.data).toEqual({ "ca.crt": CA });
+    const pod = upload();
+    expect(pod.volumes).toContainEqual({ name: "ca", configMap: { name: "pg-ext-backup-ca" } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: "ca",
+      mountPath: "/etc/backup-ca",
+      readOnly: true,
+    });
+    expect(env("RCLONE_CA_CERT").value).toBe("/etc/backup-ca/ca.crt");
   });
 });
 
@@ -578,6 +656,9 @@ describe("Postgres args", () => {
   });
 });
 
+/** The default backup target, as the stack config gives it. */
+const IN_CLUSTER = { type: "in-cluster", prefix: "postgres" } as const;
+
 /**
  * Problems the components' rules find in a parsed dev stack config with these Postgres settings:
  * for values the schema already refuses, so that the rules' own key mapping is still seen.
@@ -628,9 +709,21 @@ describe("Postgres's stack keys", () => {
         /whole number ≥ 0/,
       ],
       [
-        { backup: { enabled: true, schedule: "0 3 * * *", retain: 0 } },
+        { backup: { enabled: true, schedule: "0 3 * * *", retain: 0, target: IN_CLUSTER } },
         "k3s-platform:postgres.backup.retain",
         /at least one backup/,
+      ],
+      [
+        {
+          backup: {
+            enabled: true,
+            schedule: "0 3 * * *",
+            retain: 7,
+            target: { ...IN_CLUSTER, prefix: "/postgres" },
+          },
+        },
+        "k3s-platform:postgres.backup.target.prefix",
+        /without a leading, trailing or doubled/,
       ],
     ];
     for (const [postgres, key, reason] of cases) {
@@ -643,7 +736,7 @@ describe("Postgres's stack keys", () => {
 
   it("a backup that is off is not judged", async () => {
     const issues = await componentIssues({
-      backup: { enabled: false, schedule: "0 3 * * *", retain: 0 },
+      backup: { enabled: false, schedule: "0 3 * * *", retain: 0, target: IN_CLUSTER },
     });
     expect([...issues.keys()].filter((k) => k.startsWith("k3s-platform:postgres."))).toEqual([]);
   });

@@ -27,8 +27,9 @@ export const APP_IMAGE_BY_DIGEST = `registry.example.com/app@sha256:${"a".repeat
 /**
  * What every stack must set besides its profile: the app image (and, in prod, TLS, a domain
  * other than the default `platform.localhost`, which nobody but the client itself reaches, where
- * the nodes and the API server are, which the API and kubelet edges reach, and who alerts go to:
- * here the explicit "nobody", since a receiver's credential would have to be a secret key).
+ * the nodes and the API server are, which the API and kubelet edges reach, who alerts go to (here
+ * the explicit "nobody", since a receiver's credential would have to be a secret key), and whether
+ * its backups may stay on the node: tests of prod's other rules keep the in-cluster target).
  */
 export const REQUIRED_STACK_VALUES: Readonly<Record<Profile, StackValues>> = {
   dev: { app: { image: APP_IMAGE } },
@@ -41,6 +42,7 @@ export const REQUIRED_STACK_VALUES: Readonly<Record<Profile, StackValues>> = {
     },
     deployTargets: { apiServer: { cidrs: ["10.0.0.10/32"] } },
     observability: { alerting: { acceptNoReceivers: true } },
+    postgres: { backup: { acceptBackupsOnNode: true } },
   },
 };
 
@@ -77,11 +79,24 @@ export function rawStackConfig(values: StackValues = {}, profile = "dev"): Recor
       [...keys].map((key) => [
         key,
         isObject(required[key]) && isObject(given[key])
-          ? { ...required[key], ...given[key] }
+          ? overRequired(required[key], given[key])
           : (given[key] ?? required[key]),
       ]),
     ),
   );
+}
+
+/**
+ * `given` over `required`, object by object: a key the stack gives wins, even as `undefined` (which
+ * drops the required value), and a nested object is merged the same way.
+ */
+function overRequired(required: StackValues, given: StackValues): StackValues {
+  const merged: StackValues = { ...required, ...given };
+  for (const key of Object.keys(given)) {
+    const [inner, outer] = [required[key], given[key]];
+    if (isObject(inner) && isObject(outer)) merged[key] = overRequired(inner, outer);
+  }
+  return merged;
 }
 
 /** The stack config {@link rawStackConfig} builds, parsed: what the Platform receives. */
@@ -126,6 +141,6 @@ function isProfile(value: unknown): value is Profile {
   return (PROFILES as readonly unknown[]).includes(value);
 }
 
-function isObject(value: unknown): value is object {
+function isObject(value: unknown): value is StackValues {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -8,6 +8,7 @@ import {
   postgresExporterTool,
   prometheusModuleVersion,
   prometheusTool,
+  rcloneTool,
   temporalModuleVersion,
   temporalTool,
 } from "../integration/lib/test-tools";
@@ -27,6 +28,12 @@ describe("the integration tier's programs follow the image catalogue", () => {
       version: IMAGES.kubeStateMetrics.tag,
       packages: ["k8s.io/kube-state-metrics/v2"],
     });
+  });
+
+  it("rclone is built at the release of the backup uploader's image", () => {
+    const spec = rcloneTool();
+    expect(spec.version).toBe(`v${IMAGES.rclone.tag}`);
+    expect(spec.packages).toEqual(["github.com/rclone/rclone"]);
   });
 
   it("Prometheus 3.MM.P maps to Go module v0.3MM.P", () => {

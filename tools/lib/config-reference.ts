@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Profile } from "../../policy/model/profile";
 import { COMMON_DEFAULTS, PROFILE_DEFAULTS, type Defaults } from "../../stack-config/defaults";
 import { schema } from "../../stack-config/schema";
+import { SECRET_KEYS } from "../../stack-config/types";
 
 /**
  * The README's config reference, generated from the zod schema and the profile defaults so the
@@ -20,9 +21,10 @@ interface JsonSchema {
 
 /** Fields documented as one row although they are objects. */
 const LEAF_OBJECTS = new Set(["resources"]);
-const SECRET_FIELDS = new Set(["arcjetKey", "registryPassword"]);
 /** Sections whose every leaf is a secret. */
-const SECRET_SECTIONS = new Set(["credentials"]);
+const SECRET_SECTIONS = new Set<string>(["credentials"]);
+/** The secret keys that are one value each: the config's own list, so a new one is never missed. */
+const SECRET_FIELDS = new Set<string>(SECRET_KEYS.filter((key) => !SECRET_SECTIONS.has(key)));
 
 export function configReference(): string {
   const root = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;

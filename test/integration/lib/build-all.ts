@@ -14,12 +14,14 @@ import {
   controlPlaneTool,
   craneTool,
   kubeStateMetricsTool,
+  gofakes3Tool,
   kwokTool,
   otelcolContribTool,
   otelcolCoreTool,
   postgresExporterTool,
   prometheusTool,
   registryTool,
+  rcloneTool,
   temporalTool,
 } from "./test-tools";
 
@@ -61,6 +63,8 @@ const TOOLS: Tool[] = [
   },
   { label: "registry (image lock, loopback)", ensure: () => ensureGoTool(registryTool()) },
   { label: "crane (image lock pushes)", ensure: () => ensureGoTool(craneTool()) },
+  { label: "rclone (the backup upload)", ensure: () => ensureGoTool(rcloneTool()) },
+  { label: "gofakes3 (the backup test's S3 server)", ensure: () => ensureGoTool(gofakes3Tool()) },
   { label: "pulumi CLI (engine tier)", ensure: () => ensureGoTool(pulumiCliTool()) },
   {
     label: "pulumi-resource-kubernetes (engine tier)",

@@ -351,3 +351,30 @@ export function craneTool(): GoToolSpec {
     packages: [`${CONTAINER_REGISTRY_MODULE}/cmd/crane`],
   };
 }
+
+/**
+ * rclone at the release of the catalogue's `rclone` image (tags are the release without its `v`):
+ * the backup test uploads with the program the backup CronJob runs.
+ */
+export function rcloneTool(): GoToolSpec {
+  const { tag } = IMAGES.rclone;
+  if (!/^\d+\.\d+\.\d+$/.test(tag)) {
+    throw new Error(
+      `rclone image tag "${tag}" is not a plain MAJOR.MINOR.PATCH release, so it names no ` +
+        `github.com/rclone/rclone module version`,
+    );
+  }
+  return { name: "rclone", version: `v${tag}`, packages: ["github.com/rclone/rclone"] };
+}
+
+/**
+ * gofakes3 (MIT), an S3 server with an in-memory backend, for the backup test's bucket on
+ * loopback: the platform's own object store (MinIO) is AGPL and is not run here.
+ */
+export function gofakes3Tool(): GoToolSpec {
+  return {
+    name: "gofakes3",
+    version: "v1.2.0",
+    packages: ["github.com/johannesboyne/gofakes3/cmd/gofakes3"],
+  };
+}

@@ -104,6 +104,20 @@ function withEnv(resources: RenderedResource[], deployment: string, name: string
   });
 }
 
+/** The render with the backup CronJob's upload container given another S3_ENDPOINT. */
+function withBackupEndpoint(resources: RenderedResource[], endpoint: string) {
+  return resources.map((resource) => {
+    const props = resource.props as Props;
+    if (props.kind !== "CronJob" || props.metadata?.name !== "postgres-backup") return resource;
+    const copy = structuredClone(resource);
+    const pod = (copy.props as Props).spec.jobTemplate.spec.template.spec;
+    for (const variable of pod.containers[0].env as Props[]) {
+      if (variable.name === "S3_ENDPOINT") variable.value = endpoint;
+    }
+    return copy;
+  });
+}
+
 async function findings(resources: RenderedResource[]): Promise<string[]> {
   const violations = await runPolicies([...INVARIANTS, reachability], resources);
   return violations.map((violation) => `[${violation.policy}] ${violation.message}`);
@@ -196,6 +210,20 @@ describe("a widened wiring table", () => {
     ]);
     const keyed = withEnv(widened(prod(), arcjet), "app-web", "ARCJET_KEY");
     expect(await findings(keyed)).toEqual([expect.stringContaining("may reach the internet:80,")]);
+  });
+
+  it("the backups → the internet only on the port of an S3_ENDPOINT outside the cluster", async () => {
+    const backup = pods("postgres-backup", "database-backup");
+    const out = [edge(backup, peer.internet(), [port.tcp(443), port.tcp(8443)], "backup target")];
+    // The shipped prod keeps its backups in the object store: no internet port is allowed.
+    expect(await findings(widened(prod(), out))).toEqual([
+      expect.stringContaining("may reach the internet:443,"),
+      expect.stringContaining("may reach the internet:8443,"),
+    ]);
+    const external = withBackupEndpoint(widened(prod(), out), "https://s3.example.com:8443");
+    expect(await findings(external)).toEqual([
+      expect.stringContaining("may reach the internet:443,"),
+    ]);
   });
 });
 
