@@ -998,7 +998,7 @@ const PRODUCTION: Row[] = [
   ],
   [
     "prod without alert receivers",
-    prod({ observability: { alerting: { receivers: {} } } }),
+    prod({ observability: { alerting: { receivers: {}, acceptNoReceivers: undefined } } }),
     "observability.alerting.receivers",
     /must name at least one receiver in prod.*observability\.alerting\.acceptNoReceivers: true/,
     { tools: true },
