@@ -233,6 +233,7 @@ function pgbouncerOn(at: Placement, postgres: Postgres): PgBouncer {
       postgresHost: postgres.host,
       postgresPort: postgres.port,
       credentials: postgres.appCredentials,
+      dependsOn: [postgres.rolesReady],
     },
     { parent: at.parent },
   );
@@ -327,7 +328,7 @@ function receiverCredential(args: PlatformArgs, name: string): pulumi.Output<str
   return credential;
 }
 
-/** Temporal, on Postgres directly (never through PgBouncer), after the database is up. */
+/** Temporal, on Postgres directly (never through PgBouncer), once its role holds its verifier. */
 function temporalOn(at: Placement, postgres: Postgres): Temporal {
   return new Temporal(
     "temporal",
@@ -343,7 +344,7 @@ function temporalOn(at: Placement, postgres: Postgres): Temporal {
         database: "temporal",
         visibilityDatabase: "temporal_visibility",
       },
-      dependsOn: [postgres.statefulSet],
+      dependsOn: [postgres.rolesReady],
     },
     { parent: at.parent },
   );
@@ -358,7 +359,7 @@ function migrationsOn(at: Placement, postgres: Postgres): Migrations {
       ...at.images.migrations,
       ...placed(at),
       databaseUrl: postgres.appSecret.key("url"),
-      dependsOn: [postgres.statefulSet],
+      dependsOn: [postgres.rolesReady],
     },
     { parent: at.parent },
   );
