@@ -53,6 +53,16 @@ echo "roles reconciled in $(( $(date +%s) - started ))s"
 `;
 }
 
+/** The Job's environment besides the server's address and the superuser's login. */
+const STATIC_ENV: { name: string; value: string }[] = [
+  { name: "PGDATABASE", value: "postgres" },
+  { name: "PGAPPNAME", value: "role-reconcile" },
+  { name: "PGCONNECT_TIMEOUT", value: "10" },
+  // A rerun re-grants what is granted; PostgreSQL's notice about each is noise in the Job's log.
+  { name: "PGOPTIONS", value: "-c client_min_messages=warning" },
+  { name: ROLES_JOB_SQL_ENV, value: `${ROLES_JOB_INIT_DIR}/${INIT_SQL_FILE}` },
+];
+
 /** Everything that shapes what the Job applies and how, for its name. */
 export interface RolesJobInputs {
   /** The init SQL text. */
@@ -72,9 +82,12 @@ export function rolesJobName(base: string, inputs: RolesJobInputs): string {
   return hashedName(base, {
     ...inputs,
     script: rolesJobScript(),
+    env: STATIC_ENV,
+    mounts: roleMounts(),
     resources: ROLES_JOB_RESOURCES,
     deadline: ROLES_JOB_DEADLINE_SECONDS,
     backoffLimit: ROLES_JOB_BACKOFF_LIMIT,
+    ttl: ROLES_JOB_TTL_SECONDS,
   });
 }
 
@@ -109,12 +122,9 @@ export function rolesJob(spec: RolesJobSpec): k8s.batch.v1.JobArgs {
     env: [
       { name: "PGHOST", value: spec.host },
       { name: "PGPORT", value: String(spec.port) },
-      { name: "PGDATABASE", value: "postgres" },
-      { name: "PGAPPNAME", value: "role-reconcile" },
-      { name: "PGCONNECT_TIMEOUT", value: "10" },
       spec.username.env("PGUSER"),
       spec.password.env("PGPASSWORD"),
-      { name: ROLES_JOB_SQL_ENV, value: `${ROLES_JOB_INIT_DIR}/${INIT_SQL_FILE}` },
+      ...STATIC_ENV,
     ],
     resources: ROLES_JOB_RESOURCES,
     volumeMounts: [
