@@ -26,7 +26,10 @@ type Volume = k8s.types.input.core.v1.Volume;
 
 /** postgres_exporter's metrics port. */
 export const POSTGRES_EXPORTER_PORT = 9187;
-/** The OS user and database superuser the image initialises; it logs in by peer only. */
+/**
+ * The OS user and database superuser the image initialises: by peer over the socket inside the
+ * pod, and with its Secret's password over TCP (the role-reconcile Job).
+ */
 export const SUPERUSER = "postgres";
 
 const CONFIG_DIR = "/etc/postgresql";
