@@ -255,6 +255,7 @@ function pgbouncerOn(at: Placement, postgres: Postgres): PgBouncer {
       postgresHost: postgres.host,
       postgresPort: postgres.port,
       credentials: postgres.appCredentials,
+      dependsOn: [postgres.rolesReady],
     },
     { parent: at.parent },
   );
@@ -349,7 +350,7 @@ function receiverCredential(args: PlatformArgs, name: string): pulumi.Output<str
   return credential;
 }
 
-/** Temporal, on Postgres directly (never through PgBouncer), after the database is up. */
+/** Temporal, on Postgres directly (never through PgBouncer), once its role holds its verifier. */
 function temporalOn(at: Placement, postgres: Postgres): Temporal {
   return new Temporal(
     "temporal",
@@ -365,7 +366,7 @@ function temporalOn(at: Placement, postgres: Postgres): Temporal {
         database: "temporal",
         visibilityDatabase: "temporal_visibility",
       },
-      dependsOn: [postgres.statefulSet],
+      dependsOn: [postgres.rolesReady],
     },
     { parent: at.parent },
   );
@@ -380,7 +381,7 @@ function migrationsOn(at: Placement, postgres: Postgres): Migrations {
       ...at.images.migrations,
       ...placed(at),
       databaseUrl: postgres.appSecret.key("url"),
-      dependsOn: [postgres.statefulSet],
+      dependsOn: [postgres.rolesReady],
     },
     { parent: at.parent },
   );

@@ -189,6 +189,12 @@ function postgresEdges({
       [port.tcp(POSTGRES_PORT)],
       "Atlas migrations (session advisory lock)",
     ),
+    edge(
+      at(c.postgres.rolesIdentity),
+      postgres,
+      [port.tcp(POSTGRES_PORT)],
+      "re-applies roles, verifiers and grants as the superuser",
+    ),
     ...each(
       [...temporalServers, at(c.temporal.identities.schemaJob)],
       postgres,

@@ -133,8 +133,11 @@ export function scramSaltSourceFor(
 ): pulumi.Output<string> {
   if (given === undefined) return generatedPassword(name, opts);
   return pulumi.secret(
-    pulumi
-      .output(given)
-      .apply((password) => crypto.createHmac("sha256", password).update(name).digest("hex")),
+    pulumi.output(given).apply((password) => givenScramSaltSource(password, name)),
   );
+}
+
+/** The salt source of a given password: HMAC-SHA-256 of the salt's name, keyed by the password. */
+export function givenScramSaltSource(password: string, name: string): string {
+  return crypto.createHmac("sha256", password).update(name).digest("hex");
 }

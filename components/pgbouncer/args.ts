@@ -84,12 +84,18 @@ export interface PgBouncerArgs {
   exporterResources?: ResourceSpec;
   /** Kubernetes cluster domain, for the Service host name. @default "cluster.local" */
   clusterDomain?: string;
+  /**
+   * What the Deployment waits for before it rolls, e.g. the Postgres component's `rolesReady`:
+   * pods with a new userlist must not start before the server holds the same verifiers.
+   * @default none
+   */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The args the stack config can give: all but the Postgres component's outputs. */
 export type PgBouncerSettings = Omit<
   Settings<PgBouncerArgs>,
-  "postgresHost" | "postgresPort" | "credentials"
+  "postgresHost" | "postgresPort" | "credentials" | "dependsOn"
 >;
 
 /**

@@ -103,7 +103,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         nodeSpread,
         drainSeconds,
       }),
-      childOpts,
+      { ...childOpts, dependsOn: args.dependsOn ?? [] },
     );
     if (isHighlyAvailable(args.replicas)) {
       new k8s.policy.v1.PodDisruptionBudget(name, disruptionBudget(name, ns, identity), childOpts);

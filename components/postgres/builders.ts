@@ -26,11 +26,17 @@ type Volume = k8s.types.input.core.v1.Volume;
 
 /** postgres_exporter's metrics port. */
 export const POSTGRES_EXPORTER_PORT = 9187;
-/** The OS user and database superuser the image initialises; it logs in by peer only. */
+/**
+ * The OS user and database superuser the image initialises: by peer over the socket inside the
+ * pod, and with its Secret's password over TCP (the role-reconcile Job).
+ */
 export const SUPERUSER = "postgres";
 
 const CONFIG_DIR = "/etc/postgresql";
-const ROLES_DIR = "/etc/postgresql-roles";
+/** Where each role's Secret is mounted, one folder per role: the init SQL reads verifiers here. */
+export const ROLES_DIR = "/etc/postgresql-roles";
+/** The init SQL's file name in the init ConfigMap. */
+export const INIT_SQL_FILE = "10-platform.sql";
 const SUPERUSER_DIR = "/etc/postgresql-superuser";
 const DATA_MOUNT = "/var/lib/postgresql/data";
 /** PGDATA is a subdirectory: a fresh volume's root may hold `lost+found`, which initdb refuses. */
@@ -109,12 +115,24 @@ export function postgresConfigFiles(
 
 /** The init ConfigMap's data: the init SQL, reading each role's verifier from its mount. */
 export function postgresInitFiles(): Record<string, string> {
-  return { "10-platform.sql": initSql(platformRoles(), ROLES_DIR) };
+  return { [INIT_SQL_FILE]: initSql(platformRoles(), ROLES_DIR) };
 }
 
 /** Name of the pod volume of a role's Secret. */
 export function roleVolumeName(role: RoleSpec): string {
   return `role-${role.name}`;
+}
+
+/**
+ * The mounts of every role's Secret volume, where the init SQL reads the verifiers: the same in
+ * the database pod and the role-reconcile Job, which run the same SQL.
+ */
+export function roleMounts(): k8s.types.input.core.v1.VolumeMount[] {
+  return platformRoles().map((role) => ({
+    name: roleVolumeName(role),
+    mountPath: `${ROLES_DIR}/${role.name}`,
+    readOnly: true,
+  }));
 }
 
 /** The database container: the server on the rendered config, its socket and scratch on emptyDirs. */
@@ -146,11 +164,7 @@ export function postgresContainer(image: pulumi.Input<string>, resources: Resour
       { name: "config", mountPath: CONFIG_DIR, readOnly: true },
       { name: "init", mountPath: "/docker-entrypoint-initdb.d", readOnly: true },
       { name: "superuser", mountPath: SUPERUSER_DIR, readOnly: true },
-      ...platformRoles().map((role) => ({
-        name: roleVolumeName(role),
-        mountPath: `${ROLES_DIR}/${role.name}`,
-        readOnly: true,
-      })),
+      ...roleMounts(),
       { name: "run", mountPath: SOCKET_DIR },
       { name: "tmp", mountPath: "/tmp" },
       { name: "shm", mountPath: "/dev/shm" },

@@ -18,6 +18,7 @@ import {
 import { BACKUP_CA_KEY, backupCronJobSpec } from "./backup";
 import {
   exporterContainer,
+  INIT_SQL_FILE,
   postgresConfigFiles,
   postgresContainer,
   postgresIdentity,
@@ -29,6 +30,7 @@ import {
   type RoleCredentials,
 } from "./builders";
 import { POSTGRES_PORT } from "./config";
+import { rolesJob, rolesJobName } from "./roles-job";
 import {
   APP_ROLE,
   BACKUP_ROLE_NAME,
@@ -69,6 +71,13 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly directUrl: pulumi.Output<string>;
   /** The StatefulSet, for `dependsOn`: Pulumi waits until its pod is ready. */
   public readonly statefulSet: k8s.apps.v1.StatefulSet;
+  /**
+   * The role-reconcile Job, for the `dependsOn` of every consumer: once it has succeeded, every
+   * role exists with its current verifier and grants (it runs after the StatefulSet is ready).
+   */
+  public readonly rolesReady: k8s.batch.v1.Job;
+  /** Labels of the role-reconcile Job's pods, for network policies. */
+  public readonly rolesIdentity: WorkloadIdentity;
   /** Labels of the database pods, for network policies. */
   public readonly identity: WorkloadIdentity;
   /** Labels of the backup CronJob's pods, for network policies. */
@@ -84,6 +93,11 @@ export class Postgres extends pulumi.ComponentResource {
     this.backupIdentity = {
       name: `${name}-backup`,
       component: "database-backup",
+      instance: this.identity.instance,
+    };
+    this.rolesIdentity = {
+      name: `${name}-roles`,
+      component: "database-roles",
       instance: this.identity.instance,
     };
     const ns = args.namespace;
@@ -118,7 +132,9 @@ export class Postgres extends pulumi.ComponentResource {
       dataOpts,
     );
 
-    this.statefulSet = this.database(name, settings, roles, headless.metadata.name, dataOpts);
+    const db = this.database(name, settings, roles, headless.metadata.name, dataOpts);
+    this.statefulSet = db.statefulSet;
+    this.rolesReady = this.reconcileRoles(settings, roles, db);
     if (settings.backup) {
       this.backupJob(settings, settings.backup, roleSecret(roles, BACKUP_ROLE_NAME).secret);
     }
@@ -165,7 +181,7 @@ export class Postgres extends pulumi.ComponentResource {
     roles: Map<string, RoleSecret>,
     serviceName: pulumi.Input<string>,
     dataOpts: pulumi.CustomResourceOptions,
-  ): k8s.apps.v1.StatefulSet {
+  ): Database {
     const ns = args.namespace;
     const configData = postgresConfigFiles(args);
     const config = new k8s.core.v1.ConfigMap(
@@ -180,9 +196,7 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this },
     );
     const exporter = roleSecret(roles, EXPORTER_ROLE.name).secret;
-    const roleVolumes = platformRoles().map((role) =>
-      roleSecret(roles, role.name).secret.volume(roleVolumeName(role), [VERIFIER_FILE]),
-    );
+    const roleVolumes = roleSecretVolumes(roles);
     const workload = postgresStatefulSet({
       name,
       namespace: ns,
@@ -208,7 +222,52 @@ export class Postgres extends pulumi.ComponentResource {
         ...[...roles.values()].map(({ secret }) => secret.content),
       ],
     });
-    return new k8s.apps.v1.StatefulSet(name, workload, dataOpts);
+    const statefulSet = new k8s.apps.v1.StatefulSet(name, workload, dataOpts);
+    return { statefulSet, init, sql: initData[INIT_SQL_FILE] };
+  }
+
+  /**
+   * The role-reconcile Job, after the StatefulSet is ready: the init SQL again, against the
+   * running server, under a name hashed over the SQL and every role's verifier.
+   */
+  private reconcileRoles(
+    args: ResolvedPostgresArgs,
+    roles: Map<string, RoleSecret>,
+    db: Database,
+  ): k8s.batch.v1.Job {
+    const verifiers = Object.fromEntries(
+      platformRoles().map((role) => [
+        role.name,
+        roleSecret(roles, role.name).secret.content.apply((data) => data[VERIFIER_FILE]),
+      ]),
+    );
+    // The hash of the verifiers is not secret and must not be: a secret name would hide from the
+    // preview exactly the change that reruns the Job.
+    const jobName = pulumi.unsecret(
+      pulumi
+        .all([verifiers, args.image])
+        .apply(([plain, image]) =>
+          rolesJobName(this.rolesIdentity.name, { sql: db.sql, verifiers: plain, image }),
+        ),
+    );
+    return new k8s.batch.v1.Job(
+      this.rolesIdentity.name,
+      rolesJob({
+        name: jobName,
+        namespace: args.namespace,
+        identity: this.rolesIdentity,
+        image: args.image,
+        uid: IMAGES.postgres.uid,
+        host: this.host,
+        port: POSTGRES_PORT,
+        username: this.superuserSecret.key("username"),
+        password: this.superuserSecret.key("password"),
+        initConfigMap: db.init.metadata.name,
+        roleVolumes: roleSecretVolumes(roles),
+      }),
+      // A retried (replaceUnready) Job keeps its name: the old one must go first.
+      { parent: this, dependsOn: [db.statefulSet, db.init], deleteBeforeReplace: true },
+    );
   }
 
   /** The nightly backup CronJob, logging in as the backup role; it waits for the database. */
@@ -252,7 +311,7 @@ export class Postgres extends pulumi.ComponentResource {
           uid: IMAGES.postgres.uid,
         }),
       },
-      { parent: this, dependsOn: [this.statefulSet] },
+      { parent: this, dependsOn: [this.statefulSet, this.rolesReady] },
     );
   }
 
@@ -274,6 +333,20 @@ export class Postgres extends pulumi.ComponentResource {
     );
     return { accessKey: secret.key("accessKeyId"), secretKey: secret.key("secretAccessKey") };
   }
+}
+
+/** The database's StatefulSet, its init ConfigMap and the init SQL in it. */
+interface Database {
+  statefulSet: k8s.apps.v1.StatefulSet;
+  init: k8s.core.v1.ConfigMap;
+  sql: string;
+}
+
+/** One volume per role's Secret, holding only its verifier. */
+function roleSecretVolumes(roles: Map<string, RoleSecret>): k8s.types.input.core.v1.Volume[] {
+  return platformRoles().map((role) =>
+    roleSecret(roles, role.name).secret.volume(roleVolumeName(role), [VERIFIER_FILE]),
+  );
 }
 
 /** The Secret of one of the platform roles (every one of them has a Secret). */

@@ -53,6 +53,11 @@ export const ROLES = {
     label: "the Temporal schema Job",
   },
   backup: { name: "postgres-backup", component: "database-backup", label: "the backup CronJob" },
+  roleReconcile: {
+    name: "postgres-roles",
+    component: "database-roles",
+    label: "the role-reconcile Job",
+  },
   web: { name: "web", component: "web", label: "the app's web" },
   worker: { name: "worker", component: "worker", label: "the app's worker" },
   grafana: { name: "grafana", component: "dashboards", label: "Grafana" },

@@ -31,6 +31,10 @@ const DIRECT_CLIENTS: readonly { role: Role; why: string }[] = [
   { role: ROLES.temporalServer, why: "Temporal's persistence" },
   { role: ROLES.temporalSchema, why: "installs Temporal's schema" },
   { role: ROLES.backup, why: "pg_dump" },
+  {
+    role: ROLES.roleReconcile,
+    why: "logs in as the superuser to bring roles, verifiers and grants to the stack's",
+  },
   { role: ROLES.postgres, why: "the postgres_exporter sidecar" },
 ];
 
@@ -45,7 +49,8 @@ function serverPorts(postgres: Endpoint): ports.PortSet {
 
 /**
  * Whole-stack rule `postgres-access`: only PgBouncer, the migrations Job, Temporal (servers and
- * schema Job), the backups and the Postgres pod itself (its exporter) reach Postgres; the app's
+ * schema Job), the backups, the role-reconcile Job and the Postgres pod itself (its exporter)
+ * reach Postgres; the app's
  * web and worker reach it only through PgBouncer, unless their own pod template carries
  * `DATABASE_DIRECT_URL`, which the Platform sets only with `app.directDatabaseAccess`. Judged on
  * the rendered NetworkPolicies, never on the wiring table.
@@ -53,7 +58,8 @@ function serverPorts(postgres: Endpoint): ports.PortSet {
 export const postgresAccess: StackValidationPolicy = {
   name: "postgres-access",
   description:
-    "Only PgBouncer, the migrations Job, Temporal, the backups and the exporter reach Postgres; " +
+    "Only PgBouncer, the migrations Job, Temporal, the backups, the role-reconcile Job and the " +
+    "exporter reach Postgres; " +
     `the app reaches it only through PgBouncer unless its pods carry ${DIRECT_DATABASE_ENV}.`,
   enforcementLevel: "mandatory",
   remediationSteps:
@@ -83,7 +89,8 @@ export const postgresAccess: StackValidationPolicy = {
       report(
         holder,
         `${describeEndpoint(from)} may reach Postgres (${to.id})${port}, and only PgBouncer, ` +
-          "the migrations Job, Temporal, the backups and the exporter may; remove the edge " +
+          "the migrations Job, Temporal, the backups, the role-reconcile Job and the exporter " +
+          "may; remove the edge " +
           "and connect through PgBouncer",
       );
     }

@@ -7,6 +7,11 @@ import { POSTGRES_MAX_CONNECTIONS, postgresRules } from "../../components/postgr
 import { backupDumpScript, backupUploadScript } from "../../components/postgres/backup";
 import { memorySettings, pgHbaConf, postgresqlConf } from "../../components/postgres/config";
 import { APP_ROLE, initSql, platformRoles, TEMPORAL_ROLE } from "../../components/postgres/init";
+import {
+  ROLES_JOB_SQL_ENV,
+  rolesJobName,
+  rolesJobScript,
+} from "../../components/postgres/roles-job";
 import type { PlatformSettings } from "../../stack-config/types";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks, unwrap } from "../mocks";
 import { optionRecorder, pick, registeredUnder, type Recorded } from "./recorded";
@@ -206,7 +211,10 @@ describe("Postgres (dev)", () => {
 
   it("every object has an explicit name and the namespace from the args", () => {
     for (const r of resources.filter((r) => r.type.startsWith("kubernetes:"))) {
-      expect(r.inputs.metadata.name, r.name).toBe(r.name);
+      // The role-reconcile Job's name carries the hash of what it applies.
+      if (r.type.endsWith(":Job"))
+        expect(r.inputs.metadata.name).toMatch(/^pg-dev-roles-[0-9a-f]{8}$/);
+      else expect(r.inputs.metadata.name, r.name).toBe(r.name);
       expect(r.inputs.metadata.namespace, r.name).toBe("platform");
     }
   });
@@ -363,6 +371,106 @@ describe("Postgres (dev)", () => {
   });
 });
 
+describe("the role-reconcile Job", () => {
+  let resources: Recorded[];
+  let component: Postgres;
+  let job: Recorded;
+  let pod: Json;
+  let sts: Json;
+
+  beforeAll(async () => {
+    const { Postgres } = await import("../../components/postgres");
+    const recorder = optionRecorder();
+    component = new Postgres("pgr", postgresArgs("dev"), {
+      transformations: recorder.transformations,
+    });
+    await unwrap(component.directUrl);
+    resources = await registeredUnder(mocks, "pgr", recorder.opts);
+    job = pick(resources, "Job", "pgr-roles");
+    pod = job.inputs.spec.template.spec;
+    sts = pick(resources, "StatefulSet", "pgr").inputs.spec.template.spec;
+  });
+
+  it("is named by a hash of the init SQL and every role's verifier, nothing else secret", () => {
+    const verifiers = Object.fromEntries(
+      platformRoles().map((role) => [
+        role.name,
+        pick(resources, "Secret", `pgr-${role.name}`).inputs.stringData.scramVerifier,
+      ]),
+    );
+    const sql = pick(resources, "ConfigMap", "pgr-init").inputs.data["10-platform.sql"];
+    const image = pod.containers[0].image;
+    expect(job.inputs.metadata.name).toBe(rolesJobName("pgr-roles", { sql, verifiers, image }));
+    const text = JSON.stringify(job.inputs);
+    expect(text).not.toContain(MOCK_SECRET_PREFIX);
+    expect(text).not.toMatch(/SCRAM-SHA-256\$/);
+  });
+
+  it("a changed password or SQL is a new name; the same inputs the same name", () => {
+    const inputs = { sql: "SELECT 1;", verifiers: { app: "v1", exporter: "e" }, image: "pg:15" };
+    const name = rolesJobName("r", inputs);
+    expect(rolesJobName("r", { ...inputs, verifiers: { exporter: "e", app: "v1" } })).toBe(name);
+    expect(rolesJobName("r", { ...inputs, verifiers: { app: "v2", exporter: "e" } })).not.toBe(
+      name,
+    );
+    expect(rolesJobName("r", { ...inputs, sql: "SELECT 2;" })).not.toBe(name);
+  });
+
+  it("runs after the StatefulSet is ready, and a failed run is rerun by the next up", () => {
+    expect(job.opts.dependsOn).toContain(component.statefulSet);
+    expect(job.opts.deleteBeforeReplace).toBe(true);
+    expect(job.inputs.metadata.annotations["pulumi.com/replaceUnready"]).toBe("true");
+  });
+
+  it("mounts the role Secrets exactly as the database pod does, and the init SQL", () => {
+    const roleVolumes = (volumes: Json[]) => volumes.filter((v) => v.name.startsWith("role-"));
+    const roleMounts = (c: Json) => c.volumeMounts.filter((m: Json) => m.name.startsWith("role-"));
+    expect(roleVolumes(pod.volumes)).toEqual(roleVolumes(sts.volumes));
+    expect(roleVolumes(pod.volumes)).toHaveLength(platformRoles().length);
+    expect(roleMounts(pod.containers[0])).toEqual(roleMounts(sts.containers[0]));
+    const init = pod.volumes.find((v: Json) => v.name === "init");
+    expect(init.configMap.name).toBe("pgr-init");
+    const sqlEnv = pod.containers[0].env.find((e: Json) => e.name === ROLES_JOB_SQL_ENV);
+    expect(sqlEnv.value).toBe("/etc/postgresql-init/10-platform.sql");
+  });
+
+  it("logs in as the superuser over the Service, the password by secretKeyRef", () => {
+    const env = Object.fromEntries(pod.containers[0].env.map((e: Json) => [e.name, e]));
+    expect(env.PGHOST.value).toBe("pgr.platform.svc.cluster.local");
+    expect(env.PGPORT.value).toBe("5432");
+    expect(env.PGPASSWORD.valueFrom.secretKeyRef).toEqual({
+      name: "pgr-superuser",
+      key: "password",
+    });
+    expect(env.PGUSER.valueFrom.secretKeyRef).toEqual({ name: "pgr-superuser", key: "username" });
+  });
+
+  it("is bounded: few retries, a deadline, a TTL; and waits for the server a limited time", () => {
+    const spec = job.inputs.spec;
+    expect(spec.backoffLimit).toBeLessThanOrEqual(3);
+    expect(spec.activeDeadlineSeconds).toBeGreaterThan(0);
+    expect(spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    expect(pod.restartPolicy).toBe("Never");
+    const script = rolesJobScript(7);
+    expect(script).toMatch(/until pg_isready/);
+    expect(script).toMatch(/-ge 7 \]/);
+    expect(script).toMatch(/ON_ERROR_STOP=1/);
+  });
+
+  it("has the secure pod defaults: non-root, read-only root, resources, no API token", () => {
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
+    const c = pod.containers[0];
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(c.resources.requests).toBeDefined();
+    expect(c.resources.limits.memory).toBeDefined();
+  });
+});
+
 describe("Postgres (prod)", () => {
   let resources: Recorded[];
 
@@ -422,6 +530,12 @@ describe("Postgres (prod)", () => {
         allowPrivilegeEscalation: false,
       });
     }
+  });
+
+  it("the backup CronJob waits for the roles, so its role holds its current verifier", () => {
+    const deps = pick(resources, "CronJob", "pg-prod-backup").opts.dependsOn as unknown[];
+    const rolesJob = pick(resources, "Job", "pg-prod-roles");
+    expect(deps.map((d) => (d as { __name?: string }).__name)).toContain(rolesJob.name);
   });
 
   it("backups go under the `postgres/` prefix, through a scratch folder the database volume's size", () => {

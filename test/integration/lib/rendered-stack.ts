@@ -72,27 +72,38 @@ export interface RenderedStack {
 /** Renders a stack with `tools/render.ts <stack> --out <tmp>` and indexes its manifests. */
 export async function renderStackToDir(
   stack: string,
-  options: { appImage?: string } = {},
+  options: { appImage?: string; config?: Record<string, unknown> } = {},
 ): Promise<RenderedStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `k3s-platform-render-${stack}-`));
+  const config = {
+    ...options.config,
+    ...(options.appImage ? { "k3s-platform:app": { image: options.appImage } } : {}),
+  };
   await run(process.execPath, [
     path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"),
     path.join(ROOT, "tools", "render.ts"),
     stack,
     "--out",
     path.join(dir, "render"),
-    ...(options.appImage ? ["--stack-file", withAppImage(stack, options.appImage, dir)] : []),
+    ...(Object.keys(config).length > 0 ? ["--stack-file", withConfig(stack, config, dir)] : []),
   ]);
   return { ...readRender(stack, path.join(dir, "render")), remove: () => removeDir(dir) };
 }
 
 /**
- * A copy of the shipped stack file, in `dir`, that names `image` for the app (the shipped dev
- * stack names none, and then renders no app).
+ * A copy of the shipped stack file, in `dir`, with `config`'s keys merged one level deep into
+ * its own (e.g. an image for the app, which the shipped dev stack does not name, or given
+ * credentials as `pulumi config set --secret --path` writes them).
  */
-function withAppImage(stack: string, image: string, dir: string): string {
+function withConfig(stack: string, config: Record<string, unknown>, dir: string): string {
   const file = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
-  file.config["k3s-platform:app"] = { ...file.config["k3s-platform:app"], image };
+  for (const [key, value] of Object.entries(config)) {
+    const own = file.config[key];
+    file.config[key] =
+      typeof own === "object" && own !== null && typeof value === "object"
+        ? { ...own, ...value }
+        : value;
+  }
   const stackFile = path.join(dir, `Pulumi.${stack}.yaml`);
   fs.writeFileSync(stackFile, stringify(file));
   return stackFile;
