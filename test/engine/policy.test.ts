@@ -93,7 +93,7 @@ describe.each(["dev", "prod"])("the policy pack on the %s stack under the real e
         `(${engineLines.filter((l) => l.startsWith("mandatory")).length} mandatory); ` +
         `npm run check: ${checkLines.length}`,
     );
-    expect(engineLines.sort()).toEqual(checkLines.sort());
+    expect(engineLines.map(sameCredentials).sort()).toEqual(checkLines.map(sameCredentials).sort());
     expect(engineLines.filter((l) => l.startsWith("mandatory"))).toEqual([]);
     // prod's images are not all pinned by digest: advisory there, so the comparison is not empty.
     if (name === "prod") expect(engineLines.length).toBeGreaterThan(0);
@@ -128,6 +128,15 @@ describe.each(["dev", "prod"])("the policy pack on the %s stack under the real e
     );
   }, 300_000);
 });
+
+/**
+ * The role-reconcile Job is named after a hash of the verifiers it applies: the engine's come from
+ * the stack's decrypted passwords, `check`'s from the mock secrets its stack file reads, so the
+ * same Job has two names. Everything else in the line must agree.
+ */
+function sameCredentials(line: Line): Line {
+  return line.replace(/\bpostgres-roles-[0-9a-f]{8}\b/g, "postgres-roles-<verifiers' hash>");
+}
 
 /** Each rule's description, which the engine's message starts with (on a line of its own). */
 const DESCRIPTIONS = new Map<string, string>(
