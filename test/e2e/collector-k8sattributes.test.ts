@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -6,8 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import type { Manifest } from "../../policy/model/render-model";
 import { ensureGoTool } from "../integration/lib/go-tools";
-import { startOtlpCapture, type OtlpCapture } from "../integration/lib/otlp-capture";
-import { freePort, stopServer } from "../integration/lib/process";
+import {
+  exportToCapture,
+  startOtlpCapture,
+  type OtlpCapture,
+} from "../integration/lib/otlp-capture";
+import { startServer, type LoopbackServer } from "../integration/lib/prometheus-server";
+import { freePort } from "../integration/lib/process";
 import { otelcolContribTool } from "../integration/lib/test-tools";
 import { startControlPlane, waitFor, type ControlPlane } from "./lib/control-plane";
 import { renderObjects, type PlanResource } from "./lib/render-objects";
@@ -29,10 +33,9 @@ binaries.catch(() => undefined); // awaited in beforeAll
 
 let cluster: ControlPlane | undefined;
 let render: PlanResource[] = [];
-let collector: ChildProcess | undefined;
+let collector: LoopbackServer | undefined;
 let capture: OtlpCapture | undefined;
 let otlpHttp = "";
-let collectorLog = "";
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "k8sattributes-"));
 
 function manifestOf(kind: string, urnSuffix: string): Manifest {
@@ -115,21 +118,8 @@ async function loopbackGateway(sink: OtlpCapture) {
   const httpPort = await freePort();
   config.receivers.otlp.protocols.grpc.endpoint = `127.0.0.1:${grpcPort}`;
   config.receivers.otlp.protocols.http.endpoint = `127.0.0.1:${httpPort}`;
-  const healthPort = await freePort();
-  config.extensions.health_check = { endpoint: `127.0.0.1:${healthPort}` };
-  config.exporters = { "otlp_http/capture": { endpoint: sink.url, encoding: "json" } };
-  for (const pipeline of Object.values(config.service.pipelines)) {
-    pipeline.exporters = ["otlp_http/capture"];
-  }
-  const metricsPort = await freePort();
-  config.service.telemetry.metrics = {
-    readers: [{ pull: { exporter: { prometheus: { host: "127.0.0.1", port: metricsPort } } } }],
-  };
-  return {
-    config,
-    otlpHttp: `http://127.0.0.1:${httpPort}`,
-    health: `http://127.0.0.1:${healthPort}/`,
-  };
+  const health = await exportToCapture(config, sink);
+  return { config, otlpHttp: `http://127.0.0.1:${httpPort}`, health };
 }
 
 beforeAll(async () => {
@@ -160,21 +150,17 @@ beforeAll(async () => {
   otlpHttp = gateway.otlpHttp;
   const configFile = path.join(work, "config.yaml");
   fs.writeFileSync(configFile, stringify(gateway.config, { lineWidth: 0 }));
-  collector = spawn(path.join(contribDir, "otelcol-contrib"), [`--config=${configFile}`], {
-    env: { ...process.env, KUBECONFIG: kubeconfigFor(cluster, token) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  collector.stdout?.on("data", (chunk: Buffer) => (collectorLog += chunk.toString()));
-  collector.stderr?.on("data", (chunk: Buffer) => (collectorLog += chunk.toString()));
-  await waitFor("the gateway collector to be healthy", 60_000, () =>
-    fetch(gateway.health).then((response) => response.ok),
-  ).catch((error: unknown) => {
-    throw new Error(`${(error as Error).message}\n${collectorLog}`);
-  });
+  collector = await startServer(
+    path.join(contribDir, "otelcol-contrib"),
+    [`--config=${configFile}`],
+    gateway.otlpHttp,
+    gateway.health,
+    { KUBECONFIG: kubeconfigFor(cluster, token) },
+  );
 }, 1_800_000);
 
 afterAll(async () => {
-  if (collector) await stopServer(collector, "SIGTERM", 10_000);
+  await collector?.stop();
   await capture?.close();
   await cluster?.stop();
   fs.rmSync(work, { recursive: true, force: true });
@@ -222,7 +208,9 @@ async function enriched(key: string, value: string): Promise<Record<string, stri
     return found !== undefined;
   }).catch((error: unknown) => {
     const seen = JSON.stringify(capture?.resources().slice(-3));
-    throw new Error(`${(error as Error).message}; last received ${seen}\n${collectorLog}`);
+    throw new Error(
+      `${(error as Error).message}; last received ${seen}\n${collector?.log() ?? ""}`,
+    );
   });
   return found as Record<string, string>;
 }
@@ -248,6 +236,6 @@ describe(`the ${STACK} gateway collector's k8sattributes on a real API server`, 
   );
 
   it("needs nothing its ClusterRole does not grant: the API server refused it nothing", () => {
-    expect(collectorLog).not.toMatch(/forbidden/i);
+    expect(collector?.log()).not.toMatch(/forbidden/i);
   });
 });

@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { ensureGoTool } from "./lib/go-tools";
-import { startOtlpCapture, type OtlpCapture } from "./lib/otlp-capture";
-import { freePort, stopServer } from "./lib/process";
+import { exportToCapture, startOtlpCapture, type OtlpCapture } from "./lib/otlp-capture";
+import { startServer, type LoopbackServer } from "./lib/prometheus-server";
 import { renderStackToDir } from "./lib/rendered-stack";
 import { otelcolContribTool } from "./lib/test-tools";
 
@@ -74,15 +73,7 @@ async function loopbackConfig(root: string, capture: OtlpCapture, withStorage: b
     delete config.extensions[storageId as string];
     config.service.extensions = config.service.extensions.filter((id) => id !== storageId);
   }
-  const healthPort = await freePort();
-  config.extensions.health_check = { endpoint: `127.0.0.1:${healthPort}` } as never;
-  config.exporters = { "otlp_http/capture": { endpoint: capture.url, encoding: "json" } };
-  config.service.pipelines.logs.exporters = ["otlp_http/capture"];
-  const metricsPort = await freePort();
-  config.service.telemetry.metrics = {
-    readers: [{ pull: { exporter: { prometheus: { host: "127.0.0.1", port: metricsPort } } } }],
-  };
-  return { config, health: `http://127.0.0.1:${healthPort}/` };
+  return { config, health: await exportToCapture(config, capture) };
 }
 
 async function collectorRun(name: string, withStorage: boolean): Promise<Run> {
@@ -93,30 +84,18 @@ async function collectorRun(name: string, withStorage: boolean): Promise<Run> {
   const { config, health } = await loopbackConfig(root, capture, withStorage);
   const configFile = path.join(root, "config.yaml");
   fs.writeFileSync(configFile, stringify(config, { lineWidth: 0 }));
-  let child: ChildProcess | undefined;
-  let output = "";
+  let collector: LoopbackServer | undefined;
   return {
     root,
     logFile,
     capture,
     async start() {
-      child = spawn(binary, [`--config=${configFile}`], { stdio: ["ignore", "pipe", "pipe"] });
-      child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      await eventually(
-        async () =>
-          (await fetch(health).then(
-            (r) => r.ok,
-            () => false,
-          )) || undefined,
-        60_000,
-        () => `the collector never got healthy:\n${output}`,
-      );
+      collector = await startServer(binary, [`--config=${configFile}`], health, health);
       // One poll (200 ms by default) after start: the receiver has taken the file's end.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     },
     async stop() {
-      if (child) await stopServer(child, "SIGTERM", 15_000);
+      await collector?.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
+import { freePort } from "./process";
 
 /**
  * A loopback OTLP/HTTP receiver that keeps what a collector exports, for tests that check what
@@ -102,4 +103,36 @@ export async function startOtlpCapture(): Promise<OtlpCapture> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The parts of a collector config {@link exportToCapture} rewrites. */
+export interface CapturedCollectorConfig {
+  extensions: Record<string, unknown>;
+  exporters: Record<string, unknown>;
+  service: {
+    telemetry: { metrics: unknown };
+    pipelines: Record<string, { exporters: string[] }>;
+  };
+}
+
+/**
+ * Points every pipeline of a collector config at `capture` (one `otlp_http` exporter, JSON
+ * encoded) and moves the collector's own endpoints, health check and telemetry, to free loopback
+ * ports. Returns the health check's URL, which answers once the collector is ready.
+ */
+export async function exportToCapture(
+  config: CapturedCollectorConfig,
+  capture: OtlpCapture,
+): Promise<string> {
+  const healthPort = await freePort();
+  config.extensions.health_check = { endpoint: `127.0.0.1:${healthPort}` };
+  config.exporters = { "otlp_http/capture": { endpoint: capture.url, encoding: "json" } };
+  for (const pipeline of Object.values(config.service.pipelines)) {
+    pipeline.exporters = ["otlp_http/capture"];
+  }
+  const metricsPort = await freePort();
+  config.service.telemetry.metrics = {
+    readers: [{ pull: { exporter: { prometheus: { host: "127.0.0.1", port: metricsPort } } } }],
+  };
+  return `http://127.0.0.1:${healthPort}/`;
 }
