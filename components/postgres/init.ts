@@ -21,6 +21,8 @@ export interface RoleSpec {
   memberOf?: string[];
   /** May read past row-level security (a backup must see every row). @default false */
   bypassRls?: boolean;
+  /** May open replication connections (base backups stream the whole cluster). @default false */
+  replication?: boolean;
 }
 
 /** The database every server has, where monitoring and the backup's listing connect. */
@@ -43,13 +45,17 @@ export const EXPORTER_ROLE: RoleSpec = {
 /** Name of the backup role (its Secret is what the backup CronJob logs in with). */
 export const BACKUP_ROLE_NAME = "backup";
 
-/** The backup role: reads every row of every database (pg_read_all_data), writes nothing. */
-export function backupRole(databases: string[]): RoleSpec {
+/**
+ * The backup role: reads every row of every database (pg_read_all_data), writes nothing; with
+ * `replication`, it may also take base backups.
+ */
+export function backupRole(databases: string[], replication = false): RoleSpec {
   return {
     name: BACKUP_ROLE_NAME,
     connect: [MAINTENANCE_DATABASE, ...databases],
     memberOf: ["pg_read_all_data"],
     bypassRls: true,
+    replication,
   };
 }
 
@@ -57,10 +63,13 @@ export function backupRole(databases: string[]): RoleSpec {
 export const PLATFORM_ROLE_NAMES = ["app", "temporal", "exporter", "backup"] as const;
 export type PlatformRoleName = (typeof PLATFORM_ROLE_NAMES)[number];
 
-/** Every role the Postgres component creates, in creation order. */
-export function platformRoles(): RoleSpec[] {
+/**
+ * Every role the Postgres component creates, in creation order; with `baseBackups`, the backup
+ * role may take them.
+ */
+export function platformRoles(options: { baseBackups?: boolean } = {}): RoleSpec[] {
   const owned = [APP_ROLE, TEMPORAL_ROLE].flatMap((role) => role.owns ?? []);
-  return [APP_ROLE, TEMPORAL_ROLE, EXPORTER_ROLE, backupRole(owned)];
+  return [APP_ROLE, TEMPORAL_ROLE, EXPORTER_ROLE, backupRole(owned, options.baseBackups)];
 }
 
 /** File (inside `secretsDir/<role>/`) that holds a role's SCRAM verifier. */
@@ -100,7 +109,8 @@ export function initSql(roles: RoleSpec[], secretsDir: string): string {
     out.push(
       `\\set ${variable} \`cat ${secretsDir}/${name}/${VERIFIER_FILE}\``,
       `SELECT 'CREATE ROLE ${name}' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${name}')\\gexec`,
-      `ALTER ROLE ${name} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION ` +
+      `ALTER ROLE ${name} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE ` +
+        `${role.replication ? "REPLICATION" : "NOREPLICATION"} ` +
         `${role.bypassRls ? "BYPASSRLS" : "NOBYPASSRLS"} PASSWORD :'${variable}';`,
       `\\unset ${variable}`,
     );
