@@ -102,7 +102,11 @@ tar -xzf "\${RESTORE_DIR}/base/data/base.tar.gz" -C "$staged"
 touch "$staged/recovery.signal"
 settings=(-c "config_file=\${CONFIG_FILE}" -c "listen_addresses=" -c "port=\${PGPORT}"
   -c "restore_command=cp \${RESTORE_DIR}/wal/%f %p" -c "recovery_target_action=promote")
-if [ -n "\${RESTORE_TIME}" ]; then settings+=(-c "recovery_target_time=\${RESTORE_TIME}"); fi
+# The server refuses zone abbreviations there, the Z among them: the same instant as +00.
+if [ -n "\${RESTORE_TIME}" ]; then
+  target="\${RESTORE_TIME/T/ }"
+  settings+=(-c "recovery_target_time=\${target%Z}+00")
+fi
 postgres -D "$staged" "\${settings[@]}" &
 server=$!
 sql() { psql --no-psqlrc --no-align --tuples-only --host="\${SOCKET_DIR}" --username=postgres --dbname=postgres "$@"; }
