@@ -33,7 +33,7 @@ export function walArchiveSettings(
   const target = `${spool}/%f`;
   return {
     wal_level: "replica",
-    archive_mode: "on",
+    archive_mode: true,
     // A segment already in the spool is a retry after a crash between copy and acknowledgement:
     // success only if it is the same file. Otherwise copy, flush, then rename into place, so the
     // uploader never sees half a segment and a power loss never loses an acknowledged one.
