@@ -93,6 +93,28 @@ describe("prod with WAL archiving, restoring from another stack's archive", () =
     expect(JSON.stringify(envOf(apply).get("RESTORE_FROM"))).toContain("2026-12-01T10:30:00Z");
   });
 
+  it("the role reconcile, migrations and PgBouncer wait for the StatefulSet the restore is in", () => {
+    const plan = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8")) as {
+      resources: { urn: string; type: string; name: string; dependencies: string[] }[];
+    };
+    const named = (type: string, name: RegExp) => {
+      const found = plan.resources.filter(
+        (r) => r.type === `kubernetes:${type}` && name.test(r.name),
+      );
+      expect(found, `${type} ${name}`).toHaveLength(1);
+      return found[0];
+    };
+    const statefulSet = named("apps/v1:StatefulSet", /^postgres$/);
+    const roles = named("batch/v1:Job", /^postgres-roles$/);
+    expect(roles.dependencies).toContain(statefulSet.urn);
+    for (const consumer of [
+      named("batch/v1:Job", /^migrations-[0-9a-f]{8}$/),
+      named("apps/v1:Deployment", /^pgbouncer$/),
+    ]) {
+      expect(consumer.dependencies, consumer.name).toContain(roles.urn);
+    }
+  });
+
   it("base backups run on their own schedule, keeping by count and age", () => {
     const cronJob = manifest(out, "cronjob-postgres-basebackup");
     expect(cronJob.spec.schedule).toBe("30 1 * * *");
