@@ -115,6 +115,16 @@ describe("prod with WAL archiving, restoring from another stack's archive", () =
     }
   });
 
+  it("both backup CronJobs get a threshold, so both backup alerts judge them", () => {
+    const rules = manifest(out, "configmap-prometheus-rules").data["backup-schedule.yaml"];
+    const recorded = parse(rules).groups[0].rules as Props[];
+    // Daily schedules: the longest gap (24 h) plus one run's deadline (6 h).
+    expect(recorded.map((rule) => [rule.labels.cronjob, rule.expr])).toEqual([
+      ["postgres-backup", "vector(108000)"],
+      ["postgres-basebackup", "vector(108000)"],
+    ]);
+  });
+
   it("base backups run on their own schedule, keeping by count and age", () => {
     const cronJob = manifest(out, "cronjob-postgres-basebackup");
     expect(cronJob.spec.schedule).toBe("30 1 * * *");
