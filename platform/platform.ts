@@ -345,7 +345,8 @@ function backupSchedulesOf(args: PlatformArgs, postgres: Postgres): BackupSchedu
   return jobs.flatMap(({ cronJob, schedule, key }) => {
     if (cronJob === undefined) return [];
     const gap = longestCronGapSeconds(schedule);
-    if (gap === undefined) throw new Error(`${key} never runs; the stack config refuses that first`);
+    if (gap === undefined)
+      throw new Error(`${key} never runs; the stack config refuses that first`);
     return [{ cronJob, maxAgeSeconds: gap + BACKUP_RUN_DEADLINE_SECONDS }];
   });
 }
