@@ -13,6 +13,7 @@ import {
 } from "./stack-config/types";
 import { componentCheckRules, type WrittenKey } from "./platform/validate";
 import { temporalUiProblems } from "./platform/args/temporal";
+import { telemetryStorageProblems } from "./platform/args/observability";
 import { backupTargetProblems, walArchiveProblems } from "./platform/args/postgres";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
@@ -90,6 +91,8 @@ export function parseConfig(
     temporalUiClientSecret,
     backupS3AccessKeyId,
     backupS3SecretAccessKey,
+    telemetryS3AccessKeyId,
+    telemetryS3SecretAccessKey,
     credentials,
     ...config
   } = result.data;
@@ -107,6 +110,8 @@ export function parseConfig(
       temporalUiClientSecret,
       backupS3AccessKeyId,
       backupS3SecretAccessKey,
+      telemetryS3AccessKeyId,
+      telemetryS3SecretAccessKey,
     }),
     credentials: secretCredentials(credentials ?? {}),
   };
@@ -410,6 +415,7 @@ function crossFieldIssues(
     located(temporalUiProblems, written),
     located(backupTargetProblems, written),
     located(walArchiveProblems),
+    located(telemetryStorageProblems, written),
   ];
   const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

@@ -25,7 +25,11 @@ import { podSecurityLabels } from "../components/lib/security";
 import { Migrations } from "../components/migrations";
 import { NetworkPolicies } from "../components/network-policies";
 import { ObjectStore } from "../components/object-store";
-import { Observability, type BackupSchedule } from "../components/observability";
+import {
+  Observability,
+  type BackupSchedule,
+  type ObjectStorageArgs,
+} from "../components/observability";
 import { Ollama } from "../components/ollama";
 import { PgBouncer } from "../components/pgbouncer";
 import { platformEdges, type WiredComponents } from "./wiring";
@@ -307,23 +311,50 @@ function observabilityOn(
           credential: receiverCredential(at.args, receiver.name),
         })),
       },
-      objectStorage: at.args.observability.objectStorage
-        ? {
-            endpoint: objectStore.endpoint,
-            loki: {
-              bucket: objectStore.bucketFor("loki"),
-              credentials: objectStore.credentialsFor("loki"),
-            },
-            tempo: {
-              bucket: objectStore.bucketFor("tempo"),
-              credentials: objectStore.credentialsFor("tempo"),
-            },
-            dependsOn: [objectStore.bucketJob],
-          }
-        : undefined,
+      objectStorage: telemetryStorageOf(at, objectStore),
     },
     { parent: at.parent },
   );
+}
+
+/**
+ * Where Loki and Tempo keep their data, with object storage on: the object store's buckets, or
+ * the backup target's endpoint with buckets and a key pair of their own.
+ */
+function telemetryStorageOf(
+  at: Placement,
+  objectStore: ObjectStore,
+): ObjectStorageArgs | undefined {
+  const { objectStorage, objectStorageTarget, externalBuckets } = at.args.observability;
+  if (!objectStorage) return undefined;
+  if (objectStorageTarget === "in-cluster") {
+    const bucket = (consumer: "loki" | "tempo") => ({
+      bucket: objectStore.bucketFor(consumer),
+      credentials: objectStore.credentialsFor(consumer),
+    });
+    return {
+      endpoint: objectStore.endpoint,
+      loki: bucket("loki"),
+      tempo: bucket("tempo"),
+      dependsOn: [objectStore.bucketJob],
+    };
+  }
+  const target = at.args.postgres.backup.target;
+  const { telemetryS3AccessKeyId: accessKeyId, telemetryS3SecretAccessKey: secretAccessKey } =
+    at.args.secrets;
+  if (!target.endpoint || !externalBuckets || !accessKeyId || !secretAccessKey) {
+    throw new Error(
+      "observability.objectStorageTarget backup-target without its endpoint, buckets or keys",
+    );
+  }
+  const credentials = { accessKeyId, secretAccessKey };
+  return {
+    endpoint: target.endpoint,
+    region: target.region,
+    pathStyle: target.pathStyle,
+    loki: { bucket: externalBuckets.loki, credentials },
+    tempo: { bucket: externalBuckets.tempo, credentials },
+  };
 }
 
 /**

@@ -339,14 +339,7 @@ function telemetryEdges({
     edge(grafana, tempo, [port.tcp(OBS.tempoHttp)], "datasource"),
     ...prometheusClusterEdges(args, prometheus),
     ...scrapeEdges(prometheus, at, c, { temporalServers, appPods }),
-    ...(args.observability.objectStorage
-      ? each(
-          [loki, tempo],
-          objectStore,
-          [OBJECT_STORE_API_PORT],
-          "chunks and blocks in the object store",
-        )
-      : []),
+    ...telemetryStorageEdges(args, [loki, tempo], objectStore, each),
   ];
 }
 
@@ -455,6 +448,28 @@ function backupTargetEdge(args: PlatformArgs, from: Peer, objectStore: Peer, wha
         internet(args),
         [port.tcp(external.port)],
         `${what} at the backup target ${external.host}`,
+      );
+}
+
+/** Loki and Tempo → where their chunks and blocks go: the object store, or the backup target. */
+function telemetryStorageEdges(
+  args: PlatformArgs,
+  stores: Peer[],
+  objectStore: Peer,
+  each: WiringContext["each"],
+): Edge[] {
+  const { objectStorage, objectStorageTarget } = args.observability;
+  if (!objectStorage) return [];
+  const external = objectStorageTarget === "backup-target" ? externalBackupTarget(args) : undefined;
+  return external === undefined
+    ? each(stores, objectStore, [OBJECT_STORE_API_PORT], "chunks and blocks in the object store")
+    : stores.map((store) =>
+        edge(
+          store,
+          internet(args),
+          [port.tcp(external.port)],
+          `chunks and blocks at the backup target ${external.host}`,
+        ),
       );
 }
 

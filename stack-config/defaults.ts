@@ -71,6 +71,7 @@ export const COMMON_DEFAULTS: Defaults = {
   objectStore: { buckets: { app: "app", backups: "backups", loki: "loki", tempo: "tempo" } },
   observability: {
     nodeLogs: true,
+    objectStorageTarget: "in-cluster",
     grafana: {},
     // No receivers: every alert goes to the blackhole receiver, and no credential is needed.
     alerting: {

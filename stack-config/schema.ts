@@ -466,7 +466,19 @@ export const schema = z
       collectorReplicas: replicas,
       /** kube-state-metrics' replicas; 2 or more are spread across nodes. */
       kubeStateMetricsReplicas: replicas,
+      /**
+       * Loki's chunks and Tempo's blocks in object storage rather than on their volumes (prod).
+       * `objectStorageTarget` says which: `in-cluster`, the object store's `loki` and `tempo`
+       * buckets; or `backup-target`, the external endpoint of `postgres.backup.target` (which
+       * must be `s3`), in the buckets `externalBuckets.loki` and `externalBuckets.tempo`, with a
+       * key pair of their own in the secret keys `telemetryS3AccessKeyId` and
+       * `telemetryS3SecretAccessKey`, so the telemetry's user cannot touch the backups.
+       */
       objectStorage: z.boolean(),
+      objectStorageTarget: z.enum(["in-cluster", "backup-target"], {
+        error: withInput('must be "in-cluster" or "backup-target"'),
+      }),
+      externalBuckets: z.strictObject({ loki: bucketName, tempo: bucketName }).optional(),
       retention: z.strictObject({ metrics: duration, logs: duration, traces: duration }),
       storage: z.strictObject({
         prometheus: storage,
@@ -632,6 +644,13 @@ export const schema = z
     backupS3AccessKeyId: z.string().min(1).optional(),
     /** Its secret access key; set with `--secret`. */
     backupS3SecretAccessKey: z.string().min(1).optional(),
+    /**
+     * Access key id of Loki's and Tempo's user at the backup target
+     * (`observability.objectStorageTarget: backup-target`); set with `--secret`.
+     */
+    telemetryS3AccessKeyId: z.string().min(1).optional(),
+    /** Its secret access key; set with `--secret`. */
+    telemetryS3SecretAccessKey: z.string().min(1).optional(),
     /**
      * Credentials given instead of generated (teams that keep passwords in a vault); every one left
      * out is generated with `@pulumi/random`. Set with `pulumi config set --secret --path`.

@@ -75,12 +75,23 @@ export interface S3KeyPair {
   secretKey: SecretKey;
 }
 
+/** An S3 key pair given as values, which the component keeps in a Secret of its own. */
+export interface S3KeyValues {
+  /** Access key id. */
+  accessKeyId: pulumi.Input<string>;
+  /** Secret access key. */
+  secretAccessKey: pulumi.Input<string>;
+}
+
 /** One consumer's bucket. */
 export interface BucketAccess {
   /** Bucket name. */
   bucket: string;
-  /** Key pair of a user scoped to that bucket. */
-  credentials: S3KeyPair;
+  /**
+   * Key pair of a user scoped to that bucket: keys of a Secret that exists (the object store's),
+   * or values (an external store's), kept in a Secret `<consumer>-s3`.
+   */
+  credentials: S3KeyPair | S3KeyValues;
 }
 
 /** An S3 endpoint and the bucket of Loki and of Tempo (prod); without it both use their PVC. */
@@ -92,6 +103,11 @@ export interface ObjectStorageArgs {
   endpoint: pulumi.Input<string>;
   /** S3 region. @default "us-east-1" (what MinIO answers to) */
   region?: string;
+  /**
+   * Path-style addressing (`https://endpoint/bucket/key`), which MinIO and most self-hosted stores
+   * need; `false` for virtual-hosted (AWS). @default true
+   */
+  pathStyle?: boolean;
   /** Loki's chunks and index. */
   loki: BucketAccess;
   /** Tempo's trace blocks. */
@@ -104,14 +120,22 @@ export interface ObjectStorageArgs {
 }
 
 /** The object storage's defaults, in one place. */
-export const OBJECT_STORAGE_DEFAULTS = { region: "us-east-1" } as const;
+export const OBJECT_STORAGE_DEFAULTS = { region: "us-east-1", pathStyle: true } as const;
 
-/** One consumer's bucket, resolved for a component: endpoint parsed, region set. */
-export interface ObjectBucket extends BucketAccess {
+/** One consumer's bucket, resolved for a component: endpoint parsed, region set, keys in a Secret. */
+export interface ObjectBucket {
+  /** Bucket name. */
+  bucket: string;
+  /** Key pair of a user scoped to that bucket. */
+  credentials: S3KeyPair;
   /** The S3 endpoint as `host:port` and TLS flag. */
   endpoint: pulumi.Input<S3Endpoint>;
+  /** The endpoint as given (`http(s)://host:port`). */
+  url: pulumi.Input<string>;
   /** S3 region. */
   region: string;
+  /** Path-style addressing. */
+  pathStyle: boolean;
   /** What must exist first (the bucket Job). */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }

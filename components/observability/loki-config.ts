@@ -14,7 +14,7 @@ export const LOKI_SCHEMA_FROM = "2024-04-01";
 /** Where Loki's chunks and index go: the PVC (dev) or an S3 bucket (prod). */
 export type LokiStorage =
   | { backend: "filesystem" }
-  | { backend: "s3"; bucket: string; endpoint: S3Endpoint; region: string };
+  | { backend: "s3"; bucket: string; endpoint: S3Endpoint; region: string; pathStyle: boolean };
 
 /** What {@link lokiConfig} is built from. */
 export interface LokiConfigArgs {
@@ -46,7 +46,7 @@ export function lokiConfig(args: LokiConfigArgs): Record<string, unknown> {
             bucketnames: args.storage.bucket,
             region: args.storage.region,
             insecure: args.storage.endpoint.insecure,
-            s3forcepathstyle: true,
+            s3forcepathstyle: args.storage.pathStyle,
             access_key_id: `\${${S3_ENV.accessKey}}`,
             secret_access_key: `\${${S3_ENV.secretKey}}`,
           },

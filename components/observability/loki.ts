@@ -39,7 +39,13 @@ export class Loki extends pulumi.ComponentResource {
           retention,
           storage:
             bucket && endpoint
-              ? { backend: "s3", bucket: bucket.bucket, endpoint, region: bucket.region }
+              ? {
+                  backend: "s3",
+                  bucket: bucket.bucket,
+                  endpoint,
+                  region: bucket.region,
+                  pathStyle: bucket.pathStyle,
+                }
               : { backend: "filesystem" },
         }),
       ),

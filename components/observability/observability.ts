@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
+import { labelsFor, selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { nestedErrors } from "../../core/validation";
-import type { SecretKey } from "../lib/secrets";
+import { PlatformSecret, type SecretKey } from "../lib/secrets";
 import { assertValidArgs } from "../lib/validation";
 import {
   OBJECT_STORAGE_DEFAULTS,
@@ -10,6 +10,8 @@ import {
   type ObjectBucket,
   type ObjectStorageArgs,
   type ObservabilityArgs,
+  type S3KeyPair,
+  type S3KeyValues,
 } from "./args";
 import { Alertmanager } from "./alertmanager";
 import { alertRuleFiles, dashboardFiles } from "./charts";
@@ -248,7 +250,7 @@ function stores(
   nodeLogs: NodeLogCollector | undefined,
   prometheusInputs: { rules: Record<string, string>; kubeStateMetrics: WorkloadIdentity },
 ): { prometheus: Prometheus; loki: Loki; tempo: Tempo } {
-  const buckets = objectBuckets(args.objectStorage);
+  const buckets = objectBuckets(args.objectStorage, at);
   const prometheus = new Prometheus(
     SERVICE_NAMES.prometheus,
     {
@@ -303,11 +305,13 @@ function ruleFiles(args: ObservabilityArgs): Record<string, string> {
 }
 
 /**
- * Loki's and Tempo's buckets with the endpoint parsed once. An endpoint that is an output is
- * checked by the same rule as a plain one, once it is known.
+ * Loki's and Tempo's buckets with the endpoint parsed once, and key pairs given as values kept in
+ * a Secret per consumer (`loki-s3`, `tempo-s3`). An endpoint that is an output is checked by the
+ * same rule as a plain one, once it is known.
  */
 function objectBuckets(
   storage: ObjectStorageArgs | undefined,
+  at: Placement,
 ): { loki: ObjectBucket; tempo: ObjectBucket } | undefined {
   if (!storage) return undefined;
   const endpoint = pulumi.output(storage.endpoint).apply((url) => {
@@ -319,8 +323,34 @@ function objectBuckets(
   });
   const shared = {
     endpoint,
+    url: storage.endpoint,
     region: storage.region ?? OBJECT_STORAGE_DEFAULTS.region,
+    pathStyle: storage.pathStyle ?? OBJECT_STORAGE_DEFAULTS.pathStyle,
     dependsOn: storage.dependsOn,
   };
-  return { loki: { ...storage.loki, ...shared }, tempo: { ...storage.tempo, ...shared } };
+  const resolved = (consumer: "loki" | "tempo"): ObjectBucket => ({
+    ...shared,
+    bucket: storage[consumer].bucket,
+    credentials: keyPairOf(consumer, storage[consumer].credentials, at),
+  });
+  return { loki: resolved("loki"), tempo: resolved("tempo") };
+}
+
+/** A key pair as Secret keys: given ones, or values kept in a Secret `<consumer>-s3`. */
+function keyPairOf(
+  consumer: "loki" | "tempo",
+  given: S3KeyPair | S3KeyValues,
+  at: Placement,
+): S3KeyPair {
+  if ("accessKey" in given) return given;
+  const secret = new PlatformSecret(
+    `${SERVICE_NAMES[consumer]}-s3`,
+    {
+      namespace: at.base.namespace,
+      labels: labelsFor(identityOf(consumer, at.base.instance)),
+      data: { accessKeyId: given.accessKeyId, secretAccessKey: given.secretAccessKey },
+    },
+    at.parent,
+  );
+  return { accessKey: secret.key("accessKeyId"), secretKey: secret.key("secretAccessKey") };
 }

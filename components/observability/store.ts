@@ -19,9 +19,13 @@ import { PORTS, S3_ENV } from "./common";
  * PVC, a small `/tmp`, scraped by Prometheus on its HTTP port.
  */
 
-/** The key pair as environment variables for `-config.expand-env=true`, via `secretKeyRef`. */
+/**
+ * The key pair as environment variables for `-config.expand-env=true`, via `secretKeyRef`; and
+ * the endpoint, which the config file holds too, as the render's sign of where the pod may go.
+ */
 function bucketEnv(bucket: ObjectBucket): k8s.types.input.core.v1.EnvVar[] {
   return [
+    { name: "S3_ENDPOINT", value: bucket.url },
     bucket.credentials.accessKey.env(S3_ENV.accessKey),
     bucket.credentials.secretKey.env(S3_ENV.secretKey),
   ];

@@ -7,7 +7,8 @@ export const TEMPO_DATA_DIR = "/var/tempo";
 
 /** Where Tempo's blocks go: the PVC (dev) or an S3 bucket (prod). */
 export type TempoStorage =
-  { backend: "local" } | { backend: "s3"; bucket: string; endpoint: S3Endpoint; region: string };
+  | { backend: "local" }
+  | { backend: "s3"; bucket: string; endpoint: S3Endpoint; region: string; pathStyle: boolean };
 
 /** What {@link tempoConfig} is built from. */
 export interface TempoConfigArgs {
@@ -35,7 +36,7 @@ export function tempoConfig(args: TempoConfigArgs): Record<string, unknown> {
             region: args.storage.region,
             insecure: args.storage.endpoint.insecure,
             // MinIO and most S3-compatible stores address buckets by path, not by host name.
-            forcepathstyle: true,
+            forcepathstyle: args.storage.pathStyle,
             access_key: `\${${S3_ENV.accessKey}}`,
             secret_key: `\${${S3_ENV.secretKey}}`,
           },

@@ -45,7 +45,13 @@ export class Tempo extends pulumi.ComponentResource {
             prometheusRemoteWriteUrl,
             storage:
               bucket && endpoint
-                ? { backend: "s3", bucket: bucket.bucket, endpoint, region: bucket.region }
+                ? {
+                    backend: "s3",
+                    bucket: bucket.bucket,
+                    endpoint,
+                    region: bucket.region,
+                    pathStyle: bucket.pathStyle,
+                  }
                 : { backend: "local" },
           }),
         ),

@@ -5,13 +5,14 @@ import type { ComponentCheck } from "./check";
 
 /**
  * The ObjectStore's settings. Loki's and Tempo's buckets exist only when observability keeps its
- * data in the object store (prod); the backups' unless they go to an external target (`s3`), so
+ * data in the object store (prod), not at the backup target; the backups' unless they go to an external target (`s3`), so
  * its quota no longer takes a share of the volume; the app's always.
  */
 export function argsForObjectStore(config: PlatformSettings): Settings<ObjectStoreArgs> {
   const { objectStore } = config;
   const { quotas } = objectStore;
-  const telemetry = config.observability.objectStorage;
+  const telemetry =
+    config.observability.objectStorage && config.observability.objectStorageTarget === "in-cluster";
   const backups = config.postgres.backup.target.type === "in-cluster";
   return {
     storageClass: config.cluster.storageClass,

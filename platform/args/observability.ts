@@ -6,7 +6,8 @@ import {
 } from "../../components/observability/args";
 import type { Settings } from "../../core/validation";
 import { ingressHost } from "../../stack-config/stack-rules";
-import type { PlatformSettings } from "../../stack-config/types";
+import type { StackProblem } from "../../stack-config/stack-rules";
+import type { PlatformSettings, ValidatedConfig } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
 
 /** Alertmanager's settings without the receivers' credentials, which only the Platform holds. */
@@ -99,3 +100,60 @@ export const observabilityCheck: ComponentCheck = {
     "alertmanager.groupInterval": "observability.alerting.groupInterval",
   },
 };
+
+const TELEMETRY_SECRETS = ["telemetryS3AccessKeyId", "telemetryS3SecretAccessKey"] as const;
+const TARGET = "observability.objectStorageTarget";
+
+/**
+ * Loki's and Tempo's storage given whole: the external target only with object storage on, an
+ * `s3` backup target whose endpoint it shares (without a private CA, which neither is given),
+ * buckets of their own and a key pair of their own; the in-cluster one with none of those.
+ */
+export function telemetryStorageProblems(
+  config: Pick<ValidatedConfig, "observability" | "postgres">,
+  written: (key: string) => boolean,
+): StackProblem[] {
+  const { objectStorage, objectStorageTarget, externalBuckets } = config.observability;
+  const problems: StackProblem[] = [];
+  const add = (key: string, message: string) => problems.push({ keys: [key], message });
+  if (objectStorageTarget === "in-cluster") {
+    if (externalBuckets) {
+      add("observability.externalBuckets", `is for ${TARGET} backup-target, but it is in-cluster`);
+    }
+    for (const key of TELEMETRY_SECRETS.filter(written)) {
+      add(key, `is set, but nothing uses it: ${TARGET} is in-cluster`);
+    }
+    return problems;
+  }
+  const target = config.postgres.backup.target;
+  if (!objectStorage) {
+    add(TARGET, "is backup-target, but observability.objectStorage is false: nothing is stored");
+  }
+  if (target.type !== "s3") {
+    add(TARGET, "is backup-target, which needs postgres.backup.target.type s3 (its endpoint)");
+  } else if (target.caBundle !== undefined) {
+    add(
+      TARGET,
+      "cannot be backup-target while postgres.backup.target.caBundle is set: Loki and Tempo are given no private CA",
+    );
+  }
+  if (!externalBuckets) {
+    add("observability.externalBuckets", `is required with ${TARGET} backup-target (loki, tempo)`);
+  } else {
+    const names = [externalBuckets.loki, externalBuckets.tempo, target.bucket];
+    if (new Set(names.filter((name) => name !== undefined)).size < names.filter(Boolean).length) {
+      add(
+        "observability.externalBuckets",
+        `must name two buckets of their own, apart from each other and from the backups' ` +
+          `(postgres.backup.target.bucket): a consumer's retention deletes in its whole bucket`,
+      );
+    }
+  }
+  for (const key of TELEMETRY_SECRETS.filter((key) => !written(key))) {
+    add(
+      key,
+      `is required with ${TARGET} backup-target: \`pulumi config set --secret k3s-platform:${key} …\``,
+    );
+  }
+  return problems;
+}

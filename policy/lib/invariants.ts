@@ -68,6 +68,8 @@ export const ROLES = {
   grafana: { name: "grafana", component: "dashboards", label: "Grafana" },
   temporalUi: { name: "temporal-ui", component: "temporal-ui", label: "the Temporal UI" },
   ollama: { name: "ollama", component: "llm", label: "Ollama" },
+  loki: { name: "loki", label: "Loki" },
+  tempo: { name: "tempo", label: "Tempo" },
 } as const satisfies Record<string, Role>;
 
 function manifestOf(object: KubeObject): Manifest {

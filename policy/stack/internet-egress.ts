@@ -73,6 +73,13 @@ const INTERNET_EGRESS: readonly InternetEgress[] = [
     why: "an external backup target (postgres.backup.target.type s3)",
     env: "S3_ENDPOINT",
   })),
+  ...[ROLES.loki, ROLES.tempo].map((role) => ({
+    role,
+    ports: externalEndpointPorts,
+    on: "its S3_ENDPOINT's port",
+    why: "their buckets at the backup target (observability.objectStorageTarget backup-target)",
+    env: "S3_ENDPOINT",
+  })),
 ];
 
 /** The ports this endpoint may open on the internet, by the allowances its pods qualify for. */

@@ -45,6 +45,12 @@ const S3_SECRETS = {
   "k3s-platform:backupS3SecretAccessKey": "secret-access-key-example",
 };
 const S3_SECRET_KEYS = Object.keys(S3_SECRETS);
+/** Loki's and Tempo's own key pair at the backup target. */
+const TELEMETRY_SECRETS = {
+  "k3s-platform:telemetryS3AccessKeyId": "AKIATELEMETRY",
+  "k3s-platform:telemetryS3SecretAccessKey": "telemetry-secret-example",
+};
+const TELEMETRY_SECRET_KEYS = Object.keys(TELEMETRY_SECRETS);
 
 const KEYS_AND_NAMESPACES: Row[] = [
   [
@@ -1089,6 +1095,69 @@ const PRODUCTION: Row[] = [
     prod({ postgres: { restoreFrom: "latest", restorePrefix: "old-stack/" } }),
     "postgres.restorePrefix",
     /without a leading, trailing or doubled '\/'/,
+  ],
+  [
+    "Loki and Tempo at the backup target while backups stay in the cluster",
+    prod({
+      observability: {
+        objectStorageTarget: "backup-target",
+        externalBuckets: { loki: "logs", tempo: "traces" },
+      },
+    }),
+    "observability.objectStorageTarget",
+    /is backup-target, which needs postgres.backup.target.type s3 \(its endpoint\)/,
+    { secretKeys: TELEMETRY_SECRET_KEYS, raw: TELEMETRY_SECRETS },
+  ],
+  [
+    "Loki and Tempo at the backup target without their buckets",
+    dev({
+      postgres: { backup: { target: S3_TARGET } },
+      observability: { objectStorage: true, objectStorageTarget: "backup-target" },
+    }),
+    "observability.externalBuckets",
+    /is required with observability.objectStorageTarget backup-target/,
+    {
+      secretKeys: [...S3_SECRET_KEYS, ...TELEMETRY_SECRET_KEYS],
+      raw: { ...S3_SECRETS, ...TELEMETRY_SECRETS },
+    },
+  ],
+  [
+    "Loki's external bucket the same as the backups'",
+    dev({
+      postgres: { backup: { target: S3_TARGET } },
+      observability: {
+        objectStorage: true,
+        objectStorageTarget: "backup-target",
+        externalBuckets: { loki: "pg-backups", tempo: "traces" },
+      },
+    }),
+    "observability.externalBuckets",
+    /must name two buckets of their own, apart from each other and from the backups'/,
+    {
+      secretKeys: [...S3_SECRET_KEYS, ...TELEMETRY_SECRET_KEYS],
+      raw: { ...S3_SECRETS, ...TELEMETRY_SECRETS },
+    },
+  ],
+  [
+    "Loki and Tempo at the backup target without their own key pair",
+    dev({
+      postgres: { backup: { target: S3_TARGET } },
+      observability: {
+        objectStorage: true,
+        objectStorageTarget: "backup-target",
+        externalBuckets: { loki: "logs", tempo: "traces" },
+      },
+    }),
+    "telemetryS3SecretAccessKey",
+    /is required with observability.objectStorageTarget backup-target: `pulumi config set --secret/,
+    { secretKeys: S3_SECRET_KEYS, raw: S3_SECRETS },
+  ],
+  [
+    "telemetry keys while Loki and Tempo use the object store",
+    dev({}),
+    "telemetryS3AccessKeyId",
+    /is set, but nothing uses it: observability.objectStorageTarget is in-cluster/,
+    { secretKeys: TELEMETRY_SECRET_KEYS, raw: TELEMETRY_SECRETS },
   ],
   [
     "an s3 backup target without its endpoint",

@@ -413,14 +413,15 @@ describe("Loki and Tempo on object storage (prod)", () => {
       },
     });
     const endpoint = { hostPort: "minio.platform.svc:9000", insecure: true };
+    const url = "http://minio.platform.svc:9000";
     new Loki("prod-loki", {
       namespace: "platform",
-      objectStorage: { ...keys("loki"), endpoint, region: "us-east-1" },
+      objectStorage: { ...keys("loki"), endpoint, url, region: "us-east-1", pathStyle: true },
     });
     new Tempo("prod-tempo", {
       namespace: "platform",
       prometheusRemoteWriteUrl: "http://prometheus.platform.svc:9090/api/v1/write",
-      objectStorage: { ...keys("tempo"), endpoint, region: "us-east-1" },
+      objectStorage: { ...keys("tempo"), endpoint, url, region: "us-east-1", pathStyle: true },
     });
     const loki = await configOf("prod-loki-config", "loki.yaml");
     expect(loki.common.storage.s3).toMatchObject({
