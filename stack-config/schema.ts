@@ -337,7 +337,7 @@ export const schema = z
       superuserReservedConnections: integer(1, 50),
       directConnections: integer(0),
       /**
-       * The app login its consumers use, `app` or `app_b` (both act as `app`, owner of its
+       * The app login its consumers use, `app` or `app2` (both act as `app`, owner of its
        * tables). To rotate the app's password, give the other login the new one
        * (`credentials.postgres.<login>`) and name it here, in one `up`: pods on the old login keep
        * working until the rollout has replaced them. Default `app`.

@@ -30,12 +30,12 @@ export interface PostgresArgs {
   /** Size of the data volume, a positive quantity such as `5Gi`. */
   storageSize: string;
   /**
-   * Passwords given instead of generated, by role (`superuser`, `app`, `app_b`, `temporal`,
+   * Passwords given instead of generated, by role (`superuser`, `app`, `app2`, `temporal`,
    * `exporter`, `backup`); a role left out gets one from `@pulumi/random`. @default all generated
    */
   passwords?: Partial<Record<"superuser" | PlatformRoleName, pulumi.Input<string>>>;
   /**
-   * Which of the app's two logins (`app`, `app_b`) its consumers use: `appSecret`,
+   * Which of the app's two logins (`app`, `app2`) its consumers use: `appSecret`,
    * `appCredentials` and `directUrl` are that login's. A rotation gives the other login its new
    * password and makes it this one, in one `up`, so pods still on the old login keep working.
    * @default "app"

@@ -42,13 +42,13 @@ export const APP_ROLE: RoleSpec = { name: "app", owns: ["app"] };
  * run with the one in use.
  */
 export const APP_ALTERNATE_ROLE: RoleSpec = {
-  name: "app_b",
+  name: "app2",
   connect: [APP_ROLE.name],
   actsAs: APP_ROLE.name,
 };
 
 /** The two logins of the app, either of which the stack may make the one its consumers use. */
-export const APP_LOGINS = ["app", "app_b"] as const;
+export const APP_LOGINS = ["app", "app2"] as const;
 export type AppLogin = (typeof APP_LOGINS)[number];
 
 /** Temporal's role: owns its two databases (it connects directly, never through PgBouncer). */
@@ -77,7 +77,7 @@ export function backupRole(databases: string[]): RoleSpec {
 }
 
 /** Names of the roles {@link platformRoles} creates, for given passwords. */
-export const PLATFORM_ROLE_NAMES = ["app", "app_b", "temporal", "exporter", "backup"] as const;
+export const PLATFORM_ROLE_NAMES = ["app", "app2", "temporal", "exporter", "backup"] as const;
 export type PlatformRoleName = (typeof PLATFORM_ROLE_NAMES)[number];
 
 /** Every role the Postgres component creates, in creation order. */

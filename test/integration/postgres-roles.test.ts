@@ -63,7 +63,7 @@ function loginsBy(of: (role: string) => { password: string; saltSource: string }
 /** The database each role logs in to. */
 const LOGIN_DATABASE: Record<PlatformRoleName, string> = {
   app: "app",
-  app_b: "app",
+  app2: "app",
   temporal: "temporal",
   exporter: "postgres",
   backup: "postgres",
@@ -105,7 +105,7 @@ function layOut(render: RenderedStack, job: RenderedRolesJob, logins: Logins): L
 
 /** psql as one role with one password over TCP (SCRAM), never throwing; prints the login. */
 function loginAs(role: PlatformRoleName, password: string) {
-  // session_user: app_b's sessions act as app (current_user), but log in as themselves.
+  // session_user: app2's sessions act as app (current_user), but log in as themselves.
   return runProgram("psql", ["-X", "-A", "-t", "-c", "SELECT session_user"], {
     PGHOST: pg.host,
     PGPORT: String(pg.port),
