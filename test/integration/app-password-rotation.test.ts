@@ -10,17 +10,20 @@
  * app2`. Its role-reconcile Job (the rendered script) sets app2's new verifier while pgbench on
  * the old login (`app`) keeps running; then the steps run in the order the rendered plan gives:
  * the new PgBouncer pod joins the Service, the old one leaves it and drains as the kubelet stops
- * it, the app rolls (pgbench on app2 with the new password), and the old pgbench stops last.
- * pgbench counts zero failed transactions on either login, and every transaction is a committed row.
+ * it, the migrations Job applies a new migration with Atlas as app2, the app rolls (pgbench on
+ * app2 with the new password), and the old pgbench stops last. pgbench counts zero failed
+ * transactions on either login, every transaction is a committed row, and the migrated table
+ * belongs to `app`, writable by the old login.
  *
  * Two negative controls run the same machinery and must fail: the same password changed on the
  * login in use (the rotation without a second login), and the rotation's app rollout run before
  * PgBouncer's.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readMigrationDir, writeSumFile } from "../../core/atlas-sum";
 import { CONFIG_HASH_ANNOTATION, contentHash } from "../../components/lib/hash";
 import { scramSalt, scramSha256Verifier } from "../../components/lib/scram";
 import { givenScramSaltSource } from "../../components/lib/secrets";
@@ -28,6 +31,7 @@ import { PGBOUNCER_PRESTOP_SECONDS, STATS_USER, userlistTxt } from "../../compon
 import { PLATFORM_ROLE_NAMES, type PlatformRoleName } from "../../components/postgres";
 import { rolesJobName } from "../../components/postgres/roles-job";
 import { MOCK_SECRET_PREFIX } from "../../tools/lib/mocks";
+import { atlasEngine, type AtlasEngine } from "./lib/atlas-engine";
 import { setIniValue } from "./lib/pgbouncer";
 import { pgbouncerVersion, startPgBouncerPod, type PgBouncerPod } from "./lib/pgbouncer-pod";
 import { startPostgres, type PostgresServer } from "./lib/postgres";
@@ -37,6 +41,9 @@ import { localRolesJob, renderedRolesJob, type LocalRolesJob } from "./lib/roles
 import { startServiceProxy, type ServiceProxy } from "./lib/service-proxy";
 
 const APP_IMAGE = "registry.example.com/acme/app:1.0.0";
+const MIGRATIONS = resolve(__dirname, "../../atlas/migrations");
+/** The version of the migration the rotation's migrations Job applies. */
+const NEW_MIGRATION = "29990101000000";
 const CLIENTS = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -103,6 +110,7 @@ interface Stack {
 }
 
 let pg: PostgresServer;
+let atlas: AtlasEngine;
 const stacks = {} as Record<StackName, Stack>;
 const superuserPassword = generatedLikePassword();
 const scratch = mkdtempSync(join(tmpdir(), "app-rotation-"));
@@ -167,12 +175,17 @@ async function stackFor(name: StackName): Promise<Stack> {
 }
 
 beforeAll(async () => {
+  // A cold build of the Atlas engine takes minutes; a cached one, none.
+  atlas = await atlasEngine();
   pg = await startPostgres({ password: superuserPassword });
   // One render after the other: two cores, shared.
   for (const name of Object.keys(STACKS) as StackName[]) stacks[name] = await stackFor(name);
   // The database as the shipped stack leaves it: its init SQL, by its role-reconcile Job.
   const init = await stacks.before.job.run();
   if (init.code !== 0) throw new Error(init.stderr);
+  // The shipped migrations, applied by the migrations Job on the login in use.
+  const shipped = await atlas.apply(MIGRATIONS, appUrl("app", stacks.before.logins.app.password));
+  if (shipped.length !== readMigrationDir(MIGRATIONS).length) throw new Error("migrations");
   const setup = await runProgram(
     "psql",
     [
@@ -182,7 +195,7 @@ beforeAll(async () => {
       "-c",
       "CREATE TABLE rotation_tx (id bigserial PRIMARY KEY, login text NOT NULL, client int NOT NULL)",
     ],
-    directEnv("app", stacks.before.logins.app.password),
+    appDirect(),
   );
   if (setup.code !== 0) throw new Error(setup.stderr);
   writeFileSync(
@@ -190,7 +203,7 @@ beforeAll(async () => {
     "BEGIN;\nINSERT INTO rotation_tx (login, client) VALUES (session_user, :client_id);\n" +
       "SELECT pg_sleep(0.01);\nCOMMIT;\n",
   );
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -211,6 +224,11 @@ function directEnv(user: string, password: string): Record<string, string> {
     PGPASSWORD: password,
     PGDATABASE: "app",
   };
+}
+
+/** The URL the migrations Job gets (its Secret's `url`), on loopback. */
+function appUrl(login: string, password: string): string {
+  return `postgres://${login}:${password}@${pg.host}:${pg.port}/app?sslmode=disable`;
 }
 
 /** The old login, straight to Postgres: to read and clear the rows the runs commit. */
@@ -419,7 +437,9 @@ describe("negative controls: the same machinery, a rotation that does not hold",
     await stopAsKubelet(service, oldPod);
     const fresh = await bench(service, "app", inPlace.logins.app.password, 3);
     const old = await oldBench;
-    console.log(`in place (app -> app): ${describeBench(old)}; ${describeBench(fresh)}`);
+    console.log(
+      `in place (app -> app): ${describeBench(old)}, first: ${old.errors[0]}; ${describeBench(fresh)}`,
+    );
     await reconcile(before);
     await newPod.stop();
     await service.close();
@@ -437,7 +457,9 @@ describe("negative controls: the same machinery, a rotation that does not hold",
     await reconcile(rotated);
     const fresh = await bench(service, "app2", rotated.logins.app2.password, 2);
     const old = await oldBench;
-    console.log(`app before PgBouncer: ${describeBench(old)}; ${describeBench(fresh)}`);
+    console.log(
+      `app before PgBouncer: ${describeBench(old)}; ${describeBench(fresh)}, first: ${fresh.errors[0]}`,
+    );
     await reconcile(before);
     await oldPod.stop();
     await service.close();
@@ -495,20 +517,23 @@ describe("rotating the app's password onto its second login, under pgbench", () 
 });
 
 /**
- * A migration under the new login, as the migrations Job runs it straight to Postgres: the table
- * it creates belongs to `app`, and the old login may write to it. Returns `owner|written`.
+ * The migrations Job under the new login, straight to Postgres: Atlas applies a new file after the
+ * shipped ones that `app` applied. What it creates belongs to `app` (the tables, and its row in
+ * the revisions table `app` made), and the old login may write to it. Returns `owner|written`.
  */
 async function migrateAs(login: string, password: string): Promise<string> {
-  const create = await runProgram(
-    "psql",
-    ["-X", "-v", "ON_ERROR_STOP=1", "-c", "CREATE TABLE rotation_migrated (id int)"],
-    directEnv(login, password),
+  const dir = join(scratch, "migrations");
+  cpSync(MIGRATIONS, dir, { recursive: true });
+  writeFileSync(
+    join(dir, `${NEW_MIGRATION}_rotation.sql`),
+    "CREATE TABLE rotation_migrated (id int);\n",
   );
-  expect(create.stderr).toBe("");
+  writeSumFile(dir);
+  expect(await atlas.apply(dir, appUrl(login, password))).toEqual([NEW_MIGRATION]);
   const write = await runProgram(
     "psql",
     ["-X", "-v", "ON_ERROR_STOP=1", "-c", "INSERT INTO rotation_migrated VALUES (1)"],
-    directEnv("app", stacks.before.logins.app.password),
+    appDirect(),
   );
   expect(write.stderr).toBe("");
   const facts = await runProgram(
@@ -521,7 +546,7 @@ async function migrateAs(login: string, password: string): Promise<string> {
       "SELECT tableowner || '|' || (SELECT count(*) = 1 FROM rotation_migrated)::text " +
         "FROM pg_tables WHERE tablename = 'rotation_migrated'",
     ],
-    directEnv("app", stacks.before.logins.app.password),
+    appDirect(),
   );
   return facts.stdout.trim();
 }
