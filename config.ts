@@ -13,7 +13,7 @@ import {
 } from "./stack-config/types";
 import { componentCheckRules, type WrittenKey } from "./platform/validate";
 import { temporalUiProblems } from "./platform/args/temporal";
-import { backupTargetProblems } from "./platform/args/postgres";
+import { backupTargetProblems, walArchiveProblems } from "./platform/args/postgres";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
@@ -409,6 +409,7 @@ function crossFieldIssues(
     located(appPullProblems, written),
     located(temporalUiProblems, written),
     located(backupTargetProblems, written),
+    located(walArchiveProblems),
   ];
   const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

@@ -204,8 +204,28 @@ function postgresEdges({
     ...(args.postgres.backup.enabled
       ? [
           edge(at(c.postgres.backupIdentity), postgres, [port.tcp(POSTGRES_PORT)], "pg_dump"),
-          backupUploadEdge(args, at(c.postgres.backupIdentity), objectStore),
+          backupTargetEdge(args, at(c.postgres.backupIdentity), objectStore, "uploads the dump"),
         ]
+      : []),
+    ...(args.postgres.backup.enabled && args.postgres.backup.wal.enabled
+      ? [
+          edge(
+            at(c.postgres.baseBackupIdentity),
+            postgres,
+            [port.tcp(POSTGRES_PORT)],
+            "pg_basebackup (replication)",
+          ),
+          backupTargetEdge(
+            args,
+            at(c.postgres.baseBackupIdentity),
+            objectStore,
+            "uploads the base backup",
+          ),
+        ]
+      : []),
+    ...(args.postgres.backup.enabled &&
+    (args.postgres.backup.wal.enabled || args.postgres.restoreFrom !== undefined)
+      ? [backupTargetEdge(args, postgres, objectStore, "archives WAL, restores from the archive")]
       : []),
     edge(
       at(c.objectStore.bucketJobIdentity),
@@ -422,19 +442,19 @@ function temporalServerPorts() {
 }
 
 /**
- * Where the backup uploads: the object store's API, or an external target's host on its port. A
+ * Where backups go: the object store's API, or an external target's host on its port. A
  * NetworkPolicy names addresses, not host names, so the external edge is the internet on that
  * one port; the internet-egress rule allows it only with an external S3_ENDPOINT on that port.
  */
-function backupUploadEdge(args: PlatformArgs, backup: Peer, objectStore: Peer): Edge {
+function backupTargetEdge(args: PlatformArgs, from: Peer, objectStore: Peer, what: string): Edge {
   const external = externalBackupTarget(args);
   return external === undefined
-    ? edge(backup, objectStore, [port.tcp(OBJECT_STORE_API_PORT)], "uploads the dump")
+    ? edge(from, objectStore, [port.tcp(OBJECT_STORE_API_PORT)], what)
     : edge(
-        backup,
+        from,
         internet(args),
         [port.tcp(external.port)],
-        `uploads the dump to the backup target ${external.host}`,
+        `${what} at the backup target ${external.host}`,
       );
 }
 

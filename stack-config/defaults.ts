@@ -42,6 +42,15 @@ export const COMMON_DEFAULTS: Defaults = {
       retain: 7,
       // Prod refuses this target unless postgres.backup.acceptBackupsOnNode says otherwise.
       target: { type: "in-cluster", prefix: "postgres" },
+      // 60 s + 30 s: a commit is in the target within a minute and a half plus one upload.
+      wal: {
+        enabled: false,
+        archiveTimeoutSeconds: 60,
+        uploadIntervalSeconds: 30,
+        baseBackupSchedule: "30 1 * * *",
+        keepBaseBackups: 2,
+        keepDays: 7,
+      },
     },
   },
   pgbouncer: {
@@ -148,7 +157,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },
       maxConnections: 200,
       directConnections: 88,
-      backup: { enabled: true },
+      backup: { enabled: true, wal: { enabled: true } },
     },
     pgbouncer: { replicas: 2 },
     dragonfly: {

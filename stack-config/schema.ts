@@ -390,7 +390,42 @@ export const schema = z
          * `in-cluster` target, whose backups are lost with the node that holds the database.
          */
         acceptBackupsOnNode: z.boolean().optional(),
+        /**
+         * Continuous WAL archiving to the target next to base backups, for restores to any point
+         * in time (prod default). A commit reaches the target at most `archiveTimeoutSeconds` +
+         * `uploadIntervalSeconds` (plus one upload) after it is made: prod refuses more than
+         * 240 s, so the recovery point stays within 5 minutes. Base backups run on
+         * `baseBackupSchedule`; each is kept while it is one of the newest `keepBaseBackups` or
+         * younger than `keepDays` (and the newest older one), with the WAL they need.
+         */
+        wal: z.strictObject({
+          enabled: z.boolean(),
+          archiveTimeoutSeconds: integer(10, 3600),
+          uploadIntervalSeconds: integer(5, 600),
+          baseBackupSchedule: cronSchedule,
+          keepBaseBackups: integer(1, 100, "keep at least one base backup"),
+          keepDays: integer(1, 3650),
+        }),
       }),
+      /**
+       * Start a new stack's database from the backup target: `latest`, a base backup's name
+       * (`20261205T013000Z`), or a point in time in the past (`2026-12-05T10:15:00Z`). Only an
+       * empty data volume is restored into; one that holds a database stops the pod with an
+       * error and is left as it is. The migrations and the app wait for it.
+       */
+      restoreFrom: z.string().min(1).optional(),
+      /**
+       * The folder in the target's bucket to restore from: another stack's `target.prefix`, to
+       * start a copy of it while this stack archives under its own. Default: this stack's.
+       */
+      restorePrefix: z
+        .string()
+        .regex(BACKUP_PREFIX, {
+          error: withInput(
+            "must be letters, digits and . _ - / without a leading, trailing or doubled '/'",
+          ),
+        })
+        .optional(),
     }),
     pgbouncer: z.strictObject({
       replicas: integer(1, 20),

@@ -38,9 +38,18 @@ export const PROBE_TIMING = {
 
 /** The probes of one long-running container. */
 export interface ContainerProbes {
-  readinessProbe: Probe;
+  /** Absent only on a sidecar that serves nothing ({@link livenessOnly}). */
+  readinessProbe?: Probe;
   livenessProbe: Probe;
   startupProbe?: Probe;
+}
+
+/**
+ * Only a liveness probe, for a sidecar that serves nothing: a readiness probe would take its
+ * pod's serving container out of its Services whenever the sidecar falters.
+ */
+export function livenessOnly(liveness: Handler): ContainerProbes {
+  return { livenessProbe: { ...liveness, ...PROBE_TIMING.liveness } };
 }
 
 /**
@@ -51,7 +60,7 @@ export interface ContainerProbes {
 export function probesFor(
   readiness: Handler,
   options: { liveness?: Handler; startup?: Handler; startupSeconds?: number } = {},
-): ContainerProbes {
+): ContainerProbes & { readinessProbe: Probe } {
   const liveness = options.liveness ?? readiness;
   const startup = options.startup ?? liveness;
   const startupSeconds = options.startupSeconds;

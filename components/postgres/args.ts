@@ -78,7 +78,54 @@ export interface PostgresArgs {
   protect?: boolean;
   /** Nightly dumps to the object store. @default none (no backup CronJob) */
   backup?: PostgresBackupArgs;
+  /**
+   * Start the database from the backup target's base backups and WAL: only on an empty data
+   * volume (one that holds a database is never overwritten), and only with `backup`, whose target
+   * it reads. @default none (an empty volume starts as a new, empty database)
+   */
+  restoreFrom?: PostgresRestoreArgs;
 }
+
+/** Where a new database starts from: a base backup, replayed to a point. */
+export interface PostgresRestoreArgs {
+  /**
+   * `latest` (the newest base backup, replayed to the archive's end), a base backup's name (its
+   * UTC stamp, e.g. `20261205T013000Z`, replayed to the archive's end), or a point in time in
+   * the past, in ISO 8601 with a zone and whole seconds (e.g. `2026-12-05T10:15:00Z`).
+   */
+  point: string;
+  /**
+   * Key prefix of the archive to read, in the backup target's bucket; another stack's prefix to
+   * start a copy of it. @default the backup target's `prefix`
+   */
+  prefix?: string;
+}
+
+/** Continuous WAL archiving next to periodic base backups: restore to any point in time. */
+export interface WalArchiveArgs {
+  /**
+   * `archive_timeout`: a WAL segment with any write in it is finished and archived after at most
+   * this many seconds (10 to 3600). @default 60
+   */
+  archiveTimeoutSeconds?: number;
+  /** How often the sidecar moves finished segments to the target (5 to 600 s). @default 30 */
+  uploadIntervalSeconds?: number;
+  /** Five-field cron schedule of the base backups, in UTC. @default "30 1 * * *" */
+  baseBackupSchedule?: string;
+  /** Base backups always kept, newest first (at least 1). @default 2 */
+  keepBaseBackups?: number;
+  /**
+   * Days of the recovery window: every base backup younger than this is kept, and the newest one
+   * older, so any point in the window can be restored (at least 1). @default 7
+   */
+  keepDays?: number;
+}
+
+/** The WAL archiving args with their documented defaults filled in. */
+export type ResolvedWalArchiveArgs = Required<WalArchiveArgs>;
+
+/** The restore args with their documented defaults filled in. */
+export type ResolvedRestoreArgs = Required<PostgresRestoreArgs>;
 
 /**
  * The uploader's S3 key pair: keys of a Secret that exists (the object store's backups user), or
@@ -122,6 +169,11 @@ export interface PostgresBackupArgs {
   prefix?: string;
   /** Resources of each backup container. @default the `small` preset */
   resources?: ResourceSpec;
+  /**
+   * Continuous WAL archiving and base backups, for point-in-time restores. @default none (dumps
+   * only)
+   */
+  wal?: WalArchiveArgs;
 }
 
 /** The plain-valued part of the backup args (the rest are the object store's outputs). */
@@ -139,15 +191,19 @@ export type PostgresSettings = Omit<Settings<PostgresArgs>, "backup"> & {
 };
 
 /** Backup args with their documented defaults filled in. */
-export type ResolvedBackupArgs = Required<Omit<PostgresBackupArgs, "caBundle">> &
-  Pick<PostgresBackupArgs, "caBundle">;
+export type ResolvedBackupArgs = Required<Omit<PostgresBackupArgs, "caBundle" | "wal">> &
+  Pick<PostgresBackupArgs, "caBundle"> & { wal?: ResolvedWalArchiveArgs };
 
 /** Postgres args with their documented defaults filled in (but `instance`, the component's name). */
 export type ResolvedPostgresArgs = Required<
-  Omit<PostgresArgs, "instance" | "storageClass" | "backup" | "passwords" | "appLogin">
+  Omit<
+    PostgresArgs,
+    "instance" | "storageClass" | "backup" | "passwords" | "restoreFrom" | "appLogin"
+  >
 > &
   Pick<PostgresArgs, "instance" | "storageClass" | "passwords" | "appLogin"> & {
     backup?: ResolvedBackupArgs;
+    restoreFrom?: ResolvedRestoreArgs;
   };
 
 /** The args with every documented default filled in; the one place those defaults live. */
@@ -162,6 +218,10 @@ export function resolvePostgresArgs(args: PostgresArgs): ResolvedPostgresArgs {
     clusterDomain: args.clusterDomain ?? "cluster.local",
     protect: args.protect ?? false,
     backup: args.backup && resolveBackupArgs(args.backup),
+    restoreFrom: args.restoreFrom && {
+      point: args.restoreFrom.point,
+      prefix: args.restoreFrom.prefix ?? args.backup?.prefix ?? "postgres",
+    },
   };
 }
 
@@ -173,6 +233,13 @@ export function resolveBackupArgs(backup: PostgresBackupArgs): ResolvedBackupArg
     region: backup.region ?? "us-east-1",
     pathStyle: backup.pathStyle ?? true,
     resources: backup.resources ?? RESOURCE_PRESETS.small,
+    wal: backup.wal && {
+      archiveTimeoutSeconds: backup.wal.archiveTimeoutSeconds ?? 60,
+      uploadIntervalSeconds: backup.wal.uploadIntervalSeconds ?? 30,
+      baseBackupSchedule: backup.wal.baseBackupSchedule ?? "30 1 * * *",
+      keepBaseBackups: backup.wal.keepBaseBackups ?? 2,
+      keepDays: backup.wal.keepDays ?? 7,
+    },
   };
 }
 
@@ -205,6 +272,61 @@ export function postgresRules(args: PostgresSettings): FieldError[] {
     ),
     ...fieldErrorIf(imageProblem !== undefined, "image", () => imageProblem as string),
     ...(args.backup ? nestedErrors("backup", backupRules(args.backup)) : []),
+    ...(args.restoreFrom ? nestedErrors("restoreFrom", restoreRules(args)) : []),
+  ];
+}
+
+/** A base backup's name: the UTC stamp of its start. */
+export const BASE_BACKUP_NAME = /^\d{8}T\d{6}Z$/;
+/** A point in time as the restore reads it: ISO 8601, whole seconds, with a zone. */
+const POINT_IN_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Why a restore point is refused, or undefined. `now` is when the stack is checked: a point
+ * after it has nothing archived yet.
+ */
+export function restorePointProblem(point: string, now: Date): string | undefined {
+  if (point === "latest" || BASE_BACKUP_NAME.test(point)) return undefined;
+  if (!POINT_IN_TIME.test(point) || Number.isNaN(Date.parse(point))) {
+    return (
+      `must be "latest", a base backup's name such as 20261205T013000Z, or a point in time in ` +
+      `ISO 8601 with whole seconds and a zone such as 2026-12-05T10:15:00Z (got "${point}")`
+    );
+  }
+  if (Date.parse(point) > now.getTime()) {
+    return `is in the future (${point}, now ${now.toISOString()}): nothing is archived after now`;
+  }
+  return undefined;
+}
+
+/**
+ * A point in time in UTC (`…Z`), as the archive's stop-times are written, so the two compare as
+ * strings; anything else unchanged (the rules judge it).
+ */
+export function normalizedRestorePoint(point: string): string {
+  if (!POINT_IN_TIME.test(point) || Number.isNaN(Date.parse(point))) return point;
+  return new Date(Date.parse(point)).toISOString().replace(/\.000Z$/, "Z");
+}
+
+/** Every problem with `restoreFrom`, by its path inside it. */
+function restoreRules(args: PostgresSettings): FieldError[] {
+  const restore = args.restoreFrom;
+  if (!restore) return [];
+  const problem = restorePointProblem(restore.point, new Date());
+  return [
+    ...fieldErrorIf(
+      args.backup === undefined,
+      "point",
+      () =>
+        "needs backups: the restore reads base backups and WAL from the backup target, so " +
+        "give postgres.backup its target (and wal archiving) on this stack too",
+    ),
+    ...fieldErrorIf(problem !== undefined, "point", () => problem as string),
+    ...fieldErrorIf(
+      restore.prefix !== undefined && !BACKUP_PREFIX.test(restore.prefix),
+      "prefix",
+      () => `must be letters, digits and . _ - / without a leading, trailing or doubled '/'`,
+    ),
   ];
 }
 
@@ -261,5 +383,28 @@ function backupRules(backup: PostgresBackupSettings): FieldError[] {
       "caBundle",
       () => "must be PEM: one or more -----BEGIN CERTIFICATE----- blocks",
     ),
+    ...(backup.wal ? nestedErrors("wal", walRules(backup.wal)) : []),
+  ];
+}
+
+/** A whole number within bounds, or its problem. */
+function wholeNumberErrors(key: string, value: number | undefined, min: number, max: number) {
+  return fieldErrorIf(
+    value !== undefined && (!Number.isInteger(value) || value < min || value > max),
+    key,
+    () => `must be a whole number from ${min} to ${max} (got ${value})`,
+  );
+}
+
+/** Every problem with the WAL archiving args, by their path inside `wal`. */
+function walRules(wal: WalArchiveArgs): FieldError[] {
+  const schedule =
+    wal.baseBackupSchedule === undefined ? undefined : cronProblem(wal.baseBackupSchedule);
+  return [
+    ...wholeNumberErrors("archiveTimeoutSeconds", wal.archiveTimeoutSeconds, 10, 3600),
+    ...wholeNumberErrors("uploadIntervalSeconds", wal.uploadIntervalSeconds, 5, 600),
+    ...fieldErrorIf(schedule !== undefined, "baseBackupSchedule", () => schedule as string),
+    ...wholeNumberErrors("keepBaseBackups", wal.keepBaseBackups, 1, 100),
+    ...wholeNumberErrors("keepDays", wal.keepDays, 1, 3650),
   ];
 }

@@ -86,11 +86,12 @@ export const BACKUP_CA_DIR = "/etc/backup-ca";
 export const BACKUP_CA_KEY = "ca.crt";
 
 /**
- * The upload container's environment: the script's variables and rclone's remote `target`. Every
- * setting rclone reads is given, so nothing depends on a config file or the image's defaults;
- * `no_check_bucket` because the bucket exists and a user scoped to it may not create buckets.
+ * The environment every container that talks to the backup target gets: the bucket and prefix
+ * the scripts read, and rclone's remote `target`. Every setting rclone reads is given, so nothing
+ * depends on a config file or the image's defaults; `no_check_bucket` because the bucket exists
+ * and a user scoped to it may not create buckets.
  */
-export function uploaderEnvironment(
+export function targetEnvironment(
   backup: ResolvedBackupArgs,
   credentials: { accessKey: SecretKey; secretKey: SecretKey },
 ): k8s.types.input.core.v1.EnvVar[] {
@@ -99,8 +100,6 @@ export function uploaderEnvironment(
     value,
   });
   return [
-    { name: "BACKUP_DIR", value: BACKUP_DIR },
-    { name: "BACKUP_RETAIN", value: String(backup.retain) },
     { name: "S3_ENDPOINT", value: backup.endpoint },
     { name: "S3_BUCKET", value: backup.bucket },
     { name: "S3_PREFIX", value: backup.prefix },
@@ -123,8 +122,69 @@ export function uploaderEnvironment(
   ];
 }
 
+/** The dump upload container's environment: its folder and retention, and the target. */
+export function uploaderEnvironment(
+  backup: ResolvedBackupArgs,
+  credentials: { accessKey: SecretKey; secretKey: SecretKey },
+): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    { name: "BACKUP_DIR", value: BACKUP_DIR },
+    { name: "BACKUP_RETAIN", value: String(backup.retain) },
+    ...targetEnvironment(backup, credentials),
+  ];
+}
+
+/** The CA bundle's mount, for a target signed by a private CA. */
+export function caMounts(
+  caConfigMap: pulumi.Input<string> | undefined,
+): k8s.types.input.core.v1.VolumeMount[] {
+  return caConfigMap !== undefined
+    ? [{ name: "ca", mountPath: BACKUP_CA_DIR, readOnly: true }]
+    : [];
+}
+
+/** The CA bundle's volume, for a target signed by a private CA. */
+export function caVolumes(
+  caConfigMap: pulumi.Input<string> | undefined,
+): k8s.types.input.core.v1.Volume[] {
+  return caConfigMap !== undefined ? [{ name: "ca", configMap: { name: caConfigMap } }] : [];
+}
+
+/**
+ * What one kind of backup runs: a script in the Postgres image that writes one folder under
+ * `$BACKUP_DIR`, then a script in the rclone image that uploads it and applies the retention.
+ */
+export interface BackupJobScripts {
+  /** Five-field cron schedule, in UTC. */
+  schedule: string;
+  /** Name of the container that writes the backup. */
+  producer: string;
+  /** Its bash script (libpq's environment is set). */
+  produce: string;
+  /** The upload's POSIX sh script. */
+  upload: string;
+  /** The upload's environment (the target's, and the retention's). */
+  uploadEnv: k8s.types.input.core.v1.EnvVar[];
+}
+
+/** The nightly dumps: {@link backupDumpScript}, then {@link backupUploadScript}. */
+export function dumpJobScripts(
+  backup: ResolvedBackupArgs,
+  s3: { accessKey: SecretKey; secretKey: SecretKey },
+): BackupJobScripts {
+  return {
+    schedule: backup.schedule,
+    producer: "dump",
+    produce: backupDumpScript(),
+    upload: backupUploadScript(),
+    uploadEnv: uploaderEnvironment(backup, s3),
+  };
+}
+
 /** Everything the CronJob's spec is made of. */
 export interface BackupCronJobSpecArgs {
+  /** What the job runs. */
+  job: BackupJobScripts;
   /** Identity of the backup pods (labels, selectors of network policies). */
   identity: WorkloadIdentity;
   /** Where to send the backups, defaults filled in. */
@@ -140,8 +200,6 @@ export interface BackupCronJobSpecArgs {
   /** The backup role's credentials. */
   username: SecretKey;
   password: SecretKey;
-  /** The uploader's S3 key pair, as Secret keys. */
-  s3: { accessKey: SecretKey; secretKey: SecretKey };
   /** Name of the ConfigMap holding the target's CA bundle, when it has one. */
   caConfigMap?: pulumi.Input<string>;
   /** Images: the Postgres image for pg_dump, an rclone image for the upload. */
@@ -155,16 +213,16 @@ export interface BackupCronJobSpecArgs {
 export function backupCronJobSpec(
   args: BackupCronJobSpecArgs,
 ): k8s.types.input.batch.v1.CronJobSpec {
-  const { backup } = args;
+  const { backup, job } = args;
   const resources = backup.resources;
   const mounts = [
     { name: "backup", mountPath: BACKUP_DIR },
     { name: "tmp", mountPath: "/tmp" },
   ];
-  const dump = container({
-    name: "dump",
+  const produce = container({
+    name: job.producer,
     image: args.postgresImage,
-    command: ["bash", "-c", backupDumpScript()],
+    command: ["bash", "-c", job.produce],
     env: [
       { name: "BACKUP_DIR", value: BACKUP_DIR },
       { name: "PGHOST", value: args.host },
@@ -179,19 +237,15 @@ export function backupCronJobSpec(
   const upload = container({
     name: "upload",
     image: args.uploaderImage,
-    command: ["/bin/sh", "-c", backupUploadScript()],
-    env: uploaderEnvironment(backup, args.s3),
+    command: ["/bin/sh", "-c", job.upload],
+    env: job.uploadEnv,
     resources,
-    volumeMounts: [
-      ...mounts,
-      ...(ca !== undefined ? [{ name: "ca", mountPath: BACKUP_CA_DIR, readOnly: true }] : []),
-    ],
+    volumeMounts: [...mounts, ...caMounts(ca)],
   });
-  const caVolumes = ca !== undefined ? [{ name: "ca", configMap: { name: ca } }] : [];
   return {
-    schedule: backup.schedule,
+    schedule: job.schedule,
     timeZone: "Etc/UTC",
-    // A dump still running when the next one is due is left alone, not doubled.
+    // A backup still running when the next one is due is left alone, not doubled.
     concurrencyPolicy: "Forbid",
     startingDeadlineSeconds: 3600,
     successfulJobsHistoryLimit: 3,
@@ -202,9 +256,9 @@ export function backupCronJobSpec(
         backoffLimit: 2,
         activeDeadlineSeconds: BACKUP_RUN_DEADLINE_SECONDS,
         template: podTemplate(args.identity, {
-          initContainers: [dump],
+          initContainers: [produce],
           containers: [upload],
-          volumes: [emptyDir("backup", args.storageSize), emptyDir("tmp"), ...caVolumes],
+          volumes: [emptyDir("backup", args.storageSize), emptyDir("tmp"), ...caVolumes(ca)],
           security: { runAsUser: args.uid },
           // Every retry starts from an empty scratch folder.
           restartPolicy: "Never",

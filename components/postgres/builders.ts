@@ -13,7 +13,8 @@ import { RETAIN_CLAIMS, volumeClaimTemplate, type StatefulWorkloadBase } from ".
 import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
 import type { ResolvedPostgresArgs } from "./args";
 import { pgHbaConf, POSTGRES_PORT, postgresqlConf, SOCKET_DIR } from "./config";
-import { initSql, loginDatabase, platformRoles, type RoleSpec } from "./init";
+import { BACKUP_ROLE_NAME, initSql, loginDatabase, platformRoles, type RoleSpec } from "./init";
+import { walArchiveSettings } from "./wal-archive";
 
 /**
  * The pure parts of a {@link Postgres}: its config files, each role's Secret data, its two
@@ -32,13 +33,18 @@ export const POSTGRES_EXPORTER_PORT = 9187;
  */
 export const SUPERUSER = "postgres";
 
-const CONFIG_DIR = "/etc/postgresql";
+/** Where the config ConfigMap is mounted; `postgresql.conf` in it is the server's whole config. */
+export const CONFIG_DIR = "/etc/postgresql";
 /** Where each role's Secret is mounted, one folder per role: the init SQL reads verifiers here. */
 export const ROLES_DIR = "/etc/postgresql-roles";
 /** The init SQL's file name in the init ConfigMap. */
 export const INIT_SQL_FILE = "10-platform.sql";
-const SUPERUSER_DIR = "/etc/postgresql-superuser";
-const DATA_MOUNT = "/var/lib/postgresql/data";
+/** Where the superuser's Secret is mounted (its `password`). */
+export const SUPERUSER_DIR = "/etc/postgresql-superuser";
+/** Mount path of the data volume. */
+export const DATA_MOUNT = "/var/lib/postgresql/data";
+/** Where `archive_command` puts finished WAL segments until the sidecar uploads them. */
+export const WAL_SPOOL = `${DATA_MOUNT}/wal-spool`;
 /** PGDATA is a subdirectory: a fresh volume's root may hold `lost+found`, which initdb refuses. */
 export const PGDATA = `${DATA_MOUNT}/pgdata`;
 
@@ -97,28 +103,38 @@ export function roleLogin(
   return { data, credentials };
 }
 
-/** The config ConfigMap's data: `postgresql.conf` and `pg_hba.conf`. */
+/**
+ * The config ConfigMap's data: `postgresql.conf` and `pg_hba.conf`. With WAL archiving, the
+ * server archives into the spool and the backup role may stream base backups.
+ */
 export function postgresConfigFiles(
   args: Pick<
     ResolvedPostgresArgs,
-    "maxConnections" | "superuserReservedConnections" | "resources" | "settings"
+    "maxConnections" | "superuserReservedConnections" | "resources" | "settings" | "backup"
   >,
 ): Record<string, string> {
+  const wal = args.backup?.wal;
   return {
     "postgresql.conf": postgresqlConf({
       maxConnections: args.maxConnections,
       superuserReservedConnections: args.superuserReservedConnections,
       memoryLimit: memoryCeiling(args.resources),
       hbaFile: `${CONFIG_DIR}/pg_hba.conf`,
-      settings: args.settings,
+      settings: {
+        ...(wal ? walArchiveSettings(WAL_SPOOL, wal.archiveTimeoutSeconds) : {}),
+        ...args.settings,
+      },
     }),
-    "pg_hba.conf": pgHbaConf(),
+    "pg_hba.conf": pgHbaConf(wal ? [BACKUP_ROLE_NAME] : []),
   };
 }
 
-/** The init ConfigMap's data: the init SQL, reading each role's verifier from its mount. */
-export function postgresInitFiles(): Record<string, string> {
-  return { [INIT_SQL_FILE]: initSql(platformRoles(), ROLES_DIR) };
+/**
+ * The init ConfigMap's data: the init SQL, reading each role's verifier from its mount; with base
+ * backups, the backup role may take them.
+ */
+export function postgresInitFiles(baseBackups = false): Record<string, string> {
+  return { [INIT_SQL_FILE]: initSql(platformRoles({ baseBackups }), ROLES_DIR) };
 }
 
 /** Name of the pod volume of a role's Secret. */
@@ -200,8 +216,12 @@ export function exporterContainer(
 
 /** What {@link postgresStatefulSet} builds from. */
 export interface PostgresWorkloadSpec extends StatefulWorkloadBase {
-  /** The database container and the exporter sidecar. */
+  /** The database container and its sidecars (exporter, WAL upload). */
   containers: Container[];
+  /** Init containers (a restore's). @default none */
+  initContainers?: Container[];
+  /** Volumes besides the standard ones (a backup target's CA bundle). @default none */
+  extraVolumes?: Volume[];
   /** Names of the config and init ConfigMaps. */
   configMaps: { config: pulumi.Input<string>; init: pulumi.Input<string> };
   /** The superuser's Secret volume (`superuser`), then one per role ({@link roleVolumeName}). */
@@ -229,7 +249,8 @@ export function postgresStatefulSet(spec: PostgresWorkloadSpec): k8s.apps.v1.Sta
         spec.identity,
         {
           containers: spec.containers,
-          volumes: podVolumes(spec),
+          ...(spec.initContainers ? { initContainers: spec.initContainers } : {}),
+          volumes: [...podVolumes(spec), ...(spec.extraVolumes ?? [])],
           security: { runAsUser: IMAGES.postgres.uid },
           // Fast shutdown (SIGINT from the image's STOPSIGNAL) needs a moment to checkpoint.
           terminationGracePeriodSeconds: 60,

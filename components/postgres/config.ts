@@ -110,13 +110,18 @@ export function postgresqlConf(args: PostgresConfArgs): string {
  * socket, which peer authentication maps to the container's own OS user: only a process already
  * inside the database container (the image's init scripts, `kubectl exec`) can use it.
  */
-export function pgHbaConf(): string {
+export function pgHbaConf(replicationRoles: readonly string[] = []): string {
   return [
-    "# TYPE  DATABASE  USER      ADDRESS    METHOD",
-    "local   all       postgres             peer",
-    "local   all       all                  scram-sha-256",
-    "host    all       all       0.0.0.0/0  scram-sha-256",
-    "host    all       all       ::/0       scram-sha-256",
+    "# TYPE  DATABASE     USER      ADDRESS    METHOD",
+    "local   all          postgres             peer",
+    "local   all          all                  scram-sha-256",
+    "host    all          all       0.0.0.0/0  scram-sha-256",
+    "host    all          all       ::/0       scram-sha-256",
+    // `all` never matches replication connections: only the roles named here may stream.
+    ...replicationRoles.flatMap((role) => [
+      `host    replication  ${role}    0.0.0.0/0  scram-sha-256`,
+      `host    replication  ${role}    ::/0       scram-sha-256`,
+    ]),
     "",
   ].join("\n");
 }

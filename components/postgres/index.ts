@@ -4,6 +4,8 @@ export {
   postgresRules,
   resolveBackupArgs,
   type PostgresArgs,
+  type PostgresRestoreArgs,
+  type WalArchiveArgs,
   type PostgresBackupArgs,
   type PostgresBackupSettings,
   type PostgresSettings,
@@ -12,9 +14,19 @@ export {
   BACKUP_RUN_DEADLINE_SECONDS,
   backupDumpScript,
   backupUploadScript,
+  targetEnvironment,
   uploaderEnvironment,
 } from "./backup";
+export { baseBackupScript, baseBackupUploadScript } from "./base-backup";
+export { restoreApplyScript, restoreFetchScript, restorePointEnvironment } from "./restore";
+export { walArchiveSettings, walUploadScript } from "./wal-archive";
 export { POSTGRES_EXPORTER_PORT, type RoleCredentials } from "./builders";
 export { pgHbaConf, POSTGRES_PORT, postgresqlConf, type SettingValue } from "./config";
-export { initSql, PLATFORM_ROLE_NAMES, platformRoles, type PlatformRoleName } from "./init";
+export {
+  BACKUP_ROLE_NAME,
+  initSql,
+  PLATFORM_ROLE_NAMES,
+  platformRoles,
+  type PlatformRoleName,
+} from "./init";
 export { Postgres } from "./postgres";

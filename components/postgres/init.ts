@@ -21,6 +21,8 @@ export interface RoleSpec {
   memberOf?: string[];
   /** May read past row-level security (a backup must see every row). @default false */
   bypassRls?: boolean;
+  /** May open replication connections (base backups stream the whole cluster). @default false */
+  replication?: boolean;
   /**
    * A role whose privileges and ownership its sessions take on from the start: it is granted that
    * role and its sessions begin with `SET ROLE` to it (`ALTER ROLE … SET role`), so what it
@@ -66,13 +68,17 @@ export const EXPORTER_ROLE: RoleSpec = {
 /** Name of the backup role (its Secret is what the backup CronJob logs in with). */
 export const BACKUP_ROLE_NAME = "backup";
 
-/** The backup role: reads every row of every database (pg_read_all_data), writes nothing. */
-export function backupRole(databases: string[]): RoleSpec {
+/**
+ * The backup role: reads every row of every database (pg_read_all_data), writes nothing; with
+ * `replication`, it may also take base backups.
+ */
+export function backupRole(databases: string[], replication = false): RoleSpec {
   return {
     name: BACKUP_ROLE_NAME,
     connect: [MAINTENANCE_DATABASE, ...databases],
     memberOf: ["pg_read_all_data"],
     bypassRls: true,
+    replication,
   };
 }
 
@@ -80,10 +86,19 @@ export function backupRole(databases: string[]): RoleSpec {
 export const PLATFORM_ROLE_NAMES = ["app", "app2", "temporal", "exporter", "backup"] as const;
 export type PlatformRoleName = (typeof PLATFORM_ROLE_NAMES)[number];
 
-/** Every role the Postgres component creates, in creation order. */
-export function platformRoles(): RoleSpec[] {
+/**
+ * Every role the Postgres component creates, in creation order; with `baseBackups`, the backup
+ * role may take them.
+ */
+export function platformRoles(options: { baseBackups?: boolean } = {}): RoleSpec[] {
   const owned = [APP_ROLE, TEMPORAL_ROLE].flatMap((role) => role.owns ?? []);
-  return [APP_ROLE, APP_ALTERNATE_ROLE, TEMPORAL_ROLE, EXPORTER_ROLE, backupRole(owned)];
+  return [
+    APP_ROLE,
+    APP_ALTERNATE_ROLE,
+    TEMPORAL_ROLE,
+    EXPORTER_ROLE,
+    backupRole(owned, options.baseBackups),
+  ];
 }
 
 /**
@@ -138,7 +153,8 @@ export function initSql(roles: RoleSpec[], secretsDir: string): string {
     out.push(
       `\\set ${variable} \`cat ${secretsDir}/${name}/${VERIFIER_FILE}\``,
       `SELECT 'CREATE ROLE ${name}' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${name}')\\gexec`,
-      `ALTER ROLE ${name} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION ` +
+      `ALTER ROLE ${name} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE ` +
+        `${role.replication ? "REPLICATION" : "NOREPLICATION"} ` +
         `${role.bypassRls ? "BYPASSRLS" : "NOBYPASSRLS"} PASSWORD :'${variable}';`,
       `\\unset ${variable}`,
     );

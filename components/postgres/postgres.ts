@@ -15,8 +15,11 @@ import {
   type ResolvedBackupArgs,
   type ResolvedPostgresArgs,
 } from "./args";
-import { BACKUP_CA_KEY, backupCronJobSpec } from "./backup";
+import { BACKUP_CA_KEY, backupCronJobSpec, caVolumes, dumpJobScripts } from "./backup";
+import { baseBackupJobScripts } from "./base-backup";
 import {
+  CONFIG_DIR,
+  DATA_MOUNT,
   exporterContainer,
   INIT_SQL_FILE,
   postgresConfigFiles,
@@ -27,9 +30,14 @@ import {
   roleLogin,
   roleVolumeName,
   SUPERUSER,
+  SUPERUSER_DIR,
+  PGDATA,
+  WAL_SPOOL,
   type RoleCredentials,
 } from "./builders";
-import { POSTGRES_PORT } from "./config";
+import { POSTGRES_PORT, SOCKET_DIR } from "./config";
+import { restoreInitContainers } from "./restore";
+import { walUploaderContainer } from "./wal-archive";
 import { rolesJob, rolesJobName } from "./roles-job";
 import {
   APP_LOGINS,
@@ -40,6 +48,12 @@ import {
   VERIFIER_FILE,
   type PlatformRoleName,
 } from "./init";
+
+/** How the backup containers reach the target: its key pair, and its CA bundle's ConfigMap. */
+interface BackupTarget {
+  s3: { accessKey: SecretKey; secretKey: SecretKey };
+  caConfigMap?: pulumi.Output<string>;
+}
 
 /** One role's Secret, and the credentials of a role that owns a database. */
 interface RoleSecret {
@@ -92,6 +106,10 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly backupIdentity: WorkloadIdentity;
   /** Name of the backup CronJob, or undefined without backups (for the backup alerts). */
   public readonly backupCronJob: string | undefined;
+  /** Labels of the base backup CronJob's pods, for network policies. */
+  public readonly baseBackupIdentity: WorkloadIdentity;
+  /** Name of the base backup CronJob, or undefined without WAL archiving. */
+  public readonly baseBackupCronJob: string | undefined;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:data:Postgres", name, {}, opts);
@@ -101,6 +119,11 @@ export class Postgres extends pulumi.ComponentResource {
     this.backupIdentity = {
       name: `${name}-backup`,
       component: "database-backup",
+      instance: this.identity.instance,
+    };
+    this.baseBackupIdentity = {
+      name: `${name}-basebackup`,
+      component: "database-basebackup",
       instance: this.identity.instance,
     };
     this.rolesIdentity = {
@@ -147,13 +170,16 @@ export class Postgres extends pulumi.ComponentResource {
       dataOpts,
     );
 
-    const db = this.database(name, settings, roles, headless.metadata.name, dataOpts);
+    const target = settings.backup && this.backupTarget(settings.namespace, settings.backup);
+    const db = this.database(name, settings, roles, headless.metadata.name, dataOpts, target);
     this.statefulSet = db.statefulSet;
     this.rolesReady = this.reconcileRoles(settings, roles, db);
-    if (settings.backup) {
-      this.backupJob(settings, settings.backup, roleSecret(roles, BACKUP_ROLE_NAME).secret);
+    if (settings.backup && target) {
+      const credentials = roleSecret(roles, BACKUP_ROLE_NAME).secret;
+      this.backupJobs(settings, settings.backup, target, credentials);
     }
     this.backupCronJob = settings.backup ? this.backupIdentity.name : undefined;
+    this.baseBackupCronJob = settings.backup?.wal ? this.baseBackupIdentity.name : undefined;
 
     this.registerOutputs({
       host: this.host,
@@ -196,6 +222,7 @@ export class Postgres extends pulumi.ComponentResource {
     roles: Map<string, RoleSecret>,
     serviceName: pulumi.Input<string>,
     dataOpts: pulumi.CustomResourceOptions,
+    target: BackupTarget | undefined,
   ): Database {
     const ns = args.namespace;
     const configData = postgresConfigFiles(args);
@@ -204,7 +231,7 @@ export class Postgres extends pulumi.ComponentResource {
       { metadata: objectMeta(`${name}-config`, ns, this.identity), data: configData },
       { parent: this },
     );
-    const initData = postgresInitFiles();
+    const initData = postgresInitFiles(args.backup?.wal !== undefined);
     const init = new k8s.core.v1.ConfigMap(
       `${name}-init`,
       { metadata: objectMeta(`${name}-init`, ns, this.identity), data: initData },
@@ -225,7 +252,10 @@ export class Postgres extends pulumi.ComponentResource {
           username: exporter.key("username"),
           password: exporter.key("password"),
         }),
+        ...this.walUploader(args, target),
       ],
+      initContainers: this.restoreContainers(args, target),
+      extraVolumes: caVolumes(target?.caConfigMap),
       configMaps: { config: config.metadata.name, init: init.metadata.name },
       secretVolumes: [this.superuserSecret.volume("superuser", ["password"]), ...roleVolumes],
       memoryLimit: memoryCeiling(args.resources),
@@ -282,49 +312,118 @@ export class Postgres extends pulumi.ComponentResource {
     );
   }
 
-  /** The nightly backup CronJob, logging in as the backup role; it waits for the database. */
-  private backupJob(
+  /** The sidecar that uploads archived WAL, with WAL archiving on. */
+  private walUploader(
     args: ResolvedPostgresArgs,
-    backup: ResolvedBackupArgs,
-    credentials: PlatformSecret,
-  ): void {
+    target: BackupTarget | undefined,
+  ): k8s.types.input.core.v1.Container[] {
+    const wal = args.backup?.wal;
+    if (!args.backup || !wal || !target) return [];
+    return [
+      walUploaderContainer({
+        image: args.uploaderImage,
+        backup: args.backup,
+        wal,
+        s3: target.s3,
+        spool: WAL_SPOOL,
+        dataVolume: { name: "data", mountPath: DATA_MOUNT },
+        caConfigMap: target.caConfigMap,
+        resources: args.exporterResources,
+      }),
+    ];
+  }
+
+  /** The restore's init containers, with `restoreFrom`; the database's resources replay WAL. */
+  private restoreContainers(
+    args: ResolvedPostgresArgs,
+    target: BackupTarget | undefined,
+  ): k8s.types.input.core.v1.Container[] | undefined {
+    if (!args.restoreFrom || !args.backup || !target) return undefined;
+    return restoreInitContainers({
+      restore: args.restoreFrom,
+      backup: args.backup,
+      s3: target.s3,
+      caConfigMap: target.caConfigMap,
+      images: { postgres: args.image, uploader: args.uploaderImage },
+      paths: {
+        dataMount: DATA_MOUNT,
+        pgdata: PGDATA,
+        configFile: `${CONFIG_DIR}/postgresql.conf`,
+        socketDir: SOCKET_DIR,
+        superuserPasswordFile: `${SUPERUSER_DIR}/password`,
+      },
+      port: POSTGRES_PORT,
+      applyMounts: [
+        { name: "data", mountPath: DATA_MOUNT },
+        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+        { name: "superuser", mountPath: SUPERUSER_DIR, readOnly: true },
+        { name: "run", mountPath: SOCKET_DIR },
+        { name: "tmp", mountPath: "/tmp" },
+        { name: "shm", mountPath: "/dev/shm" },
+      ],
+      resources: { fetch: args.backup.resources, apply: args.resources },
+    });
+  }
+
+  /** The uploader's key pair and the target's CA bundle, shared by every backup container. */
+  private backupTarget(namespace: pulumi.Input<string>, backup: ResolvedBackupArgs): BackupTarget {
     const labels = labelsFor(this.backupIdentity);
+    const name = `${this.backupIdentity.name}-ca`;
     const ca =
       backup.caBundle === undefined
         ? undefined
         : new k8s.core.v1.ConfigMap(
-            `${this.backupIdentity.name}-ca`,
+            name,
             {
-              metadata: objectMeta(
-                `${this.backupIdentity.name}-ca`,
-                args.namespace,
-                this.backupIdentity,
-              ),
+              metadata: objectMeta(name, namespace, this.backupIdentity),
               data: { [BACKUP_CA_KEY]: backup.caBundle },
             },
             { parent: this },
           );
-    new k8s.batch.v1.CronJob(
-      this.backupIdentity.name,
-      {
-        metadata: objectMeta(this.backupIdentity.name, args.namespace, this.backupIdentity),
-        spec: backupCronJobSpec({
-          identity: this.backupIdentity,
-          backup,
-          storageSize: args.storageSize,
-          host: this.host,
-          port: POSTGRES_PORT,
-          username: credentials.key("username"),
-          password: credentials.key("password"),
-          s3: this.uploaderKeys(args.namespace, labels, backup.credentials),
-          caConfigMap: ca?.metadata.name,
-          postgresImage: args.image,
-          uploaderImage: args.uploaderImage,
-          uid: IMAGES.postgres.uid,
-        }),
-      },
-      { parent: this, dependsOn: [this.statefulSet, this.rolesReady] },
-    );
+    return {
+      s3: this.uploaderKeys(namespace, labels, backup.credentials),
+      caConfigMap: ca?.metadata.name,
+    };
+  }
+
+  /**
+   * The nightly dump CronJob and, with WAL archiving, the base backup CronJob, logging in as the
+   * backup role; both wait for the database and its roles.
+   */
+  private backupJobs(
+    args: ResolvedPostgresArgs,
+    backup: ResolvedBackupArgs,
+    target: BackupTarget,
+    credentials: PlatformSecret,
+  ): void {
+    const jobs = [{ identity: this.backupIdentity, job: dumpJobScripts(backup, target.s3) }];
+    if (backup.wal) {
+      const job = baseBackupJobScripts(backup, backup.wal, target.s3);
+      jobs.push({ identity: this.baseBackupIdentity, job });
+    }
+    for (const { identity, job } of jobs) {
+      new k8s.batch.v1.CronJob(
+        identity.name,
+        {
+          metadata: objectMeta(identity.name, args.namespace, identity),
+          spec: backupCronJobSpec({
+            identity,
+            job,
+            backup,
+            storageSize: args.storageSize,
+            host: this.host,
+            port: POSTGRES_PORT,
+            username: credentials.key("username"),
+            password: credentials.key("password"),
+            caConfigMap: target.caConfigMap,
+            postgresImage: args.image,
+            uploaderImage: args.uploaderImage,
+            uid: IMAGES.postgres.uid,
+          }),
+        },
+        { parent: this, dependsOn: [this.statefulSet, this.rolesReady] },
+      );
+    }
   }
 
   /** The uploader's key pair as Secret keys: given ones, or values kept in a Secret made here. */

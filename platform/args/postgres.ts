@@ -1,4 +1,9 @@
-import { postgresRules, type PostgresSettings } from "../../components/postgres/args";
+import {
+  normalizedRestorePoint,
+  postgresRules,
+  type PostgresSettings,
+  type WalArchiveArgs,
+} from "../../components/postgres/args";
 import type { StackProblem } from "../../stack-config/stack-rules";
 import type { PlatformSettings, ValidatedConfig } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
@@ -27,9 +32,52 @@ export function argsForPostgres(config: PlatformSettings): PostgresSettings {
           ...(target.type === "s3"
             ? { region: target.region, pathStyle: target.pathStyle, caBundle: target.caBundle }
             : {}),
+          wal: walArgs(postgres.backup.wal),
         }
       : undefined,
+    restoreFrom:
+      postgres.restoreFrom === undefined
+        ? undefined
+        : {
+            point: normalizedRestorePoint(postgres.restoreFrom),
+            prefix: postgres.restorePrefix ?? target.prefix,
+          },
   };
+}
+
+/** The WAL archiving args, when it is on. */
+function walArgs(wal: PlatformSettings["postgres"]["backup"]["wal"]): WalArchiveArgs | undefined {
+  if (!wal.enabled) return undefined;
+  const { enabled: _on, ...args } = wal;
+  return args;
+}
+
+/** The most seconds prod allows between a commit and its WAL reaching the target. */
+export const PROD_MAX_ARCHIVE_DELAY_SECONDS = 240;
+
+/**
+ * Prod's recovery point: with WAL archiving on, a commit must reach the target within 240 s plus
+ * one upload, so a lost node loses at most 5 minutes.
+ */
+export function walArchiveProblems(
+  config: Pick<ValidatedConfig, "profile" | "postgres">,
+): StackProblem[] {
+  const { enabled, wal } = config.postgres.backup;
+  const delay = wal.archiveTimeoutSeconds + wal.uploadIntervalSeconds;
+  if (config.profile !== "prod" || !enabled || !wal.enabled) return [];
+  if (delay <= PROD_MAX_ARCHIVE_DELAY_SECONDS) return [];
+  return [
+    {
+      keys: [
+        "postgres.backup.wal.archiveTimeoutSeconds",
+        "postgres.backup.wal.uploadIntervalSeconds",
+      ],
+      message:
+        `archiveTimeoutSeconds + uploadIntervalSeconds is ${delay} s; prod allows at most ` +
+        `${PROD_MAX_ARCHIVE_DELAY_SECONDS} s, so that a lost node loses at most 5 minutes of ` +
+        `commits (one minute is left for the upload)`,
+    },
+  ];
 }
 
 export const postgresCheck: ComponentCheck = {
@@ -42,6 +90,9 @@ export const postgresCheck: ComponentCheck = {
     "backup.prefix": "postgres.backup.target.prefix",
     "backup.region": "postgres.backup.target.region",
     "backup.caBundle": "postgres.backup.target.caBundle",
+    "backup.wal": "postgres.backup.wal",
+    "restoreFrom.point": "postgres.restoreFrom",
+    "restoreFrom.prefix": "postgres.restorePrefix",
   },
 };
 

@@ -53,6 +53,11 @@ export const ROLES = {
     label: "the Temporal schema Job",
   },
   backup: { name: "postgres-backup", component: "database-backup", label: "the backup CronJob" },
+  baseBackup: {
+    name: "postgres-basebackup",
+    component: "database-basebackup",
+    label: "the base backup CronJob",
+  },
   roleReconcile: {
     name: "postgres-roles",
     component: "database-roles",

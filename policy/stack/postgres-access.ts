@@ -31,6 +31,7 @@ const DIRECT_CLIENTS: readonly { role: Role; why: string }[] = [
   { role: ROLES.temporalServer, why: "Temporal's persistence" },
   { role: ROLES.temporalSchema, why: "installs Temporal's schema" },
   { role: ROLES.backup, why: "pg_dump" },
+  { role: ROLES.baseBackup, why: "pg_basebackup streams the cluster for point-in-time restores" },
   {
     role: ROLES.roleReconcile,
     why: "logs in as the superuser to bring roles, verifiers and grants to the stack's",

@@ -8,11 +8,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SecretKey } from "../../components/lib/secrets";
 import {
   backupDumpScript,
   backupUploadScript,
-  resolveBackupArgs,
   uploaderEnvironment,
 } from "../../components/postgres";
 import { IMAGES, imageRef, postgresRelease } from "../../core/images";
@@ -23,6 +21,7 @@ import {
   startRenderedPostgres,
   type RenderedPostgres,
 } from "./lib/rendered-postgres";
+import { loopbackBackup, plainEnvironment, S3_SECRET_KEYS } from "./lib/backup-target";
 import { startS3Server, type S3Server } from "./lib/s3-server";
 import { rcloneTool } from "./lib/test-tools";
 
@@ -174,42 +173,13 @@ describe("the init SQL", () => {
   });
 });
 
-/** An env variable as the builder makes it from plain values. */
-interface PlainEnvVar {
-  name: string;
-  value?: unknown;
-  valueFrom?: { secretKeyRef?: { key?: unknown } };
-}
-
-/** The key pair the uploader is given; gofakes3 accepts any, so these prove only the plumbing. */
-const S3_KEYS = { accessKey: "test-access-key", secretKey: "test-secret-key-0123456789" };
-
 /**
  * The upload container's environment as the CronJob renders it ({@link uploaderEnvironment}), its
  * `secretKeyRef` values filled in as the kubelet would, and its pod paths (HOME, rclone's cache)
  * moved into the test's scratch folder; rclone on PATH.
  */
 function uploaderEnv(s3: S3Server, retain: number, backupDir: string): Record<string, string> {
-  const keys = {
-    accessKey: new SecretKey("backup-s3", "accessKey"),
-    secretKey: new SecretKey("backup-s3", "secretKey"),
-  };
-  const backup = resolveBackupArgs({
-    schedule: "0 3 * * *",
-    retain,
-    bucket: s3.bucket,
-    endpoint: s3.endpoint,
-    credentials: keys,
-  });
-  const env: Record<string, string> = {};
-  // Built from plain values here (no Output in these args), so every field is a plain one.
-  const variables = uploaderEnvironment(backup, keys) as PlainEnvVar[];
-  for (const variable of variables) {
-    const key = variable.valueFrom?.secretKeyRef?.key;
-    const value = typeof key === "string" ? S3_KEYS[key as keyof typeof S3_KEYS] : variable.value;
-    if (typeof value !== "string") throw new Error(`${variable.name} has no plain value`);
-    env[variable.name] = value;
-  }
+  const env = plainEnvironment(uploaderEnvironment(loopbackBackup(s3, { retain }), S3_SECRET_KEYS));
   return {
     ...env,
     BACKUP_DIR: backupDir,

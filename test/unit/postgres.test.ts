@@ -780,6 +780,14 @@ describe("Postgres args", () => {
 
 /** The default backup target, as the stack config gives it. */
 const IN_CLUSTER = { type: "in-cluster", prefix: "postgres" } as const;
+const WAL = {
+  enabled: false,
+  archiveTimeoutSeconds: 60,
+  uploadIntervalSeconds: 30,
+  baseBackupSchedule: "30 1 * * *",
+  keepBaseBackups: 2,
+  keepDays: 7,
+};
 
 /**
  * Problems the components' rules find in a parsed dev stack config with these Postgres settings:
@@ -831,7 +839,9 @@ describe("Postgres's stack keys", () => {
         /whole number ≥ 0/,
       ],
       [
-        { backup: { enabled: true, schedule: "0 3 * * *", retain: 0, target: IN_CLUSTER } },
+        {
+          backup: { enabled: true, schedule: "0 3 * * *", retain: 0, target: IN_CLUSTER, wal: WAL },
+        },
         "k3s-platform:postgres.backup.retain",
         /at least one backup/,
       ],
@@ -842,10 +852,44 @@ describe("Postgres's stack keys", () => {
             schedule: "0 3 * * *",
             retain: 7,
             target: { ...IN_CLUSTER, prefix: "/postgres" },
+            wal: WAL,
           },
         },
         "k3s-platform:postgres.backup.target.prefix",
         /without a leading, trailing or doubled/,
+      ],
+      [
+        {
+          backup: {
+            enabled: true,
+            schedule: "0 3 * * *",
+            retain: 7,
+            target: IN_CLUSTER,
+            wal: { ...WAL, enabled: true },
+          },
+          restoreFrom: "2999-01-01T00:00:00Z",
+        },
+        "k3s-platform:postgres.restoreFrom",
+        /is in the future \(2999-01-01T00:00:00Z, now 20\d\d-.*nothing is archived after now/,
+      ],
+      [
+        { restoreFrom: "latest" },
+        "k3s-platform:postgres.restoreFrom",
+        /needs backups: the restore reads base backups and WAL from the backup target/,
+      ],
+      [
+        {
+          backup: {
+            enabled: true,
+            schedule: "0 3 * * *",
+            retain: 7,
+            target: IN_CLUSTER,
+            wal: WAL,
+          },
+          restoreFrom: "yesterday",
+        },
+        "k3s-platform:postgres.restoreFrom",
+        /must be "latest", a base backup's name .* \(got "yesterday"\)/,
       ],
     ];
     for (const [postgres, key, reason] of cases) {
@@ -858,7 +902,7 @@ describe("Postgres's stack keys", () => {
 
   it("a backup that is off is not judged", async () => {
     const issues = await componentIssues({
-      backup: { enabled: false, schedule: "0 3 * * *", retain: 0, target: IN_CLUSTER },
+      backup: { enabled: false, schedule: "0 3 * * *", retain: 0, target: IN_CLUSTER, wal: WAL },
     });
     expect([...issues.keys()].filter((k) => k.startsWith("k3s-platform:postgres."))).toEqual([]);
   });

@@ -88,13 +88,14 @@ process.once("exit", () => {
   }
 });
 
-interface OsUser {
+/** An OS account to run a process as. */
+export interface OsUser {
   uid: number;
   gid: number;
 }
 
 /** The account the server runs as: `postgres` when we are root, else ourselves. */
-function serverUser(): OsUser | undefined {
+export function serverUser(): OsUser | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) => {
     const r = spawnSync("id", [flag, "postgres"], { encoding: "utf8" });

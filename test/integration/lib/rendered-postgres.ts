@@ -13,9 +13,16 @@ import { join, resolve } from "node:path";
 import { parseConfig, type PlatformConfig } from "../../../config";
 import { memoryCeiling } from "../../../components/lib/resources";
 import { scramSalt, scramSha256Verifier } from "../../../components/lib/scram";
-import { initSql, pgHbaConf, platformRoles, postgresqlConf } from "../../../components/postgres";
+import {
+  BACKUP_ROLE_NAME,
+  initSql,
+  pgHbaConf,
+  platformRoles,
+  postgresqlConf,
+  walArchiveSettings,
+} from "../../../components/postgres";
 import { readStackConfig } from "../../../tools/lib/stack-file";
-import { PG_BIN, startPostgres, type PostgresServer } from "./postgres";
+import { PG_BIN, startPostgres, type OsUser, type PostgresServer } from "./postgres";
 
 const ROOT = resolve(__dirname, "../../..");
 const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -53,28 +60,46 @@ export function stackConfig(stack: string): PlatformConfig {
   return parseConfig(readStackConfig(join(ROOT, `Pulumi.${stack}.yaml`)).values);
 }
 
+/** Options of {@link startRenderedPostgres}. */
+export interface RenderedPostgresOptions {
+  /**
+   * Archive WAL as the stack's `postgres.backup.wal` renders it, into this spool folder instead
+   * of the pod's; the backup role may then take base backups, as it may in the pod.
+   * @default no archiving
+   */
+  walSpool?: string;
+}
+
 /** Starts PostgreSQL with the stack's rendered config and runs the rendered init SQL on it. */
-export async function startRenderedPostgres(stack = "dev"): Promise<RenderedPostgres> {
+export async function startRenderedPostgres(
+  stack = "dev",
+  options: RenderedPostgresOptions = {},
+): Promise<RenderedPostgres> {
   const config = stackConfig(stack);
   const dir = mkdtempSync(join(tmpdir(), "pg-rendered-"));
   // The server (the `postgres` OS user under root) reads the config files from here.
   chmodSync(dir, 0o755);
   const hbaFile = join(dir, "pg_hba.conf");
   const confFile = join(dir, "postgresql.conf");
+  const { walSpool } = options;
   const conf = postgresqlConf({
     maxConnections: config.postgres.maxConnections,
     superuserReservedConnections: config.postgres.superuserReservedConnections,
     memoryLimit: memoryCeiling(config.postgres.resources),
     hbaFile,
+    settings: walSpool
+      ? walArchiveSettings(walSpool, config.postgres.backup.wal.archiveTimeoutSeconds)
+      : {},
   });
   writeFileSync(confFile, conf, { mode: 0o644 });
-  writeFileSync(hbaFile, pgHbaConf(), { mode: 0o644 });
+  writeFileSync(hbaFile, pgHbaConf(walSpool ? [BACKUP_ROLE_NAME] : []), { mode: 0o644 });
+  const roleSpecs = platformRoles({ baseBackups: walSpool !== undefined });
   const maxConnections = Number(/^max_connections = (\d+)$/m.exec(conf)?.[1]);
 
   // Verifiers in files, one folder per role, as the pod mounts the role Secrets.
   const rolesDir = join(dir, "roles");
   const roles: Record<string, RoleLogin> = {};
-  for (const role of platformRoles()) {
+  for (const role of roleSpecs) {
     const password = generatedLikePassword();
     const scramVerifier = scramSha256Verifier(password, scramSalt(generatedLikePassword()));
     roles[role.name] = { username: role.name, password, scramVerifier };
@@ -89,7 +114,7 @@ export async function startRenderedPostgres(stack = "dev"): Promise<RenderedPost
       password: generatedLikePassword(),
       settings: { config_file: confFile },
     });
-    const sql = initSql(platformRoles(), rolesDir);
+    const sql = initSql(roleSpecs, rolesDir);
     await pg.psql(sql);
     const server = pg;
     return {
@@ -135,7 +160,7 @@ export function runProgram(
   program: string,
   args: readonly string[],
   env: Record<string, string>,
-  options: { raiseFdLimit?: boolean; input?: string } = {},
+  options: { raiseFdLimit?: boolean; input?: string; user?: OsUser } = {},
 ): Promise<ProgramResult> {
   const binary = program.startsWith("/") ? program : join(PG_BIN, program);
   const [command, argv] = options.raiseFdLimit
@@ -145,6 +170,7 @@ export function runProgram(
     const child = spawn(command, argv, {
       env: { ...process.env, PATH: `${PG_BIN}:${process.env.PATH ?? ""}`, ...env },
       stdio: ["pipe", "pipe", "pipe"],
+      ...(options.user ?? {}),
     });
     let stdout = "";
     let stderr = "";
@@ -164,6 +190,7 @@ export function runShell(
   shell: "/bin/bash" | "/bin/sh",
   script: string,
   env: Record<string, string>,
+  user?: OsUser,
 ): Promise<ProgramResult> {
-  return runProgram(shell, ["-c", script], env);
+  return runProgram(shell, ["-c", script], env, { user });
 }
