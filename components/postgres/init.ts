@@ -53,6 +53,11 @@ export const APP_ALTERNATE_ROLE: RoleSpec = {
 export const APP_LOGINS = ["app", "app2"] as const;
 export type AppLogin = (typeof APP_LOGINS)[number];
 
+/** The app's login other than this one: the one a rotation gives the next password. */
+export function otherAppLogin(login: AppLogin): AppLogin {
+  return login === "app" ? "app2" : "app";
+}
+
 /** Temporal's role: owns its two databases (it connects directly, never through PgBouncer). */
 export const TEMPORAL_ROLE: RoleSpec = {
   name: "temporal",

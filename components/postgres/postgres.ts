@@ -40,9 +40,9 @@ import { restoreInitContainers } from "./restore";
 import { walUploaderContainer } from "./wal-archive";
 import { rolesJob, rolesJobName } from "./roles-job";
 import {
-  APP_LOGINS,
   BACKUP_ROLE_NAME,
   EXPORTER_ROLE,
+  otherAppLogin,
   platformRoles,
   TEMPORAL_ROLE,
   VERIFIER_FILE,
@@ -147,7 +147,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.appSecret = app.secret;
     this.temporalSecret = roleSecret(roles, TEMPORAL_ROLE.name).secret;
     this.appCredentials = app.credentials as pulumi.Output<RoleCredentials>;
-    const standby = roleSecret(roles, APP_LOGINS.find((login) => login !== active) ?? active);
+    const standby = roleSecret(roles, otherAppLogin(active));
     this.appStandbyLogin = pulumi.secret(
       (standby.credentials as pulumi.Output<RoleCredentials>).apply(
         ({ username, scramVerifier }) => ({ username, scramVerifier }),
