@@ -17,7 +17,8 @@
  *
  * Two negative controls run the same machinery and must fail: the same password changed on the
  * login in use (the rotation without a second login), and the rotation's app rollout run before
- * PgBouncer's.
+ * PgBouncer's. The tests share one server and run in file order; each negative control puts the
+ * server back with the shipped render's Job before the next test.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
