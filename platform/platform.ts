@@ -299,7 +299,7 @@ function observabilityOn(
         ...images.grafana,
         adminPassword: at.args.credentials.grafana?.admin,
       },
-      backupSchedule: backupScheduleOf(at.args, postgres),
+      backupSchedules: backupSchedulesOf(at.args, postgres),
       alertmanager: {
         ...settings.alertmanager,
         ...images.alertmanager,
@@ -328,18 +328,27 @@ function observabilityOn(
 }
 
 /**
- * The backup CronJob and how old its last success may get before `PostgresBackupTooOld` fires:
- * the schedule's longest gap between two runs plus the longest one run may take. None without
- * backups: there is nothing to be late.
+ * The backup CronJobs (dumps; base backups with WAL archiving) and how old each one's last success
+ * may get before `PostgresBackupTooOld` fires: its schedule's longest gap between two runs plus
+ * the longest one run may take. None without backups: there is nothing to be late.
  */
-function backupScheduleOf(args: PlatformArgs, postgres: Postgres): BackupSchedule | undefined {
+function backupSchedulesOf(args: PlatformArgs, postgres: Postgres): BackupSchedule[] {
   const { backup } = args.postgres;
-  if (!backup.enabled || postgres.backupCronJob === undefined) return undefined;
-  const gap = longestCronGapSeconds(backup.schedule);
-  if (gap === undefined) {
-    throw new Error(`postgres.backup.schedule never runs; the stack config refuses that first`);
-  }
-  return { cronJob: postgres.backupCronJob, maxAgeSeconds: gap + BACKUP_RUN_DEADLINE_SECONDS };
+  if (!backup.enabled) return [];
+  const jobs = [
+    { cronJob: postgres.backupCronJob, schedule: backup.schedule, key: "postgres.backup.schedule" },
+    {
+      cronJob: postgres.baseBackupCronJob,
+      schedule: backup.wal.baseBackupSchedule,
+      key: "postgres.backup.wal.baseBackupSchedule",
+    },
+  ];
+  return jobs.flatMap(({ cronJob, schedule, key }) => {
+    if (cronJob === undefined) return [];
+    const gap = longestCronGapSeconds(schedule);
+    if (gap === undefined) throw new Error(`${key} never runs; the stack config refuses that first`);
+    return [{ cronJob, maxAgeSeconds: gap + BACKUP_RUN_DEADLINE_SECONDS }];
+  });
 }
 
 /** A receiver's credential; the config refuses a receiver without one before this runs. */

@@ -307,10 +307,11 @@ export interface ObservabilityArgs {
   /** S3 buckets for Loki and Tempo (prod). @default none: both keep their data on their PVC */
   objectStorage?: ObjectStorageArgs;
   /**
-   * The Postgres backup CronJob and how old its last success may get (`PostgresBackupTooOld`).
-   * @default none: no backups, so no threshold and the alert stays silent
+   * The Postgres backup CronJobs (dumps, base backups) and how old each one's last success may
+   * get (`PostgresBackupTooOld`); `PostgresBackupFailed` judges the same CronJobs.
+   * @default none: no backups, so no threshold and both alerts stay silent
    */
-  backupSchedule?: BackupSchedule;
+  backupSchedules?: BackupSchedule[];
   /** Prometheus rule files. @default the repository's `charts/alerts` */
   alertsDir?: string;
   /** Grafana dashboards. @default the repository's `charts/dashboards` */

@@ -24,25 +24,27 @@ export interface BackupSchedule {
   maxAgeSeconds: number;
 }
 
-/** The rule file: one recording rule, a constant labelled with the CronJob's name. */
-export function backupRuleFile(schedule: BackupSchedule): string {
-  const { cronJob, maxAgeSeconds } = schedule;
-  if (!Number.isInteger(maxAgeSeconds) || maxAgeSeconds < 1) {
-    throw new Error(
-      `backupRuleFile: maxAgeSeconds must be a whole number of seconds, at least 1 (got ${maxAgeSeconds})`,
-    );
+/**
+ * The rule file: one recording rule per backup CronJob (the dumps, the base backups), a constant
+ * labelled with its name; both backup alerts judge every CronJob named here.
+ */
+export function backupRuleFile(schedules: readonly BackupSchedule[]): string {
+  for (const { maxAgeSeconds } of schedules) {
+    if (!Number.isInteger(maxAgeSeconds) || maxAgeSeconds < 1) {
+      throw new Error(
+        `backupRuleFile: maxAgeSeconds must be a whole number of seconds, at least 1 (got ${maxAgeSeconds})`,
+      );
+    }
   }
   return toYaml({
     groups: [
       {
         name: "backup-schedule",
-        rules: [
-          {
-            record: BACKUP_MAX_AGE_SERIES,
-            expr: `vector(${maxAgeSeconds})`,
-            labels: { cronjob: cronJob },
-          },
-        ],
+        rules: schedules.map(({ cronJob, maxAgeSeconds }) => ({
+          record: BACKUP_MAX_AGE_SERIES,
+          expr: `vector(${maxAgeSeconds})`,
+          labels: { cronjob: cronJob },
+        })),
       },
     ],
   });

@@ -292,14 +292,14 @@ function stores(
 /** The alert rule files, and the backup schedule's recording rule when backups run. */
 function ruleFiles(args: ObservabilityArgs): Record<string, string> {
   const files = alertRuleFiles(args.alertsDir);
-  if (!args.backupSchedule) return files;
+  if (!args.backupSchedules || args.backupSchedules.length === 0) return files;
   if (BACKUP_RULE_FILE in files) {
     throw new Error(
       `Observability: alertsDir has a file named ${BACKUP_RULE_FILE}, the name of the generated ` +
         `backup schedule rule; rename it`,
     );
   }
-  return { ...files, [BACKUP_RULE_FILE]: backupRuleFile(args.backupSchedule) };
+  return { ...files, [BACKUP_RULE_FILE]: backupRuleFile(args.backupSchedules) };
 }
 
 /**

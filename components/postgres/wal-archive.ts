@@ -24,21 +24,35 @@ export const WAL_FOLDER = "wal";
 /** The folder of the base backups under the prefix: one folder per backup, named by its stamp. */
 export const BASE_FOLDER = "base";
 
-/** The server settings that archive each finished WAL segment into `spool`. */
+/**
+ * Minutes a segment may wait in the spool before archiving stops: the uploader is then stalled
+ * (its target unreachable, its keys refused), and the recovery point promised is already lost.
+ */
+export const SPOOL_STALLED_MINUTES = 5;
+
+/**
+ * The server settings that archive each finished WAL segment into `spool`. While the spool holds
+ * a segment older than {@link SPOOL_STALLED_MINUTES}, the command fails: PostgreSQL keeps the
+ * segments in `pg_wal` and counts the failures (`pg_stat_archiver`), which the exporter publishes
+ * and `PostgresWalArchivingFailing` watches, so a stalled upload is an alert, not a silent loss.
+ */
 export function walArchiveSettings(
   spool: string,
   archiveTimeoutSeconds: number,
 ): Record<string, SettingValue> {
   if (!/^\/[A-Za-z0-9._/-]+$/.test(spool)) throw new Error(`spool "${spool}" must be a plain path`);
   const target = `${spool}/%f`;
+  const stalled =
+    `find ${spool} -maxdepth 1 -type f ! -name '*.tmp' -mmin +${SPOOL_STALLED_MINUTES} | ` +
+    `grep -q . && echo 'WAL spool not uploaded for ${SPOOL_STALLED_MINUTES} minutes' >&2 && exit 1`;
   return {
     wal_level: "replica",
-    archive_mode: "on",
+    archive_mode: true,
     // A segment already in the spool is a retry after a crash between copy and acknowledgement:
     // success only if it is the same file. Otherwise copy, flush, then rename into place, so the
     // uploader never sees half a segment and a power loss never loses an acknowledged one.
     archive_command:
-      `mkdir -p ${spool} && if [ -f ${target} ]; then cmp -s %p ${target}; ` +
+      `mkdir -p ${spool} && { ${stalled}; true; } && if [ -f ${target} ]; then cmp -s %p ${target}; ` +
       `else cp %p ${target}.tmp && sync ${target}.tmp && mv ${target}.tmp ${target} && sync ${spool}; fi`,
     archive_timeout: archiveTimeoutSeconds,
   };

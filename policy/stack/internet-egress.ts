@@ -66,13 +66,13 @@ const INTERNET_EGRESS: readonly InternetEgress[] = [
     on: "443",
     why: "the Ollama model registry (app.egress.modelRegistry)",
   },
-  {
-    role: ROLES.backup,
+  ...[ROLES.backup, ROLES.baseBackup, ROLES.postgres].map((role) => ({
+    role,
     ports: externalEndpointPorts,
     on: "its S3_ENDPOINT's port",
     why: "an external backup target (postgres.backup.target.type s3)",
     env: "S3_ENDPOINT",
-  },
+  })),
 ];
 
 /** The ports this endpoint may open on the internet, by the allowances its pods qualify for. */
@@ -94,15 +94,17 @@ function allowedFor(stack: StackIndex, from: Endpoint): ports.PortSet {
 /**
  * Whole-stack rule `internet-egress`: nothing in the platform reaches the internet (a public
  * address outside the cluster's ranges) except Arcjet's API from web when its pods carry
- * `ARCJET_KEY`, and the Ollama registry from Ollama, each on 443 only, and the backup CronJob on
- * the port of its `S3_ENDPOINT` when that is outside the cluster. Judged on the rendered
+ * `ARCJET_KEY`, and the Ollama registry from Ollama, each on 443 only, and the backups (the dump
+ * and base backup CronJobs, and the database pod's WAL uploader and restore) on the port of their
+ * `S3_ENDPOINT` when that is outside the cluster. Judged on the rendered
  * NetworkPolicies, never on the wiring table.
  */
 export const internetEgress: StackValidationPolicy = {
   name: "internet-egress",
   description:
     "Nothing reaches the internet except web → Arcjet (443, with ARCJET_KEY), Ollama → its " +
-    "model registry (443) and the backup CronJob → an external S3_ENDPOINT (its port).",
+    "model registry (443) and the backups (CronJobs, WAL upload, restore) → an external " +
+    "S3_ENDPOINT (its port).",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Remove the internet edge from the wiring table (platform/wiring.ts), or narrow an " +

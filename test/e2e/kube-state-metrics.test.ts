@@ -442,7 +442,7 @@ function promtoolTestFile(samples: Sample[], namespace: string, scratch: string)
   const thresholdFile = path.join(scratch, BACKUP_RULE_FILE);
   fs.writeFileSync(
     thresholdFile,
-    backupRuleFile({ cronJob: BACKUP_CRONJOB, maxAgeSeconds: 108000 }),
+    backupRuleFile([{ cronJob: BACKUP_CRONJOB, maxAgeSeconds: 108000 }]),
   );
   const target = { job: KSM, instance: "10.42.0.12:8080", pod: "kube-state-metrics-7c9d-x2k4p" };
   const series = samples

@@ -1,6 +1,8 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import { objectId } from "../../tools/lib/manifests";
 import type { Manifest } from "../../policy/model/render-model";
 import { kubernetesVersion, CONTROL_PLANE_MODULE_DIR } from "../integration/lib/test-tools";
@@ -22,14 +24,18 @@ import { ensureE2eBinaries } from "./lib/tools";
  * YAML 1.1, so a string the render left plain (`off`) would reach the server as another type.
  */
 
+const ROOT = path.resolve(__dirname, "..", "..");
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-restoring-"));
 const binaries = ensureE2eBinaries();
 const renders = new Map(["dev", "prod"].map((stack) => [stack, renderObjects(stack)]));
+const restoring = renderObjects("prod", ROOT, restoringStackFile());
 const renderedFiles = new Map(["dev", "prod"].map((stack) => [stack, renderToFiles(stack)]));
 // A rejected promise held for a later test must not count as unhandled meanwhile.
-for (const render of [binaries, ...renders.values(), ...renderedFiles.values()]) {
+for (const render of [binaries, restoring, ...renders.values(), ...renderedFiles.values()]) {
   render.catch(() => undefined);
 }
 afterAll(async () => {
+  fs.rmSync(scratch, { recursive: true, force: true });
   const settled = await Promise.allSettled(renderedFiles.values());
   for (const files of settled) {
     if (files.status === "fulfilled") fs.rmSync(files.value.dir, { recursive: true, force: true });
@@ -141,6 +147,42 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
     expect((await kubectlApply(probe, options)).status).toBe(0);
   });
 
+  it.runIf(stack === "prod")(
+    "admits the database pod of a stack restoring from the archive, its restore first",
+    async () => {
+      // The restore is two init containers of the database pod: the pod the StatefulSet
+      // controller makes, admitted here, runs them to completion before the server starts, and
+      // everything that waits for the database waits for them.
+      const client = (cluster as ControlPlane).client;
+      const statefulSet = manifests(await restoring).find(
+        (manifest) => manifest.kind === "StatefulSet" && manifest.metadata.name === "postgres",
+      ) as Manifest;
+      const applied = await client.apply(statefulSet, { dryRun: true });
+      expect({ status: applied.status < 300, warnings: applied.warnings }).toEqual({
+        status: true,
+        warnings: [],
+      });
+      const template = podTemplateOf(statefulSet) as PodTemplate;
+      const namespace = statefulSet.metadata.namespace as string;
+      const created = await client.request(
+        "POST",
+        `/api/v1/namespaces/${namespace}/pods?dryRun=All&fieldValidation=Strict`,
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "postgres-restore-admission", namespace, ...template.metadata },
+          spec: podSpecOf(statefulSet, template),
+        }),
+      );
+      expect({ status: created.status, warnings: created.warnings }).toEqual({
+        status: 201,
+        warnings: [],
+      });
+      const spec = created.body.spec as { initContainers: { name: string }[] };
+      expect(spec.initContainers.map((c) => c.name)).toEqual(["restore-fetch", "restore-apply"]);
+    },
+  );
+
   it("draws no warning from the API server, Pod Security's included", () => {
     const warned = results.flatMap((result) => result.warnings.map((w) => `${result.id}: ${w}`));
     expect(warned).toEqual([]);
@@ -188,6 +230,15 @@ describe.each(["dev", "prod"])("the %s render on a real control plane", (stack) 
     expect(strangers).toEqual([]);
   });
 });
+
+/** The shipped prod stack, starting its database from the newest base backup. */
+function restoringStackFile(): string {
+  const document = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+  document.config["k3s-platform:postgres"].restoreFrom = "latest";
+  const file = path.join(scratch, "Pulumi.prod.yaml");
+  fs.writeFileSync(file, stringify(document));
+  return file;
+}
 
 interface PodTemplate {
   metadata?: Record<string, unknown>;

@@ -121,7 +121,7 @@ describe.each(STACKS)("the %s stack's Prometheus config", (stack) => {
       return;
     }
     expect(backupRules).toBe(
-      backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 30 * 3600 }),
+      backupRuleFile([{ cronJob: "postgres-backup", maxAgeSeconds: 30 * 3600 }]),
     );
     const file = path.join(work, `${stack}-${BACKUP_RULE_FILE}`);
     fs.writeFileSync(file, backupRules);

@@ -16,6 +16,7 @@ import {
   mkdtempSync,
   readdirSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -124,6 +125,14 @@ async function archiveNow(): Promise<{ segment: string; lagSeconds: number }> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { segment, lagSeconds: (performance.now() - started) / 1000 };
+}
+
+/** The WAL uploader sidecar's loop, moving the spool every second. */
+function startUploader(): ChildProcess {
+  return spawn("/bin/sh", ["-c", walUploadScript()], {
+    env: { ...process.env, ...targetEnv(), WAL_SPOOL: spool, WAL_UPLOAD_INTERVAL: "1" },
+    stdio: "ignore",
+  });
 }
 
 /** A fresh data volume and socket folder for one restore, and the config the pod would mount. */
@@ -260,10 +269,7 @@ describe("point-in-time recovery from the archive, with the rendered scripts", (
     chmodSync(join(binDir, "rclone"), 0o755);
     s3 = await startS3Server("backups");
     db = await startRenderedPostgres("prod", { walSpool: spool });
-    uploader = spawn("/bin/sh", ["-c", walUploadScript()], {
-      env: { ...process.env, ...targetEnv(), WAL_SPOOL: spool, WAL_UPLOAD_INTERVAL: "1" },
-      stdio: "ignore",
-    });
+    uploader = startUploader();
   }, 900_000);
 
   afterAll(async () => {
@@ -441,5 +447,31 @@ describe("point-in-time recovery from the archive, with the rendered scripts", (
     } finally {
       await server.stop();
     }
+  });
+
+  it("a stalled upload makes archiving fail where the exporter sees it, and it resumes after", async () => {
+    await stopServer(uploader as ChildProcess, "SIGTERM", 5_000);
+    const probe = join(spool, "stalled-probe");
+    writeFileSync(probe, "not uploaded\n");
+    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+    utimesSync(probe, tenMinutesAgo, tenMinutesAgo);
+    const failures = async () =>
+      Number(await db.pg.psql("SELECT failed_count FROM pg_stat_archiver"));
+    const before = await failures();
+    await db.pg.psql("SELECT txid_current()");
+    const stalled = await db.pg.psql("SELECT pg_walfile_name(pg_switch_wal())");
+    const deadline = Date.now() + 20_000;
+    while ((await failures()) === before) {
+      if (Date.now() > deadline) throw new Error("archiving did not fail on a stalled spool");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(await archivedWal()).not.toContain(stalled);
+
+    rmSync(probe);
+    uploader = startUploader();
+    const { segment } = await archiveNow();
+    const archived = await archivedWal();
+    expect(archived).toContain(stalled);
+    expect(archived).toContain(segment);
   });
 });

@@ -175,6 +175,7 @@ describe("alert rules", () => {
         "PostgresBackupFailed",
         "PostgresBackupTooOld",
         "PostgresConnectionsNearMax",
+        "PostgresWalArchivingFailing",
         "TargetDown",
         "TemporalPersistenceErrors",
         "TemporalScheduleToStartLatencyHigh",

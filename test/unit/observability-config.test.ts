@@ -460,7 +460,7 @@ describe("kube-state-metrics", () => {
 
 describe("the backup schedule rule", () => {
   it("records the CronJob's threshold as a series the static alert compares against", () => {
-    const file = parse(backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 108000 }));
+    const file = parse(backupRuleFile([{ cronJob: "postgres-backup", maxAgeSeconds: 108000 }]));
     expect(BACKUP_RULE_FILE).toBe("backup-schedule.yaml");
     expect(file).toEqual({
       groups: [
@@ -479,10 +479,10 @@ describe("the backup schedule rule", () => {
   });
 
   it("refuses a threshold that is not a whole positive number of seconds", () => {
-    expect(() => backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 0 })).toThrow(
+    expect(() => backupRuleFile([{ cronJob: "postgres-backup", maxAgeSeconds: 0 }])).toThrow(
       /maxAgeSeconds must be a whole number of seconds, at least 1 \(got 0\)/,
     );
-    expect(() => backupRuleFile({ cronJob: "postgres-backup", maxAgeSeconds: 1.5 })).toThrow(
+    expect(() => backupRuleFile([{ cronJob: "postgres-backup", maxAgeSeconds: 1.5 }])).toThrow(
       /got 1.5/,
     );
   });

@@ -507,7 +507,7 @@ describe("the observability rules", () => {
           namespace: "platform",
           grafana: GRAFANA,
           alertsDir: dir,
-          backupSchedule: { cronJob: "postgres-backup", maxAgeSeconds: 108000 },
+          backupSchedules: [{ cronJob: "postgres-backup", maxAgeSeconds: 108000 }],
         });
       expect(clash).toThrow(/alertsDir has a file named backup-schedule\.yaml.*rename it/);
       expect(await count()).toBe(before);
