@@ -259,6 +259,7 @@ function pgbouncerOn(at: Placement, postgres: Postgres): PgBouncer {
       postgresHost: postgres.host,
       postgresPort: postgres.port,
       credentials: postgres.appCredentials,
+      standbyLogin: postgres.appStandbyLogin,
       dependsOn: [postgres.rolesReady],
     },
     { parent: at.parent },

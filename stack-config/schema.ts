@@ -17,7 +17,7 @@ import {
 import { IMAGE_NAMES, type ImageName } from "../core/images";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
-import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";
+import { APP_LOGINS, PLATFORM_ROLE_NAMES } from "../components/postgres/init";
 import { BACKUP_PREFIX } from "../components/postgres/args";
 import { alertingCredentialIssues, alertingCredentialsSchema, alertingSchema } from "./alerting";
 
@@ -336,6 +336,15 @@ export const schema = z
       maxConnections: integer(20, 10000, "Postgres, PgBouncer's pools and Temporal need that many"),
       superuserReservedConnections: integer(1, 50),
       directConnections: integer(0),
+      /**
+       * The app login its consumers use, `app` or `app2` (both act as `app`, owner of its
+       * tables). To rotate the app's password, give the other login the new one
+       * (`credentials.postgres.<login>`) and name it here, in one `up`: pods on the old login keep
+       * working until the rollout has replaced them. Default `app`.
+       */
+      appLogin: z
+        .enum(APP_LOGINS, { error: withInput(`must be one of ${APP_LOGINS.join(", ")}`) })
+        .optional(),
       backup: z.strictObject({
         enabled: z.boolean(),
         /**

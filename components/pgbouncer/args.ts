@@ -11,6 +11,7 @@ import {
 import { memoryCeiling, RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { NodeSpreadMode } from "../lib/workload";
 import type { RoleCredentials } from "../postgres";
+import type { PoolUserEntry } from "./builders";
 
 /** Pool sizes and timeouts; the names match the stack config's `pgbouncer` section. */
 export interface PoolSettings {
@@ -76,6 +77,13 @@ export interface PgBouncerArgs {
   postgresPort: pulumi.Input<number>;
   /** The role clients log in as, and its database (the Postgres component's `appCredentials`). */
   credentials: pulumi.Input<RoleCredentials>;
+  /**
+   * A second login admitted to the same database (the Postgres component's `appStandbyLogin`, the
+   * app's login not in use): every userlist holds both, so through a password rotation app pods
+   * on the previous login and pods on the new one both get in, whichever PgBouncer pod serves
+   * them. @default none: only `credentials`
+   */
+  standbyLogin?: pulumi.Input<PoolUserEntry>;
   /** PgBouncer image. @default the catalogue's `pgbouncer` (1.24, which has max_prepared_statements) */
   image?: pulumi.Input<string>;
   /** pgbouncer-exporter image. @default the catalogue's `pgbouncerExporter` */
@@ -95,7 +103,7 @@ export interface PgBouncerArgs {
 /** The args the stack config can give: all but the Postgres component's outputs. */
 export type PgBouncerSettings = Omit<
   Settings<PgBouncerArgs>,
-  "postgresHost" | "postgresPort" | "credentials" | "dependsOn"
+  "postgresHost" | "postgresPort" | "credentials" | "standbyLogin" | "dependsOn"
 >;
 
 /**

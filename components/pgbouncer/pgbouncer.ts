@@ -72,11 +72,10 @@ export class PgBouncer extends pulumi.ComponentResource {
     this.host = serviceHost(name, ns, args.clusterDomain);
     this.port = pulumi.output(PGBOUNCER_PORT);
 
-    const auth = this.authSecrets(name, ns, credentials, args.statsPassword);
+    const auth = this.authSecrets(name, ns, credentials, args);
     this.url = pulumi.secret(
       pulumi.interpolate`postgres://${credentials.username}:${credentials.password}@${this.host}:${PGBOUNCER_PORT}/${credentials.database}`,
     );
-    this.appSecret = this.appConnectionSecret(name, ns, credentials);
 
     const { ini, config } = this.iniConfigMap(name, args, credentials.database);
 
@@ -105,6 +104,7 @@ export class PgBouncer extends pulumi.ComponentResource {
       }),
       { ...childOpts, dependsOn: args.dependsOn ?? [] },
     );
+    this.appSecret = this.appConnectionSecret(name, ns, credentials);
     if (isHighlyAvailable(args.replicas)) {
       new k8s.policy.v1.PodDisruptionBudget(name, disruptionBudget(name, ns, identity), childOpts);
     }
@@ -146,24 +146,27 @@ export class PgBouncer extends pulumi.ComponentResource {
   }
 
   /**
-   * `userlist.txt` with the app role's verifier (the one Postgres stores) and a generated stats
-   * user's (given or generated), and the exporter's connection string with the stats user's password.
+   * `userlist.txt` with the app login's verifier (the one Postgres stores), the standby login's
+   * when given, and a generated stats user's (given or generated), and the exporter's connection
+   * string with the stats user's password.
    */
   private authSecrets(
     name: string,
     ns: pulumi.Input<string>,
     credentials: pulumi.Output<RoleCredentials>,
-    given: pulumi.Input<string> | undefined,
+    args: Pick<PgBouncerArgs, "statsPassword" | "standbyLogin">,
   ): PgBouncerAuth {
     const childOpts = { parent: this };
     const labels = labelsFor(this.identity);
+    const given = args.statsPassword;
     const statsPassword = passwordFor(`${name}-stats-password`, given, childOpts);
     const statsSalt = scramSaltSourceFor(`${name}-stats-scram-salt`, given, childOpts);
     const userlist = pulumi
-      .all([credentials, statsPassword, statsSalt])
-      .apply(([app, password, salt]) =>
+      .all([credentials, args.standbyLogin, statsPassword, statsSalt])
+      .apply(([app, standby, password, salt]) =>
         userlistTxt([
           { username: app.username, scramVerifier: app.scramVerifier },
+          ...(standby ? [standby] : []),
           { username: STATS_USER, scramVerifier: scramSha256Verifier(password, scramSalt(salt)) },
         ]),
       );
@@ -188,7 +191,11 @@ export class PgBouncer extends pulumi.ComponentResource {
     };
   }
 
-  /** The app's connection through PgBouncer, key by key and as {@link url}. */
+  /**
+   * The app's connection through PgBouncer, key by key and as {@link url}. Written only once the
+   * Deployment has rolled: an app pod that starts meanwhile (a restart) still reads the previous
+   * login, which every PgBouncer pod admits, never a new one an old pod's userlist lacks.
+   */
   private appConnectionSecret(
     name: string,
     ns: pulumi.Input<string>,
@@ -208,7 +215,7 @@ export class PgBouncer extends pulumi.ComponentResource {
           url: this.url,
         },
       },
-      { parent: this },
+      { parent: this, dependsOn: [this.deployment] },
     );
   }
 }

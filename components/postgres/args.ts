@@ -20,7 +20,7 @@ import type { SettingValue } from "./config";
 export const POSTGRES_MAX_CONNECTIONS = 262143;
 
 /** Arguments of a {@link Postgres}. */
-import type { PlatformRoleName } from "./init";
+import type { AppLogin, PlatformRoleName } from "./init";
 
 export interface PostgresArgs {
   /** Namespace of every object the component creates. */
@@ -30,10 +30,17 @@ export interface PostgresArgs {
   /** Size of the data volume, a positive quantity such as `5Gi`. */
   storageSize: string;
   /**
-   * Passwords given instead of generated, by role (`superuser`, `app`, `temporal`, `exporter`,
-   * `backup`); a role left out gets one from `@pulumi/random`. @default all generated
+   * Passwords given instead of generated, by role (`superuser`, `app`, `app2`, `temporal`,
+   * `exporter`, `backup`); a role left out gets one from `@pulumi/random`. @default all generated
    */
   passwords?: Partial<Record<"superuser" | PlatformRoleName, pulumi.Input<string>>>;
+  /**
+   * Which of the app's two logins (`app`, `app2`) its consumers use: `appSecret`,
+   * `appCredentials` and `directUrl` are that login's. A rotation gives the other login its new
+   * password and makes it this one, in one `up`, so pods still on the old login keep working.
+   * @default "app"
+   */
+  appLogin?: AppLogin;
   /** StorageClass of the data volume. @default the cluster's default StorageClass */
   storageClass?: pulumi.Input<string>;
   /**
@@ -189,9 +196,12 @@ export type ResolvedBackupArgs = Required<Omit<PostgresBackupArgs, "caBundle" | 
 
 /** Postgres args with their documented defaults filled in (but `instance`, the component's name). */
 export type ResolvedPostgresArgs = Required<
-  Omit<PostgresArgs, "instance" | "storageClass" | "backup" | "passwords" | "restoreFrom">
+  Omit<
+    PostgresArgs,
+    "instance" | "storageClass" | "backup" | "passwords" | "restoreFrom" | "appLogin"
+  >
 > &
-  Pick<PostgresArgs, "instance" | "storageClass" | "passwords"> & {
+  Pick<PostgresArgs, "instance" | "storageClass" | "passwords" | "appLogin"> & {
     backup?: ResolvedBackupArgs;
     restoreFrom?: ResolvedRestoreArgs;
   };

@@ -13,7 +13,7 @@ import { RETAIN_CLAIMS, volumeClaimTemplate, type StatefulWorkloadBase } from ".
 import { container, emptyDir, objectMeta, podTemplate } from "../lib/workload";
 import type { ResolvedPostgresArgs } from "./args";
 import { pgHbaConf, POSTGRES_PORT, postgresqlConf, SOCKET_DIR } from "./config";
-import { BACKUP_ROLE_NAME, initSql, platformRoles, type RoleSpec } from "./init";
+import { BACKUP_ROLE_NAME, initSql, loginDatabase, platformRoles, type RoleSpec } from "./init";
 import { walArchiveSettings } from "./wal-archive";
 
 /**
@@ -60,11 +60,14 @@ export interface RoleCredentials {
   database: string;
 }
 
-/** One role's Secret data, and the credentials of a role that owns a database. */
+/** One role's Secret data, and the credentials of a role that logs in to a database of its own. */
 export interface RoleLogin {
-  /** `username`, `password`, `scramVerifier`; and `database`, `host`, `port`, `url` for owners. */
+  /**
+   * `username`, `password`, `scramVerifier`; and `database`, `host`, `port`, `url` for a role
+   * with a {@link loginDatabase}.
+   */
   data: Record<string, pulumi.Input<string>>;
-  /** The login as one secret output, for a role that owns a database. */
+  /** The login as one secret output, for a role with a {@link loginDatabase}. */
   credentials?: pulumi.Output<RoleCredentials>;
 }
 
@@ -83,7 +86,7 @@ export function roleLogin(
     password,
     scramVerifier,
   };
-  const database = role.owns?.[0];
+  const database = loginDatabase(role);
   if (!database) return { data };
   data.database = database;
   data.host = host;

@@ -23,6 +23,12 @@ export interface RoleSpec {
   bypassRls?: boolean;
   /** May open replication connections (base backups stream the whole cluster). @default false */
   replication?: boolean;
+  /**
+   * A role whose privileges and ownership its sessions take on from the start: it is granted that
+   * role and its sessions begin with `SET ROLE` to it (`ALTER ROLE … SET role`), so what it
+   * creates belongs to that role, not to this login. @default none (its sessions act as itself)
+   */
+  actsAs?: string;
 }
 
 /** The database every server has, where monitoring and the backup's listing connect. */
@@ -30,6 +36,28 @@ export const MAINTENANCE_DATABASE = "postgres";
 
 /** The role the application uses; it owns the `app` database and nothing else. */
 export const APP_ROLE: RoleSpec = { name: "app", owns: ["app"] };
+/**
+ * The app's second login, the other slot of a password rotation: it logs in with its own password
+ * and acts as {@link APP_ROLE} (member of it, every session `SET ROLE app`), so tables made by
+ * migrations under either login belong to `app` and stay usable by both. While the app uses one
+ * login, the other's password may change without failing a single connection of pods that still
+ * run with the one in use.
+ */
+export const APP_ALTERNATE_ROLE: RoleSpec = {
+  name: "app2",
+  connect: [APP_ROLE.name],
+  actsAs: APP_ROLE.name,
+};
+
+/** The two logins of the app, either of which the stack may make the one its consumers use. */
+export const APP_LOGINS = ["app", "app2"] as const;
+export type AppLogin = (typeof APP_LOGINS)[number];
+
+/** The app's login other than this one: the one a rotation gives the next password. */
+export function otherAppLogin(login: AppLogin): AppLogin {
+  return login === "app" ? "app2" : "app";
+}
+
 /** Temporal's role: owns its two databases (it connects directly, never through PgBouncer). */
 export const TEMPORAL_ROLE: RoleSpec = {
   name: "temporal",
@@ -60,7 +88,7 @@ export function backupRole(databases: string[], replication = false): RoleSpec {
 }
 
 /** Names of the roles {@link platformRoles} creates, for given passwords. */
-export const PLATFORM_ROLE_NAMES = ["app", "temporal", "exporter", "backup"] as const;
+export const PLATFORM_ROLE_NAMES = ["app", "app2", "temporal", "exporter", "backup"] as const;
 export type PlatformRoleName = (typeof PLATFORM_ROLE_NAMES)[number];
 
 /**
@@ -69,7 +97,21 @@ export type PlatformRoleName = (typeof PLATFORM_ROLE_NAMES)[number];
  */
 export function platformRoles(options: { baseBackups?: boolean } = {}): RoleSpec[] {
   const owned = [APP_ROLE, TEMPORAL_ROLE].flatMap((role) => role.owns ?? []);
-  return [APP_ROLE, TEMPORAL_ROLE, EXPORTER_ROLE, backupRole(owned, options.baseBackups)];
+  return [
+    APP_ROLE,
+    APP_ALTERNATE_ROLE,
+    TEMPORAL_ROLE,
+    EXPORTER_ROLE,
+    backupRole(owned, options.baseBackups),
+  ];
+}
+
+/**
+ * The database a role's clients log in to, for its Secret's `database` and `url`: the first it
+ * owns, or for a login acting as an owner, the first it may connect to. None for the others.
+ */
+export function loginDatabase(role: RoleSpec): string | undefined {
+  return role.owns?.[0] ?? (role.actsAs === undefined ? undefined : role.connect?.[0]);
 }
 
 /** File (inside `secretsDir/<role>/`) that holds a role's SCRAM verifier. */
@@ -83,6 +125,13 @@ function identifier(kind: string, name: string): string {
     throw new Error(`${kind} name "${name}" must match ${IDENTIFIER} (lowercase, digits, _)`);
   }
   return name;
+}
+
+/** Membership in the role a login acts as, and the `SET ROLE` its sessions start with. */
+function actsAsSql(name: string, actsAs: string | undefined): string[] {
+  if (actsAs === undefined) return [];
+  const target = identifier("role", actsAs);
+  return [`GRANT ${target} TO ${name};`, `ALTER ROLE ${name} SET role = '${target}';`];
 }
 
 /** The init SQL for these roles; verifiers are read from `<secretsDir>/<role>/scramVerifier`. */
@@ -117,6 +166,7 @@ export function initSql(roles: RoleSpec[], secretsDir: string): string {
     for (const member of role.memberOf ?? []) {
       out.push(`GRANT ${identifier("role", member)} TO ${name};`);
     }
+    out.push(...actsAsSql(name, role.actsAs));
   }
 
   out.push("", "-- Databases: each owned by its role; nobody else may connect unless granted.");

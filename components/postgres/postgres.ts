@@ -40,9 +40,9 @@ import { restoreInitContainers } from "./restore";
 import { walUploaderContainer } from "./wal-archive";
 import { rolesJob, rolesJobName } from "./roles-job";
 import {
-  APP_ROLE,
   BACKUP_ROLE_NAME,
   EXPORTER_ROLE,
+  otherAppLogin,
   platformRoles,
   TEMPORAL_ROLE,
   VERIFIER_FILE,
@@ -75,13 +75,21 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly headlessHost: pulumi.Output<string>;
   /** The superuser's Secret (`username`, `password`). */
   public readonly superuserSecret: PlatformSecret;
-  /** The app role's Secret (`username`, `password`, `database`, `host`, `port`, `url`, `scramVerifier`). */
+  /**
+   * The Secret of the app login in use ({@link PostgresArgs.appLogin}): `username`, `password`,
+   * `database`, `host`, `port`, `url`, `scramVerifier`.
+   */
   public readonly appSecret: PlatformSecret;
   /** The temporal role's Secret (same keys; `database` is `temporal`). */
   public readonly temporalSecret: PlatformSecret;
-  /** The app role's credentials, for PgBouncer (secret). */
+  /** The credentials of the app login in use, for PgBouncer (secret). */
   public readonly appCredentials: pulumi.Output<RoleCredentials>;
-  /** `postgres://app:…@host:5432/app`, straight to Postgres (secret). */
+  /**
+   * The app's other login (the one not in use) and its verifier, for PgBouncer to admit as well:
+   * pods still on it during a rotation's rollout keep logging in (secret).
+   */
+  public readonly appStandbyLogin: pulumi.Output<{ username: string; scramVerifier: string }>;
+  /** `postgres://<app login>:…@host:5432/app`, straight to Postgres (secret). */
   public readonly directUrl: pulumi.Output<string>;
   /** The StatefulSet, for `dependsOn`: Pulumi waits until its pod is ready. */
   public readonly statefulSet: k8s.apps.v1.StatefulSet;
@@ -134,10 +142,17 @@ export class Postgres extends pulumi.ComponentResource {
 
     // One Secret per role, so each consumer mounts only its own credentials.
     const roles = this.roleSecrets(name, ns, dataOpts, args.passwords);
-    const app = roleSecret(roles, APP_ROLE.name);
+    const active = args.appLogin ?? "app";
+    const app = roleSecret(roles, active);
     this.appSecret = app.secret;
     this.temporalSecret = roleSecret(roles, TEMPORAL_ROLE.name).secret;
     this.appCredentials = app.credentials as pulumi.Output<RoleCredentials>;
+    const standby = roleSecret(roles, otherAppLogin(active));
+    this.appStandbyLogin = pulumi.secret(
+      (standby.credentials as pulumi.Output<RoleCredentials>).apply(
+        ({ username, scramVerifier }) => ({ username, scramVerifier }),
+      ),
+    );
     this.directUrl = pulumi.secret(
       pulumi.interpolate`postgres://${this.appCredentials.username}:${this.appCredentials.password}@${this.host}:${POSTGRES_PORT}/${this.appCredentials.database}`,
     );
@@ -244,13 +259,10 @@ export class Postgres extends pulumi.ComponentResource {
       configMaps: { config: config.metadata.name, init: init.metadata.name },
       secretVolumes: [this.superuserSecret.volume("superuser", ["password"]), ...roleVolumes],
       memoryLimit: memoryCeiling(args.resources),
-      // A changed config, init SQL or password must restart the server, which reads them at start.
-      configHashOf: [
-        configData,
-        initData,
-        this.superuserSecret.content,
-        ...[...roles.values()].map(({ secret }) => secret.content),
-      ],
+      // A changed config, init SQL or superuser password must restart the server, which reads
+      // them at start. A role's password must not: the role-reconcile Job sets it on the running
+      // server, and a restart would fail every transaction in flight.
+      configHashOf: [configData, initData, this.superuserSecret.content],
     });
     const statefulSet = new k8s.apps.v1.StatefulSet(name, workload, dataOpts);
     return { statefulSet, init, sql: initData[INIT_SQL_FILE] };

@@ -22,6 +22,7 @@ export function argsForPostgres(config: PlatformSettings): PostgresSettings {
     resources: postgres.resources,
     maxConnections: postgres.maxConnections,
     superuserReservedConnections: postgres.superuserReservedConnections,
+    appLogin: postgres.appLogin,
     protect: config.protectStateful,
     backup: postgres.backup.enabled
       ? {

@@ -63,6 +63,7 @@ function loginsBy(of: (role: string) => { password: string; saltSource: string }
 /** The database each role logs in to. */
 const LOGIN_DATABASE: Record<PlatformRoleName, string> = {
   app: "app",
+  app2: "app",
   temporal: "temporal",
   exporter: "postgres",
   backup: "postgres",
@@ -102,9 +103,10 @@ function layOut(render: RenderedStack, job: RenderedRolesJob, logins: Logins): L
   return laidOut;
 }
 
-/** psql as one role with one password over TCP (SCRAM), never throwing. */
+/** psql as one role with one password over TCP (SCRAM), never throwing; prints the login. */
 function loginAs(role: PlatformRoleName, password: string) {
-  return runProgram("psql", ["-X", "-A", "-t", "-c", "SELECT current_user"], {
+  // session_user: app2's sessions act as app (current_user), but log in as themselves.
+  return runProgram("psql", ["-X", "-A", "-t", "-c", "SELECT session_user"], {
     PGHOST: pg.host,
     PGPORT: String(pg.port),
     PGUSER: role,

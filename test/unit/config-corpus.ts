@@ -294,6 +294,12 @@ const TYPES_AND_RANGES: Row[] = [
     /at least 0 \(got -1\)/,
   ],
   [
+    "an app login that is not one of the two",
+    dev({ postgres: { appLogin: "app_b" } }),
+    "postgres.appLogin",
+    /must be one of app, app2 \(got the string "app_b"\)/,
+  ],
+  [
     "a backup retention of zero",
     prod({ postgres: { backup: { retain: 0 } } }),
     "postgres.backup.retain",

@@ -403,6 +403,50 @@ describe("PgBouncer wired to Postgres", () => {
   });
 });
 
+describe("PgBouncer wired to Postgres, the app on its second login", () => {
+  it("admits both logins and hands the app the one in use, after its own rollout", async () => {
+    const { Postgres } = await import("../../components/postgres");
+    const postgres = new Postgres("rot-pg", {
+      namespace: "platform",
+      storageSize: "5Gi",
+      resources: { cpu: "250m", memory: "512Mi", memoryLimit: "1Gi" },
+      maxConnections: 100,
+      superuserReservedConnections: 3,
+      appLogin: "app2",
+    });
+    const recorder = optionRecorder();
+    const bouncer = new pgb.PgBouncer(
+      "rot-pgb",
+      {
+        ...argsFor(1),
+        postgresHost: postgres.host,
+        postgresPort: postgres.port,
+        credentials: postgres.appCredentials,
+        standbyLogin: postgres.appStandbyLogin,
+      },
+      { transformations: recorder.transformations },
+    );
+    await unwrap(bouncer.url);
+    const pgResources = await registeredUnder(mocks, "rot-pg");
+    const pgbResources = await registeredUnder(mocks, "rot-pgb", recorder.opts);
+    const verifier = (role: string) =>
+      pick(pgResources, "Secret", `rot-pg-${role}`).inputs.stringData.scramVerifier;
+    const userlist = pick(pgbResources, "Secret", "rot-pgb-userlist").inputs.stringData[
+      "userlist.txt"
+    ];
+    expect(userlist).toContain(`"app2" "${verifier("app2")}"`);
+    expect(userlist).toContain(`"app" "${verifier("app")}"`);
+    expect(await pulumi.isSecret(postgres.appStandbyLogin)).toBe(true);
+    expect(await unwrap(bouncer.url)).toBe(
+      `postgres://app2:${MOCK_SECRET_PREFIX}rot-pg-app2-password@rot-pgb.platform.svc.cluster.local:6432/app`,
+    );
+    expect(await unwrap(postgres.appSecret.name)).toBe("rot-pg-app2");
+    // The app's Secret is written after the Deployment has rolled (its options name it).
+    const deps = pick(pgbResources, "Secret", "rot-pgb-app").opts.dependsOn as unknown[];
+    expect(deps.map((d) => (d as { __name?: string }).__name)).toContain("rot-pgb");
+  });
+});
+
 describe("pgbouncerRules", () => {
   const settings = (
     overrides: Partial<PgBouncerModule.PgBouncerArgs> = {},

@@ -109,7 +109,7 @@ describe("init SQL", () => {
   });
 
   it("holds no password: each verifier is read from the role's mounted Secret file", () => {
-    for (const role of ["app", "temporal", "exporter", "backup"]) {
+    for (const role of ["app", "app2", "temporal", "exporter", "backup"]) {
       expect(sql).toContain(
         `\\set ${role}_verifier \`cat /etc/postgresql-roles/${role}/scramVerifier\``,
       );
@@ -123,8 +123,16 @@ describe("init SQL", () => {
 
   it("every CREATE is guarded, so the file can run again on an initialised server", () => {
     const creates = sql.split("\n").filter((line) => /CREATE (ROLE|DATABASE)/.test(line));
-    expect(creates.length).toBe(7);
+    expect(creates.length).toBe(8);
     for (const line of creates) expect(line).toMatch(/WHERE NOT EXISTS .*\\gexec$/);
+  });
+
+  it("app2 logs in to the app database and acts as app, which owns it and what it creates", () => {
+    expect(sql).toContain("GRANT app TO app2;");
+    expect(sql).toContain("ALTER ROLE app2 SET role = 'app';");
+    expect(sql).toContain("GRANT CONNECT ON DATABASE app TO app2;");
+    expect(sql).not.toMatch(/OWNER (TO )?app2/);
+    expect(sql.match(/SET role/g)).toHaveLength(1);
   });
 
   it("monitoring and backup roles get predefined roles, not ownership", () => {

@@ -17,6 +17,8 @@ export interface ServiceProxy {
   port: number;
   /** Marks an endpoint ready (new connections may go there) or not. */
   setReady(port: number, ready: boolean): void;
+  /** Adds the endpoint of a pod started after the Service (a rollout's surge pod), ready. */
+  addEndpoint(port: number): void;
   /** New connections handed to each endpoint so far, by port. */
   routed(): Record<number, number>;
   /** Connections refused because no endpoint was ready. */
@@ -70,6 +72,12 @@ export function startServiceProxy(endpoints: number[]): Promise<ServiceProxy> {
         setReady: (port, isReady) => {
           if (!ready.has(port)) throw new Error(`${port} is not an endpoint`);
           ready.set(port, isReady);
+        },
+        addEndpoint: (port) => {
+          if (ready.has(port)) throw new Error(`${port} is an endpoint already`);
+          endpoints.push(port);
+          ready.set(port, true);
+          routed[port] = 0;
         },
         routed: () => ({ ...routed }),
         refused: () => refused,
