@@ -14,6 +14,7 @@ import {
 import { componentCheckRules, type WrittenKey } from "./platform/validate";
 import { temporalUiProblems } from "./platform/args/temporal";
 import { backupTargetProblems } from "./platform/args/postgres";
+import { snapshotTargetProblems } from "./platform/args/dragonfly";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
@@ -90,6 +91,8 @@ export function parseConfig(
     temporalUiClientSecret,
     backupS3AccessKeyId,
     backupS3SecretAccessKey,
+    dragonflyS3AccessKeyId,
+    dragonflyS3SecretAccessKey,
     credentials,
     ...config
   } = result.data;
@@ -107,6 +110,8 @@ export function parseConfig(
       temporalUiClientSecret,
       backupS3AccessKeyId,
       backupS3SecretAccessKey,
+      dragonflyS3AccessKeyId,
+      dragonflyS3SecretAccessKey,
     }),
     credentials: secretCredentials(credentials ?? {}),
   };
@@ -409,6 +414,7 @@ function crossFieldIssues(
     located(appPullProblems, written),
     located(temporalUiProblems, written),
     located(backupTargetProblems, written),
+    located(snapshotTargetProblems, written),
   ];
   const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

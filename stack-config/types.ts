@@ -10,6 +10,8 @@ export const SECRET_KEYS = [
   "temporalUiClientSecret",
   "backupS3AccessKeyId",
   "backupS3SecretAccessKey",
+  "dragonflyS3AccessKeyId",
+  "dragonflyS3SecretAccessKey",
   "credentials",
 ] as const;
 export type SecretKeyName = (typeof SECRET_KEYS)[number];

@@ -5,6 +5,8 @@ export {
   bucketPlan,
   BucketRole,
   bucketScript,
+  type BucketExpiry,
+  expiryLifecycle,
   type S3Credentials,
 } from "./buckets";
 export { OBJECT_STORE_API_PORT } from "./builders";

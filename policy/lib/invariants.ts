@@ -63,6 +63,7 @@ export const ROLES = {
   grafana: { name: "grafana", component: "dashboards", label: "Grafana" },
   temporalUi: { name: "temporal-ui", component: "temporal-ui", label: "the Temporal UI" },
   ollama: { name: "ollama", component: "llm", label: "Ollama" },
+  dragonfly: { name: "dragonfly", component: "cache", label: "Dragonfly" },
 } as const satisfies Record<string, Role>;
 
 function manifestOf(object: KubeObject): Manifest {
