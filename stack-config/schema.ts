@@ -18,7 +18,7 @@ import { IMAGE_NAMES, type ImageName } from "../core/images";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { PLATFORM_ROLE_NAMES } from "../components/postgres/init";
-import { BACKUP_PREFIX } from "../components/postgres/args";
+import { S3_KEY_PREFIX } from "../components/lib/s3";
 import { alertingCredentialIssues, alertingCredentialsSchema, alertingSchema } from "./alerting";
 
 /** Every consumer of the object store that gets a user of its own. */
@@ -322,7 +322,7 @@ function storeTarget<const T extends readonly [string, ...string[]]>(types: T) {
       .regex(/^[a-z0-9-]+$/, { error: withInput("must be an S3 region such as eu-central-1") })
       .optional(),
     bucket: bucketName.optional(),
-    prefix: z.string().regex(BACKUP_PREFIX, {
+    prefix: z.string().regex(S3_KEY_PREFIX, {
       error: withInput(
         "must be letters, digits and . _ - / without a leading, trailing or doubled '/'",
       ),

@@ -75,7 +75,10 @@ export interface DragonflySnapshotStore {
   region?: string;
   /** Key pair of a user that may list, read and write under the prefix. */
   credentials: S3KeyPair;
-  /** What must exist before Dragonfly starts: the bucket and its user (the bucket Job). */
+  /**
+   * What must exist before Dragonfly starts: the bucket and its user (the bucket Job).
+   * @default nothing (the bucket exists already)
+   */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 

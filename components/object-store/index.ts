@@ -6,7 +6,6 @@ export {
   BucketRole,
   bucketScript,
   type BucketExpiry,
-  expiryLifecycle,
   type S3Credentials,
 } from "./buckets";
 export { OBJECT_STORE_API_PORT } from "./builders";

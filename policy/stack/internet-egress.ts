@@ -50,7 +50,7 @@ export function externalEndpointPorts(value: string): ports.PortSet {
  * The port of Dragonfly's `DFLY_s3_endpoint` (`host:port`, no scheme) when the host is outside
  * the cluster; none for a cluster Service or a value without a port.
  */
-export function externalHostPortPorts(value: string): ports.PortSet {
+function externalHostPortPorts(value: string): ports.PortSet {
   const match = /^([^:/\s]+):(\d{1,5})$/.exec(value);
   return match ? externalEndpointPorts(`http://${match[1]}:${match[2]}`) : ports.union();
 }
