@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../config";
 import type { DragonflyArgs, DragonflySnapshotStore } from "../../components/dragonfly";
 import { s3EndpointParts } from "../../components/lib/s3";
 import { SecretKey } from "../../components/lib/secrets";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks } from "../mocks";
 import { optionRecorder, plain } from "./recorded";
+import { parsedStackConfig, rawStackConfig } from "./stack-config";
 
 /**
  * Dragonfly's snapshots in an S3-compatible bucket: the flags and environment that point
@@ -214,6 +216,60 @@ describe("Dragonfly snapshot store rules", () => {
         args({ snapshotStore: store({ endpoint: "https://minio.example.net:8443/" }) }),
       ),
     ).toEqual([]);
+  });
+});
+
+describe("Dragonfly's snapshot settings from the stack config", () => {
+  it("both profiles keep snapshots on the volume; prod every 15 minutes, dev every 30", async () => {
+    const { argsForDragonfly } = await import("../../platform/args/dragonfly");
+    const dev = argsForDragonfly(parsedStackConfig());
+    const prod = argsForDragonfly(parsedStackConfig({ profile: "prod" }));
+    expect([dev.snapshotStore, dev.snapshotCron]).toEqual([undefined, "*/30 * * * *"]);
+    expect([prod.snapshotStore, prod.snapshotCron]).toEqual([undefined, "*/15 * * * *"]);
+  });
+
+  it("an in-cluster target gives the folder; the Platform adds the object store's bucket", async () => {
+    const { argsForDragonfly, externalSnapshotTarget } =
+      await import("../../platform/args/dragonfly");
+    const config = parsedStackConfig({
+      dragonfly: { snapshotTarget: { type: "in-cluster", prefix: "queues" } },
+    });
+    expect(argsForDragonfly(config).snapshotStore).toEqual({ prefix: "queues" });
+    expect(externalSnapshotTarget(config)).toBeUndefined();
+  });
+
+  it("an s3 target gives its endpoint, region and folder, and its port for the policy", async () => {
+    const { argsForDragonfly, externalSnapshotTarget } =
+      await import("../../platform/args/dragonfly");
+    const target = {
+      type: "s3",
+      endpoint: "https://minio.example.net:8443",
+      region: "eu-west-1",
+      bucket: "snaps",
+      prefix: "prod",
+    };
+    const config = parseConfig(
+      {
+        ...rawStackConfig({ dragonfly: { snapshotTarget: target } }),
+        "k3s-platform:dragonflyS3AccessKeyId": "AKIAEXAMPLE",
+        "k3s-platform:dragonflyS3SecretAccessKey": "secret-access-key-example",
+      },
+      ["k3s-platform:dragonflyS3AccessKeyId", "k3s-platform:dragonflyS3SecretAccessKey"],
+    );
+    expect(argsForDragonfly(config).snapshotStore).toEqual({
+      prefix: "prod",
+      endpoint: "https://minio.example.net:8443",
+      region: "eu-west-1",
+    });
+    expect(externalSnapshotTarget(config)).toEqual({
+      endpoint: "https://minio.example.net:8443",
+      bucket: "snaps",
+      host: "minio.example.net",
+      port: 8443,
+    });
+    expect(
+      await pulumi.isSecret(config.secrets.dragonflyS3SecretAccessKey as pulumi.Output<string>),
+    ).toBe(true);
   });
 });
 
