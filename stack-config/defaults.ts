@@ -60,7 +60,6 @@ export const COMMON_DEFAULTS: Defaults = {
   dragonfly: {
     snapshotCron: "*/30 * * * *",
     snapshotTarget: { type: "volume", prefix: "dragonfly" },
-    snapshotRetainDays: 2,
   },
   images: {},
   objectStore: {

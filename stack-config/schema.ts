@@ -417,8 +417,6 @@ export const schema = z
        * keys `dragonflyS3AccessKeyId` and `dragonflyS3SecretAccessKey`. `prefix` is the folder.
        */
       snapshotTarget: storeTarget(["volume", "in-cluster", "s3"]),
-      /** Days the in-cluster bucket keeps each snapshot (a lifecycle rule deletes older ones). */
-      snapshotRetainDays: integer(1, 365),
     }),
     /** Images to deploy instead of the catalogue's, by catalogue name (`images.minio`). */
     images: imageOverrides,

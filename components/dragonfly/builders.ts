@@ -13,20 +13,13 @@ export const DRAGONFLY_PORT = 6379;
 /** Where snapshots are written and loaded from without a snapshot store: the PVC. */
 export const DRAGONFLY_DATA_DIR = "/data";
 /**
- * Snapshot name on the volume, without Dragonfly's default `{timestamp}`: each snapshot replaces
- * the previous one instead of filling the volume, and a restarted pod loads exactly that file. On
- * the volume a snapshot is written as `.tmp` files renamed when complete, so a crash mid-write
- * leaves the previous one whole.
+ * Snapshot name, without Dragonfly's default `{timestamp}`: each snapshot replaces the previous one
+ * instead of piling up, and a restarted pod loads exactly that one. In a bucket it must be so at
+ * v1.36.0: its start-up search (`FindMatchingFile`) escapes the braces of `{timestamp}` before
+ * substituting it, so no timestamped snapshot in a bucket is ever found and Dragonfly starts empty
+ * (fixed in v1.37.0, dragonflydb/dragonfly#6400).
  */
 export const DRAGONFLY_DBFILENAME = "dump";
-/**
- * Snapshot name in a bucket, with the timestamp. Dragonfly writes straight to the final object
- * names there (no `.tmp` and rename), its summary file last; under one fixed name a crash between
- * a shard file and the summary would leave shards of a newer snapshot beside an older summary, and
- * Dragonfly skips shard files of another snapshot without an error. With a new name per snapshot,
- * an unfinished one has no summary, and the newest summary at start is always a whole snapshot.
- */
-export const DRAGONFLY_S3_DBFILENAME = "dump-{timestamp}";
 /** Keys of the credentials Secret. */
 export const DRAGONFLY_SECRET_KEYS = { password: "password", url: "url" } as const;
 /** Time to write the snapshot Dragonfly saves on SIGTERM before the kubelet kills it. */
@@ -72,14 +65,14 @@ const volumeSnapshots: SnapshotLocation = {
 };
 
 /**
- * The snapshots' location: the volume, or a bucket's folder. The trailing `/` matters: at start
- * Dragonfly lists the objects under the text after the bucket with `/` as delimiter, so without
- * it the listing holds only the folder itself, no snapshot is found and Dragonfly starts empty.
+ * The snapshots' location: the volume, or a bucket's folder. The trailing `/` matters at v1.36:
+ * at start Dragonfly lists the objects under the text after the bucket with `/` as delimiter, so
+ * without it the listing holds only the folder itself, no snapshot is found and it starts empty.
  */
 export function snapshotLocation(store?: { bucket: string; prefix: string }): SnapshotLocation {
   return store === undefined
     ? volumeSnapshots
-    : { dir: `s3://${store.bucket}/${store.prefix}/`, dbfilename: DRAGONFLY_S3_DBFILENAME };
+    : { dir: `s3://${store.bucket}/${store.prefix}/`, dbfilename: DRAGONFLY_DBFILENAME };
 }
 
 /** How Dragonfly reaches a snapshot bucket, as {@link snapshotStoreEnv} passes it. */

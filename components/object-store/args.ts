@@ -7,8 +7,7 @@ import {
   storageSizeErrors,
 } from "../../core/validation";
 import type { ResourceSpec } from "../lib/resources";
-import { S3_KEY_PREFIX } from "../lib/s3";
-import { type BucketExpiry, BucketRole, bucketRoles } from "./buckets";
+import { BucketRole, bucketRoles } from "./buckets";
 
 /**
  * Arguments of an {@link ObjectStore}.
@@ -48,13 +47,6 @@ export interface ObjectStoreArgs {
    * volume)
    */
   quotas?: Partial<Record<BucketRole, string>>;
-  /**
-   * Lifecycle rules by role, for consumers that never delete what they wrote: the objects under
-   * `prefix` are deleted `days` after they were written, e.g. `{dragonfly: {prefix: "dragonfly",
-   * days: 2}}`; only roles with a bucket. @default none (objects stay until their consumer
-   * deletes them)
-   */
-  expiries?: Partial<Record<BucketRole, BucketExpiry>>;
   /**
    * Secret keys given instead of generated: `root`'s and each consumer's, by role.
    * @default each generated with `@pulumi/random`
@@ -144,45 +136,13 @@ export function formatBytes(bytes: number): string {
   return unit ? `${bytes / unit[1]}${unit[0]}` : String(bytes);
 }
 
-/**
- * Every problem with the lifecycle rules, by their paths (`expiries.dragonfly.days`): each of a
- * bucket that exists, with a prefix that is a folder (it is written into the Job's script) and
- * whole days.
- */
-function expiryRules(args: Pick<ObjectStoreArgs, "buckets" | "expiries">): FieldError[] {
-  return Object.entries(args.expiries ?? {}).flatMap(([role, expiry]) =>
-    expiry === undefined
-      ? []
-      : [
-          ...fieldErrorIf(
-            args.buckets[role as BucketRole] === undefined,
-            `expiries.${role}`,
-            () => `expires objects of a bucket that does not exist: no buckets.${role} is created`,
-          ),
-          ...fieldErrorIf(
-            !S3_KEY_PREFIX.test(expiry.prefix),
-            `expiries.${role}.prefix`,
-            () =>
-              `"${expiry.prefix}" must be letters, digits and . _ - / without a leading, ` +
-              `trailing or doubled '/'`,
-          ),
-          ...fieldErrorIf(
-            !Number.isInteger(expiry.days) || expiry.days < 1,
-            `expiries.${role}.days`,
-            () => `must be a whole number of days, at least 1 (got ${expiry.days})`,
-          ),
-        ],
-  );
-}
-
 /** Every problem with an ObjectStore's args. */
 export function objectStoreRules(
-  args: Pick<ObjectStoreArgs, "storageSize" | "buckets" | "quotas" | "expiries">,
+  args: Pick<ObjectStoreArgs, "storageSize" | "buckets" | "quotas">,
 ): FieldError[] {
   return [
     ...storageSizeErrors("storageSize", args.storageSize, "10Gi"),
     ...bucketRules(args.buckets),
     ...quotaRules(args),
-    ...expiryRules(args),
   ];
 }

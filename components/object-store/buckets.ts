@@ -60,18 +60,6 @@ export interface BucketQuota {
   bytes?: number;
 }
 
-/**
- * How long a bucket keeps the objects under a prefix: a lifecycle rule deletes each that many days
- * after it was written. For consumers that write a new object each time and never delete the old
- * ones (Dragonfly's timestamped snapshots).
- */
-export interface BucketExpiry {
-  /** Folder the rule applies to, without the trailing '/'. */
-  prefix: string;
-  /** Whole days, at least 1 (S3 lifecycle rules count in days). */
-  days: number;
-}
-
 /** Everything the bucket Job does, in order. */
 export interface BucketPlan {
   /** Distinct bucket names, in role order. */
@@ -79,8 +67,6 @@ export interface BucketPlan {
   users: BucketUser[];
   /** Each bucket's quota, in role order: set when configured, cleared when not. */
   quotas: BucketQuota[];
-  /** The lifecycle rules, by bucket, in role order: only buckets that have one. */
-  expiries: (BucketExpiry & { bucket: string })[];
 }
 
 /** The roles given a bucket, in {@link BucketRole} order. */
@@ -95,7 +81,6 @@ export function bucketRoles(buckets: Partial<Record<BucketRole, string>>): Bucke
 export function bucketPlan(
   buckets: Partial<Record<BucketRole, string>>,
   quotas: Partial<Record<BucketRole, string>> = {},
-  expiries: Partial<Record<BucketRole, BucketExpiry>> = {},
 ): BucketPlan {
   const users = bucketRoles(buckets).map((role): BucketUser => {
     const prefix = role.toUpperCase();
@@ -114,27 +99,6 @@ export function bucketPlan(
       const size = quotas[role];
       return size === undefined ? { bucket } : { bucket, size, bytes: parseQuantity(size) };
     }),
-    expiries: users.flatMap(({ role, bucket }) => {
-      const expiry = expiries[role];
-      return expiry === undefined ? [] : [{ bucket, ...expiry }];
-    }),
-  };
-}
-
-/**
- * The lifecycle configuration of one bucket as `mc ilm rule import` reads it (minio-go's
- * `lifecycle.Configuration` in JSON): one rule that expires the prefix's objects.
- */
-export function expiryLifecycle(expiry: BucketExpiry): Record<string, unknown> {
-  return {
-    Rules: [
-      {
-        ID: `expire-${expiry.prefix.replaceAll("/", "-")}`,
-        Status: "Enabled",
-        Filter: { Prefix: `${expiry.prefix}/` },
-        Expiration: { Days: expiry.days },
-      },
-    ],
   };
 }
 
@@ -188,15 +152,6 @@ export function bucketScript(plan: BucketPlan): string {
         : [`# ${bucket}: at most ${size}`, `mc quota set ${ALIAS}/${bucket} --size ${bytes}`],
     ),
   ];
-  // Import replaces the bucket's whole lifecycle configuration, so a rerun leaves exactly one rule.
-  for (const { bucket, ...expiry } of plan.expiries) {
-    const file = `"\${POLICY_DIR}/${bucket}-lifecycle.json"`;
-    lines.push(
-      `# ${bucket}: objects under ${expiry.prefix}/ expire ${expiry.days} day(s) after they are written.`,
-      `printf '%s\\n' '${JSON.stringify(expiryLifecycle(expiry))}' > ${file}`,
-      `mc ilm rule import ${ALIAS}/${bucket} < ${file}`,
-    );
-  }
   for (const user of plan.users) {
     const file = `"\${POLICY_DIR}/${user.policy}.json"`;
     lines.push(

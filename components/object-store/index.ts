@@ -5,7 +5,6 @@ export {
   bucketPlan,
   BucketRole,
   bucketScript,
-  type BucketExpiry,
   type S3Credentials,
 } from "./buckets";
 export { OBJECT_STORE_API_PORT } from "./builders";

@@ -57,7 +57,7 @@ export class ObjectStore extends pulumi.ComponentResource {
   constructor(name: string, args: ObjectStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("k3s-platform:storage:ObjectStore", name, {}, opts);
     assertValidArgs("ObjectStore", objectStoreRules(args));
-    const plan = bucketPlan(args.buckets, args.quotas, args.expiries);
+    const plan = bucketPlan(args.buckets, args.quotas);
     const image = args.image ?? imageRef("minio");
     const clientImage = args.clientImage ?? imageRef("minioClient");
     const instance = args.instance ?? name;

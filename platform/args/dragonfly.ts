@@ -54,10 +54,9 @@ export function externalSnapshotTarget(
 const TARGET = "dragonfly.snapshotTarget";
 
 /**
- * The snapshot target given whole (see {@link storeTargetProblems}), a retention only where the
- * platform sets one (the in-cluster bucket), and nothing Dragonfly cannot do with an external
- * bucket at v1.36: it has no setting for a private CA, and it addresses a given endpoint
- * path-style only (`https://endpoint/bucket/key`).
+ * The snapshot target given whole (see {@link storeTargetProblems}), less what Dragonfly cannot
+ * do with an external bucket at v1.36: it has no setting for a private CA, and it addresses a
+ * given endpoint path-style only (`https://endpoint/bucket/key`).
  */
 export function snapshotTargetProblems(
   config: Pick<ValidatedConfig, "dragonfly">,
@@ -70,14 +69,6 @@ export function snapshotTargetProblems(
     written,
   );
   const add = (key: string, message: string) => problems.push({ keys: [key], message });
-  if (target.type !== "in-cluster" && written("dragonfly.snapshotRetainDays")) {
-    add(
-      "dragonfly.snapshotRetainDays",
-      `is set, but nothing uses it: only the object store's bucket gets a lifecycle rule, and ` +
-        `${TARGET}.type is ${target.type}` +
-        (target.type === "s3" ? "; give the external bucket an expiry rule of its own" : ""),
-    );
-  }
   if (target.type !== "s3") return problems;
   if (target.caBundle !== undefined) {
     add(

@@ -7,15 +7,14 @@ import type { ComponentCheck } from "./check";
  * The ObjectStore's settings. Loki's and Tempo's buckets exist only when observability keeps its
  * data in the object store (prod); the backups' unless they go to an external target (`s3`), so
  * its quota no longer takes a share of the volume; Dragonfly's only when its snapshots go here
- * (`in-cluster`), with a lifecycle rule that deletes old ones; the app's always.
+ * (`in-cluster`); the app's always.
  */
 export function argsForObjectStore(config: PlatformSettings): Settings<ObjectStoreArgs> {
   const { objectStore } = config;
   const { quotas } = objectStore;
   const telemetry = config.observability.objectStorage;
   const backups = config.postgres.backup.target.type === "in-cluster";
-  const { snapshotTarget, snapshotRetainDays } = config.dragonfly;
-  const snapshots = snapshotTarget.type === "in-cluster";
+  const snapshots = config.dragonfly.snapshotTarget.type === "in-cluster";
   return {
     storageClass: config.cluster.storageClass,
     resources: objectStore.resources,
@@ -33,10 +32,6 @@ export function argsForObjectStore(config: PlatformSettings): Settings<ObjectSto
       ...(telemetry ? { loki: quotas.loki, tempo: quotas.tempo } : {}),
       ...(snapshots ? { dragonfly: quotas.dragonfly } : {}),
     },
-    // Dragonfly writes each snapshot under a new name and never deletes one.
-    expiries: snapshots
-      ? { dragonfly: { prefix: snapshotTarget.prefix, days: snapshotRetainDays } }
-      : undefined,
     protect: config.protectStateful,
   };
 }
@@ -48,7 +43,5 @@ export const objectStoreCheck: ComponentCheck = {
     buckets: "objectStore.buckets",
     // The quotas' sum clashes with the volume: the stack raised a quota or shrank the volume.
     quotas: ["objectStore.quotas", "objectStore.storageSize"],
-    "expiries.dragonfly.prefix": "dragonfly.snapshotTarget.prefix",
-    "expiries.dragonfly.days": "dragonfly.snapshotRetainDays",
   },
 };

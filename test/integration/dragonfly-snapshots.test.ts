@@ -10,13 +10,15 @@ import { startS3Server, type S3Server } from "./lib/s3-server";
 import { rcloneTool } from "./lib/test-tools";
 
 /**
- * What Dragonfly v1.36 does with our `--dir` at start, against a real S3 API on loopback
- * (gofakes3): it lists the objects under the text after the bucket with `/` as delimiter
- * (`AwsS3SnapshotStorage::ListObjects` in src/server/detail/snapshot_storage.cc) and loads the
- * newest object named like a summary of `--dbfilename` (`SnapshotStorage::FindMatchingFile`).
- * Dragonfly itself cannot run here (a C++ server with no build), so the snapshot files are put in
- * the bucket by rclone under the names Dragonfly gives them, through the endpoint Dragonfly is
- * given, addressed path-style as Dragonfly addresses a given endpoint.
+ * What Dragonfly v1.36.0 does with our `--dir` and `--dbfilename` at start, against a real S3 API
+ * on loopback (gofakes3): it lists the objects under the text after the bucket with `/` as
+ * delimiter (`AwsS3SnapshotStorage::ListObjects` in src/server/detail/snapshot_storage.cc), takes
+ * the newest object named like a summary of `--dbfilename` (`SnapshotStorage::FindMatchingFile`),
+ * and loads it with the shard files named after it (`AwsS3SnapshotStorage::ExpandFromPath`).
+ * Dragonfly itself cannot run here (a C++ server with no build), so its name matching is
+ * restated below from that source, and the snapshot files are put in the bucket by rclone under
+ * the names Dragonfly gives them, through the endpoint Dragonfly is given, addressed path-style as
+ * Dragonfly addresses a given endpoint.
  */
 
 const scratch = mkdtempSync(join(tmpdir(), "dragonfly-snapshots-"));
@@ -60,22 +62,37 @@ async function listAsDragonfly(dir: string): Promise<Listed[]> {
   }));
 }
 
+/** Dragonfly v1.36.0's `EscapeRegex`: braces included, which v1.37.0 stopped escaping. */
+const V1_36_ESCAPED = /[\\.^$|?*+()[\]{}]/g;
+
 /**
  * Dragonfly's choice among them: newest first, the first whose key is the folder, then the
- * dbfilename with `{timestamp}` as `YYYY-MM-DDTHH:MM:SS`, then `-summary.dfs` (or `.rdb`).
+ * dbfilename (escaped, then `{timestamp}` substituted), then `-summary.dfs` (or `.rdb`) when the
+ * name has no extension. `escaped` is the escaping of the release (v1.36.0's by default).
  */
-function newestSnapshot(listed: Listed[], dir: string, dbfilename: string): string | undefined {
+function newestSnapshot(
+  listed: Listed[],
+  dir: string,
+  dbfilename: string,
+  escaped = V1_36_ESCAPED,
+): string | undefined {
   const [, prefix] = bucketAndPrefix(dir);
   const folder = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-  const escaped = `${folder}${dbfilename}`.replace(/[\\.^$|?*+()[\]{}]/g, "\\$&");
-  const name = escaped.replace(
-    "\\{timestamp\\}",
-    "([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})",
-  );
+  const name = `${folder}${dbfilename}`
+    .replace(escaped, "\\$&")
+    .replace("{timestamp}", "([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})");
   const pattern = new RegExp(`^${name}(-summary.dfs|.rdb)$`);
   return [...listed]
     .sort((a, b) => b.lastModified - a.lastModified)
     .find((object) => pattern.test(object.key))?.key;
+}
+
+/** The shard files Dragonfly loads with a summary: its name with `summary` as four digits. */
+function shardsOf(listed: Listed[], summary: string): string[] {
+  const pattern = new RegExp(
+    `^${summary.replace(V1_36_ESCAPED, "\\$&").replace("summary", "[0-9]{4}")}$`,
+  );
+  return listed.map((object) => object.key).filter((key) => pattern.test(key));
 }
 
 /** rclone with a remote made from what Dragonfly is given: its endpoint, scheme and key pair. */
@@ -97,45 +114,43 @@ function rclone(...args: string[]) {
 }
 
 /** Puts one snapshot's files in the bucket under Dragonfly's names: shards, then the summary. */
-async function writeSnapshot(dir: string, stamp: string, files: string[]): Promise<void> {
+async function writeSnapshot(dir: string, name: string, content: string): Promise<void> {
   const [bucket, prefix] = bucketAndPrefix(dir);
-  const local = join(scratch, stamp);
+  const local = join(scratch, content.replaceAll(" ", "-"));
   mkdirSync(local, { recursive: true });
-  for (const suffix of files) {
-    const name = `dump-${stamp}${suffix}`;
-    writeFileSync(join(local, name), `snapshot ${stamp} ${suffix}\n`);
-    const copied = await rclone("copyto", join(local, name), `target:${bucket}/${prefix}${name}`);
+  for (const suffix of ["-0000.dfs", "-0001.dfs", "-summary.dfs"]) {
+    writeFileSync(join(local, `${name}${suffix}`), `${content} ${suffix}\n`);
+    const copied = await rclone(
+      "copyto",
+      join(local, `${name}${suffix}`),
+      `target:${bucket}/${prefix}${name}${suffix}`,
+    );
     expect(copied.code, copied.stderr).toBe(0);
   }
-  // LastModified has whole seconds: the next snapshot is written in a later one.
-  await new Promise((resolve) => setTimeout(resolve, 1100));
 }
 
 describe("Dragonfly's snapshot folder in a real S3 API", () => {
   const { dir, dbfilename } = snapshotLocation({ bucket: "dragonfly", prefix: "prod/dragonfly" });
 
-  it("the folder is found, and the newest whole snapshot is the one loaded", async () => {
-    expect(dir).toBe("s3://dragonfly/prod/dragonfly/");
-    const shards = ["-0000.dfs", "-0001.dfs"];
-    await writeSnapshot(dir, "2026-12-05T10:00:00", [...shards, "-summary.dfs"]);
-    await writeSnapshot(dir, "2026-12-05T10:15:00", [...shards, "-summary.dfs"]);
-    // Cut off by a crash: its shards are in the bucket, its summary (written last) is not.
-    await writeSnapshot(dir, "2026-12-05T10:30:00", shards);
-
+  it("at start Dragonfly finds our snapshot and its shard files", async () => {
+    expect([dir, dbfilename]).toEqual(["s3://dragonfly/prod/dragonfly/", "dump"]);
+    await writeSnapshot(dir, dbfilename, "first snapshot");
     const listed = await listAsDragonfly(dir);
-    expect(listed.map((object) => object.key).sort()).toEqual(
-      [
-        ...["10:00:00", "10:15:00"].flatMap((time) =>
-          [...shards, "-summary.dfs"].map((suffix) => `dump-2026-12-05T${time}${suffix}`),
-        ),
-        ...shards.map((suffix) => `dump-2026-12-05T10:30:00${suffix}`),
-      ]
-        .map((name) => `prod/dragonfly/${name}`)
-        .sort(),
-    );
-    expect(newestSnapshot(listed, dir, dbfilename)).toBe(
-      "prod/dragonfly/dump-2026-12-05T10:15:00-summary.dfs",
-    );
+    const summary = newestSnapshot(listed, dir, dbfilename);
+    expect(summary).toBe("prod/dragonfly/dump-summary.dfs");
+    expect(shardsOf(listed, summary ?? "").sort()).toEqual([
+      "prod/dragonfly/dump-0000.dfs",
+      "prod/dragonfly/dump-0001.dfs",
+    ]);
+  });
+
+  it("the next snapshot replaces it in place, so snapshots never pile up", async () => {
+    await writeSnapshot(dir, dbfilename, "second snapshot");
+    const listed = await listAsDragonfly(dir);
+    expect(listed).toHaveLength(3);
+    const [bucket] = bucketAndPrefix(dir);
+    const read = await rclone("cat", `target:${bucket}/prod/dragonfly/dump-summary.dfs`);
+    expect(read.stdout).toBe("second snapshot -summary.dfs\n");
   });
 
   it("without the folder's trailing '/', the listing holds no snapshot: Dragonfly would start empty", async () => {
@@ -145,12 +160,15 @@ describe("Dragonfly's snapshot folder in a real S3 API", () => {
     expect(newestSnapshot(listed, bare, dbfilename)).toBeUndefined();
   });
 
-  it("an empty folder holds no snapshot, and another folder's snapshots are not taken", async () => {
-    const other = snapshotLocation({ bucket: "dragonfly", prefix: "dev/dragonfly" });
-    expect(await listAsDragonfly(other.dir)).toEqual([]);
-    await writeSnapshot(other.dir, "2026-12-05T11:00:00", ["-0000.dfs", "-summary.dfs"]);
-    expect(newestSnapshot(await listAsDragonfly(dir), dir, dbfilename)).toBe(
-      "prod/dragonfly/dump-2026-12-05T10:15:00-summary.dfs",
+  it("v1.36.0 never finds a timestamped snapshot in a bucket, which v1.37.0 would", async () => {
+    const other = snapshotLocation({ bucket: "dragonfly", prefix: "timestamped" });
+    await writeSnapshot(other.dir, "dump-2026-12-05T10:15:00", "timestamped snapshot");
+    const listed = await listAsDragonfly(other.dir);
+    expect(listed).toHaveLength(3);
+    expect(newestSnapshot(listed, other.dir, "dump-{timestamp}")).toBeUndefined();
+    const v1_37 = /[\\.^$|?*+()[\]]/g;
+    expect(newestSnapshot(listed, other.dir, "dump-{timestamp}", v1_37)).toBe(
+      "timestamped/dump-2026-12-05T10:15:00-summary.dfs",
     );
   });
 });

@@ -1491,25 +1491,6 @@ const DRAGONFLY_SNAPSHOTS: Row[] = [
     /without a leading, trailing or doubled '\/'/,
   ],
   [
-    "a snapshot retention for snapshots on the volume",
-    dev({ dragonfly: { snapshotRetainDays: 7 } }),
-    "dragonfly.snapshotRetainDays",
-    /is set, but nothing uses it: only the object store's bucket gets a lifecycle rule/,
-  ],
-  [
-    "a snapshot retention for an external bucket",
-    dev({ dragonfly: { snapshotTarget: SNAPSHOT_TARGET, snapshotRetainDays: 7 } }),
-    "dragonfly.snapshotRetainDays",
-    /give the external bucket an expiry rule of its own/,
-    { secretKeys: SNAPSHOT_SECRET_KEYS, raw: SNAPSHOT_SECRETS },
-  ],
-  [
-    "snapshots kept for no day",
-    dev({ dragonfly: { snapshotTarget: { type: "in-cluster" }, snapshotRetainDays: 0 } }),
-    "dragonfly.snapshotRetainDays",
-    /must be at least 1 \(got 0\)/,
-  ],
-  [
     "Dragonfly's bucket named like the app's",
     dev({
       dragonfly: { snapshotTarget: { type: "in-cluster" } },

@@ -43,9 +43,6 @@ case "$1" in
       exit 1
     fi
     : > "$MC_STUB_STATE/bucket-$bucket" ;;
-  ilm)
-    # "ilm rule import store/<bucket>" reads the lifecycle configuration from stdin.
-    cat > "$MC_STUB_STATE/lifecycle-\${4#*/}.json" ;;
   admin)
     case "$2 $3" in
       "policy create") cat "$6" > "$MC_STUB_STATE/policy-$5.json" ;;
@@ -225,19 +222,12 @@ describe("bucket script", () => {
   });
 });
 
-describe("bucket lifecycle rules", () => {
-  const plan = async () => {
-    const { bucketPlan } = await load();
-    return bucketPlan(
-      { app: "app", dragonfly: "snapshots" },
-      { dragonfly: "10Gi" },
-      { dragonfly: { prefix: "prod/dragonfly", days: 2 } },
+describe("Dragonfly's bucket", () => {
+  it("gets its quota and a user whose policy reaches that bucket and nothing else", async () => {
+    const { bucketPlan, bucketScript } = await load();
+    const script = bucketScript(
+      bucketPlan({ app: "app", dragonfly: "snapshots" }, { dragonfly: "10Gi" }),
     );
-  };
-
-  it("Dragonfly's bucket gets its user, quota and one expiry rule for its folder", async () => {
-    const { bucketScript } = await load();
-    const script = bucketScript(await plan());
     for (const shell of ["sh", "bash"]) {
       expect(() => execFileSync(shell, ["-n", "-c", script], { stdio: "pipe" })).not.toThrow();
     }
@@ -249,7 +239,6 @@ describe("bucket lifecycle rules", () => {
       "mb --ignore-existing store/snapshots",
       "quota clear store/app",
       `quota set store/snapshots --size ${10 * 2 ** 30}`,
-      "ilm rule import store/snapshots",
       "admin policy create store app-readwrite $POLICY_DIR/app-readwrite.json",
       "admin user add store app app-secret",
       "admin policy attach store app-readwrite --user app",
@@ -257,74 +246,13 @@ describe("bucket lifecycle rules", () => {
       "admin user add store dragonfly dragonfly-secret",
       "admin policy attach store dragonfly-readwrite --user dragonfly",
     ]);
-    // minio-go's lifecycle.Configuration in JSON, which `mc ilm rule import` decodes.
-    expect(
-      JSON.parse(fs.readFileSync(path.join(state, "lifecycle-snapshots.json"), "utf8")),
-    ).toEqual({
-      Rules: [
-        {
-          ID: "expire-prod-dragonfly",
-          Status: "Enabled",
-          Filter: { Prefix: "prod/dragonfly/" },
-          Expiration: { Days: 2 },
-        },
-      ],
-    });
     const policy = fs.readFileSync(path.join(state, "policy-dragonfly-readwrite.json"), "utf8");
     expect(JSON.parse(policy).Statement.flatMap((s: { Resource: string[] }) => s.Resource)).toEqual(
       ["arn:aws:s3:::snapshots", "arn:aws:s3:::snapshots/*"],
     );
   });
 
-  it("a rerun imports the same whole configuration again instead of adding a rule", async () => {
-    const { bucketScript } = await load();
-    const script = bucketScript(await plan());
-    const { run, state } = stubWorld();
-    const first = run("sh", script);
-    const stored = fs.readFileSync(path.join(state, "lifecycle-snapshots.json"), "utf8");
-    const second = run("sh", script);
-    expect(second.calls).toEqual(first.calls);
-    expect(fs.readFileSync(path.join(state, "lifecycle-snapshots.json"), "utf8")).toBe(stored);
-    expect(script).not.toContain("ilm rule add");
-  });
-
-  it("buckets without an expiry get no lifecycle call, so their render stays as it was", async () => {
-    const script = await scriptFor(ALL_BUCKETS);
-    expect(script).not.toContain("ilm");
-  });
-
-  it("a changed retention renames the bucket Job so it runs again", async () => {
-    const { bucketJobName, bucketPlan } = await load();
-    const name = (days: number) =>
-      bucketJobName(
-        "minio",
-        bucketPlan({ dragonfly: "dragonfly" }, {}, { dragonfly: { prefix: "dragonfly", days } }),
-        "mc:1",
-      );
-    expect(name(2)).not.toBe(name(3));
-  });
-
-  it("an expiry of a bucket that does not exist, a bad folder or no whole days is refused", async () => {
-    const { objectStoreRules } = await load();
-    const rules = (expiries: ObjectStoreArgs["expiries"]) =>
-      objectStoreRules(args({ buckets: { app: "app", dragonfly: "dragonfly" }, expiries }));
-    expect(rules({ dragonfly: { prefix: "dragonfly", days: 1 } })).toEqual([]);
-    expect(rules({ loki: { prefix: "x", days: 1 } })).toEqual([
-      {
-        propertyPath: "expiries.loki",
-        reason: expect.stringMatching(/no buckets.loki is created/),
-      },
-    ]);
-    expect(rules({ dragonfly: { prefix: "a'b", days: 0 } })).toEqual([
-      {
-        propertyPath: "expiries.dragonfly.prefix",
-        reason: expect.stringMatching(/letters, digits/),
-      },
-      { propertyPath: "expiries.dragonfly.days", reason: expect.stringMatching(/at least 1/) },
-    ]);
-  });
-
-  it("Dragonfly's bucket may not share a name with another consumer's", async () => {
+  it("may not share a name with another consumer's", async () => {
     const { objectStoreRules } = await load();
     expect(
       objectStoreRules({ storageSize: "10Gi", buckets: { app: "app", dragonfly: "app" } }),
@@ -336,17 +264,16 @@ describe("bucket lifecycle rules", () => {
     ]);
   });
 
-  it("the stack's Dragonfly bucket exists only with dragonfly.snapshotTarget.type in-cluster", async () => {
+  it("exists in the stack only with dragonfly.snapshotTarget.type in-cluster", async () => {
     const { argsForObjectStore } = await import("../../platform/args/object-store");
     const volume = argsForObjectStore(parsedStackConfig());
     expect(Object.keys(volume.buckets)).not.toContain("dragonfly");
-    expect(volume.expiries).toBeUndefined();
+    expect(Object.keys(volume.quotas ?? {})).not.toContain("dragonfly");
     const inCluster = argsForObjectStore(
       parsedStackConfig({ dragonfly: { snapshotTarget: { type: "in-cluster" } } }),
     );
     expect(inCluster.buckets.dragonfly).toBe("dragonfly");
     expect(inCluster.quotas?.dragonfly).toBe("2Gi");
-    expect(inCluster.expiries).toEqual({ dragonfly: { prefix: "dragonfly", days: 2 } });
   });
 });
 
