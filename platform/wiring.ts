@@ -242,7 +242,7 @@ function snapshotEdges({ args, c, at, objectStore }: WiringContext): Edge[] {
           dragonfly,
           objectStore,
           [port.tcp(OBJECT_STORE_API_PORT)],
-          "writes snapshots, loads the newest at start",
+          "writes its snapshot, loads it at start",
         ),
       ]
     : [];

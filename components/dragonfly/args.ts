@@ -49,7 +49,7 @@ export interface DragonflyArgs {
   snapshotCron: string;
   /**
    * Send the snapshots to an S3-compatible bucket instead of the volume; at start Dragonfly loads
-   * the newest complete one from there. @default none: snapshots on the volume
+   * the snapshot from there. @default none: snapshots on the volume
    */
   snapshotStore?: DragonflySnapshotStore;
   /** The password clients use, given instead of generated. @default generated with `@pulumi/random` */

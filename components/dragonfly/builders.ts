@@ -51,7 +51,7 @@ export function dragonflyCommandLine(flags: DragonflyFlags, snapshots = volumeSn
   ];
 }
 
-/** Where Dragonfly saves snapshots and, at start, looks for the newest to load. */
+/** Where Dragonfly saves snapshots and, at start, looks for the one to load. */
 export interface SnapshotLocation {
   /** `--dir`: a folder, or `s3://bucket/prefix/`. */
   dir: string;
