@@ -45,13 +45,10 @@ export const postgresCheck: ComponentCheck = {
   },
 };
 
-/** An external backup target, as the stack config gives it. */
-export type ExternalBackupTarget = ExternalTarget;
-
 /** The external target the backups go to, or undefined: none, or the in-cluster store. */
 export function externalBackupTarget(
   config: Pick<PlatformSettings, "postgres">,
-): ExternalBackupTarget | undefined {
+): ExternalTarget | undefined {
   const { enabled, target } = config.postgres.backup;
   return enabled ? externalTargetOf(target) : undefined;
 }
