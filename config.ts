@@ -15,6 +15,7 @@ import { componentCheckRules, type WrittenKey } from "./platform/validate";
 import { temporalUiProblems } from "./platform/args/temporal";
 import { telemetryStorageProblems } from "./platform/args/observability";
 import { backupTargetProblems, walArchiveProblems } from "./platform/args/postgres";
+import { snapshotTargetProblems } from "./platform/args/dragonfly";
 import { connectionBudgetProblems } from "./stack-config/connection-budget";
 import { schemaMessage } from "./stack-config/messages";
 import {
@@ -93,6 +94,8 @@ export function parseConfig(
     backupS3SecretAccessKey,
     telemetryS3AccessKeyId,
     telemetryS3SecretAccessKey,
+    dragonflyS3AccessKeyId,
+    dragonflyS3SecretAccessKey,
     credentials,
     ...config
   } = result.data;
@@ -112,6 +115,8 @@ export function parseConfig(
       backupS3SecretAccessKey,
       telemetryS3AccessKeyId,
       telemetryS3SecretAccessKey,
+      dragonflyS3AccessKeyId,
+      dragonflyS3SecretAccessKey,
     }),
     credentials: secretCredentials(credentials ?? {}),
   };
@@ -416,6 +421,7 @@ function crossFieldIssues(
     located(backupTargetProblems, written),
     located(walArchiveProblems),
     located(telemetryStorageProblems, written),
+    located(snapshotTargetProblems, written),
   ];
   const issues = rules.flatMap((rule) => {
     if (refused.size === 0) return rule(config);

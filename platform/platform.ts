@@ -4,7 +4,7 @@ import type { PlatformArgs } from "../stack-config/types";
 import { argsForApp, pullUsernameOf } from "./args/app";
 import { appIsOn } from "../stack-config/stack-rules";
 import { argsForDeployTarget } from "./args/deploy-target";
-import { argsForDragonfly } from "./args/dragonfly";
+import { argsForDragonfly, externalSnapshotTarget } from "./args/dragonfly";
 import { imagesForPlatform, type ComponentImages } from "./args/images";
 import { argsForMigrations } from "./args/migrations";
 import { argsForNetworkPolicies } from "./args/network-policies";
@@ -16,7 +16,7 @@ import { argsForPostgres, externalBackupTarget } from "./args/postgres";
 import { argsForTemporal } from "./args/temporal";
 import { App } from "../components/app";
 import { DeployTarget } from "../components/deploy-target";
-import { Dragonfly } from "../components/dragonfly";
+import { Dragonfly, type DragonflySnapshotStore } from "../components/dragonfly";
 import { longestCronGapSeconds } from "../core/cron";
 import { PART_OF } from "../policy/model/labels";
 import { PROFILE_LABEL } from "../policy/model/profile";
@@ -82,7 +82,7 @@ export class Platform extends pulumi.ComponentResource {
     const objectStore = objectStoreOn(at);
     const postgres = postgresOn(at, objectStore);
     const pgbouncer = pgbouncerOn(at, postgres);
-    const dragonfly = dragonflyOn(at);
+    const dragonfly = dragonflyOn(at, objectStore);
     const observability = observabilityOn(at, objectStore, postgres);
     const temporal = temporalOn(at, postgres);
     const ollama = ollamaOn(at);
@@ -266,17 +266,52 @@ function pgbouncerOn(at: Placement, postgres: Postgres): PgBouncer {
   );
 }
 
-function dragonflyOn(at: Placement): Dragonfly {
+/** Dragonfly, its snapshots (unless on its volume) in the external target or the object store. */
+function dragonflyOn(at: Placement, objectStore: ObjectStore): Dragonfly {
+  const settings = argsForDragonfly(at.args);
   return new Dragonfly(
     "dragonfly",
     {
-      ...argsForDragonfly(at.args),
+      ...settings,
       ...at.images.dragonfly,
       ...placed(at),
       password: at.args.credentials.dragonfly?.password,
+      snapshotStore: settings.snapshotStore && {
+        ...settings.snapshotStore,
+        ...snapshotStoreOf(at, objectStore),
+      },
     },
     { parent: at.parent },
   );
+}
+
+/** The bucket, endpoint and keys of the snapshot target: the stack's external one, or in-cluster. */
+function snapshotStoreOf(
+  at: Placement,
+  objectStore: ObjectStore,
+): Pick<DragonflySnapshotStore, "bucket" | "endpoint" | "credentials" | "dependsOn"> {
+  const external = externalSnapshotTarget(at.args);
+  if (external === undefined) {
+    return {
+      bucket: objectStore.bucketFor("dragonfly"),
+      endpoint: objectStore.endpoint,
+      credentials: objectStore.credentialsFor("dragonfly"),
+      dependsOn: [objectStore.bucketJob],
+    };
+  }
+  const { dragonflyS3AccessKeyId: accessKeyId, dragonflyS3SecretAccessKey: secretAccessKey } =
+    at.args.secrets;
+  // The config's rules require both with an s3 target, before anything is created.
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new Error(
+      "an s3 snapshot target without dragonflyS3AccessKeyId and dragonflyS3SecretAccessKey",
+    );
+  }
+  return {
+    bucket: external.bucket,
+    endpoint: external.endpoint,
+    credentials: { accessKeyId, secretAccessKey },
+  };
 }
 
 /** The observability stack; in prod Loki and Tempo keep their data in the object store. */

@@ -8,6 +8,7 @@ import { edge, peer, port, type Edge, type Peer } from "../policy/model/network"
 import { nodeLogsNamespace } from "../policy/model/security-exceptions";
 import { apiServerCidrs } from "./args/deploy-target";
 import { externalBackupTarget } from "./args/postgres";
+import { externalSnapshotTarget } from "./args/dragonfly";
 import type { Migrations } from "../components/migrations";
 import { OBJECT_STORE_API_PORT, type ObjectStore } from "../components/object-store";
 import { PORTS as OBS, receiverPorts, type Observability } from "../components/observability";
@@ -76,6 +77,7 @@ export function platformEdges(args: PlatformArgs, c: WiredComponents): Edge[] {
     ...servedEdges(context),
     ...appEdges(context),
     ...postgresEdges(context),
+    ...snapshotEdges(context),
     ...temporalEdges(context),
     ...ollamaEdges(context),
     ...telemetryEdges(context),
@@ -234,6 +236,36 @@ function postgresEdges({
       "creates buckets and users",
     ),
   ];
+}
+
+/**
+ * Where Dragonfly's snapshots go, when not on its volume: the object store's API, or an external
+ * target's port on the internet (a NetworkPolicy names addresses, not host names; the
+ * internet-egress rule allows it only with an external `DFLY_s3_endpoint` on that port).
+ */
+function snapshotEdges({ args, c, at, objectStore }: WiringContext): Edge[] {
+  const dragonfly = at(c.dragonfly.identity);
+  const external = externalSnapshotTarget(args);
+  if (external !== undefined) {
+    return [
+      edge(
+        dragonfly,
+        internet(args),
+        [port.tcp(external.port)],
+        `snapshots to and from the snapshot target ${external.host}`,
+      ),
+    ];
+  }
+  return args.dragonfly.snapshotTarget.type === "in-cluster"
+    ? [
+        edge(
+          dragonfly,
+          objectStore,
+          [port.tcp(OBJECT_STORE_API_PORT)],
+          "writes its snapshot, loads it at start",
+        ),
+      ]
+    : [];
 }
 
 /** Temporal's own cluster: every service reaches every other's gRPC and membership ports. */

@@ -66,9 +66,20 @@ export const COMMON_DEFAULTS: Defaults = {
     drainSeconds: PGBOUNCER_DRAIN_SECONDS,
     resources: "nano",
   },
-  dragonfly: { snapshotCron: "*/30 * * * *" },
+  dragonfly: {
+    snapshotCron: "*/30 * * * *",
+    snapshotTarget: { type: "volume", prefix: "dragonfly" },
+  },
   images: {},
-  objectStore: { buckets: { app: "app", backups: "backups", loki: "loki", tempo: "tempo" } },
+  objectStore: {
+    buckets: {
+      app: "app",
+      backups: "backups",
+      loki: "loki",
+      tempo: "tempo",
+      dragonfly: "dragonfly",
+    },
+  },
   observability: {
     nodeLogs: true,
     objectStorageTarget: "in-cluster",
@@ -125,7 +136,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       storageSize: "10Gi",
       resources: "small",
       // Loki and Tempo keep dev's data on their own volumes; their buckets' shares are unused.
-      quotas: { app: "4Gi", backups: "2Gi", loki: "2Gi", tempo: "2Gi" },
+      // Dragonfly's bucket exists only with dragonfly.snapshotTarget.type in-cluster.
+      quotas: { app: "4Gi", backups: "2Gi", loki: "2Gi", tempo: "2Gi", dragonfly: "2Gi" },
     },
     observability: {
       collectorReplicas: 1,
@@ -164,11 +176,13 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
     dragonfly: {
       storageSize: "10Gi",
       resources: { cpu: "500m", memory: "2Gi", cpuLimit: "2", memoryLimit: "2Gi" },
+      // A crash loses at most the BullMQ writes since the last snapshot: 15 minutes of them.
+      snapshotCron: "*/15 * * * *",
     },
     objectStore: {
       storageSize: "100Gi",
       resources: "medium",
-      quotas: { app: "30Gi", backups: "40Gi", loki: "15Gi", tempo: "15Gi" },
+      quotas: { app: "30Gi", backups: "40Gi", loki: "15Gi", tempo: "15Gi", dragonfly: "10Gi" },
     },
     observability: {
       collectorReplicas: 2,

@@ -18,11 +18,11 @@ import { IMAGE_NAMES, type ImageName } from "../core/images";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { APP_LOGINS, PLATFORM_ROLE_NAMES } from "../components/postgres/init";
-import { BACKUP_PREFIX } from "../components/postgres/args";
+import { S3_KEY_PREFIX } from "../components/lib/s3";
 import { alertingCredentialIssues, alertingCredentialsSchema, alertingSchema } from "./alerting";
 
 /** Every consumer of the object store that gets a user of its own. */
-const OBJECT_STORE_CONSUMERS = ["app", "backups", "loki", "tempo"] as const;
+const OBJECT_STORE_CONSUMERS = ["app", "backups", "loki", "tempo", "dragonfly"] as const;
 
 /**
  * The zod schema of every `k3s-platform:*` stack config key. Defaults per profile live in
@@ -300,6 +300,39 @@ const resources = z.preprocess(
     }),
 );
 
+/**
+ * Where a component sends data to an S3-compatible bucket: `type` says which store, `prefix` is
+ * the folder in any. An `s3` target is a bucket outside the cluster (`endpoint`, `bucket`,
+ * `region`, `pathStyle`, `caBundle`); the other types take none of those. One shape for every such
+ * key (`postgres.backup.target`, `dragonfly.snapshotTarget`), so a stack writes them alike.
+ */
+function storeTarget<const T extends readonly [string, ...string[]]>(types: T) {
+  const quoted = types.map((type) => `"${type}"`);
+  const choices = `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+  return z.strictObject({
+    type: z.enum(types, { error: withInput(`must be ${choices}`) }),
+    endpoint: z
+      .url({
+        protocol: /^https?$/,
+        error: withInput("must be an http(s) URL such as https://s3.eu-central-1.amazonaws.com"),
+      })
+      .optional(),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, { error: withInput("must be an S3 region such as eu-central-1") })
+      .optional(),
+    bucket: bucketName.optional(),
+    prefix: z.string().regex(S3_KEY_PREFIX, {
+      error: withInput(
+        "must be letters, digits and . _ - / without a leading, trailing or doubled '/'",
+      ),
+    }),
+    pathStyle: z.boolean().optional(),
+    /** PEM bundle of a private CA that signed the endpoint's certificate. */
+    caBundle: z.string().min(1).optional(),
+  });
+}
+
 export const schema = z
   .strictObject({
     profile: z.enum(PROFILES, { error: 'must be "dev" or "prod"' }),
@@ -359,32 +392,7 @@ export const schema = z
          * (`endpoint`, `bucket`, `region`, `pathStyle`, `caBundle`, with the secret keys
          * `backupS3AccessKeyId` and `backupS3SecretAccessKey`). `prefix` is the folder in either.
          */
-        target: z.strictObject({
-          type: z.enum(["in-cluster", "s3"], { error: withInput('must be "in-cluster" or "s3"') }),
-          endpoint: z
-            .url({
-              protocol: /^https?$/,
-              error: withInput(
-                "must be an http(s) URL such as https://s3.eu-central-1.amazonaws.com",
-              ),
-            })
-            .optional(),
-          region: z
-            .string()
-            .regex(/^[a-z0-9-]+$/, {
-              error: withInput("must be an S3 region such as eu-central-1"),
-            })
-            .optional(),
-          bucket: bucketName.optional(),
-          prefix: z.string().regex(BACKUP_PREFIX, {
-            error: withInput(
-              "must be letters, digits and . _ - / without a leading, trailing or doubled '/'",
-            ),
-          }),
-          pathStyle: z.boolean().optional(),
-          /** PEM bundle of a private CA that signed the endpoint's certificate. */
-          caBundle: z.string().min(1).optional(),
-        }),
+        target: storeTarget(["in-cluster", "s3"]),
         /**
          * Prod only: keep the backups on the node knowingly. Without it, prod refuses an
          * `in-cluster` target, whose backups are lost with the node that holds the database.
@@ -420,7 +428,7 @@ export const schema = z
        */
       restorePrefix: z
         .string()
-        .regex(BACKUP_PREFIX, {
+        .regex(S3_KEY_PREFIX, {
           error: withInput(
             "must be letters, digits and . _ - / without a leading, trailing or doubled '/'",
           ),
@@ -447,6 +455,12 @@ export const schema = z
       resources,
       proactorThreads: integer(1, 64).optional(),
       snapshotCron: cronSchedule,
+      /**
+       * Where snapshots go and are loaded from at start: `volume`, Dragonfly's own PVC; `in-cluster`,
+       * the object store's dragonfly bucket; or `s3`, a bucket outside the cluster, with the secret
+       * keys `dragonflyS3AccessKeyId` and `dragonflyS3SecretAccessKey`. `prefix` is the folder.
+       */
+      snapshotTarget: storeTarget(["volume", "in-cluster", "s3"]),
     }),
     /** Images to deploy instead of the catalogue's, by catalogue name (`images.minio`). */
     images: imageOverrides,
@@ -463,12 +477,19 @@ export const schema = z
         backups: bucketName,
         loki: bucketName,
         tempo: bucketName,
+        dragonfly: bucketName,
       }),
       /**
        * Most each consumer's bucket may hold (a hard bucket quota, set by the bucket Job); the
        * quotas of the buckets that exist add up to no more than `storageSize`.
        */
-      quotas: z.strictObject({ app: storage, backups: storage, loki: storage, tempo: storage }),
+      quotas: z.strictObject({
+        app: storage,
+        backups: storage,
+        loki: storage,
+        tempo: storage,
+        dragonfly: storage,
+      }),
     }),
     observability: z.strictObject({
       nodeLogs: z.boolean(),
@@ -653,6 +674,10 @@ export const schema = z
     backupS3AccessKeyId: z.string().min(1).optional(),
     /** Its secret access key; set with `--secret`. */
     backupS3SecretAccessKey: z.string().min(1).optional(),
+    /** Access key id of an `s3` snapshot target (`dragonfly.snapshotTarget`); set with `--secret`. */
+    dragonflyS3AccessKeyId: z.string().min(1).optional(),
+    /** Its secret access key; set with `--secret`. */
+    dragonflyS3SecretAccessKey: z.string().min(1).optional(),
     /**
      * Access key id of Loki's and Tempo's user at the backup target
      * (`observability.objectStorageTarget: backup-target`); set with `--secret`.

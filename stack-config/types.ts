@@ -12,6 +12,8 @@ export const SECRET_KEYS = [
   "backupS3SecretAccessKey",
   "telemetryS3AccessKeyId",
   "telemetryS3SecretAccessKey",
+  "dragonflyS3AccessKeyId",
+  "dragonflyS3SecretAccessKey",
   "credentials",
 ] as const;
 export type SecretKeyName = (typeof SECRET_KEYS)[number];

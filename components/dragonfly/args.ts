@@ -8,6 +8,7 @@ import {
   storageSizeErrors,
 } from "../../core/validation";
 import { memoryCeiling, type ResourceSpec } from "../lib/resources";
+import { S3_KEY_PREFIX, s3EndpointParts, type S3KeyPair } from "../lib/s3";
 
 /**
  * Smallest memory Dragonfly accepts per proactor thread: below it, Dragonfly exits at start
@@ -46,6 +47,11 @@ export interface DragonflyArgs {
   storageClass?: pulumi.Input<string>;
   /** Five-field cron schedule of snapshots (`--snapshot_cron`), e.g. `0 * * * *` (hourly). */
   snapshotCron: string;
+  /**
+   * Send the snapshots to an S3-compatible bucket instead of the volume; at start Dragonfly loads
+   * the snapshot from there. @default none: snapshots on the volume
+   */
+  snapshotStore?: DragonflySnapshotStore;
   /** The password clients use, given instead of generated. @default generated with `@pulumi/random` */
   password?: pulumi.Input<string>;
   /** Protect the StatefulSet and retain it on delete (prod). @default false */
@@ -53,6 +59,40 @@ export interface DragonflyArgs {
   /** Kubernetes cluster domain, for the Service host name. @default "cluster.local" */
   clusterDomain?: string;
 }
+
+/** An S3-compatible bucket that holds Dragonfly's snapshots. */
+export interface DragonflySnapshotStore {
+  /**
+   * S3 endpoint URL, `http(s)://host[:port]` without a path, e.g.
+   * `http://object-store.platform.svc.cluster.local:9000`; Dragonfly addresses it path-style.
+   */
+  endpoint: pulumi.Input<string>;
+  /** Bucket; it must exist before Dragonfly starts, or Dragonfly exits at start. */
+  bucket: string;
+  /** Folder in the bucket: letters, digits and `. _ - /`, no leading or trailing `/`. */
+  prefix: string;
+  /** S3 region of the bucket (`AWS_REGION`). @default "us-east-1" */
+  region?: string;
+  /** Key pair of a user that may list, read and write under the prefix. */
+  credentials: S3KeyPair;
+  /**
+   * What must exist before Dragonfly starts: the bucket and its user (the bucket Job).
+   * @default nothing (the bucket exists already)
+   */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The part of the snapshot store a stack config gives before any resource exists: the endpoint
+ * only when it is a value (an external target's), which the rules then check.
+ */
+export type DragonflySnapshotSettings = Pick<DragonflySnapshotStore, "prefix" | "region"> &
+  Partial<Pick<DragonflySnapshotStore, "endpoint">>;
+
+/** What {@link dragonflyRules} read: the settings, with only the plain part of the store. */
+export type DragonflySettings = Omit<Settings<DragonflyArgs>, "snapshotStore"> & {
+  snapshotStore?: DragonflySnapshotSettings;
+};
 
 /** Threads Dragonfly runs by default: one per whole CPU of its limit (else request), at least 1. */
 export function dragonflyThreads(resources: ResourceSpec): number {
@@ -74,7 +114,7 @@ export interface DragonflyFlags {
 }
 
 /** The flag settings of valid args, with their documented defaults filled in. */
-export function resolveDragonflyFlags(args: Settings<DragonflyArgs>): DragonflyFlags {
+export function resolveDragonflyFlags(args: DragonflySettings): DragonflyFlags {
   return {
     threads: args.threads ?? dragonflyThreads(args.resources),
     maxMemoryMiB: args.maxMemoryMiB ?? dragonflyMaxMemoryMiB(args.resources),
@@ -82,8 +122,29 @@ export function resolveDragonflyFlags(args: Settings<DragonflyArgs>): DragonflyF
   };
 }
 
+/** Every problem with the snapshot store's plain settings, by their paths (`snapshotStore.prefix`). */
+function snapshotStoreRules(store: DragonflySnapshotSettings | undefined): FieldError[] {
+  if (store === undefined) return [];
+  const { prefix, endpoint } = store;
+  return [
+    ...fieldErrorIf(
+      !S3_KEY_PREFIX.test(prefix),
+      "snapshotStore.prefix",
+      () =>
+        `"${prefix}" must be letters, digits and . _ - / without a leading, trailing or doubled '/'`,
+    ),
+    ...fieldErrorIf(
+      typeof endpoint === "string" && s3EndpointParts(endpoint) === undefined,
+      "snapshotStore.endpoint",
+      () =>
+        `"${String(endpoint)}" must be http(s)://host[:port] with nothing after it: Dragonfly takes a ` +
+        `host and a scheme (--s3_endpoint, --s3_use_https) and puts the bucket right after the host`,
+    ),
+  ];
+}
+
 /** Every problem with a Dragonfly's args. */
-export function dragonflyRules(args: Settings<DragonflyArgs>): FieldError[] {
+export function dragonflyRules(args: DragonflySettings): FieldError[] {
   const { threads, maxMemoryMiB } = resolveDragonflyFlags(args);
   const needed = threads * DRAGONFLY_MIB_PER_THREAD;
   const ceilingMiB = toMebibytes(memoryCeiling(args.resources));
@@ -114,5 +175,6 @@ export function dragonflyRules(args: Settings<DragonflyArgs>): FieldError[] {
       "snapshotCron",
       () => cronProblem(args.snapshotCron) as string,
     ),
+    ...snapshotStoreRules(args.snapshotStore),
   ];
 }

@@ -2,16 +2,24 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageRef, tagOf } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
+import { s3SecretKeys } from "../lib/s3";
 import { passwordFor, PlatformSecret, type SecretKey } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
 import { dragonflyRules, resolveDragonflyFlags, type DragonflyArgs } from "./args";
-import { DRAGONFLY_PORT, DRAGONFLY_SECRET_KEYS, dragonflyStatefulSet } from "./builders";
+import {
+  DRAGONFLY_PORT,
+  DRAGONFLY_SECRET_KEYS,
+  dragonflyStatefulSet,
+  snapshotLocation,
+  type SnapshotStoreAccess,
+} from "./builders";
 
 /**
- * Dragonfly, the Redis-compatible store behind BullMQ: one pod with its snapshots on a PVC, a
- * generated password, Prometheus metrics, and the flags BullMQ needs. Queues should use hashtag
- * prefixes (BullMQ's `prefix: "{jobs}"`) for `--lock_on_hashtags` to pay off.
+ * Dragonfly, the Redis-compatible store behind BullMQ: one pod with its snapshots on a PVC or in
+ * an S3-compatible bucket (loaded from there at start), a generated password, Prometheus metrics,
+ * and the flags BullMQ needs. Queues should use hashtag prefixes (BullMQ's `prefix: "{jobs}"`) for
+ * `--lock_on_hashtags` to pay off.
  */
 export class Dragonfly extends pulumi.ComponentResource {
   /** In-cluster DNS name of the client Service. */
@@ -67,6 +75,7 @@ export class Dragonfly extends pulumi.ComponentResource {
     this.password = this.passwordSecret.key(DRAGONFLY_SECRET_KEYS.password);
     this.redisUrl = this.passwordSecret.key(DRAGONFLY_SECRET_KEYS.url);
 
+    const store = this.storeAccess(name, args);
     this.statefulSet = new k8s.apps.v1.StatefulSet(
       name,
       dragonflyStatefulSet({
@@ -77,13 +86,24 @@ export class Dragonfly extends pulumi.ComponentResource {
         resources: args.resources,
         flags,
         password: this.password,
+        snapshots: snapshotLocation(args.snapshotStore),
+        store,
         storageSize: args.storageSize,
         storageClass: args.storageClass,
         serviceName: headless.metadata.name,
-        // A new password must restart Dragonfly, which reads it only at start.
-        configHashOf: [this.passwordSecret.content],
+        // A new password or bucket key must restart Dragonfly, which reads them only at start.
+        // Both keys of the pair live in one Secret, so its content covers them.
+        configHashOf: [
+          this.passwordSecret.content,
+          ...(store?.accessKey.content ? [store.accessKey.content] : []),
+        ],
       }),
-      { parent: this, ...keepData(args.protect ?? false) },
+      {
+        parent: this,
+        ...keepData(args.protect ?? false),
+        // Dragonfly exits at start when it cannot list the bucket, so the bucket comes first.
+        dependsOn: args.snapshotStore?.dependsOn,
+      },
     );
 
     this.registerOutputs({
@@ -93,5 +113,18 @@ export class Dragonfly extends pulumi.ComponentResource {
       service: this.service,
       passwordSecret: this.passwordSecret.name,
     });
+  }
+
+  /** The snapshot bucket's endpoint, region and key pair (given, or kept in a Secret made here). */
+  private storeAccess(name: string, args: DragonflyArgs): SnapshotStoreAccess | undefined {
+    const store = args.snapshotStore;
+    if (store === undefined) return undefined;
+    const keys = s3SecretKeys(store.credentials, {
+      name: `${name}-s3`,
+      namespace: args.namespace,
+      labels: labelsFor(this.identity),
+      parent: this,
+    });
+    return { endpoint: store.endpoint, region: store.region ?? "us-east-1", ...keys };
   }
 }

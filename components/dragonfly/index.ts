@@ -7,6 +7,8 @@ export {
   resolveDragonflyFlags,
   type DragonflyArgs,
   type DragonflyFlags,
+  type DragonflySettings,
+  type DragonflySnapshotStore,
 } from "./args";
 export {
   DRAGONFLY_DATA_DIR,
@@ -15,6 +17,7 @@ export {
   DRAGONFLY_SECRET_KEYS,
   dragonflyCommandLine,
   dragonflyStatefulSet,
+  snapshotLocation,
   type DragonflyWorkloadSpec,
 } from "./builders";
 export { Dragonfly } from "./dragonfly";

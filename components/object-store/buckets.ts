@@ -28,6 +28,8 @@ export const BucketRole = {
   loki: "loki",
   /** Tempo traces (prod). */
   tempo: "tempo",
+  /** Dragonfly's snapshots, when they go to the object store. */
+  dragonfly: "dragonfly",
 } as const;
 export type BucketRole = (typeof BucketRole)[keyof typeof BucketRole];
 

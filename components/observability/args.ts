@@ -1,3 +1,4 @@
+import type { S3KeyPair as GivenS3KeyPair } from "../lib/s3";
 import type * as pulumi from "@pulumi/pulumi";
 import {
   fieldErrorIf,
@@ -75,14 +76,6 @@ export interface S3KeyPair {
   secretKey: SecretKey;
 }
 
-/** An S3 key pair given as values, which the component keeps in a Secret of its own. */
-export interface S3KeyValues {
-  /** Access key id. */
-  accessKeyId: pulumi.Input<string>;
-  /** Secret access key. */
-  secretAccessKey: pulumi.Input<string>;
-}
-
 /** One consumer's bucket. */
 export interface BucketAccess {
   /** Bucket name. */
@@ -91,7 +84,7 @@ export interface BucketAccess {
    * Key pair of a user scoped to that bucket: keys of a Secret that exists (the object store's),
    * or values (an external store's), kept in a Secret `<consumer>-s3`.
    */
-  credentials: S3KeyPair | S3KeyValues;
+  credentials: GivenS3KeyPair;
 }
 
 /** An S3 endpoint and the bucket of Loki and of Tempo (prod); without it both use their PVC. */

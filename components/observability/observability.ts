@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor, selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { nestedErrors } from "../../core/validation";
-import { PlatformSecret, type SecretKey } from "../lib/secrets";
+import { s3SecretKeys, type S3KeyPair as GivenS3KeyPair } from "../lib/s3";
+import type { SecretKey } from "../lib/secrets";
 import { assertValidArgs } from "../lib/validation";
 import {
   OBJECT_STORAGE_DEFAULTS,
@@ -11,7 +12,6 @@ import {
   type ObjectStorageArgs,
   type ObservabilityArgs,
   type S3KeyPair,
-  type S3KeyValues,
 } from "./args";
 import { Alertmanager } from "./alertmanager";
 import { alertRuleFiles, dashboardFiles } from "./charts";
@@ -337,20 +337,11 @@ function objectBuckets(
 }
 
 /** A key pair as Secret keys: given ones, or values kept in a Secret `<consumer>-s3`. */
-function keyPairOf(
-  consumer: "loki" | "tempo",
-  given: S3KeyPair | S3KeyValues,
-  at: Placement,
-): S3KeyPair {
-  if ("accessKey" in given) return given;
-  const secret = new PlatformSecret(
-    `${SERVICE_NAMES[consumer]}-s3`,
-    {
-      namespace: at.base.namespace,
-      labels: labelsFor(identityOf(consumer, at.base.instance)),
-      data: { accessKeyId: given.accessKeyId, secretAccessKey: given.secretAccessKey },
-    },
-    at.parent,
-  );
-  return { accessKey: secret.key("accessKeyId"), secretKey: secret.key("secretAccessKey") };
+function keyPairOf(consumer: "loki" | "tempo", given: GivenS3KeyPair, at: Placement): S3KeyPair {
+  return s3SecretKeys(given, {
+    name: `${SERVICE_NAMES[consumer]}-s3`,
+    namespace: at.base.namespace,
+    labels: labelsFor(identityOf(consumer, at.base.instance)),
+    parent: at.parent.parent,
+  });
 }

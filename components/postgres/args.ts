@@ -10,7 +10,7 @@ import {
   storageSizeErrors,
 } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
-import type { SecretKey } from "../lib/secrets";
+import { S3_KEY_PREFIX, type S3KeyPair } from "../lib/s3";
 import type { SettingValue } from "./config";
 
 /**
@@ -127,14 +127,6 @@ export type ResolvedWalArchiveArgs = Required<WalArchiveArgs>;
 /** The restore args with their documented defaults filled in. */
 export type ResolvedRestoreArgs = Required<PostgresRestoreArgs>;
 
-/**
- * The uploader's S3 key pair: keys of a Secret that exists (the object store's backups user), or
- * values the component keeps in a Secret of its own (an external target's credentials).
- */
-export type BackupCredentials =
-  | { accessKey: SecretKey; secretKey: SecretKey }
-  | { accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
-
 /** Where the backups go (any S3-compatible endpoint), how often, and how many are kept. */
 export interface PostgresBackupArgs {
   /** Five-field cron schedule, in UTC, e.g. `"0 3 * * *"`. */
@@ -149,7 +141,7 @@ export interface PostgresBackupArgs {
   /** S3 API endpoint URL, e.g. `http://minio.platform.svc.cluster.local:9000`. */
   endpoint: pulumi.Input<string>;
   /** Key pair of a user that may list, write and delete in the bucket. */
-  credentials: BackupCredentials;
+  credentials: S3KeyPair;
   /** S3 region of the bucket. @default "us-east-1" */
   region?: string;
   /**
@@ -323,7 +315,7 @@ function restoreRules(args: PostgresSettings): FieldError[] {
     ),
     ...fieldErrorIf(problem !== undefined, "point", () => problem as string),
     ...fieldErrorIf(
-      restore.prefix !== undefined && !BACKUP_PREFIX.test(restore.prefix),
+      restore.prefix !== undefined && !S3_KEY_PREFIX.test(restore.prefix),
       "prefix",
       () => `must be letters, digits and . _ - / without a leading, trailing or doubled '/'`,
     ),
@@ -350,9 +342,6 @@ export function postgresImageProblem(image: pulumi.Input<string> | undefined): s
     `(got "${image}")`
   );
 }
-/** A key prefix: path segments of safe characters, so it is a folder and safe in the script. */
-export const BACKUP_PREFIX = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
-
 /** At least one whole PEM certificate block. */
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
@@ -367,7 +356,7 @@ function backupRules(backup: PostgresBackupSettings): FieldError[] {
       () => `must be a whole number ≥ 1: keep at least one backup (got ${backup.retain})`,
     ),
     ...fieldErrorIf(
-      backup.prefix !== undefined && !BACKUP_PREFIX.test(backup.prefix),
+      backup.prefix !== undefined && !S3_KEY_PREFIX.test(backup.prefix),
       "prefix",
       () =>
         `must be letters, digits and . _ - / without a leading, trailing or doubled '/' ` +

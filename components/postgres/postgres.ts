@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
 import { labelsFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { memoryCeiling } from "../lib/resources";
+import { s3SecretKeys } from "../lib/s3";
 import { passwordFor, PlatformSecret, scramSaltSourceFor, type SecretKey } from "../lib/secrets";
 import { keepData, serviceHost, statefulServices } from "../lib/stateful";
 import { assertValidArgs } from "../lib/validation";
@@ -11,7 +12,6 @@ import {
   postgresRules,
   resolvePostgresArgs,
   type PostgresArgs,
-  type BackupCredentials,
   type ResolvedBackupArgs,
   type ResolvedPostgresArgs,
 } from "./args";
@@ -381,7 +381,12 @@ export class Postgres extends pulumi.ComponentResource {
             { parent: this },
           );
     return {
-      s3: this.uploaderKeys(namespace, labels, backup.credentials),
+      s3: s3SecretKeys(backup.credentials, {
+        name: `${this.backupIdentity.name}-s3`,
+        namespace,
+        labels,
+        parent: this,
+      }),
       caConfigMap: ca?.metadata.name,
     };
   }
@@ -424,25 +429,6 @@ export class Postgres extends pulumi.ComponentResource {
         { parent: this, dependsOn: [this.statefulSet, this.rolesReady] },
       );
     }
-  }
-
-  /** The uploader's key pair as Secret keys: given ones, or values kept in a Secret made here. */
-  private uploaderKeys(
-    namespace: pulumi.Input<string>,
-    labels: Record<string, string>,
-    given: BackupCredentials,
-  ): { accessKey: SecretKey; secretKey: SecretKey } {
-    if ("accessKey" in given) return given;
-    const secret = new PlatformSecret(
-      `${this.backupIdentity.name}-s3`,
-      {
-        namespace,
-        labels,
-        data: { accessKeyId: given.accessKeyId, secretAccessKey: given.secretAccessKey },
-      },
-      { parent: this },
-    );
-    return { accessKey: secret.key("accessKeyId"), secretKey: secret.key("secretAccessKey") };
   }
 }
 

@@ -7,6 +7,7 @@ import {
 import type { StackProblem } from "../../stack-config/stack-rules";
 import type { PlatformSettings, ValidatedConfig } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
+import { externalTargetOf, storeTargetProblems, type ExternalTarget } from "./store-target";
 
 /**
  * Postgres's settings from the stack config. Of `backup`, the schedule, retention and how to
@@ -96,66 +97,31 @@ export const postgresCheck: ComponentCheck = {
   },
 };
 
-/** An external backup target, as the stack config gives it. */
-export interface ExternalBackupTarget {
-  endpoint: string;
-  bucket: string;
-  /** Host and port the uploader connects to, for its NetworkPolicy edge. */
-  host: string;
-  port: number;
-}
-
 /** The external target the backups go to, or undefined: none, or the in-cluster store. */
 export function externalBackupTarget(
   config: Pick<PlatformSettings, "postgres">,
-): ExternalBackupTarget | undefined {
+): ExternalTarget | undefined {
   const { enabled, target } = config.postgres.backup;
-  if (!enabled || target.type !== "s3" || !target.endpoint || !target.bucket) return undefined;
-  const url = new URL(target.endpoint);
-  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-  return { endpoint: target.endpoint, bucket: target.bucket, host: url.hostname, port };
+  return enabled ? externalTargetOf(target) : undefined;
 }
 
-/** The settings only an `s3` target reads, by their stack keys. */
-const S3_ONLY = ["endpoint", "region", "bucket", "pathStyle", "caBundle"] as const;
-const SECRETS = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 const TARGET = "postgres.backup.target";
 
 /**
- * The backup target given whole: an `s3` target with its endpoint, bucket and both secret keys;
- * an `in-cluster` one with none of those; and in prod, the backups leave the node unless the
- * stack accepts losing them with it. Secret keys are told apart only by whether the stack sets
- * them (`written`).
+ * The backup target given whole (see {@link storeTargetProblems}), and in prod, the backups leave
+ * the node unless the stack accepts losing them with it.
  */
 export function backupTargetProblems(
   config: Pick<ValidatedConfig, "profile" | "postgres">,
   written: (key: string) => boolean,
 ): StackProblem[] {
   const { enabled, target, acceptBackupsOnNode } = config.postgres.backup;
-  const problems: StackProblem[] = [];
+  const problems = storeTargetProblems(
+    target,
+    { at: TARGET, secrets: ["backupS3AccessKeyId", "backupS3SecretAccessKey"] },
+    written,
+  );
   const add = (key: string, message: string) => problems.push({ keys: [key], message });
-  if (target.type === "s3") {
-    for (const key of ["endpoint", "bucket"] as const) {
-      if (target[key] === undefined) add(`${TARGET}.${key}`, `is required with ${TARGET}.type s3`);
-    }
-    for (const key of SECRETS) {
-      if (!written(key)) {
-        add(
-          key,
-          `is required with ${TARGET}.type s3: \`pulumi config set --secret k3s-platform:${key} …\``,
-        );
-      }
-    }
-  } else {
-    for (const key of S3_ONLY) {
-      if (target[key] !== undefined) {
-        add(`${TARGET}.${key}`, `is for an s3 target, but ${TARGET}.type is in-cluster`);
-      }
-    }
-    for (const key of SECRETS.filter(written)) {
-      add(key, `is set, but nothing uses it: ${TARGET}.type is in-cluster`);
-    }
-  }
   if (
     config.profile === "prod" &&
     enabled &&

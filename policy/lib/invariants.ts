@@ -70,6 +70,7 @@ export const ROLES = {
   ollama: { name: "ollama", component: "llm", label: "Ollama" },
   loki: { name: "loki", label: "Loki" },
   tempo: { name: "tempo", label: "Tempo" },
+  dragonfly: { name: "dragonfly", component: "cache", label: "Dragonfly" },
 } as const satisfies Record<string, Role>;
 
 function manifestOf(object: KubeObject): Manifest {

@@ -47,6 +47,15 @@ export function externalEndpointPorts(value: string): ports.PortSet {
 }
 
 /**
+ * The port of Dragonfly's `DFLY_s3_endpoint` (`host:port`, no scheme) when the host is outside
+ * the cluster; none for a cluster Service or a value without a port.
+ */
+function externalHostPortPorts(value: string): ports.PortSet {
+  const match = /^([^:/\s]+):(\d{1,5})$/.exec(value);
+  return match ? externalEndpointPorts(`http://${match[1]}:${match[2]}`) : ports.union();
+}
+
+/**
  * Every way to the internet the platform has. Arcjet's shows in the render as the web's
  * `ARCJET_KEY`; the model registry's has no sign besides the edge (`app.egress.modelRegistry`
  * only adds or drops it), so Ollama is held to HTTPS. The notify webhook is named by its own CIDRs,
@@ -80,6 +89,13 @@ const INTERNET_EGRESS: readonly InternetEgress[] = [
     why: "their buckets at the backup target (observability.objectStorageTarget backup-target)",
     env: "S3_ENDPOINT",
   })),
+  {
+    role: ROLES.dragonfly,
+    ports: externalHostPortPorts,
+    on: "its DFLY_s3_endpoint's port",
+    why: "an external snapshot target (dragonfly.snapshotTarget.type s3)",
+    env: "DFLY_s3_endpoint",
+  },
 ];
 
 /** The ports this endpoint may open on the internet, by the allowances its pods qualify for. */
@@ -101,17 +117,18 @@ function allowedFor(stack: StackIndex, from: Endpoint): ports.PortSet {
 /**
  * Whole-stack rule `internet-egress`: nothing in the platform reaches the internet (a public
  * address outside the cluster's ranges) except Arcjet's API from web when its pods carry
- * `ARCJET_KEY`, and the Ollama registry from Ollama, each on 443 only, and the backups (the dump
- * and base backup CronJobs, and the database pod's WAL uploader and restore) on the port of their
- * `S3_ENDPOINT` when that is outside the cluster. Judged on the rendered
+ * `ARCJET_KEY`, and the Ollama registry from Ollama, each on 443 only; the backups (the dump and
+ * base backup CronJobs, the database pod's WAL uploader and restore) and Loki and Tempo at the
+ * backup target on the port of their `S3_ENDPOINT`, and Dragonfly on the port of its
+ * `DFLY_s3_endpoint`, each when that is outside the cluster. Judged on the rendered
  * NetworkPolicies, never on the wiring table.
  */
 export const internetEgress: StackValidationPolicy = {
   name: "internet-egress",
   description:
     "Nothing reaches the internet except web → Arcjet (443, with ARCJET_KEY), Ollama → its " +
-    "model registry (443) and the backups (CronJobs, WAL upload, restore) → an external " +
-    "S3_ENDPOINT (its port).",
+    "model registry (443); the backups (CronJobs, WAL upload, restore), Loki and Tempo → an " +
+    "external S3_ENDPOINT (its port); Dragonfly → an external DFLY_s3_endpoint (its port).",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Remove the internet edge from the wiring table (platform/wiring.ts), or narrow an " +

@@ -52,6 +52,20 @@ const TELEMETRY_SECRETS = {
 };
 const TELEMETRY_SECRET_KEYS = Object.keys(TELEMETRY_SECRETS);
 
+/** An external snapshot target for Dragonfly, and its two secret keys as the engine passes them. */
+const SNAPSHOT_TARGET = {
+  type: "s3",
+  endpoint: "https://s3.eu-central-1.amazonaws.com",
+  region: "eu-central-1",
+  bucket: "acme-dragonfly",
+  prefix: "dragonfly",
+};
+const SNAPSHOT_SECRETS = {
+  "k3s-platform:dragonflyS3AccessKeyId": "AKIAEXAMPLE",
+  "k3s-platform:dragonflyS3SecretAccessKey": "secret-access-key-example",
+};
+const SNAPSHOT_SECRET_KEYS = Object.keys(SNAPSHOT_SECRETS);
+
 const KEYS_AND_NAMESPACES: Row[] = [
   [
     "a misspelled top-level key",
@@ -1508,6 +1522,125 @@ const COMPONENTS_AND_SECRETS: Row[] = [
 ];
 
 /** Every invalid stack of the corpus. */
+const DRAGONFLY_SNAPSHOTS: Row[] = [
+  [
+    "a Dragonfly snapshot cron with four fields",
+    prod({ dragonfly: { snapshotCron: "*/15 * * *" } }),
+    "dragonfly.snapshotCron",
+    /must be five cron fields .* \(got 4 fields in "\*\/15 \* \* \*"\)/,
+  ],
+  [
+    "a Dragonfly snapshot cron with a minute past 59",
+    dev({ dragonfly: { snapshotCron: "75 * * * *" } }),
+    "dragonfly.snapshotCron",
+    /has a bad minute field "75": 75 is outside 0-59/,
+  ],
+  [
+    "a snapshot target type Dragonfly does not know",
+    dev({ dragonfly: { snapshotTarget: { type: "gcs" } } }),
+    "dragonfly.snapshotTarget.type",
+    /must be "volume", "in-cluster" or "s3" \(got the string "gcs"\)/,
+  ],
+  [
+    "an s3 snapshot target without its keys",
+    dev({ dragonfly: { snapshotTarget: SNAPSHOT_TARGET } }),
+    "dragonflyS3AccessKeyId",
+    /is required with dragonfly.snapshotTarget.type s3: `pulumi config set --secret/,
+    { tools: true },
+  ],
+  [
+    "an s3 snapshot target with only its access key id",
+    dev({ dragonfly: { snapshotTarget: SNAPSHOT_TARGET } }),
+    "dragonflyS3SecretAccessKey",
+    /is required with dragonfly.snapshotTarget.type s3/,
+    {
+      secretKeys: ["k3s-platform:dragonflyS3AccessKeyId"],
+      raw: { "k3s-platform:dragonflyS3AccessKeyId": "AKIAEXAMPLE" },
+    },
+  ],
+  [
+    "an s3 snapshot secret key in plain text",
+    dev({ dragonfly: { snapshotTarget: SNAPSHOT_TARGET } }),
+    "dragonflyS3SecretAccessKey",
+    /must be stored as a secret/,
+    { secretKeys: ["k3s-platform:dragonflyS3AccessKeyId"], raw: SNAPSHOT_SECRETS },
+  ],
+  [
+    "an s3 snapshot target without its bucket",
+    dev({ dragonfly: { snapshotTarget: { ...SNAPSHOT_TARGET, bucket: undefined } } }),
+    "dragonfly.snapshotTarget.bucket",
+    /is required with dragonfly.snapshotTarget.type s3/,
+    { secretKeys: SNAPSHOT_SECRET_KEYS, raw: SNAPSHOT_SECRETS },
+  ],
+  [
+    "a snapshot endpoint with a path",
+    dev({
+      dragonfly: { snapshotTarget: { ...SNAPSHOT_TARGET, endpoint: "https://s3.example.com/x" } },
+    }),
+    "dragonfly.snapshotTarget.endpoint",
+    /must be http\(s\):\/\/host\[:port\] with nothing after it/,
+    { secretKeys: SNAPSHOT_SECRET_KEYS, raw: SNAPSHOT_SECRETS },
+  ],
+  [
+    "a private CA for Dragonfly's snapshot target",
+    dev({
+      dragonfly: {
+        snapshotTarget: {
+          ...SNAPSHOT_TARGET,
+          caBundle: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        },
+      },
+    }),
+    "dragonfly.snapshotTarget.caBundle",
+    /Dragonfly has no setting for a private CA/,
+    { secretKeys: SNAPSHOT_SECRET_KEYS, raw: SNAPSHOT_SECRETS },
+  ],
+  [
+    "virtual-hosted addressing for Dragonfly's snapshot target",
+    dev({ dragonfly: { snapshotTarget: { ...SNAPSHOT_TARGET, pathStyle: false } } }),
+    "dragonfly.snapshotTarget.pathStyle",
+    /path-style only/,
+    { secretKeys: SNAPSHOT_SECRET_KEYS, raw: SNAPSHOT_SECRETS },
+  ],
+  [
+    "an endpoint for a snapshot target on the volume",
+    dev({ dragonfly: { snapshotTarget: { type: "volume", endpoint: "https://s3.example.com" } } }),
+    "dragonfly.snapshotTarget.endpoint",
+    /is for an s3 target, but dragonfly.snapshotTarget.type is volume/,
+  ],
+  [
+    "snapshot keys with an in-cluster snapshot target",
+    dev({ dragonfly: { snapshotTarget: { type: "in-cluster" } } }),
+    "dragonflyS3AccessKeyId",
+    /is set, but nothing uses it: dragonfly.snapshotTarget.type is in-cluster/,
+    { secretKeys: SNAPSHOT_SECRET_KEYS, raw: SNAPSHOT_SECRETS },
+  ],
+  [
+    "a snapshot folder with a trailing slash",
+    dev({ dragonfly: { snapshotTarget: { type: "in-cluster", prefix: "dragonfly/" } } }),
+    "dragonfly.snapshotTarget.prefix",
+    /without a leading, trailing or doubled '\/'/,
+  ],
+  [
+    "Dragonfly's bucket named like the app's",
+    dev({
+      dragonfly: { snapshotTarget: { type: "in-cluster" } },
+      objectStore: { buckets: { dragonfly: "app" } },
+    }),
+    "objectStore.buckets.dragonfly",
+    /"app" is also buckets.app: each consumer's user is scoped to its own bucket/,
+  ],
+  [
+    "Dragonfly's bucket quota past the volume's room",
+    dev({
+      dragonfly: { snapshotTarget: { type: "in-cluster" } },
+      objectStore: { quotas: { dragonfly: "6Gi" } },
+    }),
+    "objectStore.quotas",
+    /add up to more than storageSize \(10Gi\): .*quotas.dragonfly 6Gi/,
+  ],
+];
+
 export const INVALID_STACKS: InvalidStack[] = [
   ...KEYS_AND_NAMESPACES,
   ...TYPES_AND_RANGES,
@@ -1518,6 +1651,7 @@ export const INVALID_STACKS: InvalidStack[] = [
   ...NAMES,
   ...PRODUCTION,
   ...COMPONENTS_AND_SECRETS,
+  ...DRAGONFLY_SNAPSHOTS,
 ].map(([name, values, key, reason, extra]) => ({ name, values, key, reason, ...extra }));
 
 /** The config as the engine passes it: the stack's values, then any raw extra entries. */

@@ -72,7 +72,7 @@ function stubWorld() {
     MINIO_ROOT_PASSWORD: "root-password",
     MINIO_SERVER: "minio.platform.svc:9000",
   };
-  for (const role of Object.keys(ALL_BUCKETS)) {
+  for (const role of [...Object.keys(ALL_BUCKETS), "dragonfly"]) {
     env[`${role.toUpperCase()}_ACCESS_KEY`] = role;
     env[`${role.toUpperCase()}_SECRET_KEY`] = `${role}-secret`;
   }
@@ -219,6 +219,61 @@ describe("bucket script", () => {
     expect(bucketJobName("minio", bucketPlan({ app: "app2" }), image)).not.toBe(name);
     expect(bucketJobName("minio", bucketPlan({ app: "app" }), `${image}-x`)).not.toBe(name);
     expect(name).toMatch(/^minio-buckets-[0-9a-f]{8}$/);
+  });
+});
+
+describe("Dragonfly's bucket", () => {
+  it("gets its quota and a user whose policy reaches that bucket and nothing else", async () => {
+    const { bucketPlan, bucketScript } = await load();
+    const script = bucketScript(
+      bucketPlan({ app: "app", dragonfly: "snapshots" }, { dragonfly: "10Gi" }),
+    );
+    for (const shell of ["sh", "bash"]) {
+      expect(() => execFileSync(shell, ["-n", "-c", script], { stdio: "pipe" })).not.toThrow();
+    }
+    const { run } = stubWorld();
+    const { calls, state } = run("sh", script);
+    expect(calls).toEqual([
+      "ready store",
+      "mb --ignore-existing store/app",
+      "mb --ignore-existing store/snapshots",
+      "quota clear store/app",
+      `quota set store/snapshots --size ${10 * 2 ** 30}`,
+      "admin policy create store app-readwrite $POLICY_DIR/app-readwrite.json",
+      "admin user add store app app-secret",
+      "admin policy attach store app-readwrite --user app",
+      "admin policy create store dragonfly-readwrite $POLICY_DIR/dragonfly-readwrite.json",
+      "admin user add store dragonfly dragonfly-secret",
+      "admin policy attach store dragonfly-readwrite --user dragonfly",
+    ]);
+    const policy = fs.readFileSync(path.join(state, "policy-dragonfly-readwrite.json"), "utf8");
+    expect(JSON.parse(policy).Statement.flatMap((s: { Resource: string[] }) => s.Resource)).toEqual(
+      ["arn:aws:s3:::snapshots", "arn:aws:s3:::snapshots/*"],
+    );
+  });
+
+  it("may not share a name with another consumer's", async () => {
+    const { objectStoreRules } = await load();
+    expect(
+      objectStoreRules({ storageSize: "10Gi", buckets: { app: "app", dragonfly: "app" } }),
+    ).toEqual([
+      {
+        propertyPath: "buckets.dragonfly",
+        reason: expect.stringMatching(/"app" is also buckets.app: each consumer's user is scoped/),
+      },
+    ]);
+  });
+
+  it("exists in the stack only with dragonfly.snapshotTarget.type in-cluster", async () => {
+    const { argsForObjectStore } = await import("../../platform/args/object-store");
+    const volume = argsForObjectStore(parsedStackConfig());
+    expect(Object.keys(volume.buckets)).not.toContain("dragonfly");
+    expect(Object.keys(volume.quotas ?? {})).not.toContain("dragonfly");
+    const inCluster = argsForObjectStore(
+      parsedStackConfig({ dragonfly: { snapshotTarget: { type: "in-cluster" } } }),
+    );
+    expect(inCluster.buckets.dragonfly).toBe("dragonfly");
+    expect(inCluster.quotas?.dragonfly).toBe("2Gi");
   });
 });
 

@@ -168,7 +168,13 @@ describe("the Loki config", () => {
   it("Loki retention deletes (compactor retention_enabled + delete_request_store)", () => {
     for (const storage of [
       { backend: "filesystem" as const },
-      { backend: "s3" as const, bucket: "loki", endpoint: s3, region: "us-east-1", pathStyle: true },
+      {
+        backend: "s3" as const,
+        bucket: "loki",
+        endpoint: s3,
+        region: "us-east-1",
+        pathStyle: true,
+      },
     ]) {
       const config = roundTrip(lokiConfig({ retention: "336h", storage }));
       expect(config.limits_config.retention_period).toBe("336h");
@@ -193,7 +199,13 @@ describe("object storage (prod)", () => {
     const loki = roundTrip(
       lokiConfig({
         retention: "168h",
-        storage: { backend: "s3", bucket: "loki", endpoint: s3, region: "us-east-1", pathStyle: true },
+        storage: {
+          backend: "s3",
+          bucket: "loki",
+          endpoint: s3,
+          region: "us-east-1",
+          pathStyle: true,
+        },
       }),
     );
     expect(loki.common.storage.s3).toMatchObject({
@@ -206,7 +218,13 @@ describe("object storage (prod)", () => {
     const tempo = roundTrip(
       tempoConfig({
         ...tempoArgs,
-        storage: { backend: "s3", bucket: "tempo", endpoint: s3, region: "us-east-1", pathStyle: true },
+        storage: {
+          backend: "s3",
+          bucket: "tempo",
+          endpoint: s3,
+          region: "us-east-1",
+          pathStyle: true,
+        },
       }),
     );
     expect(tempo.storage.trace.backend).toBe("s3");
@@ -219,7 +237,13 @@ describe("object storage (prod)", () => {
   });
 
   it("S3 keys appear in the config files only as ${ENV} references for -config.expand-env", () => {
-    const storage = { backend: "s3" as const, bucket: "b", endpoint: s3, region: "us-east-1", pathStyle: true };
+    const storage = {
+      backend: "s3" as const,
+      bucket: "b",
+      endpoint: s3,
+      region: "us-east-1",
+      pathStyle: true,
+    };
     const loki = roundTrip(lokiConfig({ retention: "168h", storage })).common.storage.s3;
     const tempo = roundTrip(tempoConfig({ ...tempoArgs, storage })).storage.trace.s3;
     expect([loki.access_key_id, loki.secret_access_key]).toEqual([

@@ -118,6 +118,18 @@ function withBackupEndpoint(resources: RenderedResource[], endpoint: string) {
   });
 }
 
+/** The render with Dragonfly's container given a `DFLY_s3_endpoint` (its snapshot bucket). */
+function withSnapshotEndpoint(resources: RenderedResource[], hostPort: string) {
+  return resources.map((resource) => {
+    const props = resource.props as Props;
+    if (props.kind !== "StatefulSet" || props.metadata?.name !== "dragonfly") return resource;
+    const copy = structuredClone(resource);
+    const [first] = (copy.props as Props).spec.template.spec.containers as Props[];
+    first.env = [...(first.env ?? []), { name: "DFLY_s3_endpoint", value: hostPort }];
+    return copy;
+  });
+}
+
 async function findings(resources: RenderedResource[]): Promise<string[]> {
   const violations = await runPolicies([...INVARIANTS, reachability], resources);
   return violations.map((violation) => `[${violation.policy}] ${violation.message}`);
@@ -223,6 +235,29 @@ describe("a widened wiring table", () => {
     const external = withBackupEndpoint(widened(prod(), out), "https://s3.example.com:8443");
     expect(await findings(external)).toEqual([
       expect.stringContaining("may reach the internet:443,"),
+    ]);
+  });
+
+  it("Dragonfly → the internet only on the port of a DFLY_s3_endpoint outside the cluster", async () => {
+    const dragonfly = pods("dragonfly", "cache");
+    const out = [edge(dragonfly, peer.internet(), [port.tcp(443), port.tcp(9000)], "snapshots")];
+    // The shipped stacks keep Dragonfly's snapshots on its volume: no internet port is allowed.
+    expect(await findings(widened(prod(), out))).toEqual([
+      expect.stringContaining("may reach the internet:443,"),
+      expect.stringContaining("may reach the internet:9000,"),
+    ]);
+    // The object store in the cluster is no reason to reach the internet on its port.
+    const inCluster = withSnapshotEndpoint(
+      widened(prod(), out),
+      "object-store.platform.svc.cluster.local:9000",
+    );
+    expect(await findings(inCluster)).toHaveLength(2);
+    const external = withSnapshotEndpoint(
+      widened(prod(), out),
+      "s3.eu-central-1.amazonaws.com:443",
+    );
+    expect(await findings(external)).toEqual([
+      expect.stringContaining("may reach the internet:9000,"),
     ]);
   });
 });
