@@ -165,5 +165,24 @@ export function parseS3Endpoint(endpoint: string): S3Endpoint {
   return parsed;
 }
 
+/** A store's data in an S3 bucket, as Loki's and Tempo's configs take it. */
+export interface S3Storage {
+  backend: "s3";
+  bucket: string;
+  endpoint: S3Endpoint;
+  region: string;
+  /** Path-style addressing (MinIO, most self-hosted stores) rather than virtual-hosted. */
+  pathStyle: boolean;
+}
+
+/** The S3 storage of a bucket whose endpoint is known. */
+export function s3Storage(
+  bucket: { bucket: string; region: string; pathStyle: boolean },
+  endpoint: S3Endpoint,
+): S3Storage {
+  const { region, pathStyle } = bucket;
+  return { backend: "s3", bucket: bucket.bucket, endpoint, region, pathStyle };
+}
+
 /** Environment variables that carry the S3 key pair into `-config.expand-env=true`. */
 export const S3_ENV = { accessKey: "S3_ACCESS_KEY_ID", secretKey: "S3_SECRET_ACCESS_KEY" } as const;

@@ -1,4 +1,4 @@
-import { PORTS, S3_ENV, type S3Endpoint } from "./common";
+import { PORTS, S3_ENV, type S3Storage } from "./common";
 
 /** Loki's `loki.yaml`: a pure function of its inputs. */
 
@@ -12,9 +12,7 @@ export const LOKI_DATA_DIR = "/var/loki";
 export const LOKI_SCHEMA_FROM = "2024-04-01";
 
 /** Where Loki's chunks and index go: the PVC (dev) or an S3 bucket (prod). */
-export type LokiStorage =
-  | { backend: "filesystem" }
-  | { backend: "s3"; bucket: string; endpoint: S3Endpoint; region: string; pathStyle: boolean };
+export type LokiStorage = { backend: "filesystem" } | S3Storage;
 
 /** What {@link lokiConfig} is built from. */
 export interface LokiConfigArgs {

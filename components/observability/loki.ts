@@ -5,7 +5,7 @@ import type { WorkloadIdentity } from "../../policy/model/labels";
 import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
 import { DEFAULT_RESOURCES, LOKI_DEFAULTS, lokiRules, type LokiArgs } from "./args";
-import { identityOf, PORTS, retentionHours, toYaml } from "./common";
+import { identityOf, PORTS, retentionHours, s3Storage, toYaml } from "./common";
 import { LOKI_DATA_DIR, lokiConfig } from "./loki-config";
 import { singleBinary, storeWorkload } from "./store";
 
@@ -37,16 +37,7 @@ export class Loki extends pulumi.ComponentResource {
       toYaml(
         lokiConfig({
           retention,
-          storage:
-            bucket && endpoint
-              ? {
-                  backend: "s3",
-                  bucket: bucket.bucket,
-                  endpoint,
-                  region: bucket.region,
-                  pathStyle: bucket.pathStyle,
-                }
-              : { backend: "filesystem" },
+          storage: bucket && endpoint ? s3Storage(bucket, endpoint) : { backend: "filesystem" },
         }),
       ),
     );

@@ -1,4 +1,4 @@
-import { PORTS, S3_ENV, type S3Endpoint } from "./common";
+import { PORTS, S3_ENV, type S3Storage } from "./common";
 
 /** Tempo's `tempo.yaml`: a pure function of its inputs. */
 
@@ -6,9 +6,7 @@ import { PORTS, S3_ENV, type S3Endpoint } from "./common";
 export const TEMPO_DATA_DIR = "/var/tempo";
 
 /** Where Tempo's blocks go: the PVC (dev) or an S3 bucket (prod). */
-export type TempoStorage =
-  | { backend: "local" }
-  | { backend: "s3"; bucket: string; endpoint: S3Endpoint; region: string; pathStyle: boolean };
+export type TempoStorage = { backend: "local" } | S3Storage;
 
 /** What {@link tempoConfig} is built from. */
 export interface TempoConfigArgs {

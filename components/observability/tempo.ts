@@ -5,7 +5,7 @@ import type { WorkloadIdentity } from "../../policy/model/labels";
 import { assertValidArgs } from "../lib/validation";
 import { objectMeta } from "../lib/workload";
 import { DEFAULT_RESOURCES, TEMPO_DEFAULTS, tempoRules, type TempoArgs } from "./args";
-import { identityOf, PORTS, retentionHours, toYaml } from "./common";
+import { identityOf, PORTS, retentionHours, s3Storage, toYaml } from "./common";
 import { singleBinary, storeWorkload } from "./store";
 import { TEMPO_DATA_DIR, tempoConfig } from "./tempo-config";
 
@@ -43,16 +43,7 @@ export class Tempo extends pulumi.ComponentResource {
           tempoConfig({
             retention,
             prometheusRemoteWriteUrl,
-            storage:
-              bucket && endpoint
-                ? {
-                    backend: "s3",
-                    bucket: bucket.bucket,
-                    endpoint,
-                    region: bucket.region,
-                    pathStyle: bucket.pathStyle,
-                  }
-                : { backend: "local" },
+            storage: bucket && endpoint ? s3Storage(bucket, endpoint) : { backend: "local" },
           }),
         ),
       );

@@ -39,6 +39,16 @@ echo "dumped to $dir"
 }
 
 /**
+ * The start both upload scripts share: exactly one folder under `$BACKUP_DIR`, the one the
+ * producing container wrote, as `$dir`, and its name (the UTC stamp) as `$stamp`.
+ */
+export const ONE_BACKUP_FOLDER = `set -- "\${BACKUP_DIR}"/*/
+if [ "$#" -ne 1 ] || [ ! -d "$1" ]; then echo "expected exactly one backup folder in \${BACKUP_DIR}" >&2; exit 1; fi
+dir="\${1%/}"
+stamp="\${dir##*/}"
+`;
+
+/**
  * Uploads the one folder under `$BACKUP_DIR` to `$S3_BUCKET/$S3_PREFIX/<stamp>/` with rclone, then
  * deletes all but the newest `$BACKUP_RETAIN` backup folders there. The remote `target` is
  * configured entirely by `RCLONE_CONFIG_TARGET_*` variables (endpoint, region, addressing, keys),
@@ -46,11 +56,7 @@ echo "dumped to $dir"
  */
 export function backupUploadScript(): string {
   return `set -eu
-set -- "\${BACKUP_DIR}"/*/
-if [ "$#" -ne 1 ] || [ ! -d "$1" ]; then echo "expected exactly one dump folder in \${BACKUP_DIR}" >&2; exit 1; fi
-dir="\${1%/}"
-stamp="\${dir##*/}"
-target="target:\${S3_BUCKET}/\${S3_PREFIX}"
+${ONE_BACKUP_FOLDER}target="target:\${S3_BUCKET}/\${S3_PREFIX}"
 # copy compares each object's size and checksum with the file after the upload.
 rclone copy "$dir" "\${target}/\${stamp}"
 echo "uploaded \${stamp}"

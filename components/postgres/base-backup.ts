@@ -1,6 +1,6 @@
 import type { SecretKey } from "../lib/secrets";
 import type { ResolvedBackupArgs, ResolvedWalArchiveArgs } from "./args";
-import { BACKUP_DIR, targetEnvironment, type BackupJobScripts } from "./backup";
+import { BACKUP_DIR, ONE_BACKUP_FOLDER, targetEnvironment, type BackupJobScripts } from "./backup";
 import { BASE_FOLDER, WAL_FOLDER } from "./wal-archive";
 
 /**
@@ -38,11 +38,7 @@ echo "base backup $stamp from WAL $(cat "$dir/start-wal"), consistent at $(cat "
 /** Uploads the one folder under `$BACKUP_DIR`, then applies the retention to backups and WAL. */
 export function baseBackupUploadScript(): string {
   return `set -eu
-set -- "\${BACKUP_DIR}"/*/
-if [ "$#" -ne 1 ] || [ ! -d "$1" ]; then echo "expected exactly one backup folder in \${BACKUP_DIR}" >&2; exit 1; fi
-dir="\${1%/}"
-stamp="\${dir##*/}"
-base="target:\${S3_BUCKET}/\${S3_PREFIX}/${BASE_FOLDER}"
+${ONE_BACKUP_FOLDER}base="target:\${S3_BUCKET}/\${S3_PREFIX}/${BASE_FOLDER}"
 wal="target:\${S3_BUCKET}/\${S3_PREFIX}/${WAL_FOLDER}"
 # The markers go last: a folder with a stop-time is a whole backup.
 rclone copy "$dir/data" "$base/$stamp/data"

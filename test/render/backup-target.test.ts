@@ -2,9 +2,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { MOCK_SECRET_PREFIX } from "../../tools/lib/mocks";
-import { ROOT, runTool } from "./lib";
+import { runTool, secureKeys, stackVariant, type Props } from "./lib";
 
 /**
  * The prod stack with its backups sent off the node: an external S3 target with a private CA and
@@ -15,28 +14,20 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "render-backup-target-"));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
-type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered manifests, read by the assertions
-
-const stackFile = path.join(scratch, "Pulumi.prod.yaml");
-const out = path.join(scratch, "out");
-const document = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-const postgres = document.config["k3s-platform:postgres"];
-delete postgres.backup.acceptBackupsOnNode;
-postgres.backup.target = {
-  type: "s3",
-  endpoint: "https://backups.example.net:8443",
-  region: "eu-central-1",
-  bucket: "acme-platform-backups",
-  prefix: "prod/postgres",
-  pathStyle: true,
-  caBundle: CA,
-};
-document.config["k3s-platform:backupS3AccessKeyId"] = { secure: "v1:ciphertext-of-id" };
-document.config["k3s-platform:backupS3SecretAccessKey"] = { secure: "v1:ciphertext-of-key" };
-fs.writeFileSync(stackFile, stringify(document));
-
-const manifest = (name: string): Props =>
-  parse(fs.readFileSync(path.join(out, "manifests", `${name}.yaml`), "utf8"));
+const { stackFile, out, manifest } = stackVariant("prod", scratch, (config) => {
+  const postgres = config["k3s-platform:postgres"];
+  delete postgres.backup.acceptBackupsOnNode;
+  postgres.backup.target = {
+    type: "s3",
+    endpoint: "https://backups.example.net:8443",
+    region: "eu-central-1",
+    bucket: "acme-platform-backups",
+    prefix: "prod/postgres",
+    pathStyle: true,
+    caBundle: CA,
+  };
+  secureKeys(config, ["backupS3AccessKeyId", "backupS3SecretAccessKey"]);
+});
 
 describe("prod with an external backup target", () => {
   it("renders", () => {

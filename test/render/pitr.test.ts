@@ -2,8 +2,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
-import { ROOT, runTool } from "./lib";
+import { parse } from "yaml";
+import { runTool, secureKeys, stackVariant, type Props } from "./lib";
 
 /**
  * Prod's point-in-time recovery as a user renders it: WAL archiving to an external target, and a
@@ -13,26 +13,22 @@ import { ROOT, runTool } from "./lib";
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "render-pitr-"));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered manifests, read by the assertions
-
-const stackFile = path.join(scratch, "Pulumi.prod.yaml");
-const out = path.join(scratch, "out");
+const { stackFile, out } = stackVariant("prod", scratch, (config) => {
+  const postgres = config["k3s-platform:postgres"];
+  delete postgres.backup.acceptBackupsOnNode;
+  postgres.backup.target = {
+    type: "s3",
+    endpoint: "https://backups.example.net:8443",
+    bucket: "acme-platform-backups",
+    prefix: "prod-2/postgres",
+  };
+  postgres.restoreFrom = "2026-12-01T11:30:00+01:00";
+  postgres.restorePrefix = "prod/postgres";
+  secureKeys(config, ["backupS3AccessKeyId", "backupS3SecretAccessKey"]);
+});
 const plainOut = path.join(scratch, "plain");
-const document = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-const postgres = document.config["k3s-platform:postgres"];
-delete postgres.backup.acceptBackupsOnNode;
-postgres.backup.target = {
-  type: "s3",
-  endpoint: "https://backups.example.net:8443",
-  bucket: "acme-platform-backups",
-  prefix: "prod-2/postgres",
-};
-postgres.restoreFrom = "2026-12-01T11:30:00+01:00";
-postgres.restorePrefix = "prod/postgres";
-document.config["k3s-platform:backupS3AccessKeyId"] = { secure: "v1:ciphertext-of-id" };
-document.config["k3s-platform:backupS3SecretAccessKey"] = { secure: "v1:ciphertext-of-key" };
-fs.writeFileSync(stackFile, stringify(document));
 
+/** A manifest of the variant's render (`out`) or of the shipped dev render (`plainOut`). */
 const manifest = (dir: string, name: string): Props =>
   parse(fs.readFileSync(path.join(dir, "manifests", `${name}.yaml`), "utf8"));
 const envOf = (container: Props) =>

@@ -2,9 +2,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { MOCK_SECRET_PREFIX } from "../../tools/lib/mocks";
-import { ROOT, runTool } from "./lib";
+import { runTool, secureKeys, stackVariant, type Props } from "./lib";
 
 /**
  * Prod with Loki and Tempo at the backup target: the external S3 endpoint the backups use, in
@@ -14,38 +14,29 @@ import { ROOT, runTool } from "./lib";
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "render-telemetry-target-"));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered manifests, read by the assertions
-
-const stackFile = path.join(scratch, "Pulumi.prod.yaml");
-const out = path.join(scratch, "out");
-const document = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-const postgres = document.config["k3s-platform:postgres"];
-delete postgres.backup.acceptBackupsOnNode;
-postgres.backup.target = {
-  type: "s3",
-  endpoint: "https://s3.eu-central-1.amazonaws.com",
-  region: "eu-central-1",
-  bucket: "acme-platform-backups",
-  prefix: "prod/postgres",
-  pathStyle: false,
-};
-document.config["k3s-platform:observability"] = {
-  ...document.config["k3s-platform:observability"],
-  objectStorageTarget: "backup-target",
-  externalBuckets: { loki: "acme-platform-logs", tempo: "acme-platform-traces" },
-};
-for (const key of [
-  "backupS3AccessKeyId",
-  "backupS3SecretAccessKey",
-  "telemetryS3AccessKeyId",
-  "telemetryS3SecretAccessKey",
-]) {
-  document.config[`k3s-platform:${key}`] = { secure: `v1:ciphertext-of-${key}` };
-}
-fs.writeFileSync(stackFile, stringify(document));
-
-const manifest = (name: string): Props =>
-  parse(fs.readFileSync(path.join(out, "manifests", `${name}.yaml`), "utf8"));
+const { stackFile, out, manifest } = stackVariant("prod", scratch, (config) => {
+  const postgres = config["k3s-platform:postgres"];
+  delete postgres.backup.acceptBackupsOnNode;
+  postgres.backup.target = {
+    type: "s3",
+    endpoint: "https://s3.eu-central-1.amazonaws.com",
+    region: "eu-central-1",
+    bucket: "acme-platform-backups",
+    prefix: "prod/postgres",
+    pathStyle: false,
+  };
+  config["k3s-platform:observability"] = {
+    ...config["k3s-platform:observability"],
+    objectStorageTarget: "backup-target",
+    externalBuckets: { loki: "acme-platform-logs", tempo: "acme-platform-traces" },
+  };
+  secureKeys(config, [
+    "backupS3AccessKeyId",
+    "backupS3SecretAccessKey",
+    "telemetryS3AccessKeyId",
+    "telemetryS3SecretAccessKey",
+  ]);
+});
 
 describe("prod with Loki and Tempo at the backup target", () => {
   it("renders", () => {
