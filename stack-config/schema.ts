@@ -18,7 +18,7 @@ import { IMAGE_NAMES, type ImageName } from "../core/images";
 import { describeInput } from "./messages";
 import { RESOURCE_PRESETS } from "../components/lib/resources";
 import { APP_LOGINS, PLATFORM_ROLE_NAMES } from "../components/postgres/init";
-import { S3_KEY_PREFIX } from "../components/lib/s3";
+import { S3_KEY_PREFIX } from "../core/s3";
 import { alertingCredentialIssues, alertingCredentialsSchema, alertingSchema } from "./alerting";
 
 /** Every consumer of the object store that gets a user of its own. */

@@ -8,7 +8,8 @@ import {
   storageSizeErrors,
 } from "../../core/validation";
 import { memoryCeiling, type ResourceSpec } from "../lib/resources";
-import { S3_KEY_PREFIX, s3EndpointParts, type S3KeyPair } from "../lib/s3";
+import { S3_KEY_PREFIX, s3EndpointParts } from "../../core/s3";
+import type { S3KeyPair } from "../lib/s3";
 
 /**
  * Smallest memory Dragonfly accepts per proactor thread: below it, Dragonfly exits at start

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../../core/images";
 import { check, probesFor } from "../lib/probes";
 import type { ResourceSpec } from "../lib/resources";
-import { s3EndpointParts } from "../lib/s3";
+import { s3EndpointParts } from "../../core/s3";
 import type { SecretKey } from "../lib/secrets";
 import { statefulWorkload, type StatefulWorkloadBase } from "../lib/stateful";
 import type { DragonflyFlags } from "./args";

@@ -10,7 +10,8 @@ import {
   storageSizeErrors,
 } from "../../core/validation";
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
-import { S3_KEY_PREFIX, type S3KeyPair } from "../lib/s3";
+import { S3_KEY_PREFIX } from "../../core/s3";
+import type { S3KeyPair } from "../lib/s3";
 import type { SettingValue } from "./config";
 
 /**

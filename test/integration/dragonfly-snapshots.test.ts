@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { snapshotLocation } from "../../components/dragonfly";
-import { s3EndpointParts } from "../../components/lib/s3";
+import { s3EndpointParts } from "../../core/s3";
 import { ensureGoTool } from "./lib/go-tools";
 import { runProgram } from "./lib/rendered-postgres";
 import { startS3Server, type S3Server } from "./lib/s3-server";

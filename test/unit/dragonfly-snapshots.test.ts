@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../config";
 import type { DragonflyArgs, DragonflySnapshotStore } from "../../components/dragonfly";
-import { s3EndpointParts } from "../../components/lib/s3";
+import { s3EndpointParts } from "../../core/s3";
 import { SecretKey } from "../../components/lib/secrets";
 import { MOCK_SECRET_PREFIX, registeredOfType, setupMocks } from "../mocks";
 import { optionRecorder, plain } from "./recorded";

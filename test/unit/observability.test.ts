@@ -441,6 +441,8 @@ describe("Loki and Tempo on object storage (prod)", () => {
       const [container] = set.spec.template.spec.containers as Obj[];
       expect(container.args).toContain("-config.expand-env=true");
       expect(container.env).toEqual([
+        // The render's sign of where the pod may go, which the internet-egress rule reads.
+        { name: "S3_ENDPOINT", value: "http://minio.platform.svc:9000" },
         {
           name: "S3_ACCESS_KEY_ID",
           valueFrom: { secretKeyRef: { name: `store-${bucket}-credentials`, key: "accessKey" } },
