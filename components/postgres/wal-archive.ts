@@ -61,10 +61,15 @@ export function walArchiveSettings(
 /**
  * The sidecar's loop: every `$WAL_UPLOAD_INTERVAL` seconds, move every finished file of the spool
  * to `<prefix>/wal/`. `rclone move` deletes a file only after its upload was verified (size and
- * checksum), so a failed upload is retried on the next round and nothing is lost.
+ * checksum), so a failed upload is retried on the next round and nothing is lost. On SIGTERM it
+ * ends after the round under way (the shell is PID 1, which ignores a signal it does not trap, so
+ * the pod would otherwise wait out its grace period); what is left waits in the spool, on the
+ * volume, for the next start.
  */
 export function walUploadScript(): string {
   return `set -u
+stopping=0
+trap 'stopping=1' TERM INT
 archive="target:\${S3_BUCKET}/\${S3_PREFIX}/${WAL_FOLDER}"
 echo "moving WAL from \${WAL_SPOOL} to \${archive} every \${WAL_UPLOAD_INTERVAL} s"
 while :; do
@@ -75,7 +80,11 @@ while :; do
       --contimeout 30s --timeout 5m --stats-log-level NOTICE \\
       || echo "WAL upload failed; the files stay in the spool and the next round retries" >&2
   fi
-  sleep "\${WAL_UPLOAD_INTERVAL}"
+  if [ "$stopping" = 1 ]; then exit 0; fi
+  # In the background, so a SIGTERM ends the wait at once rather than after the sleep.
+  sleep "\${WAL_UPLOAD_INTERVAL}" &
+  wait $! || true
+  if [ "$stopping" = 1 ]; then exit 0; fi
 done
 `;
 }

@@ -115,13 +115,17 @@ describe.each(STACKS)("the %s stack's Prometheus config", (stack) => {
     const { [BACKUP_RULE_FILE]: backupRules, ...files } =
       render(stack).configMap("prometheus-rules");
     expect(files).toEqual(alertRuleFiles());
-    // dev runs no backups; prod's daily schedule (0 3 * * *) allows 24 h plus a 6 h run.
+    // dev runs no backups; prod's daily dumps (0 3 * * *) and daily base backups (30 1 * * *)
+    // each allow 24 h plus a 6 h run.
     if (stack === "dev") {
       expect(backupRules).toBeUndefined();
       return;
     }
     expect(backupRules).toBe(
-      backupRuleFile([{ cronJob: "postgres-backup", maxAgeSeconds: 30 * 3600 }]),
+      backupRuleFile([
+        { cronJob: "postgres-backup", maxAgeSeconds: 30 * 3600 },
+        { cronJob: "postgres-basebackup", maxAgeSeconds: 30 * 3600 },
+      ]),
     );
     const file = path.join(work, `${stack}-${BACKUP_RULE_FILE}`);
     fs.writeFileSync(file, backupRules);
