@@ -37,6 +37,7 @@ export const COMMON_DEFAULTS: Defaults = {
   },
   postgres: {
     superuserReservedConnections: 3,
+    ha: { members: 3, synchronousMode: true, synchronousStandbys: 1 },
     backup: {
       schedule: "0 3 * * *",
       retain: 7,
@@ -104,6 +105,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "250m", memory: "512Mi", memoryLimit: "1Gi" },
       maxConnections: 100,
       directConnections: 31,
+      // One small node: today's single StatefulSet.
+      ha: { enabled: false },
       backup: { enabled: false },
     },
     pgbouncer: { replicas: 1 },
@@ -148,6 +151,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },
       maxConnections: 200,
       directConnections: 88,
+      // Three Patroni members, one per node (cluster.nodes must be at least postgres.ha.members).
+      ha: { enabled: true },
       backup: { enabled: true },
     },
     pgbouncer: { replicas: 2 },

@@ -336,6 +336,21 @@ export const schema = z
       maxConnections: integer(20, 10000, "Postgres, PgBouncer's pools and Temporal need that many"),
       superuserReservedConnections: integer(1, 50),
       directConnections: integer(0),
+      /**
+       * Members of a Patroni cluster, one per node, instead of the single StatefulSet pod: a
+       * lost node costs a failover, not the database. Fixed at the stack's creation: switching
+       * an existing stack between single and HA is refused (see the README's HA section).
+       */
+      ha: z.strictObject({
+        enabled: z.boolean(),
+        members: integer(2, 9, "a failover needs a standby; each member needs its own node"),
+        /**
+         * A commit returns only once `synchronousStandbys` standbys have it, so a failover never
+         * loses an acknowledged transaction; Patroni promotes only a synchronous standby.
+         */
+        synchronousMode: z.boolean(),
+        synchronousStandbys: integer(1, 8),
+      }),
       backup: z.strictObject({
         enabled: z.boolean(),
         /**

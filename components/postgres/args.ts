@@ -12,6 +12,7 @@ import {
 import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import type { SecretKey } from "../lib/secrets";
 import type { SettingValue } from "./config";
+import { haRules, resolveHaArgs, type PostgresHaArgs, type ResolvedHaArgs } from "./ha-args";
 
 /**
  * The most `max_connections` PostgreSQL accepts (`MAX_BACKENDS`, 2^18 − 1); above it the server
@@ -71,6 +72,8 @@ export interface PostgresArgs {
   protect?: boolean;
   /** Nightly dumps to the object store. @default none (no backup CronJob) */
   backup?: PostgresBackupArgs;
+  /** A Patroni cluster of members across nodes instead of one pod. @default none (one pod) */
+  ha?: PostgresHaArgs;
 }
 
 /**
@@ -137,9 +140,12 @@ export type ResolvedBackupArgs = Required<Omit<PostgresBackupArgs, "caBundle">> 
 
 /** Postgres args with their documented defaults filled in (but `instance`, the component's name). */
 export type ResolvedPostgresArgs = Required<
-  Omit<PostgresArgs, "instance" | "storageClass" | "backup" | "passwords">
+  Omit<PostgresArgs, "instance" | "storageClass" | "backup" | "passwords" | "ha">
 > &
-  Pick<PostgresArgs, "instance" | "storageClass" | "passwords"> & { backup?: ResolvedBackupArgs };
+  Pick<PostgresArgs, "instance" | "storageClass" | "passwords"> & {
+    backup?: ResolvedBackupArgs;
+    ha?: ResolvedHaArgs;
+  };
 
 /** The args with every documented default filled in; the one place those defaults live. */
 export function resolvePostgresArgs(args: PostgresArgs): ResolvedPostgresArgs {
@@ -153,6 +159,7 @@ export function resolvePostgresArgs(args: PostgresArgs): ResolvedPostgresArgs {
     clusterDomain: args.clusterDomain ?? "cluster.local",
     protect: args.protect ?? false,
     backup: args.backup && resolveBackupArgs(args.backup),
+    ha: args.ha && resolveHaArgs(args.ha),
   };
 }
 
@@ -196,6 +203,7 @@ export function postgresRules(args: PostgresSettings): FieldError[] {
     ),
     ...fieldErrorIf(imageProblem !== undefined, "image", () => imageProblem as string),
     ...(args.backup ? nestedErrors("backup", backupRules(args.backup)) : []),
+    ...(args.ha ? nestedErrors("ha", haRules(args.ha)) : []),
   ];
 }
 

@@ -17,4 +17,7 @@ export {
 export { POSTGRES_EXPORTER_PORT, type RoleCredentials } from "./builders";
 export { pgHbaConf, POSTGRES_PORT, postgresqlConf, type SettingValue } from "./config";
 export { initSql, PLATFORM_ROLE_NAMES, platformRoles, type PlatformRoleName } from "./init";
+export { haRules, type PostgresHaArgs } from "./ha-args";
+export { PATRONI_RULES, PATRONI_CONFIG_FILE } from "./ha";
+export { PATRONI_API_PORT, PATRONI_ENV, patroniConfig, patroniYaml } from "./patroni";
 export { Postgres } from "./postgres";

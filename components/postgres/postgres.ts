@@ -30,6 +30,7 @@ import {
   type RoleCredentials,
 } from "./builders";
 import { POSTGRES_PORT } from "./config";
+import { haMembers, haServices } from "./ha";
 import { rolesJob, rolesJobName } from "./roles-job";
 import {
   APP_ROLE,
@@ -104,7 +105,9 @@ export class Postgres extends pulumi.ComponentResource {
     const dataOpts = { parent: this, ...keepData(settings.protect) };
 
     const ports = [{ name: "postgres", port: POSTGRES_PORT }];
-    const { headless } = statefulServices(this, name, ns, this.identity, ports);
+    const { headless } = settings.ha
+      ? haServices(this, name, ns, this.identity)
+      : statefulServices(this, name, ns, this.identity, ports);
     this.host = serviceHost(name, ns, settings.clusterDomain);
     this.headlessHost = serviceHost(`${name}-headless`, ns, settings.clusterDomain);
     this.port = pulumi.output(POSTGRES_PORT);
@@ -183,12 +186,6 @@ export class Postgres extends pulumi.ComponentResource {
     dataOpts: pulumi.CustomResourceOptions,
   ): Database {
     const ns = args.namespace;
-    const configData = postgresConfigFiles(args);
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      { metadata: objectMeta(`${name}-config`, ns, this.identity), data: configData },
-      { parent: this },
-    );
     const initData = postgresInitFiles();
     const init = new k8s.core.v1.ConfigMap(
       `${name}-init`,
@@ -196,6 +193,29 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this },
     );
     const exporter = roleSecret(roles, EXPORTER_ROLE.name).secret;
+    const exporterSidecar = exporterContainer(args.exporterImage, args.exporterResources, {
+      username: exporter.key("username"),
+      password: exporter.key("password"),
+    });
+    if (args.ha) {
+      const statefulSet = haMembers(this, {
+        name,
+        args: { ...args, ha: args.ha },
+        identity: this.identity,
+        serviceName,
+        superuser: this.superuserSecret,
+        exporter: exporterSidecar,
+        replicationPassword: passwordFor(`${name}-replication-password`, undefined, dataOpts),
+        dataOpts,
+      });
+      return { statefulSet, init, sql: initData[INIT_SQL_FILE] };
+    }
+    const configData = postgresConfigFiles(args);
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: objectMeta(`${name}-config`, ns, this.identity), data: configData },
+      { parent: this },
+    );
     const roleVolumes = roleSecretVolumes(roles);
     const workload = postgresStatefulSet({
       name,
@@ -204,13 +224,7 @@ export class Postgres extends pulumi.ComponentResource {
       serviceName,
       storageSize: args.storageSize,
       storageClass: args.storageClass,
-      containers: [
-        postgresContainer(args.image, args.resources),
-        exporterContainer(args.exporterImage, args.exporterResources, {
-          username: exporter.key("username"),
-          password: exporter.key("password"),
-        }),
-      ],
+      containers: [postgresContainer(args.image, args.resources), exporterSidecar],
       configMaps: { config: config.metadata.name, init: init.metadata.name },
       secretVolumes: [this.superuserSecret.volume("superuser", ["password"]), ...roleVolumes],
       memoryLimit: memoryCeiling(args.resources),

@@ -18,6 +18,14 @@ export function argsForPostgres(config: PlatformSettings): PostgresSettings {
     maxConnections: postgres.maxConnections,
     superuserReservedConnections: postgres.superuserReservedConnections,
     protect: config.protectStateful,
+    ha: postgres.ha.enabled
+      ? {
+          members: postgres.ha.members,
+          nodes: config.cluster.nodes,
+          synchronousMode: postgres.ha.synchronousMode,
+          synchronousStandbys: postgres.ha.synchronousStandbys,
+        }
+      : undefined,
     backup: postgres.backup.enabled
       ? {
           schedule: postgres.backup.schedule,
@@ -41,6 +49,9 @@ export const postgresCheck: ComponentCheck = {
     "backup.prefix": "postgres.backup.target.prefix",
     "backup.region": "postgres.backup.target.region",
     "backup.caBundle": "postgres.backup.target.caBundle",
+    "ha.members": "postgres.ha.members",
+    "ha.nodes": ["cluster.nodes", "postgres.ha.members", "postgres.ha.enabled"],
+    "ha.synchronousStandbys": ["postgres.ha.synchronousStandbys", "postgres.ha.members"],
   },
 };
 

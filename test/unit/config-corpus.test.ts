@@ -100,7 +100,7 @@ const VALID_FILES: [string, string[]][] = [
     "prod with a secret registry password and the providers' own keys",
     [
       "k3s-platform:profile: prod",
-      "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls, nodeCidrs: [10.0.0.0/24]}",
+      "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls, nodeCidrs: [10.0.0.0/24], nodes: 3}",
       "k3s-platform:deployTargets: {apiServer: {cidrs: [10.0.0.10/32]}}",
       `k3s-platform:app: {image: "registry.example.com/app@sha256:${"b".repeat(64)}", registryUsername: ci}`,
       `k3s-platform:registryPassword: {${SECURE}}`,
@@ -116,7 +116,7 @@ const VALID_FILES: [string, string[]][] = [
     "prod with a build whose login also pulls",
     [
       "k3s-platform:profile: prod",
-      "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls, nodeCidrs: [10.0.0.0/24]}",
+      "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls, nodeCidrs: [10.0.0.0/24], nodes: 3}",
       "k3s-platform:deployTargets: {apiServer: {cidrs: [10.0.0.10/32]}}",
       "k3s-platform:app:",
       "  build: {context: app-source, registry: {server: ghcr.io, username: ci}, repository: acme/app}",
@@ -152,7 +152,7 @@ const VALID_FILES: [string, string[]][] = [
     "prod that knowingly runs without backups and without alert receivers",
     [
       "k3s-platform:profile: prod",
-      "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls, nodeCidrs: [10.0.0.0/24]}",
+      "k3s-platform:cluster: {domain: platform.example.com, tlsSecretName: platform-tls, nodeCidrs: [10.0.0.0/24], nodes: 3}",
       "k3s-platform:deployTargets: {apiServer: {cidrs: [10.0.0.10/32]}}",
       `k3s-platform:app: {image: "registry.example.com/app@sha256:${"c".repeat(64)}"}`,
       "k3s-platform:postgres: {backup: {enabled: false, acceptNoBackups: true}}",

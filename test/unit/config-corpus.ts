@@ -294,6 +294,42 @@ const TYPES_AND_RANGES: Row[] = [
     /at least 1 \(got 0\): keep at least one backup/,
   ],
   [
+    "an HA cluster of one member",
+    prod({ postgres: { ha: { members: 1 } } }),
+    "postgres.ha.members",
+    /^must be at least 2 \(got 1\): a failover needs a standby/,
+  ],
+  [
+    "more HA members than nodes",
+    prod({ cluster: { nodes: 2 } }),
+    "cluster.nodes",
+    /^is 2, fewer than the 3 HA members: each member needs a node of its own .*raise cluster\.nodes or lower postgres\.ha\.members$/,
+  ],
+  [
+    "HA turned on in dev on its one node",
+    dev({ postgres: { ha: { enabled: true } } }),
+    "postgres.ha.enabled",
+    /^with this value, cluster\.nodes \(left to its default\) is 1, fewer than the 3 HA members/,
+  ],
+  [
+    "as many synchronous standbys as members",
+    prod({ postgres: { ha: { synchronousStandbys: 3 } } }),
+    "postgres.ha.synchronousStandbys",
+    /^must be below postgres\.ha\.members \(3 ≥ 3\): the primary is one of the members, so at most 2 standbys/,
+  ],
+  [
+    "a synchronous standby count of zero",
+    prod({ postgres: { ha: { synchronousStandbys: 0 } } }),
+    "postgres.ha.synchronousStandbys",
+    /^must be at least 1 \(got 0\)$/,
+  ],
+  [
+    "HA as a string",
+    prod({ postgres: { ha: { enabled: "yes" } } }),
+    "postgres.ha.enabled",
+    /^must be true or false \(got the string "yes"/,
+  ],
+  [
     "a backup retention past a year",
     prod({ postgres: { backup: { retain: 400 } } }),
     "postgres.backup.retain",
