@@ -56,7 +56,10 @@ export function haRules(ha: Omit<PostgresHaArgs, "image">): FieldError[] {
       () => `must be a whole number ≥ 1 (got ${standbys})`,
     ),
     ...fieldErrorIf(
-      (ha.synchronousMode ?? true) && Number.isInteger(members) && standbys >= members,
+      (ha.synchronousMode ?? true) &&
+        Number.isInteger(members) &&
+        members >= 2 &&
+        standbys >= members,
       "synchronousStandbys",
       () =>
         `must be below postgres.ha.members (${standbys} ≥ ${members}): the primary is one of ` +

@@ -90,7 +90,12 @@ export class Postgres extends pulumi.ComponentResource {
     super("k3s-platform:data:Postgres", name, {}, opts);
     assertValidArgs("Postgres", postgresRules(args));
     const settings = resolvePostgresArgs(args);
-    this.identity = postgresIdentity(name, args.instance ?? name, settings.image);
+    // The HA members run another image than the single server: their version label is its tag.
+    this.identity = postgresIdentity(
+      name,
+      args.instance ?? name,
+      settings.ha?.image ?? settings.image,
+    );
     this.backupIdentity = {
       name: `${name}-backup`,
       component: "database-backup",
