@@ -19,7 +19,11 @@ import { applyRender, type Applied } from "./lib/apply-render";
 import { sleep, startControlPlane, waitFor, type ControlPlane } from "./lib/control-plane";
 import { startEndpointsProxy, type EndpointsProxy } from "./lib/endpoints-proxy";
 import { kubeconfigOf } from "./lib/kubectl";
-import { startPatroniCluster, type PatroniLoopback } from "./lib/patroni-cluster";
+import {
+  startPatroniCluster,
+  type LoopbackMember,
+  type PatroniLoopback,
+} from "./lib/patroni-cluster";
 import { renderObjects, type PlanResource } from "./lib/render-objects";
 import { serviceAccountToken } from "./lib/service-account-token";
 import { ensureE2eBinaries } from "./lib/tools";
@@ -205,6 +209,52 @@ describe(`Postgres HA of the ${STACK} render on a real API server`, () => {
       }
     }, 1_800_000);
 
+    it("switches over for maintenance with patronictl: the Endpoints follow, no commit lost", async () => {
+      const cluster = patroni as PatroniLoopback;
+      await waitForHealthy(cluster, 300_000);
+      const env = appEnv((bouncer as PgBouncerServer).port, app.password);
+      const writer = startSequenceWriter(env, 1_000_000);
+      try {
+        await sleep(3_000);
+        const leader = await cluster.leader();
+        const candidate = (await cluster.status()).find((m) => m.role === "sync_standby");
+        if (!leader || !candidate) throw new Error("no leader or synchronous standby");
+        const started = Date.now();
+        const result = await patronictl(cluster, leader, [
+          "switchover",
+          "--leader",
+          leader.name,
+          "--candidate",
+          candidate.name,
+          "--force",
+        ]);
+        expect(result.code, result.stderr + result.stdout).toBe(0);
+        const moved = cluster.members.find((m) => m.name === candidate.name) as LoopbackMember;
+        await waitFor(
+          "the Endpoints to name the candidate",
+          60_000,
+          async () => proxy?.target() === cluster.addressOf(moved),
+        );
+        const endpointsMs = Date.now() - started;
+        await waitFor(
+          "a write after the switchover",
+          60_000,
+          async () => writer.lastSuccessStartedAt() > started + endpointsMs,
+        );
+        writer.stop();
+        await writer.done;
+        const missing = await missingValues(env, writer.acknowledged());
+        console.log(
+          `switchover ${leader.name} → ${candidate.name}: Endpoints after ${seconds(endpointsMs)} s, ` +
+            `${writer.failed()} failed writes, ${writer.acknowledged().length} acknowledged, ` +
+            `${missing.length} missing`,
+        );
+        expect(missing).toEqual([]);
+      } finally {
+        writer.stop();
+      }
+    }, 600_000);
+
     it("a member whose data directory is wiped rejoins as a standby by itself", async () => {
       const cluster = patroni as PatroniLoopback;
       // The last failover's old primary may still be rewinding: wipe a settled standby.
@@ -225,6 +275,15 @@ describe(`Postgres HA of the ${STACK} render on a real API server`, () => {
     }, 600_000);
   });
 });
+
+/** `patronictl` with a member's config and API access, as `kubectl exec` into its pod runs it. */
+function patronictl(cluster: PatroniLoopback, member: LoopbackMember, args: string[]) {
+  return runProgram(
+    path.join(path.dirname(cluster.bin), "patronictl"),
+    ["-c", member.configFile, ...args],
+    cluster.apiEnv,
+  );
+}
 
 /** A kubeconfig of the rendered Patroni ServiceAccount (a TokenRequest token) for the members. */
 async function accountKubeconfig(

@@ -247,6 +247,20 @@ describe("Postgres with ha", () => {
     expect(pick(resources, "Service", "pg-config").inputs.spec.clusterIP).toBe("None");
   });
 
+  it("keeps its data apart from the single server's, so a switch deletes a protected StatefulSet", () => {
+    // The single server is the StatefulSet "pg" with claims data-pg-0 (postgres.test.ts: protected
+    // in prod); the members' claims are data-pg-ha-N. Flipping postgres.ha makes the engine delete
+    // the other one, which `protect` refuses: the switch fails before anything changes.
+    expect(sts.metadata.name).toBe("pg-ha");
+    expect(sts.spec.volumeClaimTemplates.map((claim: Json) => claim.metadata.name)).toEqual([
+      "data",
+    ]);
+    expect(pick(resources, "StatefulSet", "pg-ha").opts.protect).toBe(true);
+    const generated = resources.filter((r) => r.type.endsWith(":RandomPassword"));
+    expect(generated.map((r) => r.name)).toContain("pg-replication-password");
+    for (const password of generated) expect(password.opts.protect, password.name).toBe(true);
+  });
+
   it("lets a drain take one member at a time", () => {
     expect(pick(resources, "PodDisruptionBudget", "pg").inputs.spec).toEqual({
       maxUnavailable: 1,

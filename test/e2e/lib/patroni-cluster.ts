@@ -25,6 +25,8 @@ export interface ClusterMember {
 
 export interface LoopbackMember {
   name: string;
+  /** Its Patroni config file. */
+  configFile: string;
   pgPort: number;
   apiPort: number;
   dataDir: string;
@@ -34,6 +36,10 @@ export interface LoopbackMember {
 export interface PatroniLoopback {
   /** The address every member listens on and publishes. */
   ip: string;
+  /** The `patroni` program; `patronictl` is beside it. */
+  bin: string;
+  /** KUBECONFIG and the context: what `patronictl` needs to reach the DCS. */
+  apiEnv: Record<string, string>;
   members: LoopbackMember[];
   /** `/cluster` of the first member that answers. */
   status(): Promise<ClusterMember[]>;
@@ -155,7 +161,14 @@ export async function startPatroniCluster(opts: StartClusterOptions): Promise<Pa
       env: { ...env, ...opts.apiEnv },
       dir,
     });
-    members.push({ name: pod, pgPort, apiPort, dataDir: join(dir, "pgdata"), process });
+    members.push({
+      name: pod,
+      configFile: join(dir, "patroni.yml"),
+      pgPort,
+      apiPort,
+      dataDir: join(dir, "pgdata"),
+      process,
+    });
   }
   const status = async (): Promise<ClusterMember[]> => {
     for (const member of members) {
@@ -166,6 +179,8 @@ export async function startPatroniCluster(opts: StartClusterOptions): Promise<Pa
   };
   return {
     ip,
+    bin: opts.bin,
+    apiEnv: opts.apiEnv,
     members,
     status,
     leader: async () => {

@@ -55,13 +55,14 @@ export interface SequenceWriter {
   done: Promise<void>;
 }
 
-export function startSequenceWriter(env: Record<string, string>): SequenceWriter {
+/** Writes `first`, `first + 1`, … into `seq` until stopped. */
+export function startSequenceWriter(env: Record<string, string>, first = 1): SequenceWriter {
   const acked: number[] = [];
   const successes: { started: number; ended: number }[] = [];
   let failed = 0;
   let stopped = false;
   const loop = async () => {
-    for (let value = 1; !stopped; value++) {
+    for (let value = first; !stopped; value++) {
       const started = Date.now();
       const result = await runProgram(
         "psql",
