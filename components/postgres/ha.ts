@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IMAGES } from "../../core/images";
+import { cataloguePostgresMajor, IMAGES } from "../../core/images";
 import { toMebibytes } from "../../core/quantity";
 import { labelsFor, selectorFor, type WorkloadIdentity } from "../../policy/model/labels";
 import { configHashAnnotation } from "../lib/hash";
@@ -38,8 +38,11 @@ type Container = k8s.types.input.core.v1.Container;
 export const PATRONI_CONFIG_DIR = "/etc/patroni";
 /** The config file's name in its ConfigMap. */
 export const PATRONI_CONFIG_FILE = "patroni.yml";
-/** Where PostgreSQL 15's programs are in the catalogue's Spilo image (and on Debian). */
-export const PG15_BIN_DIR = "/usr/lib/postgresql/15/bin";
+/**
+ * Where the platform's PostgreSQL major's programs are, in the Spilo image as on Debian: the
+ * image carries several majors, and the members must run the one the data directory is of.
+ */
+export const PG_BIN_DIR = `/usr/lib/postgresql/${cataloguePostgresMajor()}/bin`;
 /** Spilo's `postgres` group, which owns the data volume. */
 const SPILO_GID = 103;
 const DATA_MOUNT = "/var/lib/postgresql/data";
@@ -67,7 +70,7 @@ export function podPatroniArgs(
     namespace,
     labels: selectorFor(identity),
     dataDir: PGDATA,
-    binDir: PG15_BIN_DIR,
+    binDir: PG_BIN_DIR,
     pgpassFile: "/tmp/pgpass",
   };
 }
