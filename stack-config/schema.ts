@@ -618,7 +618,8 @@ export const schema = z
      */
     credentials: z
       .strictObject({
-        postgres: credentialsOf(["superuser", ...PLATFORM_ROLE_NAMES]),
+        // `replication` is the login the HA members stream WAL with (postgres.ha only).
+        postgres: credentialsOf(["superuser", "replication", ...PLATFORM_ROLE_NAMES]),
         pgbouncer: credentialsOf(["stats"]),
         dragonfly: credentialsOf(["password"]),
         objectStore: credentialsOf(["root", ...OBJECT_STORE_CONSUMERS]),

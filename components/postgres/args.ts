@@ -32,9 +32,10 @@ export interface PostgresArgs {
   storageSize: string;
   /**
    * Passwords given instead of generated, by role (`superuser`, `app`, `temporal`, `exporter`,
-   * `backup`); a role left out gets one from `@pulumi/random`. @default all generated
+   * `backup`, and `replication`, which only the HA members use); a role left out gets one from
+   * `@pulumi/random`. @default all generated
    */
-  passwords?: Partial<Record<"superuser" | PlatformRoleName, pulumi.Input<string>>>;
+  passwords?: Partial<Record<"superuser" | "replication" | PlatformRoleName, pulumi.Input<string>>>;
   /** StorageClass of the data volume. @default the cluster's default StorageClass */
   storageClass?: pulumi.Input<string>;
   /**

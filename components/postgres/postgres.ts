@@ -210,7 +210,11 @@ export class Postgres extends pulumi.ComponentResource {
         serviceName,
         superuser: this.superuserSecret,
         exporter: exporterSidecar,
-        replicationPassword: passwordFor(`${name}-replication-password`, undefined, dataOpts),
+        replicationPassword: passwordFor(
+          `${name}-replication-password`,
+          args.passwords?.replication,
+          dataOpts,
+        ),
         dataOpts,
       });
       return { statefulSet, init, sql: initData[INIT_SQL_FILE] };

@@ -14,7 +14,9 @@ import { createStack, type EngineBinaries, type EngineStack, type ProgramOptions
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 
 const CREDENTIALS = [
-  ...["superuser", "app", "temporal", "exporter", "backup"].map((role) => `postgres.${role}`),
+  ...["superuser", "replication", "app", "temporal", "exporter", "backup"].map(
+    (role) => `postgres.${role}`,
+  ),
   "pgbouncer.stats",
   "dragonfly.password",
   ...["root", "app", "backups", "loki", "tempo"].map((user) => `objectStore.${user}`),
