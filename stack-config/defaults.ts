@@ -151,8 +151,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },
       maxConnections: 200,
       directConnections: 88,
-      // Three Patroni members, one per node (cluster.nodes must be at least postgres.ha.members).
-      ha: { enabled: true },
+      // postgres.ha.enabled is the stack's to write (stack-rules.ts): true for a new stack, false
+      // for one created with the single server before HA existed, which keeps it.
       backup: { enabled: true },
     },
     pgbouncer: { replicas: 2 },

@@ -342,7 +342,11 @@ export const schema = z
        * an existing stack between single and HA is refused (see the README's HA section).
        */
       ha: z.strictObject({
-        enabled: z.boolean(),
+        /**
+         * Required in prod: true for a new stack, false for a stack created with the single
+         * server, which keeps it (a switch is refused). Dev defaults to false.
+         */
+        enabled: z.boolean().optional(),
         members: integer(2, 9, "a failover needs a standby; each member needs its own node"),
         /**
          * A commit returns only once `synchronousStandbys` standbys have it, so a failover never

@@ -357,3 +357,55 @@ export function haMembers(parent: pulumi.Resource, spec: HaMembersSpec): k8s.app
   });
   return new k8s.apps.v1.StatefulSet(`${name}-ha`, workload, spec.dataOpts);
 }
+
+/** The topology a stack's Postgres was created with: one server, or a Patroni cluster. */
+export type PostgresTopology = "single" | "ha";
+
+/** The guard's ConfigMap name and key. */
+export const TOPOLOGY_KEY = "topology";
+
+/**
+ * An immutable ConfigMap holding the topology, which every other child of the component waits
+ * for ({@link waitForTopology}). Flipping `postgres.ha` changes its data, which replaces it; in
+ * prod it is protected, so the engine refuses that replacement when it plans it, in preview as in
+ * `up`, before any Service, StatefulSet or Job of the database has changed. (The two topologies
+ * keep their data in different StatefulSets and claims; the platform moves no data between them.)
+ */
+export function topologyGuard(
+  parent: pulumi.Resource,
+  name: string,
+  namespace: pulumi.Input<string>,
+  identity: WorkloadIdentity,
+  topology: PostgresTopology,
+  dataOpts: pulumi.CustomResourceOptions,
+): k8s.core.v1.ConfigMap {
+  return new k8s.core.v1.ConfigMap(
+    topologyGuardName(name),
+    {
+      metadata: objectMeta(topologyGuardName(name), namespace, identity),
+      immutable: true,
+      data: { [TOPOLOGY_KEY]: topology },
+    },
+    { ...dataOpts, parent, replaceOnChanges: ["data"] },
+  );
+}
+
+/** Name of the guard ConfigMap of the component `name`. */
+export function topologyGuardName(name: string): string {
+  return `${name}-topology`;
+}
+
+/**
+ * A transformation that makes every child but the guard depend on it: none of them is even
+ * registered before the guard's step has succeeded. `guard` is read when a child registers.
+ */
+export function waitForTopology(
+  guardName: string,
+  guard: () => pulumi.Resource | undefined,
+): pulumi.ResourceTransformation {
+  return ({ name, props, opts }) => {
+    const found = guard();
+    if (found === undefined || name === guardName) return undefined;
+    return { props, opts: pulumi.mergeOptions(opts, { dependsOn: [found] }) };
+  };
+}

@@ -30,7 +30,7 @@ import {
   type RoleCredentials,
 } from "./builders";
 import { POSTGRES_PORT } from "./config";
-import { haMembers, haServices } from "./ha";
+import { haMembers, haServices, topologyGuard, topologyGuardName, waitForTopology } from "./ha";
 import { rolesJob, rolesJobName } from "./roles-job";
 import {
   APP_ROLE,
@@ -87,7 +87,13 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly backupCronJob: string | undefined;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("k3s-platform:data:Postgres", name, {}, opts);
+    // Every child waits for the topology guard, so a refused switch changes none of them.
+    const guard: { resource?: pulumi.Resource } = {};
+    const transformations = [
+      ...(opts?.transformations ?? []),
+      waitForTopology(topologyGuardName(name), () => guard.resource),
+    ];
+    super("k3s-platform:data:Postgres", name, {}, { ...opts, transformations });
     assertValidArgs("Postgres", postgresRules(args));
     const settings = resolvePostgresArgs(args);
     // The HA members run another image than the single server: their version label is its tag.
@@ -108,6 +114,8 @@ export class Postgres extends pulumi.ComponentResource {
     };
     const ns = args.namespace;
     const dataOpts = { parent: this, ...keepData(settings.protect) };
+    const topology = settings.ha ? "ha" : "single";
+    guard.resource = topologyGuard(this, name, args.namespace, this.identity, topology, dataOpts);
 
     const ports = [{ name: "postgres", port: POSTGRES_PORT }];
     const { headless } = settings.ha

@@ -294,6 +294,12 @@ const TYPES_AND_RANGES: Row[] = [
     /at least 1 \(got 0\): keep at least one backup/,
   ],
   [
+    "prod that does not say whether its Postgres is HA",
+    prod({ postgres: { ha: { enabled: undefined } } }),
+    "postgres.ha.enabled",
+    /^is required in prod: true for a new stack .*false for a stack created with the single Postgres server, which keeps it/,
+  ],
+  [
     "an HA cluster of one member",
     prod({ postgres: { ha: { members: 1 } } }),
     "postgres.ha.members",

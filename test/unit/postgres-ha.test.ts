@@ -1,8 +1,9 @@
+import type * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PostgresArgs } from "../../components/postgres";
 import { haRules } from "../../components/postgres/ha-args";
-import { PATRONI_RULES } from "../../components/postgres/ha";
+import { PATRONI_RULES, waitForTopology } from "../../components/postgres/ha";
 import { pgHbaConf, postgresSettings } from "../../components/postgres/config";
 import {
   CLUSTER_WIDE_SETTINGS,
@@ -259,6 +260,19 @@ describe("Postgres with ha", () => {
     const generated = resources.filter((r) => r.type.endsWith(":RandomPassword"));
     expect(generated.map((r) => r.name)).toContain("pg-replication-password");
     for (const password of generated) expect(password.opts.protect, password.name).toBe(true);
+  });
+
+  it("is guarded by an immutable, protected topology ConfigMap that every other child waits for", () => {
+    const guard = pick(resources, "ConfigMap", "pg-topology");
+    expect(guard.inputs).toMatchObject({ immutable: true, data: { topology: "ha" } });
+    expect(guard.opts).toMatchObject({ protect: true, replaceOnChanges: ["data"] });
+    const marker = {} as pulumi.Resource;
+    const transform = waitForTopology("pg-topology", () => marker);
+    const child = transform({ name: "pg-ha", type: "t", props: {}, opts: {} } as Json);
+    expect(child?.opts.dependsOn).toEqual([marker]);
+    expect(
+      transform({ name: "pg-topology", type: "t", props: {}, opts: {} } as Json),
+    ).toBeUndefined();
   });
 
   it("lets a drain take one member at a time", () => {

@@ -44,7 +44,7 @@ export const REQUIRED_STACK_VALUES: Readonly<Record<Profile, StackValues>> = {
     },
     deployTargets: { apiServer: { cidrs: ["10.0.0.10/32"] } },
     observability: { alerting: { acceptNoReceivers: true } },
-    postgres: { backup: { acceptBackupsOnNode: true } },
+    postgres: { ha: { enabled: true }, backup: { acceptBackupsOnNode: true } },
   },
 };
 
