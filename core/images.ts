@@ -24,6 +24,14 @@ export const IMAGES = {
    * README's "Why PostgreSQL 15".
    */
   postgres: { repository: "docker.io/library/postgres", tag: "15.20-bookworm", uid: 999 },
+  /**
+   * Spilo (Zalando): Patroni 4.0.4 and PostgreSQL 13–17 in one image, the HA members' image
+   * (`postgres.ha`). The pods run its `patroni` with the platform's rendered config and
+   * PostgreSQL 15 from `/usr/lib/postgresql/15/bin`, never Spilo's env-driven entrypoint; user
+   * `postgres` (101). The `spilo-15` line stopped at 3.1-p1 (Patroni 3.1.2); this one keeps the
+   * Patroni major the integration tests run (4.x).
+   */
+  spilo: { repository: "ghcr.io/zalando/spilo-17", tag: "4.0-p3", uid: 101 },
   postgresExporter: {
     repository: "quay.io/prometheuscommunity/postgres-exporter",
     tag: "v0.17.1",

@@ -216,6 +216,7 @@ function postgresOn(at: Placement, objectStore: ObjectStore): Postgres {
       ...placed(at),
       passwords: at.args.credentials.postgres,
       backup: settings.backup && { ...settings.backup, ...backupTargetOf(at, objectStore) },
+      ha: settings.ha && { ...settings.ha, ...at.images.postgresHa },
     },
     { parent: at.parent },
   );

@@ -15,7 +15,12 @@ import { PORTS as OBS, receiverPorts, type Observability } from "../components/o
 import { argsForObservability } from "./args/observability";
 import { OLLAMA_PORT, type Ollama } from "../components/ollama";
 import { PGBOUNCER_EXPORTER_PORT, PGBOUNCER_PORT, type PgBouncer } from "../components/pgbouncer";
-import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, type Postgres } from "../components/postgres";
+import {
+  PATRONI_API_PORT,
+  POSTGRES_EXPORTER_PORT,
+  POSTGRES_PORT,
+  type Postgres,
+} from "../components/postgres";
 import { FRONTEND_HTTP_PORT } from "../components/temporal/config";
 import {
   TEMPORAL_METRICS_PORT,
@@ -229,6 +234,7 @@ function postgresEdges({
     (args.postgres.backup.wal.enabled || args.postgres.restoreFrom !== undefined)
       ? [backupTargetEdge(args, postgres, objectStore, "archives WAL, restores from the archive")]
       : []),
+    ...patroniEdges(args, postgres),
     edge(
       at(c.objectStore.bucketJobIdentity),
       objectStore,
@@ -266,6 +272,30 @@ function snapshotEdges({ args, c, at, objectStore }: WiringContext): Edge[] {
         ),
       ]
     : [];
+}
+
+/**
+ * The Patroni members of `postgres.ha`, between themselves: WAL streaming and pg_rewind (5432),
+ * and each other's REST API (8008), which a member asks before it takes the leader key; and the
+ * API server, their DCS. None without HA.
+ */
+function patroniEdges(args: PlatformArgs, postgres: Peer): Edge[] {
+  if (!args.postgres.ha.enabled) return [];
+  const cidrs = apiServerCidrs(args);
+  return [
+    edge(
+      postgres,
+      postgres,
+      [port.tcp(POSTGRES_PORT), port.tcp(PATRONI_API_PORT)],
+      "Patroni members: replication, pg_rewind and the leader race",
+    ),
+    edge(
+      postgres,
+      peer.kubernetesApi(cidrs ? { cidrs } : {}),
+      [port.tcp(args.deployTargets.apiServer.port)],
+      "Patroni's DCS: the leader key and the primary's Endpoints",
+    ),
+  ];
 }
 
 /** Temporal's own cluster: every service reaches every other's gRPC and membership ports. */

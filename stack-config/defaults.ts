@@ -37,6 +37,7 @@ export const COMMON_DEFAULTS: Defaults = {
   },
   postgres: {
     superuserReservedConnections: 3,
+    ha: { members: 3, synchronousMode: true, synchronousStandbys: 1 },
     backup: {
       schedule: "0 3 * * *",
       retain: 7,
@@ -125,6 +126,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "250m", memory: "512Mi", memoryLimit: "1Gi" },
       maxConnections: 100,
       directConnections: 31,
+      // One small node: today's single StatefulSet.
+      ha: { enabled: false },
       backup: { enabled: false },
     },
     pgbouncer: { replicas: 1 },
@@ -170,6 +173,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Defaults> = {
       resources: { cpu: "1", memory: "4Gi", cpuLimit: "4", memoryLimit: "4Gi" },
       maxConnections: 200,
       directConnections: 88,
+      // postgres.ha.enabled is the stack's to write (stack-rules.ts): true for a new stack, false
+      // for one created with the single server before HA existed, which keeps it.
       backup: { enabled: true, wal: { enabled: true } },
     },
     pgbouncer: { replicas: 2 },

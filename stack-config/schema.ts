@@ -378,6 +378,25 @@ export const schema = z
       appLogin: z
         .enum(APP_LOGINS, { error: withInput(`must be one of ${APP_LOGINS.join(", ")}`) })
         .optional(),
+      /**
+       * Members of a Patroni cluster, one per node, instead of the single StatefulSet pod: a
+       * lost node costs a failover, not the database. Fixed at the stack's creation: switching
+       * an existing stack between single and HA is refused (see the README's HA section).
+       */
+      ha: z.strictObject({
+        /**
+         * Required in prod: true for a new stack, false for a stack created with the single
+         * server, which keeps it (a switch is refused). Dev defaults to false.
+         */
+        enabled: z.boolean().optional(),
+        members: integer(2, 9, "a failover needs a standby; each member needs its own node"),
+        /**
+         * A commit returns only once `synchronousStandbys` standbys have it, so a failover never
+         * loses an acknowledged transaction; Patroni promotes only a synchronous standby.
+         */
+        synchronousMode: z.boolean(),
+        synchronousStandbys: integer(1, 8),
+      }),
       backup: z.strictObject({
         enabled: z.boolean(),
         /**
@@ -691,7 +710,8 @@ export const schema = z
      */
     credentials: z
       .strictObject({
-        postgres: credentialsOf(["superuser", ...PLATFORM_ROLE_NAMES]),
+        // `replication` is the login the HA members stream WAL with (postgres.ha only).
+        postgres: credentialsOf(["superuser", "replication", ...PLATFORM_ROLE_NAMES]),
         pgbouncer: credentialsOf(["stats"]),
         dragonfly: credentialsOf(["password"]),
         objectStore: credentialsOf(["root", ...OBJECT_STORE_CONSUMERS]),

@@ -104,6 +104,15 @@ export function productionProblems(config: ValidatedConfig): StackProblem[] {
   if (config.temporal.replicas < 2) {
     problems.push({ keys: ["temporal.replicas"], message: `must be ≥ 2: ${HA}` });
   }
+  if (config.postgres.ha.enabled === undefined) {
+    problems.push({
+      keys: ["postgres.ha.enabled"],
+      message:
+        "is required in prod: true for a new stack (Postgres as Patroni members, one per node), " +
+        "or false for a stack created with the single Postgres server, which keeps it; an " +
+        "existing stack cannot switch (see the README's Postgres high availability section)",
+    });
+  }
   const { enabled, acceptNoBackups } = config.postgres.backup;
   if (!enabled && acceptNoBackups !== true) {
     problems.push({

@@ -83,6 +83,8 @@ export interface PodArgs {
   runtimeClassName?: string;
   /** `kubernetes.io/dockerconfigjson` Secrets to pull private images with. @default none */
   imagePullSecrets?: pulumi.Input<string>[];
+  /** Scheduling rules beyond the spread, e.g. never two replicas on one node. @default none */
+  affinity?: k8s.types.input.core.v1.Affinity;
 }
 
 /**
@@ -138,6 +140,7 @@ export function podTemplate(
       ...(pod.spreadAcrossNodes
         ? { topologySpreadConstraints: [nodeSpreadConstraint(identity, pod.nodeSpread)] }
         : {}),
+      ...(pod.affinity ? { affinity: pod.affinity } : {}),
     },
   };
 }

@@ -84,6 +84,9 @@ export function pgbouncerSettings(
       server_idle_timeout: pool.serverIdleTimeoutSeconds,
       server_lifetime: pool.serverLifetimeSeconds,
       query_wait_timeout: pool.queryWaitTimeoutSeconds,
+      // A failed server login (Postgres restarting, or failing over) is retried after 1 s rather
+      // than PgBouncer's 15: queued clients get the new primary as soon as it takes connections.
+      server_login_retry: 1,
       max_prepared_statements: pool.maxPreparedStatements,
       // JDBC and the exporter's driver send it; PgBouncer would otherwise refuse the connection.
       ignore_startup_parameters: "extra_float_digits",

@@ -13,6 +13,7 @@ import { RESOURCE_PRESETS, type ResourceSpec } from "../lib/resources";
 import { S3_KEY_PREFIX } from "../../core/s3";
 import type { S3KeyPair } from "../lib/s3";
 import type { SettingValue } from "./config";
+import { haRules, resolveHaArgs, type PostgresHaArgs, type ResolvedHaArgs } from "./ha-args";
 
 /**
  * The most `max_connections` PostgreSQL accepts (`MAX_BACKENDS`, 2^18 − 1); above it the server
@@ -32,9 +33,10 @@ export interface PostgresArgs {
   storageSize: string;
   /**
    * Passwords given instead of generated, by role (`superuser`, `app`, `app2`, `temporal`,
-   * `exporter`, `backup`); a role left out gets one from `@pulumi/random`. @default all generated
+   * `exporter`, `backup`, and `replication`, which only the HA members use); a role left out gets
+   * one from `@pulumi/random`. @default all generated
    */
-  passwords?: Partial<Record<"superuser" | PlatformRoleName, pulumi.Input<string>>>;
+  passwords?: Partial<Record<"superuser" | "replication" | PlatformRoleName, pulumi.Input<string>>>;
   /**
    * Which of the app's two logins (`app`, `app2`) its consumers use: `appSecret`,
    * `appCredentials` and `directUrl` are that login's. A rotation gives the other login its new
@@ -85,6 +87,8 @@ export interface PostgresArgs {
    * it reads. @default none (an empty volume starts as a new, empty database)
    */
   restoreFrom?: PostgresRestoreArgs;
+  /** A Patroni cluster of members across nodes instead of one pod. @default none (one pod) */
+  ha?: PostgresHaArgs;
 }
 
 /** Where a new database starts from: a base backup, replayed to a point. */
@@ -191,12 +195,13 @@ export type ResolvedBackupArgs = Required<Omit<PostgresBackupArgs, "caBundle" | 
 export type ResolvedPostgresArgs = Required<
   Omit<
     PostgresArgs,
-    "instance" | "storageClass" | "backup" | "passwords" | "restoreFrom" | "appLogin"
+    "instance" | "storageClass" | "backup" | "passwords" | "restoreFrom" | "appLogin" | "ha"
   >
 > &
   Pick<PostgresArgs, "instance" | "storageClass" | "passwords" | "appLogin"> & {
     backup?: ResolvedBackupArgs;
     restoreFrom?: ResolvedRestoreArgs;
+    ha?: ResolvedHaArgs;
   };
 
 /** The args with every documented default filled in; the one place those defaults live. */
@@ -215,6 +220,7 @@ export function resolvePostgresArgs(args: PostgresArgs): ResolvedPostgresArgs {
       point: args.restoreFrom.point,
       prefix: args.restoreFrom.prefix ?? args.backup?.prefix ?? "postgres",
     },
+    ha: args.ha && resolveHaArgs(args.ha),
   };
 }
 
@@ -265,6 +271,7 @@ export function postgresRules(args: PostgresSettings): FieldError[] {
     ),
     ...fieldErrorIf(imageProblem !== undefined, "image", () => imageProblem as string),
     ...(args.backup ? nestedErrors("backup", backupRules(args.backup)) : []),
+    ...(args.ha ? nestedErrors("ha", haRules(args.ha)) : []),
     ...(args.restoreFrom ? nestedErrors("restoreFrom", restoreRules(args)) : []),
   ];
 }
@@ -315,6 +322,14 @@ function restoreRules(args: PostgresSettings): FieldError[] {
         "give postgres.backup its target (and wal archiving) on this stack too",
     ),
     ...fieldErrorIf(problem !== undefined, "point", () => problem as string),
+    ...fieldErrorIf(
+      args.ha !== undefined,
+      "point",
+      () =>
+        "restores into the single server only: the Patroni members of postgres.ha bootstrap " +
+        "their own data, which the restore's init containers are not part of; restore into a " +
+        "stack with postgres.ha.enabled: false",
+    ),
     ...fieldErrorIf(
       restore.prefix !== undefined && !S3_KEY_PREFIX.test(restore.prefix),
       "prefix",

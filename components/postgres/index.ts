@@ -29,4 +29,7 @@ export {
   platformRoles,
   type PlatformRoleName,
 } from "./init";
+export { haRules, type PostgresHaArgs } from "./ha-args";
+export { PATRONI_RULES, PATRONI_CONFIG_FILE } from "./ha";
+export { PATRONI_API_PORT, PATRONI_ENV, patroniConfig, patroniYaml } from "./patroni";
 export { Postgres } from "./postgres";

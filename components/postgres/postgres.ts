@@ -36,8 +36,9 @@ import {
   type RoleCredentials,
 } from "./builders";
 import { POSTGRES_PORT, SOCKET_DIR } from "./config";
+import { haMembers, haServices, topologyGuard, topologyGuardName, waitForTopology } from "./ha";
 import { restoreInitContainers } from "./restore";
-import { walUploaderContainer } from "./wal-archive";
+import { walArchiveSettings, walUploaderContainer } from "./wal-archive";
 import { rolesJob, rolesJobName } from "./roles-job";
 import {
   BACKUP_ROLE_NAME,
@@ -112,10 +113,21 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly baseBackupCronJob: string | undefined;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("k3s-platform:data:Postgres", name, {}, opts);
+    // Every child waits for the topology guard, so a refused switch changes none of them.
+    const guard: { resource?: pulumi.Resource } = {};
+    const transformations = [
+      ...(opts?.transformations ?? []),
+      waitForTopology(topologyGuardName(name), () => guard.resource),
+    ];
+    super("k3s-platform:data:Postgres", name, {}, { ...opts, transformations });
     assertValidArgs("Postgres", postgresRules(args));
     const settings = resolvePostgresArgs(args);
-    this.identity = postgresIdentity(name, args.instance ?? name, settings.image);
+    // The HA members run another image than the single server: their version label is its tag.
+    this.identity = postgresIdentity(
+      name,
+      args.instance ?? name,
+      settings.ha?.image ?? settings.image,
+    );
     this.backupIdentity = {
       name: `${name}-backup`,
       component: "database-backup",
@@ -133,9 +145,13 @@ export class Postgres extends pulumi.ComponentResource {
     };
     const ns = args.namespace;
     const dataOpts = { parent: this, ...keepData(settings.protect) };
+    const topology = settings.ha ? "ha" : "single";
+    guard.resource = topologyGuard(this, name, args.namespace, this.identity, topology, dataOpts);
 
     const ports = [{ name: "postgres", port: POSTGRES_PORT }];
-    const { headless } = statefulServices(this, name, ns, this.identity, ports);
+    const { headless } = settings.ha
+      ? haServices(this, name, ns, this.identity)
+      : statefulServices(this, name, ns, this.identity, ports);
     this.host = serviceHost(name, ns, settings.clusterDomain);
     this.headlessHost = serviceHost(`${name}-headless`, ns, settings.clusterDomain);
     this.port = pulumi.output(POSTGRES_PORT);
@@ -225,12 +241,6 @@ export class Postgres extends pulumi.ComponentResource {
     target: BackupTarget | undefined,
   ): Database {
     const ns = args.namespace;
-    const configData = postgresConfigFiles(args);
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      { metadata: objectMeta(`${name}-config`, ns, this.identity), data: configData },
-      { parent: this },
-    );
     const initData = postgresInitFiles(args.backup?.wal !== undefined);
     const init = new k8s.core.v1.ConfigMap(
       `${name}-init`,
@@ -238,6 +248,38 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this },
     );
     const exporter = roleSecret(roles, EXPORTER_ROLE.name).secret;
+    const exporterSidecar = exporterContainer(args.exporterImage, args.exporterResources, {
+      username: exporter.key("username"),
+      password: exporter.key("password"),
+    });
+    if (args.ha) {
+      const statefulSet = haMembers(this, {
+        name,
+        args: { ...args, ha: args.ha },
+        identity: this.identity,
+        serviceName,
+        superuser: this.superuserSecret,
+        exporter: exporterSidecar,
+        walArchive: args.backup?.wal && {
+          settings: walArchiveSettings(WAL_SPOOL, args.backup.wal.archiveTimeoutSeconds),
+          sidecars: this.walUploader(args, target),
+          volumes: caVolumes(target?.caConfigMap),
+        },
+        replicationPassword: passwordFor(
+          `${name}-replication-password`,
+          args.passwords?.replication,
+          dataOpts,
+        ),
+        dataOpts,
+      });
+      return { statefulSet, init, sql: initData[INIT_SQL_FILE] };
+    }
+    const configData = postgresConfigFiles(args);
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: objectMeta(`${name}-config`, ns, this.identity), data: configData },
+      { parent: this },
+    );
     const roleVolumes = roleSecretVolumes(roles);
     const workload = postgresStatefulSet({
       name,
@@ -248,10 +290,7 @@ export class Postgres extends pulumi.ComponentResource {
       storageClass: args.storageClass,
       containers: [
         postgresContainer(args.image, args.resources),
-        exporterContainer(args.exporterImage, args.exporterResources, {
-          username: exporter.key("username"),
-          password: exporter.key("password"),
-        }),
+        exporterSidecar,
         ...this.walUploader(args, target),
       ],
       initContainers: this.restoreContainers(args, target),

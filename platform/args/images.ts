@@ -5,6 +5,7 @@ import type { ObservabilityArgs } from "../../components/observability/args";
 import type { OllamaArgs } from "../../components/ollama/args";
 import type { PgBouncerArgs } from "../../components/pgbouncer/args";
 import type { PostgresArgs } from "../../components/postgres/args";
+import type { PostgresHaArgs } from "../../components/postgres/ha-args";
 import type { TemporalArgs } from "../../components/temporal/args";
 import { resolveImages, type ResolvedImages } from "../../core/images";
 import type { PlatformArgs } from "../../stack-config/types";
@@ -24,6 +25,7 @@ type ObservedWorkload =
 type ImageArgs = {
   objectStore: Pick<ObjectStoreArgs, "image" | "clientImage">;
   postgres: Pick<PostgresArgs, "image" | "exporterImage" | "uploaderImage">;
+  postgresHa: Pick<PostgresHaArgs, "image">;
   pgbouncer: Pick<PgBouncerArgs, "image" | "exporterImage">;
   dragonfly: Pick<DragonflyArgs, "image">;
   migrations: Pick<MigrationsArgs, "image">;
@@ -47,6 +49,7 @@ export function componentImages(images: ResolvedImages) {
       exporterImage: images.postgresExporter,
       uploaderImage: images.rclone,
     },
+    postgresHa: { image: images.spilo },
     pgbouncer: { image: images.pgbouncer, exporterImage: images.pgbouncerExporter },
     dragonfly: { image: images.dragonfly },
     migrations: { image: images.atlas },

@@ -25,6 +25,14 @@ export function argsForPostgres(config: PlatformSettings): PostgresSettings {
     superuserReservedConnections: postgres.superuserReservedConnections,
     appLogin: postgres.appLogin,
     protect: config.protectStateful,
+    ha: postgres.ha.enabled
+      ? {
+          members: postgres.ha.members,
+          nodes: config.cluster.nodes,
+          synchronousMode: postgres.ha.synchronousMode,
+          synchronousStandbys: postgres.ha.synchronousStandbys,
+        }
+      : undefined,
     backup: postgres.backup.enabled
       ? {
           schedule: postgres.backup.schedule,
@@ -94,6 +102,9 @@ export const postgresCheck: ComponentCheck = {
     "backup.wal": "postgres.backup.wal",
     "restoreFrom.point": "postgres.restoreFrom",
     "restoreFrom.prefix": "postgres.restorePrefix",
+    "ha.members": "postgres.ha.members",
+    "ha.nodes": ["cluster.nodes", "postgres.ha.members", "postgres.ha.enabled"],
+    "ha.synchronousStandbys": ["postgres.ha.synchronousStandbys", "postgres.ha.members"],
   },
 };
 

@@ -188,6 +188,30 @@ export const KUBERNETES_API_USERS: readonly ComponentAllowance[] = [
       "the app's Temporal workflows deploy, health-check and roll back users' services in the " +
       "DeployTarget namespaces through the API",
   },
+  {
+    component: "database",
+    why:
+      "the Patroni members of postgres.ha keep the leader key in Endpoints and label their own " +
+      "pods primary or replica (their Role grants nothing else); the single server mounts no token",
+  },
+];
+
+/** A pod label that a workload sets on its own pods at run time, which no template carries. */
+export interface RuntimeLabel extends ComponentAllowance {
+  /** The label's key. */
+  label: string;
+}
+
+/**
+ * Labels a Service may select by although no pod template carries them (`svc-selects-pods`):
+ * the workload's own process sets them on its running pods.
+ */
+export const RUNTIME_POD_LABELS: readonly RuntimeLabel[] = [
+  {
+    component: "database",
+    label: "role",
+    why: "Patroni labels each member `primary` or `replica`; postgres-replicas selects the standbys",
+  },
 ];
 
 /**

@@ -12,6 +12,8 @@ import {
   targetOf,
 } from "../lib/services";
 import type { StackIndex } from "../lib/stack";
+import { componentOf } from "../lib/workloads";
+import { RUNTIME_POD_LABELS } from "../model/security-exceptions";
 
 function checkPorts(service: KubeObject, selected: Selected[], report: StackReport): void {
   asArray(view<Service>(service).spec?.ports).forEach((port, index) => {
@@ -40,6 +42,11 @@ function checkService(
 ): void {
   const selected = selectedBy(stack, service, selector);
   if (selected.length === 0) {
+    const byRuntimeLabel = selectedByRuntimeLabel(stack, service, selector);
+    if (byRuntimeLabel.length > 0) {
+      checkPorts(service, byRuntimeLabel, report);
+      return;
+    }
     report(
       service,
       `selects no pod template (spec.selector: ${formatLabels(selector)})` +
@@ -49,6 +56,21 @@ function checkService(
     return;
   }
   checkPorts(service, selected, report);
+}
+
+/**
+ * The templates the selector picks once the labels their own process sets at run time
+ * ({@link RUNTIME_POD_LABELS}) are left out, among the templates of the components that set them.
+ */
+function selectedByRuntimeLabel(stack: StackIndex, service: KubeObject, selector: Labels) {
+  const runtime = RUNTIME_POD_LABELS.filter((entry) => entry.label in selector);
+  if (runtime.length === 0) return [];
+  const rest = Object.fromEntries(
+    Object.entries(selector).filter(([key]) => !runtime.some((entry) => entry.label === key)),
+  );
+  return selectedBy(stack, service, rest).filter(({ workload }) =>
+    runtime.every((entry) => entry.component === componentOf(workload)),
+  );
 }
 
 /** A Service that selects nothing, or the wrong port, fails only at request time: catch it here. */

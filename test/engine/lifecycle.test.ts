@@ -35,7 +35,8 @@ const figures: string[] = [];
 beforeAll(async () => {
   const [engineBinaries, controlPlane] = await binaries;
   engine = engineBinaries;
-  cluster = await startControlPlane(controlPlane);
+  // As many nodes as the prod stack says it has: its Postgres HA members need one each.
+  cluster = await startControlPlane(controlPlane, { nodes: 3 });
 }, 1_800_000); // a cold build of the CLI and the provider takes minutes
 
 afterAll(async () => {

@@ -17,14 +17,18 @@ afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 type Manifest = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML read back, checked by the assertions
 
-/** Renders the shipped prod stack with `cluster` and `pgbouncer` merged over its own sections. */
+/**
+ * Renders the shipped prod stack with `cluster`, `pgbouncer` and `postgres` merged over its own
+ * sections.
+ */
 function renderProd(
   name: string,
   cluster: Record<string, unknown>,
   pgbouncer: Record<string, unknown> = {},
+  postgres: Record<string, unknown> = {},
 ) {
   const file = parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-  for (const [key, values] of Object.entries({ cluster, pgbouncer })) {
+  for (const [key, values] of Object.entries({ cluster, pgbouncer, postgres })) {
     const full = `k3s-platform:${key}`;
     file.config[full] = { ...(file.config[full] as Record<string, unknown>), ...values };
   }
@@ -40,8 +44,8 @@ function renderProd(
 
 const spreadOf = (pod: Manifest) => pod.topologySpreadConstraints;
 
-describe("prod on one node (cluster.nodes defaults to 1)", () => {
-  const rendered = renderProd("one-node", {});
+describe("prod on one node, without Postgres HA (which needs a node per member)", () => {
+  const rendered = renderProd("one-node", { nodes: 1 }, {}, { ha: { enabled: false } });
 
   it("PgBouncer's and the web's replicas only prefer other nodes", () => {
     expect(rendered.status, rendered.stderr).toBe(0);

@@ -22,6 +22,8 @@ const { stackFile, out } = stackVariant("prod", scratch, (config) => {
     bucket: "acme-platform-backups",
     prefix: "prod-2/postgres",
   };
+  // The restore rebuilds the single server; a Patroni cluster bootstraps its own members.
+  postgres.ha = { ...postgres.ha, enabled: false };
   postgres.restoreFrom = "2026-12-01T11:30:00+01:00";
   postgres.restorePrefix = "prod/postgres";
   secureKeys(config, ["backupS3AccessKeyId", "backupS3SecretAccessKey"]);

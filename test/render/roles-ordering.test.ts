@@ -41,7 +41,8 @@ describe.each(["dev", "prod"])("the %s stack's role-reconcile Job", (stack) => {
 
   it("runs after the Postgres StatefulSet, and PgBouncer, migrations and Temporal after it", () => {
     const job = named("kubernetes:batch/v1:Job", /^postgres-roles$/);
-    const statefulSet = named("kubernetes:apps/v1:StatefulSet", /^postgres$/);
+    // Prod runs the Patroni members' StatefulSet (postgres.ha), dev the single server's.
+    const statefulSet = named("kubernetes:apps/v1:StatefulSet", /^postgres(-ha)?$/);
     expect(job.dependencies).toContain(statefulSet.urn);
     const consumers = [
       named("kubernetes:apps/v1:Deployment", /^pgbouncer$/),

@@ -320,6 +320,48 @@ const TYPES_AND_RANGES: Row[] = [
     /at least 1 \(got 0\): keep at least one backup/,
   ],
   [
+    "prod that does not say whether its Postgres is HA",
+    prod({ postgres: { ha: { enabled: undefined } } }),
+    "postgres.ha.enabled",
+    /^is required in prod: true for a new stack .*false for a stack created with the single Postgres server, which keeps it/,
+  ],
+  [
+    "an HA cluster of one member",
+    prod({ postgres: { ha: { members: 1 } } }),
+    "postgres.ha.members",
+    /^must be at least 2 \(got 1\): a failover needs a standby/,
+  ],
+  [
+    "more HA members than nodes",
+    prod({ cluster: { nodes: 2 } }),
+    "cluster.nodes",
+    /^is 2, fewer than the 3 HA members: each member needs a node of its own .*raise cluster\.nodes or lower postgres\.ha\.members$/,
+  ],
+  [
+    "HA turned on in dev on its one node",
+    dev({ postgres: { ha: { enabled: true } } }),
+    "postgres.ha.enabled",
+    /^with this value, cluster\.nodes \(left to its default\) is 1, fewer than the 3 HA members/,
+  ],
+  [
+    "as many synchronous standbys as members",
+    prod({ postgres: { ha: { synchronousStandbys: 3 } } }),
+    "postgres.ha.synchronousStandbys",
+    /^must be below postgres\.ha\.members \(3 ≥ 3\): the primary is one of the members, so at most 2 standbys/,
+  ],
+  [
+    "a synchronous standby count of zero",
+    prod({ postgres: { ha: { synchronousStandbys: 0 } } }),
+    "postgres.ha.synchronousStandbys",
+    /^must be at least 1 \(got 0\)$/,
+  ],
+  [
+    "HA as a string",
+    prod({ postgres: { ha: { enabled: "yes" } } }),
+    "postgres.ha.enabled",
+    /^must be true or false \(got the string "yes"/,
+  ],
+  [
     "a backup retention past a year",
     prod({ postgres: { backup: { retain: 400 } } }),
     "postgres.backup.retain",
@@ -1097,6 +1139,12 @@ const PRODUCTION: Row[] = [
     prod({ postgres: { restoreFrom: "2999-12-31T23:59:59Z" } }),
     "postgres.restoreFrom",
     /is in the future \(2999-12-31T23:59:59Z, now .*\): nothing is archived after now/,
+  ],
+  [
+    "a restore into a Patroni cluster",
+    prod({ postgres: { restoreFrom: "latest" } }),
+    "postgres.restoreFrom",
+    /restores into the single server only: the Patroni members of postgres.ha bootstrap/,
   ],
   [
     "a restore point that is neither latest, a backup nor a time",

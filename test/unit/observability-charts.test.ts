@@ -175,6 +175,8 @@ describe("alert rules", () => {
         "PostgresBackupFailed",
         "PostgresBackupTooOld",
         "PostgresConnectionsNearMax",
+        "PostgresPrimaryChanged",
+        "PostgresStandbyLagging",
         "PostgresWalArchivingFailing",
         "TargetDown",
         "TemporalPersistenceErrors",

@@ -91,6 +91,7 @@ describe("pgbouncer.ini", () => {
       server_idle_timeout: "600",
       server_lifetime: "3600",
       query_wait_timeout: "120",
+      server_login_retry: "1",
       max_prepared_statements: "200",
       ignore_startup_parameters: "extra_float_digits",
     });

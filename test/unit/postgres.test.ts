@@ -229,7 +229,11 @@ describe("Postgres (dev)", () => {
 
   it("no password appears in any ConfigMap", () => {
     const configMaps = resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap");
-    expect(configMaps.map((c) => c.name).sort()).toEqual(["pg-dev-config", "pg-dev-init"]);
+    expect(configMaps.map((c) => c.name).sort()).toEqual([
+      "pg-dev-config",
+      "pg-dev-init",
+      "pg-dev-topology",
+    ]);
     const text = JSON.stringify(configMaps.map((c) => c.inputs));
     expect(text).not.toContain(MOCK_SECRET_PREFIX);
     expect(text).not.toMatch(/SCRAM-SHA-256\$/);

@@ -39,10 +39,12 @@ export const REQUIRED_STACK_VALUES: Readonly<Record<Profile, StackValues>> = {
       domain: "platform.example.com",
       tlsSecretName: "platform-tls",
       nodeCidrs: ["10.0.0.0/24"],
+      // One node per Postgres HA member (postgres.ha.members defaults to 3 in prod).
+      nodes: 3,
     },
     deployTargets: { apiServer: { cidrs: ["10.0.0.10/32"] } },
     observability: { alerting: { acceptNoReceivers: true } },
-    postgres: { backup: { acceptBackupsOnNode: true } },
+    postgres: { ha: { enabled: true }, backup: { acceptBackupsOnNode: true } },
   },
 };
 

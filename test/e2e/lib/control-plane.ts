@@ -10,8 +10,8 @@ import { KubeClient } from "./kube-client";
  * A real Kubernetes control plane on loopback, shaped like K3s's: embedded etcd, kube-apiserver
  * (Node,RBAC authorization, NodeRestriction on top of the default admission plugins, which
  * include PodSecurity; service CIDR 10.43.0.0/16), kube-controller-manager with every default
- * controller, kube-scheduler, and kwok simulating one node so pods are bound, Running and Ready,
- * and Job pods complete. K3s's `local-path` StorageClass is created, a stand-in for its
+ * controller, kube-scheduler, and kwok simulating one node (or more) so pods are bound, Running
+ * and Ready, and Job pods complete. K3s's `local-path` StorageClass is created, a stand-in for its
  * provisioner binds each claim the scheduler selected a node for, and a stand-in for its Traefik
  * behind ServiceLB publishes the node's address on every Ingress.
  */
@@ -43,7 +43,19 @@ const CLUSTER_CIDR = "10.42.0.0/16"; // K3s's default
 const NODE_NAME = "kwok-node-0";
 const ISSUER = "https://kubernetes.default.svc.cluster.local"; // K3s's service-account issuer
 
-export async function startControlPlane(binaries: ControlPlaneBinaries): Promise<ControlPlane> {
+/** Options of {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  /**
+   * Fake nodes, `kwok-node-0` (the one `nodeName` names) and on: a stack whose workloads must not
+   * share a node (the Postgres HA members) needs as many as it says it has. @default 1
+   */
+  nodes?: number;
+}
+
+export async function startControlPlane(
+  binaries: ControlPlaneBinaries,
+  options: ControlPlaneOptions = {},
+): Promise<ControlPlane> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-platform-e2e-"));
   const processes: { name: string; child: ChildProcess }[] = [];
   const stop = async () => {
@@ -145,27 +157,17 @@ export async function startControlPlane(binaries: ControlPlaneBinaries): Promise
       `--cidr=${CLUSTER_CIDR}`,
     ]);
 
-    await client.create("/api/v1/nodes", {
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: {
-        name: NODE_NAME,
-        labels: {
-          "kubernetes.io/hostname": NODE_NAME,
-          "kubernetes.io/os": "linux",
-          "kubernetes.io/arch": "amd64",
-          "node-role.kubernetes.io/control-plane": "true",
-        },
-        annotations: { "kwok.x-k8s.io/node": "fake" },
-      },
-    });
+    const nodes = Array.from({ length: options.nodes ?? 1 }, (_, i) => `kwok-node-${i}`);
+    for (const name of nodes) await client.create("/api/v1/nodes", fakeNode(name));
     await client.create("/apis/storage.k8s.io/v1/storageclasses", LOCAL_PATH_STORAGE_CLASS);
-    await waitFor(`node ${NODE_NAME} Ready`, 60_000, async () => {
-      const node = await client.get(`/api/v1/nodes/${NODE_NAME}`);
-      const conditions = (node.status?.conditions ?? []) as { type: string; status: string }[];
-      const taints = ((node.spec?.taints ?? []) as unknown[]).length;
-      return conditions.some((c) => c.type === "Ready" && c.status === "True") && taints === 0;
-    });
+    for (const name of nodes) {
+      await waitFor(`node ${name} Ready`, 60_000, async () => {
+        const node = await client.get(`/api/v1/nodes/${name}`);
+        const conditions = (node.status?.conditions ?? []) as { type: string; status: string }[];
+        const taints = ((node.spec?.taints ?? []) as unknown[]).length;
+        return conditions.some((c) => c.type === "Ready" && c.status === "True") && taints === 0;
+      });
+    }
     provisioner.stop = startProvisioner(client);
     ingressStatus.stop = startIngressStatus(client, NODE_NAME);
     const version = (await client.get("/version")).gitVersion as string;
@@ -375,6 +377,24 @@ function writeKubeconfig(dir: string, server: string, files: Credentials): strin
     }),
   );
   return kubeconfig;
+}
+
+/** A Node kwok manages (`--manage-all-nodes`), labelled as K3s labels a server node. */
+function fakeNode(name: string) {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      labels: {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node-role.kubernetes.io/control-plane": "true",
+      },
+      annotations: { "kwok.x-k8s.io/node": "fake" },
+    },
+  };
 }
 
 /** Ports the OS hands out now; each listener is closed before the port is used. */

@@ -14,7 +14,7 @@ import { createStack, type EngineBinaries, type EngineStack, type ProgramOptions
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 
 const CREDENTIALS = [
-  ...["superuser", "app", "app2", "temporal", "exporter", "backup"].map(
+  ...["superuser", "replication", "app", "app2", "temporal", "exporter", "backup"].map(
     (role) => `postgres.${role}`,
   ),
   "pgbouncer.stats",
