@@ -261,7 +261,13 @@ export class Postgres extends pulumi.ComponentResource {
         superuser: this.superuserSecret,
         exporter: exporterSidecar,
         walArchive: args.backup?.wal && {
-          settings: walArchiveSettings(WAL_SPOOL, args.backup.wal.archiveTimeoutSeconds),
+          // Every member archives what it has (`always`): a primary lost with segments still in
+          // its spool leaves them on the standbys, which upload the same files under the same
+          // names, so the archive has no gap before the new primary's timeline.
+          settings: {
+            ...walArchiveSettings(WAL_SPOOL, args.backup.wal.archiveTimeoutSeconds),
+            archive_mode: "always",
+          },
           sidecars: this.walUploader(args, target),
           volumes: caVolumes(target?.caConfigMap),
         },
