@@ -128,21 +128,10 @@ export class Postgres extends pulumi.ComponentResource {
       args.instance ?? name,
       settings.ha?.image ?? settings.image,
     );
-    this.backupIdentity = {
-      name: `${name}-backup`,
-      component: "database-backup",
-      instance: this.identity.instance,
-    };
-    this.baseBackupIdentity = {
-      name: `${name}-basebackup`,
-      component: "database-basebackup",
-      instance: this.identity.instance,
-    };
-    this.rolesIdentity = {
-      name: `${name}-roles`,
-      component: "database-roles",
-      instance: this.identity.instance,
-    };
+    const jobs = jobIdentities(name, this.identity.instance);
+    this.backupIdentity = jobs.backup;
+    this.baseBackupIdentity = jobs.baseBackup;
+    this.rolesIdentity = jobs.roles;
     const ns = args.namespace;
     const dataOpts = { parent: this, ...keepData(settings.protect) };
     const topology = settings.ha ? "ha" : "single";
@@ -178,10 +167,7 @@ export class Postgres extends pulumi.ComponentResource {
       {
         namespace: ns,
         labels: labelsFor(this.identity),
-        data: {
-          username: SUPERUSER,
-          password: passwordFor(`${name}-superuser-password`, args.passwords?.superuser, dataOpts),
-        },
+        data: { username: SUPERUSER, password: superuserPassword(name, args, dataOpts) },
       },
       dataOpts,
     );
@@ -475,6 +461,32 @@ export class Postgres extends pulumi.ComponentResource {
       );
     }
   }
+}
+
+/** The identities of the component's Jobs: the dumps, the base backups, the role reconcile. */
+function jobIdentities(
+  name: string,
+  instance: string,
+): { backup: WorkloadIdentity; baseBackup: WorkloadIdentity; roles: WorkloadIdentity } {
+  const identity = (suffix: string, component: string) => ({
+    name: `${name}-${suffix}`,
+    component,
+    instance,
+  });
+  return {
+    backup: identity("backup", "database-backup"),
+    baseBackup: identity("basebackup", "database-basebackup"),
+    roles: identity("roles", "database-roles"),
+  };
+}
+
+/** The superuser's password: given, or generated and kept like the data. */
+function superuserPassword(
+  name: string,
+  args: PostgresArgs,
+  dataOpts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+  return passwordFor(`${name}-superuser-password`, args.passwords?.superuser, dataOpts);
 }
 
 /** The database's StatefulSet, its init ConfigMap and the init SQL in it. */

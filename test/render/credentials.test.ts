@@ -20,7 +20,7 @@ const secure = (label: string) => ({ secure: `v1:ciphertext-of-${label}` });
 const ALL_GIVEN = [
   "  k3s-platform:credentials:",
   "    postgres:",
-  ...["superuser", "app", "app2", "temporal", "exporter", "backup"].map(
+  ...["superuser", "replication", "app", "app2", "temporal", "exporter", "backup"].map(
     (role) => `      ${role}: ${JSON.stringify(secure(`postgres-${role}`))}`,
   ),
   `    pgbouncer: {stats: ${JSON.stringify(secure("stats"))}}`,
