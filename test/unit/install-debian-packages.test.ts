@@ -17,8 +17,12 @@ afterEach(() => {
   for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the script with apt-cache offering `candidates` (package → version or `(none)`). */
-function run(candidates: Record<string, string>) {
+/**
+ * Runs the script with apt-cache offering `candidates` (package → version or `(none)`), on a
+ * system with neither PostgreSQL nor PgBouncer, and with `python3` (a Python without venv when
+ * not given).
+ */
+function run(candidates: Record<string, string>, python3?: string) {
   const dir = mkdtempSync(path.join(tmpdir(), "apt-fake-"));
   scratch.push(dir);
   const log = path.join(dir, "apt-get.log");
@@ -42,6 +46,7 @@ function run(candidates: Record<string, string>) {
       PATH: `${dir}:${process.env.PATH ?? ""}`,
       PG_BIN: path.join(dir, "no-postgres"),
       PGBOUNCER_BIN: path.join(dir, "no-pgbouncer"),
+      PYTHON3: python3 ?? path.join(dir, "no-python3"),
     },
   });
   const calls = (() => {
@@ -60,27 +65,31 @@ function distribution(): string {
 }
 
 describe("the test command's Debian packages", () => {
-  it("installs postgresql-15 and pgbouncer by those names when the release has them", () => {
-    const result = run({ "postgresql-15": "15.20-0+deb12u1", pgbouncer: "1.18.0-1+deb12u1" });
+  it("installs postgresql-15, pgbouncer and python3-venv by those names when the release has them", () => {
+    const result = run({
+      "postgresql-15": "15.20-0+deb12u1",
+      pgbouncer: "1.18.0-1+deb12u1",
+      "python3-venv": "3.11.2-1+b1",
+    });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     expect(result.calls).toEqual([
       "update -qq",
-      "install -y -qq --no-install-recommends postgresql-15 pgbouncer",
+      "install -y -qq --no-install-recommends postgresql-15 pgbouncer python3-venv",
     ]);
   });
 
   it("fails before installing anything when a package is not offered, naming the release", () => {
-    const result = run({ "postgresql-15": "(none)", pgbouncer: "1.22.0-1" });
+    const result = run({ "postgresql-15": "(none)", pgbouncer: "1.22.0-1" }, "/usr/bin/python3");
     expect(result.status).toBe(1);
     expect(result.calls).toEqual(["update -qq"]);
     expect(result.stderr).toContain(`${distribution()} offers no package named postgresql-15:`);
-    expect(result.stderr).toContain("Debian 12 (bookworm) has both");
+    expect(result.stderr).toContain("Debian 12 (bookworm) has all");
     expect(result.stderr).toContain("debian:12 container");
   });
 
   it("counts a package apt-cache does not know at all as not offered", () => {
-    const result = run({});
+    const result = run({}, "/usr/bin/python3");
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("offers no package named postgresql-15 pgbouncer:");
   });
