@@ -164,7 +164,10 @@ export interface PostgresBackupArgs {
    * @default "postgres"
    */
   prefix?: string;
-  /** Resources of each backup container. @default the `small` preset */
+  /**
+   * Resources of each backup container: the CronJobs' and the WAL uploader sidecar's.
+   * @default the `small` preset
+   */
   resources?: ResourceSpec;
   /**
    * Continuous WAL archiving and base backups, for point-in-time restores. @default none (dumps

@@ -359,7 +359,8 @@ export class Postgres extends pulumi.ComponentResource {
         spool: WAL_SPOOL,
         dataVolume: { name: "data", mountPath: DATA_MOUNT },
         caConfigMap: target.caConfigMap,
-        resources: args.exporterResources,
+        // A backup container: rclone holds whole segments in memory while it uploads them.
+        resources: args.backup.resources,
       }),
     ];
   }
