@@ -63,9 +63,10 @@ interface RoleSecret {
 }
 
 /**
- * PostgreSQL 15 as a one-replica StatefulSet: the `app`, `temporal` and `temporal_visibility`
- * databases, one role per consumer with its own Secret, a postgres_exporter sidecar, and in prod
- * a nightly backup to the object store.
+ * PostgreSQL 15, as one StatefulSet pod or (with `ha`) a Patroni cluster across nodes: the
+ * `app`, `temporal` and `temporal_visibility` databases, one role per consumer with its own
+ * Secret, a postgres_exporter sidecar, and in prod nightly dumps, base backups and continuous WAL
+ * archiving to the backup target, from which a new stack can start (`restoreFrom`).
  */
 export class Postgres extends pulumi.ComponentResource {
   /** Client Service DNS name. */
