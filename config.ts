@@ -86,19 +86,7 @@ export function parseConfig(
       ...crossFieldIssuesBesideSchema(result.error.issues, { merged, defaults }, values),
     ]);
   }
-  const {
-    arcjetKey,
-    registryPassword,
-    temporalUiClientSecret,
-    backupS3AccessKeyId,
-    backupS3SecretAccessKey,
-    telemetryS3AccessKeyId,
-    telemetryS3SecretAccessKey,
-    dragonflyS3AccessKeyId,
-    dragonflyS3SecretAccessKey,
-    credentials,
-    ...config
-  } = result.data;
+  const { config, secretValues, credentials } = splitSecrets(result.data);
   const issues = [...early, ...crossFieldIssues(config, writtenKeys(values))];
   const imageLock = stackImageLock(config.imagesLock, issues);
   if (issues.length > 0) {
@@ -107,18 +95,30 @@ export function parseConfig(
   return {
     ...config,
     imageLock,
-    secrets: secretOutputs({
-      arcjetKey,
-      registryPassword,
-      temporalUiClientSecret,
-      backupS3AccessKeyId,
-      backupS3SecretAccessKey,
-      telemetryS3AccessKeyId,
-      telemetryS3SecretAccessKey,
-      dragonflyS3AccessKeyId,
-      dragonflyS3SecretAccessKey,
-    }),
+    secrets: secretOutputs(secretValues),
     credentials: secretCredentials(credentials ?? {}),
+  };
+}
+
+/**
+ * The validated data apart from its secret keys (every one {@link SECRET_KEYS} names, so a new
+ * secret key is declared once), the secret strings, and the given credentials.
+ */
+function splitSecrets(data: z.output<typeof schema>): {
+  config: ValidatedConfig;
+  secretValues: Partial<Record<Exclude<SecretKeyName, "credentials">, string>>;
+  credentials: z.output<typeof schema>["credentials"];
+} {
+  const config: Record<string, unknown> = { ...data };
+  for (const key of SECRET_KEYS) delete config[key];
+  const secretValues = Object.fromEntries(
+    SECRET_KEYS.filter((key) => key !== "credentials").map((key) => [key, data[key]]),
+  );
+  return {
+    // Exactly the schema's output less the keys just deleted.
+    config: config as ValidatedConfig,
+    secretValues,
+    credentials: data.credentials,
   };
 }
 
