@@ -9,6 +9,7 @@ import { ingressHost } from "../../stack-config/stack-rules";
 import type { StackProblem } from "../../stack-config/stack-rules";
 import type { PlatformSettings, ValidatedConfig } from "../../stack-config/types";
 import type { ComponentCheck } from "./check";
+import { secretKeyProblems } from "./store-target";
 
 /** Alertmanager's settings without the receivers' credentials, which only the Platform holds. */
 export type AlertmanagerSettings = Omit<
@@ -120,10 +121,10 @@ export function telemetryStorageProblems(
     if (externalBuckets) {
       add("observability.externalBuckets", `is for ${TARGET} backup-target, but it is in-cluster`);
     }
-    for (const key of TELEMETRY_SECRETS.filter(written)) {
-      add(key, `is set, but nothing uses it: ${TARGET} is in-cluster`);
-    }
-    return problems;
+    return [
+      ...problems,
+      ...secretKeyProblems(TELEMETRY_SECRETS, false, `${TARGET} is in-cluster`, written),
+    ];
   }
   const target = config.postgres.backup.target;
   if (!objectStorage) {
@@ -140,8 +141,10 @@ export function telemetryStorageProblems(
   if (!externalBuckets) {
     add("observability.externalBuckets", `is required with ${TARGET} backup-target (loki, tempo)`);
   } else {
-    const names = [externalBuckets.loki, externalBuckets.tempo, target.bucket];
-    if (new Set(names.filter((name) => name !== undefined)).size < names.filter(Boolean).length) {
+    const names = [externalBuckets.loki, externalBuckets.tempo, target.bucket].filter(
+      (name): name is string => name !== undefined,
+    );
+    if (new Set(names).size < names.length) {
       add(
         "observability.externalBuckets",
         `must name two buckets of their own, apart from each other and from the backups' ` +
@@ -149,11 +152,8 @@ export function telemetryStorageProblems(
       );
     }
   }
-  for (const key of TELEMETRY_SECRETS.filter((key) => !written(key))) {
-    add(
-      key,
-      `is required with ${TARGET} backup-target: \`pulumi config set --secret k3s-platform:${key} …\``,
-    );
-  }
-  return problems;
+  return [
+    ...problems,
+    ...secretKeyProblems(TELEMETRY_SECRETS, true, `${TARGET} backup-target`, written),
+  ];
 }

@@ -58,23 +58,36 @@ export function storeTargetProblems(
     for (const key of ["endpoint", "bucket"] as const) {
       if (target[key] === undefined) add(`${at}.${key}`, `is required with ${at}.type s3`);
     }
-    for (const key of secrets) {
-      if (!written(key)) {
-        add(
-          key,
-          `is required with ${at}.type s3: \`pulumi config set --secret k3s-platform:${key} …\``,
-        );
-      }
-    }
-    return problems;
+    return [...problems, ...secretKeyProblems(secrets, true, `${at}.type s3`, written)];
   }
   for (const key of S3_ONLY) {
     if (target[key] !== undefined) {
       add(`${at}.${key}`, `is for an s3 target, but ${at}.type is ${target.type}`);
     }
   }
-  for (const key of secrets.filter(written)) {
-    add(key, `is set, but nothing uses it: ${at}.type is ${target.type}`);
-  }
-  return problems;
+  return [
+    ...problems,
+    ...secretKeyProblems(secrets, false, `${at}.type is ${target.type}`, written),
+  ];
+}
+
+/**
+ * The secret keys of a setting: each required while the setting uses them (`when` says with
+ * what), each refused while it does not (`when` says why not). Only whether the stack writes a key
+ * is read, never its value.
+ */
+export function secretKeyProblems(
+  secrets: readonly string[],
+  used: boolean,
+  when: string,
+  written: (key: string) => boolean,
+): StackProblem[] {
+  return secrets
+    .filter((key) => written(key) !== used)
+    .map((key) => ({
+      keys: [key],
+      message: used
+        ? `is required with ${when}: \`pulumi config set --secret k3s-platform:${key} …\``
+        : `is set, but nothing uses it: ${when}`,
+    }));
 }
